@@ -1,0 +1,55 @@
+# noom: build the nginx dynamic module against Debian 12's nginx (nginx-dev),
+# run it, test it.  `make run` and `make test` install what is missing.
+
+SHELL       := /bin/bash
+TOP         := $(CURDIR)
+NGX_SRC     ?= /usr/share/nginx/src
+BUILD       := $(TOP)/build
+NGX_TREE    := $(BUILD)/nginx
+OBJS        := $(BUILD)/objs
+MODULE      := $(OBJS)/ngx_http_noom_module.so
+SRCS        := $(wildcard src/*.c src/*.h) config
+NGINX       ?= /usr/sbin/nginx
+PORT        ?= 8080
+
+.PHONY: all deps run stop test test-unit test-t test-fuzz fuzz clean
+
+all: $(MODULE)
+
+# configure once, in a copy of Debian's configure tree (it is not ours to
+# write into), with Debian's own flags: the module is binary compatible
+# with /usr/sbin/nginx
+$(OBJS)/Makefile: config
+	@test -f $(NGX_SRC)/conf_flags || { \
+	    echo "nginx-dev is missing: run 'make deps' (or apt-get install" \
+	         "nginx-dev libjansson-dev)"; exit 1; }
+	rm -rf $(NGX_TREE) && mkdir -p $(BUILD) && cp -a $(NGX_SRC) $(NGX_TREE)
+	cd $(NGX_TREE) && . ./conf_flags && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --with-cc-opt="-g -O2 -Wextra -Wno-unused-parameter" \
+	        --add-dynamic-module=$(TOP) --builddir=$(OBJS) >$(BUILD)/configure.log
+
+$(MODULE): $(OBJS)/Makefile $(SRCS)
+	$(MAKE) -f $(OBJS)/Makefile -C $(NGX_TREE) modules
+
+deps:
+	@.ci/deps
+
+run: deps all
+	@conf/run $(PORT)
+
+stop:
+	@conf/run stop
+
+test: deps all
+	@t/run-all
+
+test-unit: all
+	@$(MAKE) -C t/unit
+
+fuzz: all
+	@$(MAKE) -C fuzz run SECONDS=$${SECONDS:-60}
+
+clean:
+	rm -rf $(BUILD) t/servroot* fuzz/out
+	@$(MAKE) -C t/unit clean >/dev/null 2>&1 || true

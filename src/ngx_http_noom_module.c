@@ -1,0 +1,917 @@
+
+/*
+ * Copyright (C) noom authors
+ *
+ * Directives, configuration, the shared zone and the content handler that
+ * decides what an incoming request is: a Socket.IO session, the plain
+ * WebSocket lobby, a protocol test, an error, or a plain request left to
+ * the rest of nginx.
+ */
+
+
+#include "ngx_noom.h"
+
+
+#define NGX_NOOM_ZONE_SIZE         (32 * 1024 * 1024)
+#define NGX_NOOM_QUEUE_SIZE        (256 * 1024)
+
+
+static ngx_int_t ngx_http_noom_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_noom_eio_request(ngx_http_request_t *r,
+    ngx_http_noom_loc_conf_t *lcf, ngx_uint_t upgrade, ngx_uint_t *kind);
+static ngx_int_t ngx_http_noom_upgrade_header(ngx_http_request_t *r);
+static ngx_int_t ngx_http_noom_json_error(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_uint_t code, char *message);
+
+static void *ngx_http_noom_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_noom_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_noom_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_noom_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_noom_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_noom_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_noom_init_process(ngx_cycle_t *cycle);
+static void ngx_http_noom_exit_process(ngx_cycle_t *cycle);
+
+static char *ngx_http_noom_rooms(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_noom_protocol_test(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_noom_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_noom_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_noom_origins(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_noom_room_events(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_noom_add_zone(ngx_conf_t *cf,
+    ngx_http_noom_main_conf_t *mcf, size_t size);
+static char *ngx_http_noom_positive(ngx_conf_t *cf, void *post, void *data);
+static char *ngx_http_noom_positive_msec(ngx_conf_t *cf, void *post,
+    void *data);
+
+
+static ngx_conf_post_handler_pt  ngx_http_noom_positive_p =
+    ngx_http_noom_positive;
+static ngx_conf_post_handler_pt  ngx_http_noom_positive_msec_p =
+    ngx_http_noom_positive_msec;
+
+static ngx_str_t  ngx_http_noom_zone_name = ngx_string("noom");
+
+
+static ngx_command_t  ngx_http_noom_commands[] = {
+
+    { ngx_string("noom_rooms"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_noom_rooms,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("noom_protocol_test"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_noom_protocol_test,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("noom_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_noom_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("noom_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_noom_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("noom_worker_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_noom_main_conf_t, queue_size),
+      &ngx_http_noom_positive_p },
+
+    { ngx_string("noom_max_rooms"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_noom_main_conf_t, max_rooms),
+      &ngx_http_noom_positive_p },
+
+    { ngx_string("noom_max_room_members"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_noom_main_conf_t, max_members),
+      &ngx_http_noom_positive_p },
+
+    { ngx_string("noom_max_nickname_length"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_noom_main_conf_t, max_nickname),
+      &ngx_http_noom_positive_p },
+
+    { ngx_string("noom_max_room_name_length"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_noom_main_conf_t, max_room_name),
+      &ngx_http_noom_positive_p },
+
+    { ngx_string("noom_max_message_length"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_noom_main_conf_t, max_message),
+      &ngx_http_noom_positive_p },
+
+    { ngx_string("noom_max_signal_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_noom_main_conf_t, max_signal),
+      &ngx_http_noom_positive_p },
+
+    { ngx_string("noom_room_events"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_noom_room_events,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("noom_ping_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_noom_loc_conf_t, ping_interval),
+      &ngx_http_noom_positive_msec_p },
+
+    { ngx_string("noom_ping_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_noom_loc_conf_t, ping_timeout),
+      &ngx_http_noom_positive_msec_p },
+
+    { ngx_string("noom_connect_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_noom_loc_conf_t, connect_timeout),
+      &ngx_http_noom_positive_msec_p },
+
+    { ngx_string("noom_close_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_noom_loc_conf_t, close_timeout),
+      &ngx_http_noom_positive_msec_p },
+
+    { ngx_string("noom_max_payload"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_noom_loc_conf_t, max_payload),
+      &ngx_http_noom_positive_p },
+
+    { ngx_string("noom_send_buffer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_noom_loc_conf_t, send_buffer),
+      &ngx_http_noom_positive_p },
+
+    { ngx_string("noom_allowed_origins"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_noom_origins,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("noom_worker_header"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_noom_loc_conf_t, worker_header),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_noom_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_noom_postconfiguration,       /* postconfiguration */
+
+    ngx_http_noom_create_main_conf,        /* create main configuration */
+    ngx_http_noom_init_main_conf,          /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_noom_create_loc_conf,         /* create location configuration */
+    ngx_http_noom_merge_loc_conf           /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_noom_module = {
+    NGX_MODULE_V1,
+    &ngx_http_noom_module_ctx,             /* module context */
+    ngx_http_noom_commands,                /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    ngx_http_noom_init_module,             /* init module */
+    ngx_http_noom_init_process,            /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_noom_exit_process,            /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_int_t
+ngx_http_noom_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_str_t                  key, eio;
+    ngx_uint_t                 kind, upgrade;
+    ngx_http_noom_loc_conf_t  *lcf;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_noom_module);
+
+    kind = NGX_NOOM_KIND_SIO;
+    upgrade = (ngx_http_noom_upgrade_header(r) == NGX_OK);
+
+    if (lcf->mode == NGX_NOOM_MODE_TEST_WS) {
+        if (!upgrade) {
+            return NGX_DECLINED;
+        }
+
+        kind = NGX_NOOM_KIND_WS_ECHO;
+
+    } else if (ngx_http_arg(r, (u_char *) "EIO", 3, &eio) != NGX_OK) {
+
+        /*
+         * No Engine.IO: in a rooms location an upgrade is the tutorial's
+         * plain WebSocket lobby and anything else is for the rest of nginx,
+         * static files above all.
+         */
+
+        if (lcf->mode != NGX_NOOM_MODE_ROOMS) {
+            return ngx_http_noom_json_error(r, NGX_HTTP_BAD_REQUEST, 5,
+                                            "Unsupported protocol version");
+        }
+
+        if (!upgrade) {
+            return NGX_DECLINED;
+        }
+
+        kind = NGX_NOOM_KIND_PLAIN;
+
+    } else {
+        rc = ngx_http_noom_eio_request(r, lcf, upgrade, &kind);
+        if (kind == 0) {
+            /* refused, the response is out */
+            return rc;
+        }
+    }
+
+    rc = ngx_noom_ws_handshake(r, lcf, &key);
+
+    if (rc != NGX_OK) {
+        ngx_noom_stat(handshakes_refused, 1);
+        return rc;
+    }
+
+    return ngx_noom_ws_upgrade(r, &key, kind);
+}
+
+
+static ngx_int_t
+ngx_http_noom_eio_request(ngx_http_request_t *r,
+    ngx_http_noom_loc_conf_t *lcf, ngx_uint_t upgrade, ngx_uint_t *kind)
+{
+    ngx_str_t  eio, transport, sid;
+
+    *kind = 0;
+
+    (void) ngx_http_arg(r, (u_char *) "EIO", 3, &eio);
+
+    if (eio.len != 1 || eio.data[0] != '4') {
+        return ngx_http_noom_json_error(r, NGX_HTTP_BAD_REQUEST, 5,
+                                        "Unsupported protocol version");
+    }
+
+    if (ngx_http_arg(r, (u_char *) "transport", 9, &transport) != NGX_OK
+        || transport.len != 9
+        || ngx_strncmp(transport.data, "websocket", 9) != 0)
+    {
+        /* HTTP long-polling is not served: Transport unknown */
+        return ngx_http_noom_json_error(r, NGX_HTTP_BAD_REQUEST, 0,
+                                        "Transport unknown");
+    }
+
+    if (ngx_http_arg(r, (u_char *) "sid", 3, &sid) == NGX_OK) {
+        /* an upgrade of a polling session that cannot exist here */
+        return ngx_http_noom_json_error(r, NGX_HTTP_BAD_REQUEST, 1,
+                                        "Session ID unknown");
+    }
+
+    if (!upgrade) {
+        return ngx_http_noom_json_error(r, NGX_HTTP_BAD_REQUEST, 3,
+                                        "Bad request");
+    }
+
+    switch (lcf->mode) {
+
+    case NGX_NOOM_MODE_TEST_EIO:
+        *kind = NGX_NOOM_KIND_EIO_ECHO;
+        break;
+
+    case NGX_NOOM_MODE_TEST_SIO:
+        *kind = NGX_NOOM_KIND_SIO_TEST;
+        break;
+
+    default:
+        *kind = NGX_NOOM_KIND_SIO;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_noom_upgrade_header(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == 7
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Upgrade", 7) == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_noom_json_error(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_uint_t code, char *message)
+{
+    u_char       *p;
+    size_t        len;
+    ngx_buf_t    *b;
+    ngx_int_t     rc;
+    ngx_chain_t   out;
+
+    ngx_noom_stat(handshakes_refused, 1);
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "noom: refused \"%V?%V\": %s", &r->uri, &r->args, message);
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = sizeof("{\"code\":,\"message\":\"\"}") - 1 + NGX_INT_T_LEN
+          + ngx_strlen(message);
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(b->last, "{\"code\":%ui,\"message\":\"%s\"}",
+                    code, message);
+    b->last = p;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static void *
+ngx_http_noom_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_noom_main_conf_t  *mcf;
+
+    mcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_noom_main_conf_t));
+    if (mcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mcf->zone = NULL;
+     *     mcf->room_events = NULL;
+     *     mcf->wake = NULL;
+     */
+
+    mcf->cycle = cf->cycle;
+    mcf->queue_size = NGX_CONF_UNSET_SIZE;
+    mcf->max_nickname = NGX_CONF_UNSET_SIZE;
+    mcf->max_room_name = NGX_CONF_UNSET_SIZE;
+    mcf->max_message = NGX_CONF_UNSET_SIZE;
+    mcf->max_signal = NGX_CONF_UNSET_SIZE;
+    mcf->max_rooms = NGX_CONF_UNSET_UINT;
+    mcf->max_members = NGX_CONF_UNSET_UINT;
+
+    return mcf;
+}
+
+
+static char *
+ngx_http_noom_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_noom_main_conf_t *mcf = conf;
+
+    ngx_conf_init_size_value(mcf->queue_size, NGX_NOOM_QUEUE_SIZE);
+    ngx_conf_init_size_value(mcf->max_nickname, 64);
+    ngx_conf_init_size_value(mcf->max_room_name, 64);
+    ngx_conf_init_size_value(mcf->max_message, 4096);
+    ngx_conf_init_size_value(mcf->max_signal, 65536);
+    ngx_conf_init_uint_value(mcf->max_rooms, 1000);
+    ngx_conf_init_uint_value(mcf->max_members, 6);
+
+    if (mcf->queue_size < 2 * mcf->max_signal + 4096) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"noom_worker_queue\" %uz must hold two "
+                           "signaling messages of \"noom_max_signal_size\" "
+                           "%uz", mcf->queue_size, mcf->max_signal);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_noom_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_noom_loc_conf_t  *lcf;
+
+    lcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_noom_loc_conf_t));
+    if (lcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     lcf->mode = 0;
+     */
+
+    lcf->ping_interval = NGX_CONF_UNSET_MSEC;
+    lcf->ping_timeout = NGX_CONF_UNSET_MSEC;
+    lcf->connect_timeout = NGX_CONF_UNSET_MSEC;
+    lcf->close_timeout = NGX_CONF_UNSET_MSEC;
+    lcf->max_payload = NGX_CONF_UNSET_SIZE;
+    lcf->send_buffer = NGX_CONF_UNSET_SIZE;
+    lcf->origins = NGX_CONF_UNSET_PTR;
+    lcf->worker_header = NGX_CONF_UNSET;
+
+    return lcf;
+}
+
+
+static char *
+ngx_http_noom_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_noom_loc_conf_t *prev = parent;
+    ngx_http_noom_loc_conf_t *conf = child;
+
+    ngx_conf_merge_msec_value(conf->ping_interval, prev->ping_interval,
+                              25000);
+    ngx_conf_merge_msec_value(conf->ping_timeout, prev->ping_timeout, 20000);
+    ngx_conf_merge_msec_value(conf->connect_timeout, prev->connect_timeout,
+                              45000);
+    ngx_conf_merge_msec_value(conf->close_timeout, prev->close_timeout,
+                              5000);
+    ngx_conf_merge_size_value(conf->max_payload, prev->max_payload,
+                              1000000);
+    ngx_conf_merge_size_value(conf->send_buffer, prev->send_buffer,
+                              1024 * 1024);
+    ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
+    ngx_conf_merge_value(conf->worker_header, prev->worker_header, 0);
+
+    if (conf->mode && conf->send_buffer < conf->max_payload + 16) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"noom_send_buffer\" %uz is smaller than "
+                           "\"noom_max_payload\" %uz plus a frame header",
+                           conf->send_buffer, conf->max_payload);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_noom_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_noom_main_conf_t  *mcf;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_noom_module);
+
+    if (mcf->zone == NULL && mcf->enabled) {
+        /* a noom location without noom_zone: the default zone */
+        return ngx_http_noom_add_zone(cf, mcf, NGX_NOOM_ZONE_SIZE);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_noom_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_noom_main_conf_t  *mcf;
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_noom_module);
+
+    if (mcf == NULL || mcf->zone == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_noom_relay_init_module(cycle);
+}
+
+
+static ngx_int_t
+ngx_http_noom_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_noom_main_conf_t  *mcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_noom_module);
+
+    if (mcf == NULL || mcf->zone == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_noom_rooms_attach(cycle);
+
+    if (ngx_noom_relay_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_noom_rooms_worker_start(cycle);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_noom_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_noom_main_conf_t  *mcf;
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_noom_module);
+
+    if (mcf == NULL || mcf->zone == NULL || ngx_noom_shm == NULL) {
+        return;
+    }
+
+    ngx_noom_relay_exit_process(cycle);
+    ngx_noom_rooms_worker_exit(cycle);
+}
+
+
+static char *
+ngx_http_noom_set_handler(ngx_conf_t *cf, ngx_http_noom_loc_conf_t *lcf,
+    ngx_uint_t mode)
+{
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_noom_main_conf_t  *mcf;
+
+    if (lcf->mode) {
+        return "is duplicate";
+    }
+
+    lcf->mode = mode;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_noom_handler;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_noom_module);
+    mcf->enabled = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_noom_rooms(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    return ngx_http_noom_set_handler(cf, conf, NGX_NOOM_MODE_ROOMS);
+}
+
+
+static char *
+ngx_http_noom_protocol_test(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t   *value;
+    ngx_uint_t   mode;
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "websocket") == 0) {
+        mode = NGX_NOOM_MODE_TEST_WS;
+
+    } else if (ngx_strcmp(value[1].data, "engine.io") == 0) {
+        mode = NGX_NOOM_MODE_TEST_EIO;
+
+    } else if (ngx_strcmp(value[1].data, "socket.io") == 0) {
+        mode = NGX_NOOM_MODE_TEST_SIO;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "it must be \"websocket\", \"engine.io\" or "
+                           "\"socket.io\"", &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_noom_set_handler(cf, conf, mode);
+}
+
+
+static char *
+ngx_http_noom_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_noom_main_conf_t  *mcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler) {
+        return "is duplicate";
+    }
+
+    clcf->handler = ngx_noom_status_handler;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_noom_module);
+    mcf->enabled = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_noom_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_noom_main_conf_t *mcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value;
+
+    if (mcf->zone) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    size = ngx_parse_size(&value[1]);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (size < (ssize_t) (64 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone size \"%V\" is too small, "
+                           "at least %uzk is needed",
+                           &value[1], 64 * ngx_pagesize / 1024);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_noom_add_zone(cf, mcf, size) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_noom_add_zone(ngx_conf_t *cf, ngx_http_noom_main_conf_t *mcf,
+    size_t size)
+{
+    mcf->zone = ngx_shared_memory_add(cf, &ngx_http_noom_zone_name, size,
+                                      &ngx_http_noom_module);
+    if (mcf->zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    /*
+     * A fresh zone for every configuration generation: old and new workers
+     * never share rooms, so a reload can leave nothing behind.
+     */
+
+    mcf->zone->init = ngx_noom_zone_init;
+    mcf->zone->data = mcf;
+    mcf->zone->noreuse = 1;
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_noom_origins(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_noom_loc_conf_t *lcf = conf;
+
+    ngx_str_t   *value, *o;
+    ngx_uint_t   i;
+
+    if (lcf->origins != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && value[1].len == 1 && value[1].data[0] == '*')
+    {
+        lcf->origins = NULL;
+        return NGX_CONF_OK;
+    }
+
+    lcf->origins = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                    sizeof(ngx_str_t));
+    if (lcf->origins == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "http://", 7) != 0
+            && ngx_strncmp(value[i].data, "https://", 8) != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid origin \"%V\" in \"%V\" directive, "
+                               "it must be \"*\" or like "
+                               "\"https://example.com\"", &value[i],
+                               &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (value[i].data[value[i].len - 1] == '/') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid origin \"%V\" in \"%V\" directive, "
+                               "an origin has no path", &value[i],
+                               &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        o = ngx_array_push(lcf->origins);
+        if (o == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *o = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_noom_room_events(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_noom_main_conf_t *mcf = conf;
+
+    u_char       *p;
+    ngx_str_t    *value, *e;
+    ngx_uint_t    i;
+    const char  **t;
+
+    static const char  *taken[] = {
+        "nickname", "enter_room", "join_room", "leave_room", "new_message",
+        "list_rooms", "offer", "answer", "ice", "welcome", "bye",
+        "room_change", "error", "connect", "connect_error", "disconnect",
+        "disconnecting", "newListener", "removeListener", NULL
+    };
+
+    if (mcf->room_events == NULL) {
+        mcf->room_events = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+        if (mcf->room_events == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        for (p = value[i].data; p < value[i].data + value[i].len; p++) {
+            if (!(*p == '_' || *p == '-' || *p == ':' || *p == '.'
+                  || (*p >= '0' && *p <= '9')
+                  || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')))
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid event name \"%V\" in \"%V\" "
+                                   "directive", &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        for (t = taken; *t; t++) {
+            if (ngx_strcmp(value[i].data, *t) == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "event name \"%V\" in \"%V\" directive "
+                                   "is already an event of noom or "
+                                   "Socket.IO", &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        e = ngx_array_push(mcf->room_events);
+        if (e == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *e = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_noom_positive(ngx_conf_t *cf, void *post, void *data)
+{
+    size_t  *sp = data;
+
+    if (*sp == 0) {
+        return "must be greater than zero";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_noom_positive_msec(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *mp = data;
+
+    if (*mp == 0) {
+        return "must be greater than zero";
+    }
+
+    return NGX_CONF_OK;
+}

@@ -1,0 +1,386 @@
+
+/*
+ * Copyright (C) noom authors
+ */
+
+
+#ifndef _NGX_NOOM_H_INCLUDED_
+#define _NGX_NOOM_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <jansson.h>
+
+#include "ngx_noom_parse.h"
+
+
+#define NGX_NOOM_VERSION            "0.1.0"
+
+/* socket ids: base64url of 15 random bytes, as Socket.IO makes them */
+#define NGX_NOOM_ID_LEN             20
+#define NGX_NOOM_ID_RAW             15
+
+/* what a location serves */
+#define NGX_NOOM_MODE_ROOMS         1
+#define NGX_NOOM_MODE_TEST_WS       2
+#define NGX_NOOM_MODE_TEST_EIO      3
+#define NGX_NOOM_MODE_TEST_SIO      4
+
+/* what a connection speaks */
+#define NGX_NOOM_KIND_PLAIN         1   /* the tutorial's JSON lobby */
+#define NGX_NOOM_KIND_SIO           2   /* noom rooms over Socket.IO */
+#define NGX_NOOM_KIND_WS_ECHO       3
+#define NGX_NOOM_KIND_EIO_ECHO      4
+#define NGX_NOOM_KIND_SIO_TEST      5
+
+#define NGX_NOOM_NSP_MAX            2
+#define NGX_NOOM_MAX_WORKERS        1024
+#define NGX_NOOM_MAX_ATTACHMENTS    10
+#define NGX_NOOM_MAX_ARGS           16
+
+/* per-worker lists of local connections */
+#define NGX_NOOM_LIST_ALL           0   /* every upgraded connection */
+#define NGX_NOOM_LIST_APP           1   /* Socket.IO sockets on "/" */
+#define NGX_NOOM_LIST_PLAIN         2   /* the plain WebSocket lobby */
+#define NGX_NOOM_LISTS              3
+
+/* why a room cannot be joined */
+#define NGX_NOOM_ERR_FULL           -10
+#define NGX_NOOM_ERR_ROOMS          -11
+#define NGX_NOOM_ERR_NOMEM          -12
+
+/* inter-worker records */
+#define NGX_NOOM_REC_SKIP           0
+#define NGX_NOOM_REC_ROOM           1   /* frames for a room's members */
+#define NGX_NOOM_REC_UNICAST        2   /* frames for one member */
+#define NGX_NOOM_REC_PLAIN          3   /* frames for the plain lobby */
+#define NGX_NOOM_REC_ROOMS_CHANGED  4   /* send room_change to all */
+
+
+typedef struct ngx_noom_ctx_s       ngx_noom_ctx_t;
+typedef struct ngx_noom_out_s       ngx_noom_out_t;
+typedef struct ngx_noom_lroom_s     ngx_noom_lroom_t;
+
+
+typedef struct {
+    ngx_uint_t                 mode;
+    ngx_msec_t                 ping_interval;
+    ngx_msec_t                 ping_timeout;
+    ngx_msec_t                 connect_timeout;
+    ngx_msec_t                 close_timeout;
+    size_t                     max_payload;
+    size_t                     send_buffer;
+    ngx_array_t               *origins;     /* ngx_str_t, NULL: any */
+    ngx_flag_t                 worker_header;
+} ngx_http_noom_loc_conf_t;
+
+
+typedef struct {
+    ngx_shm_zone_t            *zone;
+    ngx_cycle_t               *cycle;
+    size_t                     queue_size;
+    size_t                     max_nickname;
+    size_t                     max_room_name;
+    size_t                     max_message;
+    size_t                     max_signal;
+    ngx_uint_t                 max_rooms;
+    ngx_uint_t                 max_members;
+    ngx_array_t               *room_events; /* ngx_str_t */
+    ngx_uint_t                 nworkers;
+    ngx_fd_t                  *wake;        /* an eventfd per worker */
+    ngx_flag_t                 enabled;
+} ngx_http_noom_main_conf_t;
+
+
+/* one or more complete frames, shared by every queue that sends them */
+
+typedef struct {
+    ngx_uint_t                 refs;
+    size_t                     len;
+    u_char                    *pos;
+    u_char                     data[1];
+} ngx_noom_msg_t;
+
+
+struct ngx_noom_out_s {
+    ngx_noom_out_t            *next;
+    ngx_noom_msg_t            *msg;
+    size_t                     sent;
+};
+
+
+typedef struct {
+    u_char                     id[NGX_NOOM_ID_LEN];
+    unsigned                   connected:1;
+} ngx_noom_nsp_t;
+
+
+/* a BINARY_EVENT or BINARY_ACK waiting for its attachments */
+
+typedef struct {
+    ngx_noom_sio_packet_t      pkt;         /* its data is gone */
+    json_t                    *args;
+    ngx_uint_t                 nsp;
+    ngx_uint_t                 have;
+    size_t                     total;
+    ngx_str_t                  att[NGX_NOOM_MAX_ATTACHMENTS];
+} ngx_noom_bin_t;
+
+
+/* shared memory: one ring per worker, rooms, members */
+
+typedef struct {
+    ngx_atomic_t               wake;
+    ngx_atomic_t               drops;
+    size_t                     size;
+    size_t                     head;
+    size_t                     tail;
+    u_char                    *data;
+} ngx_noom_ring_t;
+
+
+typedef struct {
+    uint32_t                   len;         /* payload bytes */
+    uint16_t                   type;
+    uint16_t                   src;         /* sending worker */
+    uint64_t                   room;        /* room uid */
+    uint64_t                   target;      /* serial, for unicast */
+} ngx_noom_rec_t;
+
+
+typedef struct {
+    ngx_pid_t                  pid;
+    ngx_uint_t                 epoch;
+    ngx_atomic_t               conns;
+    ngx_atomic_t               plain;
+    ngx_uint_t                 members;
+    ngx_noom_ring_t            ring;
+} ngx_noom_worker_t;
+
+
+typedef struct {
+    ngx_atomic_t               connections;
+    ngx_atomic_t               handshakes_refused;
+    ngx_atomic_t               events_in;
+    ngx_atomic_t               events_out;
+    ngx_atomic_t               relayed;
+    ngx_atomic_t               relay_drops;
+    ngx_atomic_t               slow_closes;
+    ngx_atomic_t               protocol_closes;
+    ngx_atomic_t               limit_errors;
+    ngx_atomic_t               zone_errors;
+    ngx_atomic_t               crashes;
+} ngx_noom_stats_t;
+
+
+typedef struct {
+    ngx_rbtree_t               rooms;
+    ngx_rbtree_node_t          sentinel;
+    ngx_queue_t                order;       /* rooms by creation */
+    ngx_uint_t                 nrooms;
+    ngx_uint_t                 nmembers;
+    uint64_t                   next_uid;
+    ngx_uint_t                 nworkers;
+    ngx_noom_stats_t           stats;
+    ngx_noom_worker_t         *workers;
+} ngx_noom_shm_t;
+
+
+typedef struct {
+    ngx_rbtree_node_t          node;        /* key: crc32 of the name */
+    ngx_queue_t                order;
+    ngx_queue_t                members;
+    uint64_t                   uid;
+    ngx_uint_t                 count;
+    uint32_t                  *per_worker;
+    size_t                     len;
+    u_char                    *name;
+} ngx_noom_room_t;
+
+
+typedef struct {
+    ngx_queue_t                queue;
+    ngx_noom_room_t           *room;
+    ngx_uint_t                 worker;
+    uint64_t                   serial;
+    u_char                     id[NGX_NOOM_ID_LEN];
+    size_t                     nick_len;
+    u_char                     nick[1];
+} ngx_noom_member_t;
+
+
+/* what a leaving member's room must be told */
+
+typedef struct {
+    uint64_t                   uid;
+    ngx_uint_t                 count;
+    uint32_t                  *per_worker;
+} ngx_noom_snapshot_t;
+
+
+typedef struct {
+    ngx_uint_t                 count;
+    size_t                     len;
+} ngx_noom_room_info_t;
+
+
+/* a member as the app sees it, copied out of the zone */
+
+typedef struct {
+    u_char                     id[NGX_NOOM_ID_LEN];
+    size_t                     nick_len;
+    u_char                    *nick;
+} ngx_noom_peer_t;
+
+
+struct ngx_noom_lroom_s {
+    ngx_rbtree_node_t          node;        /* key: room uid */
+    ngx_queue_t                members;     /* ngx_noom_ctx_t.room_queue */
+};
+
+
+struct ngx_noom_ctx_s {
+    ngx_http_request_t        *request;
+    ngx_connection_t          *connection;
+    ngx_http_noom_loc_conf_t  *conf;
+    ngx_noom_ws_parser_t       parser;
+
+    u_char                    *msg;         /* a message in pieces */
+    size_t                     msg_len;
+    size_t                     msg_size;
+    size_t                     ctrl_len;
+    u_char                     ctrl[125];
+
+    ngx_noom_out_t            *out;
+    ngx_noom_out_t           **out_last;
+    size_t                     out_bytes;
+
+    ngx_event_t                ping;        /* heartbeat */
+    ngx_event_t                timer;       /* connect or close deadline */
+
+    uint64_t                   serial;
+    ngx_queue_t                lists[NGX_NOOM_LISTS];
+    ngx_queue_t                room_queue;
+    ngx_noom_lroom_t          *lroom;
+    ngx_noom_member_t         *member;
+
+    ngx_noom_nsp_t             nsp[NGX_NOOM_NSP_MAX];
+    u_char                     eio_sid[NGX_NOOM_ID_LEN];
+    ngx_noom_bin_t            *bin;
+
+    u_char                    *nick;
+    size_t                     nick_len;
+
+    ngx_uint_t                 kind;
+    ngx_uint_t                 close_code;
+
+    unsigned                   close_sent:1;
+    unsigned                   close_rcvd:1;
+    unsigned                   terminate:1;
+    unsigned                   pong_wait:1;
+    unsigned                   close_now:1;
+    unsigned                   done:1;
+};
+
+
+extern ngx_module_t  ngx_http_noom_module;
+
+extern ngx_noom_shm_t  *ngx_noom_shm;
+extern ngx_slab_pool_t *ngx_noom_shpool;
+
+
+/* ngx_noom_ws.c */
+ngx_int_t ngx_noom_ws_handshake(ngx_http_request_t *r,
+    ngx_http_noom_loc_conf_t *lcf, ngx_str_t *key);
+ngx_int_t ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_uint_t kind);
+ngx_noom_msg_t *ngx_noom_msg_frame(ngx_uint_t opcode, size_t len,
+    u_char **payload);
+ngx_noom_msg_t *ngx_noom_msg_copy(u_char *p, size_t len);
+void ngx_noom_msg_release(ngx_noom_msg_t *m);
+void ngx_noom_send(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m);
+ngx_int_t ngx_noom_send_text(ngx_noom_ctx_t *ctx, u_char *p, size_t len);
+void ngx_noom_close(ngx_noom_ctx_t *ctx, ngx_uint_t code, const char *why);
+void ngx_noom_abort(ngx_noom_ctx_t *ctx, const char *why);
+void ngx_noom_ws_heartbeat(ngx_noom_ctx_t *ctx, ngx_msec_t delay);
+ngx_int_t ngx_noom_random_id(u_char *id);
+
+/* ngx_noom_eio.c */
+void ngx_noom_eio_open(ngx_noom_ctx_t *ctx);
+void ngx_noom_eio_message(ngx_noom_ctx_t *ctx, ngx_uint_t opcode,
+    u_char *p, size_t len);
+void ngx_noom_eio_ping(ngx_noom_ctx_t *ctx);
+
+/* ngx_noom_sio.c */
+void ngx_noom_sio_open(ngx_noom_ctx_t *ctx);
+void ngx_noom_sio_text(ngx_noom_ctx_t *ctx, u_char *p, size_t len);
+void ngx_noom_sio_binary(ngx_noom_ctx_t *ctx, u_char *p, size_t len);
+void ngx_noom_sio_cleanup(ngx_noom_ctx_t *ctx);
+void ngx_noom_sio_timeout(ngx_noom_ctx_t *ctx);
+ngx_noom_msg_t *ngx_noom_sio_encode(ngx_uint_t type, ngx_str_t *nsp,
+    int64_t ack, json_t *data, ngx_noom_bin_t *bin);
+void ngx_noom_sio_emit(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, json_t *args);
+void ngx_noom_sio_ack(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, int64_t ack,
+    json_t *args);
+
+/* ngx_noom_app.c */
+void ngx_noom_app_connect(ngx_noom_ctx_t *ctx);
+void ngx_noom_app_event(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
+    ngx_noom_bin_t *bin);
+void ngx_noom_app_disconnect(ngx_noom_ctx_t *ctx);
+void ngx_noom_app_bye(uint64_t uid, uint32_t *per_worker, u_char *nick,
+    size_t nick_len, u_char *id, ngx_uint_t count);
+ngx_noom_msg_t *ngx_noom_app_room_change(void);
+void ngx_noom_plain_open(ngx_noom_ctx_t *ctx);
+void ngx_noom_plain_message(ngx_noom_ctx_t *ctx, u_char *p, size_t len);
+
+/* ngx_noom_rooms.c */
+ngx_int_t ngx_noom_zone_init(ngx_shm_zone_t *zone, void *data);
+void ngx_noom_rooms_attach(ngx_cycle_t *cycle);
+void ngx_noom_rooms_worker_start(ngx_cycle_t *cycle);
+void ngx_noom_rooms_worker_exit(ngx_cycle_t *cycle);
+ngx_int_t ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
+    ngx_noom_peer_t *peers, ngx_uint_t *npeers, ngx_uint_t *count);
+void ngx_noom_rooms_leave(ngx_noom_ctx_t *ctx, ngx_noom_snapshot_t *snap);
+void ngx_noom_rooms_nick(ngx_noom_ctx_t *ctx);
+ngx_int_t ngx_noom_rooms_find(ngx_noom_ctx_t *ctx, u_char *id,
+    ngx_uint_t *worker, uint64_t *serial);
+ngx_uint_t ngx_noom_rooms_list(u_char *buf, size_t size);
+void ngx_noom_rooms_usage(ngx_uint_t *used, ngx_uint_t *total);
+
+/* ngx_noom_relay.c */
+ngx_int_t ngx_noom_relay_init_module(ngx_cycle_t *cycle);
+ngx_int_t ngx_noom_relay_init_process(ngx_cycle_t *cycle);
+void ngx_noom_relay_exit_process(ngx_cycle_t *cycle);
+void ngx_noom_local_add(ngx_noom_ctx_t *ctx, ngx_uint_t list);
+void ngx_noom_local_del(ngx_noom_ctx_t *ctx, ngx_uint_t list);
+void ngx_noom_local_remove(ngx_noom_ctx_t *ctx);
+ngx_int_t ngx_noom_local_join(ngx_noom_ctx_t *ctx, uint64_t uid);
+void ngx_noom_local_leave(ngx_noom_ctx_t *ctx);
+ngx_queue_t *ngx_noom_local_list(ngx_uint_t list);
+ngx_int_t ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
+    uint32_t *per_worker, ngx_noom_msg_t *m);
+void ngx_noom_relay_room_local(ngx_noom_ctx_t *sender, uint64_t uid,
+    ngx_noom_msg_t *m);
+ngx_int_t ngx_noom_relay_unicast(ngx_uint_t w, uint64_t uid,
+    uint64_t serial, ngx_noom_msg_t *m);
+ngx_int_t ngx_noom_relay_plain(ngx_noom_ctx_t *sender, ngx_noom_msg_t *m);
+void ngx_noom_relay_rooms_changed(void);
+void ngx_noom_relay_rooms_changed_local(void);
+ngx_int_t ngx_noom_ring_put_locked(ngx_uint_t w, ngx_uint_t type,
+    uint64_t room, uint64_t target, u_char *p, size_t len);
+void ngx_noom_relay_wake(ngx_uint_t w);
+
+/* ngx_noom_status.c */
+ngx_int_t ngx_noom_status_handler(ngx_http_request_t *r);
+
+
+#define ngx_noom_stat(name, n)                                               \
+    if (ngx_noom_shm) {                                                      \
+        (void) ngx_atomic_fetch_add(&ngx_noom_shm->stats.name, n);           \
+    }
+
+
+#endif /* _NGX_NOOM_H_INCLUDED_ */

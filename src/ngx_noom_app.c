@@ -1,0 +1,849 @@
+
+/*
+ * Copyright (C) noom authors
+ *
+ * The Noom event set, with the names and argument orders of the Node.js
+ * app it replaces, and the tutorial's first phase: a plain WebSocket lobby
+ * speaking {"type","payload"} JSON.  Every refusal is an error ack when the
+ * client asked for an ack, an "error" event otherwise.
+ */
+
+
+#include "ngx_noom.h"
+
+
+typedef void (*ngx_noom_app_handler_pt)(ngx_noom_ctx_t *ctx, json_t *args,
+    int64_t ack, ngx_noom_bin_t *bin, const char *name);
+
+
+typedef struct {
+    const char                *name;
+    ngx_noom_app_handler_pt    handler;
+} ngx_noom_app_event_t;
+
+
+static void ngx_noom_app_nickname(ngx_noom_ctx_t *ctx, json_t *args,
+    int64_t ack, ngx_noom_bin_t *bin, const char *name);
+static void ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args,
+    int64_t ack, ngx_noom_bin_t *bin, const char *name);
+static void ngx_noom_app_leave(ngx_noom_ctx_t *ctx, json_t *args,
+    int64_t ack, ngx_noom_bin_t *bin, const char *name);
+static void ngx_noom_app_message(ngx_noom_ctx_t *ctx, json_t *args,
+    int64_t ack, ngx_noom_bin_t *bin, const char *name);
+static void ngx_noom_app_list(ngx_noom_ctx_t *ctx, json_t *args,
+    int64_t ack, ngx_noom_bin_t *bin, const char *name);
+static void ngx_noom_app_signal(ngx_noom_ctx_t *ctx, json_t *args,
+    int64_t ack, ngx_noom_bin_t *bin, const char *name);
+static ngx_int_t ngx_noom_app_in_room(ngx_noom_ctx_t *ctx, json_t *room);
+static void ngx_noom_app_leave_room(ngx_noom_ctx_t *ctx);
+static json_t *ngx_noom_app_rooms(void);
+static void ngx_noom_app_error(ngx_noom_ctx_t *ctx, int64_t ack,
+    const char *event, const char *code, const char *message);
+static void ngx_noom_app_relay_failed(ngx_noom_ctx_t *ctx, int64_t ack,
+    const char *event);
+
+
+static ngx_noom_app_event_t  ngx_noom_app_events[] = {
+    { "nickname", ngx_noom_app_nickname },
+    { "enter_room", ngx_noom_app_join },
+    { "join_room", ngx_noom_app_join },
+    { "leave_room", ngx_noom_app_leave },
+    { "new_message", ngx_noom_app_message },
+    { "list_rooms", ngx_noom_app_list },
+    { "offer", ngx_noom_app_signal },
+    { "answer", ngx_noom_app_signal },
+    { "ice", ngx_noom_app_signal },
+    { NULL, NULL }
+};
+
+
+static ngx_str_t  ngx_noom_app_root = ngx_string("/");
+
+static ngx_noom_peer_t  *ngx_noom_app_peers;
+static u_char           *ngx_noom_app_list_buf;
+static size_t            ngx_noom_app_list_size;
+
+
+void
+ngx_noom_app_connect(ngx_noom_ctx_t *ctx)
+{
+    ngx_noom_local_add(ctx, NGX_NOOM_LIST_APP);
+}
+
+
+void
+ngx_noom_app_disconnect(ngx_noom_ctx_t *ctx)
+{
+    if (ctx->member) {
+        ngx_noom_app_leave_room(ctx);
+    }
+
+    ngx_noom_local_del(ctx, NGX_NOOM_LIST_APP);
+}
+
+
+void
+ngx_noom_app_event(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
+    ngx_noom_bin_t *bin)
+{
+    ngx_str_t                  *e;
+    ngx_uint_t                  i;
+    const char                 *name;
+    ngx_http_noom_main_conf_t  *mcf;
+
+    name = json_string_value(json_array_get(args, 0));
+
+    if (name == NULL) {
+        ngx_noom_app_error(ctx, ack, "", "unknown_event",
+                           "event names are strings");
+        return;
+    }
+
+    for (i = 0; ngx_noom_app_events[i].name; i++) {
+        if (ngx_strcmp(name, ngx_noom_app_events[i].name) == 0) {
+
+            if (bin && ngx_noom_app_events[i].handler != ngx_noom_app_signal)
+            {
+                ngx_noom_app_error(ctx, ack, name, "bad_request",
+                                   "binary attachments are relayed only "
+                                   "with signaling events");
+                return;
+            }
+
+            ngx_noom_app_events[i].handler(ctx, args, ack, bin, name);
+            return;
+        }
+    }
+
+    mcf = ngx_http_get_module_main_conf(ctx->request, ngx_http_noom_module);
+
+    if (mcf->room_events) {
+        e = mcf->room_events->elts;
+
+        for (i = 0; i < mcf->room_events->nelts; i++) {
+            if (ngx_strlen(name) == e[i].len
+                && ngx_strncmp(name, e[i].data, e[i].len) == 0)
+            {
+                ngx_noom_app_signal(ctx, args, ack, bin, name);
+                return;
+            }
+        }
+    }
+
+    ngx_noom_app_error(ctx, ack, name, "unknown_event",
+                       "no such event");
+}
+
+
+/* nickname(nick[, ack]) */
+
+static void
+ngx_noom_app_nickname(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
+    ngx_noom_bin_t *bin, const char *name)
+{
+    json_t                     *nick;
+    ngx_http_noom_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(ctx->request, ngx_http_noom_module);
+
+    nick = json_array_get(args, 1);
+
+    if (!json_is_string(nick)
+        || ngx_noom_valid_name((u_char *) json_string_value(nick),
+                               json_string_length(nick), mcf->max_nickname)
+           != NGX_OK)
+    {
+        ngx_noom_stat(limit_errors, 1);
+        ngx_noom_app_error(ctx, ack, name, "invalid_nickname",
+                           "a nickname is 1 to noom_max_nickname_length "
+                           "bytes without control characters");
+        return;
+    }
+
+    ctx->nick_len = json_string_length(nick);
+    ngx_memcpy(ctx->nick, json_string_value(nick), ctx->nick_len);
+
+    if (ctx->member) {
+        ngx_noom_rooms_nick(ctx);
+    }
+
+    ngx_noom_sio_ack(ctx, 0, ack, NULL);
+}
+
+
+/* enter_room(room, ack), join_room(room[, ack]) */
+
+static void
+ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
+    ngx_noom_bin_t *bin, const char *name)
+{
+    json_t                     *room, *list, *reply, *peer;
+    ngx_int_t                   rc;
+    ngx_str_t                   rname;
+    ngx_uint_t                  i, n, count;
+    ngx_noom_msg_t             *m;
+    ngx_noom_member_t          *mb;
+    ngx_http_noom_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(ctx->request, ngx_http_noom_module);
+
+    room = json_array_get(args, 1);
+
+    if (!json_is_string(room)
+        || ngx_noom_valid_name((u_char *) json_string_value(room),
+                               json_string_length(room), mcf->max_room_name)
+           != NGX_OK)
+    {
+        ngx_noom_stat(limit_errors, 1);
+        ngx_noom_app_error(ctx, ack, name, "invalid_room_name",
+                           "a room name is 1 to noom_max_room_name_length "
+                           "bytes without control characters");
+        return;
+    }
+
+    rname.data = (u_char *) json_string_value(room);
+    rname.len = json_string_length(room);
+
+    if (ctx->member
+        && (ctx->member->room->len != rname.len
+            || ngx_memcmp(ctx->member->room->name, rname.data, rname.len)
+               != 0))
+    {
+        /* one room at a time: entering another leaves the first */
+        ngx_noom_app_leave_room(ctx);
+    }
+
+    if (ngx_noom_app_peers == NULL) {
+        ngx_noom_app_peers = ngx_alloc(mcf->max_members
+                                       * (sizeof(ngx_noom_peer_t)
+                                          + mcf->max_nickname),
+                                       ngx_cycle->log);
+        if (ngx_noom_app_peers == NULL) {
+            ngx_noom_app_error(ctx, ack, name, "busy", "out of memory");
+            return;
+        }
+
+        for (i = 0; i < mcf->max_members; i++) {
+            ngx_noom_app_peers[i].nick = (u_char *) &ngx_noom_app_peers
+                                             [mcf->max_members]
+                                         + i * mcf->max_nickname;
+        }
+    }
+
+    rc = ngx_noom_rooms_join(ctx, &rname, ngx_noom_app_peers, &n, &count);
+
+    switch (rc) {
+
+    case NGX_OK:
+    case NGX_DONE:
+        break;
+
+    case NGX_NOOM_ERR_FULL:
+        ngx_noom_stat(limit_errors, 1);
+        ngx_noom_app_error(ctx, ack, name, "room_full",
+                           "the room has noom_max_room_members members");
+        return;
+
+    case NGX_NOOM_ERR_ROOMS:
+        ngx_noom_stat(limit_errors, 1);
+        ngx_noom_app_error(ctx, ack, name, "too_many_rooms",
+                           "there are noom_max_rooms rooms already");
+        return;
+
+    default:
+        ngx_noom_app_error(ctx, ack, name, "busy",
+                           "the server is out of room memory");
+        return;
+    }
+
+    mb = ctx->member;
+
+    if (rc == NGX_OK && ngx_noom_local_join(ctx, mb->room->uid) != NGX_OK) {
+        ngx_noom_app_leave_room(ctx);
+        ngx_noom_app_error(ctx, ack, name, "busy", "out of memory");
+        return;
+    }
+
+    if (ack != NGX_NOOM_SIO_NO_ACK) {
+        list = json_array();
+
+        for (i = 0; list && i < n; i++) {
+            peer = json_pack("{ss#ss#}",
+                             "id", ngx_noom_app_peers[i].id,
+                             (int) NGX_NOOM_ID_LEN,
+                             "nickname", ngx_noom_app_peers[i].nick,
+                             (int) ngx_noom_app_peers[i].nick_len);
+
+            if (json_array_append_new(list, peer) != 0) {
+                json_decref(list);
+                list = NULL;
+            }
+        }
+
+        reply = list ? json_pack("[Io]", (json_int_t) count, list) : NULL;
+
+        if (reply == NULL) {
+            ngx_noom_abort(ctx, "out of memory");
+            return;
+        }
+
+        ngx_noom_sio_ack(ctx, 0, ack, reply);
+        json_decref(reply);
+    }
+
+    if (rc == NGX_DONE) {
+        return;
+    }
+
+    reply = json_pack("[ss#Is#]", "welcome",
+                      ctx->nick, (int) ctx->nick_len, (json_int_t) count,
+                      mb->id, (int) NGX_NOOM_ID_LEN);
+    if (reply == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    m = ngx_noom_sio_encode(NGX_NOOM_SIO_EVENT, &ngx_noom_app_root,
+                            NGX_NOOM_SIO_NO_ACK, reply, NULL);
+    json_decref(reply);
+
+    if (m == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    (void) ngx_noom_relay_room(ctx, mb->room->uid, mb->room->per_worker, m);
+    ngx_noom_msg_release(m);
+
+    ngx_noom_relay_rooms_changed();
+}
+
+
+/* leave_room([room][, ack]) */
+
+static void
+ngx_noom_app_leave(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
+    ngx_noom_bin_t *bin, const char *name)
+{
+    json_t  *room;
+
+    room = json_array_get(args, 1);
+
+    if (ctx->member == NULL
+        || (room && !json_is_null(room)
+            && ngx_noom_app_in_room(ctx, room) != NGX_OK))
+    {
+        ngx_noom_app_error(ctx, ack, name, "not_in_room",
+                           "the socket is not in that room");
+        return;
+    }
+
+    ngx_noom_app_leave_room(ctx);
+
+    ngx_noom_sio_ack(ctx, 0, ack, NULL);
+}
+
+
+static void
+ngx_noom_app_leave_room(ngx_noom_ctx_t *ctx)
+{
+    ngx_noom_snapshot_t  snap;
+    uint32_t             per_worker[NGX_NOOM_MAX_WORKERS];
+
+    snap.per_worker = per_worker;
+
+    ngx_noom_local_leave(ctx);
+    ngx_noom_rooms_leave(ctx, &snap);
+
+    if (snap.count) {
+        ngx_noom_app_bye(snap.uid, snap.per_worker, ctx->nick, ctx->nick_len,
+                         ctx->nsp[0].id, snap.count);
+    }
+
+    ngx_noom_relay_rooms_changed();
+}
+
+
+/* bye(nickname, count, id) to a room that somebody left */
+
+void
+ngx_noom_app_bye(uint64_t uid, uint32_t *per_worker, u_char *nick,
+    size_t nick_len, u_char *id, ngx_uint_t count)
+{
+    json_t          *args;
+    ngx_noom_msg_t  *m;
+
+    args = json_pack("[ss#Is#]", "bye", nick, (int) nick_len,
+                     (json_int_t) count, id, (int) NGX_NOOM_ID_LEN);
+    if (args == NULL) {
+        return;
+    }
+
+    m = ngx_noom_sio_encode(NGX_NOOM_SIO_EVENT, &ngx_noom_app_root,
+                            NGX_NOOM_SIO_NO_ACK, args, NULL);
+    json_decref(args);
+
+    if (m == NULL) {
+        return;
+    }
+
+    (void) ngx_noom_relay_room(NULL, uid, per_worker, m);
+    ngx_noom_msg_release(m);
+}
+
+
+/* new_message(text, room, ack) */
+
+static void
+ngx_noom_app_message(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
+    ngx_noom_bin_t *bin, const char *name)
+{
+    u_char                     *line;
+    json_t                     *text, *out;
+    size_t                      len;
+    ngx_int_t                   rc;
+    ngx_time_t                 *tp;
+    ngx_noom_msg_t             *m;
+    ngx_http_noom_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(ctx->request, ngx_http_noom_module);
+
+    text = json_array_get(args, 1);
+
+    if (!json_is_string(text)) {
+        ngx_noom_app_error(ctx, ack, name, "bad_request",
+                           "new_message(text, room)");
+        return;
+    }
+
+    len = json_string_length(text);
+
+    if (len > mcf->max_message) {
+        ngx_noom_stat(limit_errors, 1);
+        ngx_noom_app_error(ctx, ack, name, "message_too_long",
+                           "a message is at most noom_max_message_length "
+                           "bytes");
+        return;
+    }
+
+    if (ngx_noom_app_in_room(ctx, json_array_get(args, 2)) != NGX_OK) {
+        ngx_noom_app_error(ctx, ack, name, "not_in_room",
+                           "messages go only into the sender's room");
+        return;
+    }
+
+    line = ngx_alloc(ctx->nick_len + 2 + len, ctx->connection->log);
+    if (line == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    ngx_memcpy(line, ctx->nick, ctx->nick_len);
+    ngx_memcpy(line + ctx->nick_len, ": ", 2);
+    ngx_memcpy(line + ctx->nick_len + 2, json_string_value(text), len);
+
+    tp = ngx_timeofday();
+
+    out = json_pack("[ss#{ss#ss#sOsI}]", "new_message",
+                    line, (int) (ctx->nick_len + 2 + len),
+                    "id", ctx->nsp[0].id, (int) NGX_NOOM_ID_LEN,
+                    "nickname", ctx->nick, (int) ctx->nick_len,
+                    "text", text,
+                    "ts", (json_int_t) tp->sec * 1000 + tp->msec);
+
+    ngx_free(line);
+
+    if (out == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    m = ngx_noom_sio_encode(NGX_NOOM_SIO_EVENT, &ngx_noom_app_root,
+                            NGX_NOOM_SIO_NO_ACK, out, NULL);
+    json_decref(out);
+
+    if (m == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    rc = ngx_noom_relay_room(ctx, ctx->member->room->uid,
+                             ctx->member->room->per_worker, m);
+    ngx_noom_msg_release(m);
+
+    if (rc != NGX_OK) {
+        ngx_noom_app_relay_failed(ctx, ack, name);
+        return;
+    }
+
+    ngx_noom_sio_ack(ctx, 0, ack, NULL);
+}
+
+
+/* list_rooms(ack) */
+
+static void
+ngx_noom_app_list(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
+    ngx_noom_bin_t *bin, const char *name)
+{
+    json_t  *rooms;
+
+    rooms = ngx_noom_app_rooms();
+    if (rooms == NULL) {
+        ngx_noom_app_error(ctx, ack, name, "busy", "out of memory");
+        return;
+    }
+
+    if (ack != NGX_NOOM_SIO_NO_ACK) {
+        ngx_noom_sio_ack(ctx, 0, ack, rooms);
+
+    } else if (json_array_insert_new(rooms, 0, json_string("room_change"))
+               == 0)
+    {
+        ngx_noom_sio_emit(ctx, 0, rooms);
+    }
+
+    json_decref(rooms);
+}
+
+
+/*
+ * offer(sdp, room[, toId]), answer(...), ice(candidate, room[, toId]) and
+ * the events of noom_room_events: the others in the room, or member toId,
+ * get event(payload, fromId).
+ */
+
+static void
+ngx_noom_app_signal(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
+    ngx_noom_bin_t *bin, const char *name)
+{
+    json_t                     *payload, *to, *out;
+    uint64_t                    serial;
+    ngx_int_t                   rc;
+    ngx_uint_t                  w;
+    ngx_noom_msg_t             *m;
+    ngx_http_noom_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(ctx->request, ngx_http_noom_module);
+
+    payload = json_array_get(args, 1);
+    to = json_array_get(args, 3);
+
+    if (payload == NULL || (to && !json_is_null(to) && !json_is_string(to)))
+    {
+        ngx_noom_app_error(ctx, ack, name, "bad_request",
+                           "event(payload, room[, toId])");
+        return;
+    }
+
+    if (ngx_noom_app_in_room(ctx, json_array_get(args, 2)) != NGX_OK) {
+        ngx_noom_app_error(ctx, ack, name, "not_in_room",
+                           "signaling goes only into the sender's room");
+        return;
+    }
+
+    out = json_pack("[sOs#]", name, payload, ctx->nsp[0].id,
+                    (int) NGX_NOOM_ID_LEN);
+    if (out == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    m = ngx_noom_sio_encode(NGX_NOOM_SIO_EVENT, &ngx_noom_app_root,
+                            NGX_NOOM_SIO_NO_ACK, out, bin);
+    json_decref(out);
+
+    if (m == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    if (m->len > mcf->max_signal + ngx_strlen(name) + 64) {
+        ngx_noom_msg_release(m);
+        ngx_noom_stat(limit_errors, 1);
+        ngx_noom_app_error(ctx, ack, name, "signal_too_large",
+                           "a signaling payload is at most "
+                           "noom_max_signal_size bytes");
+        return;
+    }
+
+    if (to && json_is_string(to)) {
+
+        if (json_string_length(to) != NGX_NOOM_ID_LEN
+            || ngx_noom_rooms_find(ctx, (u_char *) json_string_value(to),
+                                   &w, &serial)
+               != NGX_OK)
+        {
+            ngx_noom_msg_release(m);
+            ngx_noom_app_error(ctx, ack, name, "no_such_member",
+                               "toId is not a member of the room");
+            return;
+        }
+
+        rc = ngx_noom_relay_unicast(w, ctx->member->room->uid, serial, m);
+
+    } else {
+        rc = ngx_noom_relay_room(ctx, ctx->member->room->uid,
+                                 ctx->member->room->per_worker, m);
+    }
+
+    ngx_noom_msg_release(m);
+
+    if (rc != NGX_OK) {
+        ngx_noom_app_relay_failed(ctx, ack, name);
+        return;
+    }
+
+    ngx_noom_sio_ack(ctx, 0, ack, NULL);
+}
+
+
+static ngx_int_t
+ngx_noom_app_in_room(ngx_noom_ctx_t *ctx, json_t *room)
+{
+    if (ctx->member == NULL
+        || !json_is_string(room)
+        || json_string_length(room) != ctx->member->room->len
+        || ngx_memcmp(json_string_value(room), ctx->member->room->name,
+                      ctx->member->room->len)
+           != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* room_change(names, counts), built once for every socket of a worker */
+
+ngx_noom_msg_t *
+ngx_noom_app_room_change(void)
+{
+    json_t          *args;
+    ngx_noom_msg_t  *m;
+
+    args = ngx_noom_app_rooms();
+    if (args == NULL) {
+        return NULL;
+    }
+
+    if (json_array_insert_new(args, 0, json_string("room_change")) != 0) {
+        json_decref(args);
+        return NULL;
+    }
+
+    m = ngx_noom_sio_encode(NGX_NOOM_SIO_EVENT, &ngx_noom_app_root,
+                            NGX_NOOM_SIO_NO_ACK, args, NULL);
+    json_decref(args);
+
+    return m;
+}
+
+
+/* [names, {name: count}] */
+
+static json_t *
+ngx_noom_app_rooms(void)
+{
+    u_char                     *p;
+    json_t                     *names, *counts;
+    ngx_uint_t                  i, n;
+    ngx_noom_room_info_t       *info;
+    ngx_http_noom_main_conf_t  *mcf;
+
+    if (ngx_noom_app_list_buf == NULL) {
+        mcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                                  ngx_http_noom_module);
+
+        ngx_noom_app_list_size = mcf->max_rooms
+                                 * ngx_align(sizeof(ngx_noom_room_info_t)
+                                             + mcf->max_room_name + 1, 8);
+
+        ngx_noom_app_list_buf = ngx_alloc(ngx_noom_app_list_size,
+                                          ngx_cycle->log);
+        if (ngx_noom_app_list_buf == NULL) {
+            return NULL;
+        }
+    }
+
+    n = ngx_noom_rooms_list(ngx_noom_app_list_buf, ngx_noom_app_list_size);
+
+    names = json_array();
+    counts = json_object();
+
+    if (names == NULL || counts == NULL) {
+        goto failed;
+    }
+
+    p = ngx_noom_app_list_buf;
+
+    for (i = 0; i < n; i++) {
+        info = (ngx_noom_room_info_t *) p;
+        p += sizeof(ngx_noom_room_info_t);
+
+        if (json_array_append_new(names, json_stringn((char *) p, info->len))
+            != 0
+            || json_object_set_new(counts, (char *) p,
+                                   json_integer(info->count))
+               != 0)
+        {
+            goto failed;
+        }
+
+        p = ngx_align_ptr(p + info->len + 1, 8);
+    }
+
+    return json_pack("[oo]", names, counts);
+
+failed:
+
+    json_decref(names);
+    json_decref(counts);
+
+    return NULL;
+}
+
+
+static void
+ngx_noom_app_error(ngx_noom_ctx_t *ctx, int64_t ack, const char *event,
+    const char *code, const char *message)
+{
+    json_t  *err, *args;
+
+    ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                  "noom: \"%s\" refused: %s", event, code);
+
+    err = json_pack("{ssssss}", "error", code, "message", message,
+                    "event", event);
+    if (err == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    if (ack != NGX_NOOM_SIO_NO_ACK) {
+        args = json_pack("[o]", err);
+        if (args) {
+            ngx_noom_sio_ack(ctx, 0, ack, args);
+            json_decref(args);
+        }
+
+        return;
+    }
+
+    args = json_pack("[so]", "error", err);
+    if (args) {
+        ngx_noom_sio_emit(ctx, 0, args);
+        json_decref(args);
+    }
+}
+
+
+static void
+ngx_noom_app_relay_failed(ngx_noom_ctx_t *ctx, int64_t ack,
+    const char *event)
+{
+    ngx_log_error(NGX_LOG_WARN, ctx->connection->log, 0,
+                  "noom: a worker queue is full, \"%s\" did not reach "
+                  "every member", event);
+
+    ngx_noom_app_error(ctx, ack, event, "busy",
+                       "a worker queue is full: the event did not reach "
+                       "every member");
+}
+
+
+/* the tutorial's first phase: {"type":"nickname"|"new_message"} */
+
+void
+ngx_noom_plain_open(ngx_noom_ctx_t *ctx)
+{
+    ngx_noom_local_add(ctx, NGX_NOOM_LIST_PLAIN);
+}
+
+
+void
+ngx_noom_plain_message(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
+{
+    u_char                     *payload;
+    json_t                     *msg, *type, *data;
+    size_t                      n;
+    const char                 *t;
+    ngx_noom_msg_t             *m;
+    ngx_http_noom_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(ctx->request, ngx_http_noom_module);
+
+    msg = json_loadb((char *) p, len, JSON_ALLOW_NUL, NULL);
+    type = json_object_get(msg, "type");
+    data = json_object_get(msg, "payload");
+
+    if (!json_is_string(type) || !json_is_string(data)) {
+        json_decref(msg);
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "noom: invalid lobby message, closing with 1007");
+        ngx_noom_stat(protocol_closes, 1);
+        ngx_noom_close(ctx, NGX_NOOM_WS_BAD_DATA,
+                       "expected {\"type\":...,\"payload\":\"...\"}");
+        return;
+    }
+
+    t = json_string_value(type);
+    n = json_string_length(data);
+
+    if (ngx_strcmp(t, "nickname") == 0) {
+
+        if (ngx_noom_valid_name((u_char *) json_string_value(data), n,
+                                mcf->max_nickname)
+            != NGX_OK)
+        {
+            json_decref(msg);
+            ngx_noom_stat(limit_errors, 1);
+            ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                          "noom: invalid lobby nickname, closing with 1008");
+            ngx_noom_close(ctx, NGX_NOOM_WS_POLICY, "invalid nickname");
+            return;
+        }
+
+        ctx->nick_len = n;
+        ngx_memcpy(ctx->nick, json_string_value(data), n);
+        json_decref(msg);
+        return;
+    }
+
+    if (ngx_strcmp(t, "new_message") != 0 || n > mcf->max_message) {
+        json_decref(msg);
+        ngx_noom_stat(limit_errors, 1);
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "noom: unknown or too long lobby message, "
+                      "closing with 1008");
+        ngx_noom_close(ctx, NGX_NOOM_WS_POLICY,
+                       "unknown type or message too long");
+        return;
+    }
+
+    ngx_noom_stat(events_in, 1);
+
+    m = ngx_noom_msg_frame(NGX_NOOM_WS_TEXT, ctx->nick_len + 2 + n,
+                           &payload);
+    if (m == NULL) {
+        json_decref(msg);
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    payload = ngx_cpymem(payload, ctx->nick, ctx->nick_len);
+    *payload++ = ':';
+    *payload++ = ' ';
+    ngx_memcpy(payload, json_string_value(data), n);
+
+    json_decref(msg);
+
+    if (ngx_noom_relay_plain(ctx, m) != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, ctx->connection->log, 0,
+                      "noom: a worker queue is full, a lobby message did "
+                      "not reach everybody");
+    }
+
+    ngx_noom_msg_release(m);
+}

@@ -1,0 +1,757 @@
+
+/*
+ * Copyright (C) noom authors
+ *
+ * Delivery.  Locally, each worker keeps its connections in lists and its
+ * room members in an rbtree of local rooms keyed by room uid, so a room
+ * broadcast is one encoded message put on each local member's queue.
+ * Between workers, a message goes once per worker that has members, as
+ * ready-made frames, into that worker's bounded ring in the zone; an
+ * eventfd per worker, rung only when its ring goes from quiet to pending,
+ * wakes it.  Workers are named by ngx_worker, which a respawned worker
+ * keeps, so nothing depends on process slots.  A full ring drops the
+ * record, counts it, and the sender is told.
+ */
+
+
+#include "ngx_noom.h"
+#include <sys/eventfd.h>
+
+
+#define NGX_NOOM_DRAIN_BATCH       256
+
+
+static void ngx_noom_relay_close_fds(void *data);
+static void ngx_noom_relay_bell_handler(ngx_event_t *ev);
+static void ngx_noom_relay_shutdown(void);
+static void ngx_noom_relay_drain(void);
+static void ngx_noom_relay_deliver(ngx_noom_rec_t *rec, u_char *payload);
+static ngx_noom_lroom_t *ngx_noom_local_room(uint64_t uid);
+static void ngx_noom_relay_room_change_handler(ngx_event_t *ev);
+
+
+static ngx_rbtree_t                ngx_noom_lrooms;
+static ngx_rbtree_node_t           ngx_noom_lrooms_sentinel;
+static ngx_queue_t                 ngx_noom_lists[NGX_NOOM_LISTS];
+static ngx_connection_t           *ngx_noom_bell;
+static ngx_event_t                 ngx_noom_room_change_ev;
+static ngx_http_noom_main_conf_t  *ngx_noom_relay_mcf;
+
+
+/* in the master, before the workers are forked: their doorbells */
+
+ngx_int_t
+ngx_noom_relay_init_module(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                  i, n;
+    ngx_core_conf_t            *ccf;
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_noom_main_conf_t  *mcf;
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_noom_module);
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    n = (ccf->worker_processes > 0) ? (ngx_uint_t) ccf->worker_processes : 1;
+
+    mcf->wake = ngx_palloc(cycle->pool, n * sizeof(ngx_fd_t));
+    if (mcf->wake == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cycle->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        mcf->wake[i] = -1;
+    }
+
+    mcf->nworkers = n;
+    cln->handler = ngx_noom_relay_close_fds;
+    cln->data = mcf;
+
+    for (i = 0; i < n; i++) {
+        mcf->wake[i] = eventfd(0, EFD_NONBLOCK|EFD_CLOEXEC);
+
+        if (mcf->wake[i] == -1) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                          "noom: eventfd() failed");
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* the master drops a generation's doorbells with its cycle */
+
+static void
+ngx_noom_relay_close_fds(void *data)
+{
+    ngx_http_noom_main_conf_t *mcf = data;
+
+    ngx_uint_t  i;
+
+    for (i = 0; i < mcf->nworkers; i++) {
+        if (mcf->wake[i] != -1) {
+            (void) close(mcf->wake[i]);
+            mcf->wake[i] = -1;
+        }
+    }
+}
+
+
+ngx_int_t
+ngx_noom_relay_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                  i;
+    ngx_event_t                *rev;
+    ngx_connection_t           *c;
+    ngx_http_noom_main_conf_t  *mcf;
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_noom_module);
+    ngx_noom_relay_mcf = mcf;
+
+    ngx_rbtree_init(&ngx_noom_lrooms, &ngx_noom_lrooms_sentinel,
+                    ngx_rbtree_insert_value);
+
+    for (i = 0; i < NGX_NOOM_LISTS; i++) {
+        ngx_queue_init(&ngx_noom_lists[i]);
+    }
+
+    ngx_noom_room_change_ev.handler = ngx_noom_relay_room_change_handler;
+    ngx_noom_room_change_ev.log = cycle->log;
+    ngx_noom_room_change_ev.cancelable = 1;
+
+    c = ngx_get_connection(mcf->wake[ngx_worker], cycle->log);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    c->pool = cycle->pool;
+
+    rev = c->read;
+    rev->log = cycle->log;
+    rev->channel = 1;
+    c->write->log = cycle->log;
+    c->write->channel = 1;
+    rev->handler = ngx_noom_relay_bell_handler;
+
+    /*
+     * Marked idle so that a graceful shutdown calls the handler at once
+     * (ngx_close_idle_connections()): that is when the sockets are told
+     * 1001, with no timer polling for ngx_exiting.
+     */
+
+    c->idle = 1;
+
+    if (ngx_add_event(rev, NGX_READ_EVENT, 0) != NGX_OK) {
+        ngx_free_connection(c);
+        return NGX_ERROR;
+    }
+
+    ngx_noom_bell = c;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_noom_relay_exit_process(ngx_cycle_t *cycle)
+{
+    if (ngx_noom_room_change_ev.timer_set) {
+        ngx_del_timer(&ngx_noom_room_change_ev);
+    }
+
+    if (ngx_noom_room_change_ev.posted) {
+        ngx_delete_posted_event(&ngx_noom_room_change_ev);
+    }
+}
+
+
+static void
+ngx_noom_relay_bell_handler(ngx_event_t *ev)
+{
+    uint64_t           v;
+    ngx_connection_t  *c;
+
+    c = ev->data;
+
+    if (c->close) {
+        /* a graceful shutdown */
+        c->close = 0;
+        c->idle = 0;
+        ngx_noom_relay_shutdown();
+        return;
+    }
+
+    if (read(c->fd, &v, sizeof(v)) == -1 && ngx_errno != NGX_EAGAIN) {
+        ngx_log_error(NGX_LOG_ALERT, ev->log, ngx_errno,
+                      "noom: read() from eventfd failed");
+    }
+
+    ngx_noom_shm->workers[ngx_worker].ring.wake = 0;
+    ngx_memory_barrier();
+
+    ngx_noom_relay_drain();
+}
+
+
+static void
+ngx_noom_relay_shutdown(void)
+{
+    ngx_queue_t     *q;
+    ngx_noom_ctx_t  *ctx;
+
+    ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                  "noom: shutting down, closing websockets with 1001");
+
+    for (q = ngx_queue_head(&ngx_noom_lists[NGX_NOOM_LIST_ALL]);
+         q != ngx_queue_sentinel(&ngx_noom_lists[NGX_NOOM_LIST_ALL]);
+         q = ngx_queue_next(q))
+    {
+        ctx = ngx_queue_data(q, ngx_noom_ctx_t, lists[NGX_NOOM_LIST_ALL]);
+        ngx_noom_close(ctx, NGX_NOOM_WS_GOING_AWAY, "server shutting down");
+    }
+}
+
+
+static void
+ngx_noom_relay_drain(void)
+{
+    size_t            head, tail, pos, rem, len;
+    ngx_uint_t        n;
+    ngx_noom_rec_t   *rec;
+    ngx_noom_ring_t  *ring;
+
+    ring = &ngx_noom_shm->workers[ngx_worker].ring;
+
+    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    head = ring->head;
+    tail = ring->tail;
+    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+
+    /* producers write only past tail: [head, tail) is the reader's alone */
+
+    for (n = 0; head < tail && n < NGX_NOOM_DRAIN_BATCH; n++) {
+
+        pos = head % ring->size;
+        rem = ring->size - pos;
+
+        if (rem < sizeof(ngx_noom_rec_t)) {
+            head += rem;
+            continue;
+        }
+
+        rec = (ngx_noom_rec_t *) (ring->data + pos);
+
+        if (rec->type == NGX_NOOM_REC_SKIP) {
+            head += rem;
+            continue;
+        }
+
+        len = ngx_align(sizeof(ngx_noom_rec_t) + rec->len, 8);
+
+        ngx_noom_relay_deliver(rec, (u_char *) rec + sizeof(ngx_noom_rec_t));
+
+        head += len;
+    }
+
+    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ring->head = head;
+    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+
+    if (head < tail) {
+        /* the rest after the other connections of this worker had a turn */
+        ngx_post_event(ngx_noom_bell->read, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_noom_relay_deliver(ngx_noom_rec_t *rec, u_char *payload)
+{
+    ngx_queue_t       *q, *list;
+    ngx_noom_ctx_t    *ctx;
+    ngx_noom_msg_t    *m;
+    ngx_noom_lroom_t  *lr;
+
+    if (rec->type == NGX_NOOM_REC_ROOMS_CHANGED) {
+        ngx_noom_relay_rooms_changed_local();
+        return;
+    }
+
+    if (rec->type == NGX_NOOM_REC_PLAIN) {
+        list = &ngx_noom_lists[NGX_NOOM_LIST_PLAIN];
+
+    } else {
+        lr = ngx_noom_local_room(rec->room);
+        if (lr == NULL) {
+            return;
+        }
+
+        list = &lr->members;
+    }
+
+    m = ngx_noom_msg_copy(payload, rec->len);
+    if (m == NULL) {
+        return;
+    }
+
+    for (q = ngx_queue_head(list);
+         q != ngx_queue_sentinel(list);
+         q = ngx_queue_next(q))
+    {
+        if (rec->type == NGX_NOOM_REC_PLAIN) {
+            ctx = ngx_queue_data(q, ngx_noom_ctx_t,
+                                 lists[NGX_NOOM_LIST_PLAIN]);
+
+        } else {
+            ctx = ngx_queue_data(q, ngx_noom_ctx_t, room_queue);
+
+            if (rec->type == NGX_NOOM_REC_UNICAST) {
+                if (ctx->serial != rec->target) {
+                    continue;
+                }
+
+                ngx_noom_send(ctx, m);
+                break;
+            }
+        }
+
+        ngx_noom_send(ctx, m);
+    }
+
+    ngx_noom_msg_release(m);
+}
+
+
+ngx_int_t
+ngx_noom_ring_put_locked(ngx_uint_t w, ngx_uint_t type, uint64_t room,
+    uint64_t target, u_char *p, size_t len)
+{
+    size_t            need, pos, skip;
+    ngx_noom_rec_t   *rec;
+    ngx_noom_ring_t  *ring;
+
+    ring = &ngx_noom_shm->workers[w].ring;
+
+    need = ngx_align(sizeof(ngx_noom_rec_t) + len, 8);
+    pos = ring->tail % ring->size;
+    skip = 0;
+
+    if (pos + need > ring->size) {
+        skip = ring->size - pos;
+    }
+
+    if (need > ring->size / 2
+        || skip + need > ring->size - (ring->tail - ring->head))
+    {
+        (void) ngx_atomic_fetch_add(&ring->drops, 1);
+        ngx_noom_stat(relay_drops, 1);
+        return NGX_DECLINED;
+    }
+
+    if (skip) {
+        if (skip >= sizeof(ngx_noom_rec_t)) {
+            rec = (ngx_noom_rec_t *) (ring->data + pos);
+            rec->type = NGX_NOOM_REC_SKIP;
+            rec->len = 0;
+        }
+
+        pos = 0;
+    }
+
+    rec = (ngx_noom_rec_t *) (ring->data + pos);
+    rec->len = len;
+    rec->type = type;
+    rec->src = ngx_worker;
+    rec->room = room;
+    rec->target = target;
+
+    if (len) {
+        ngx_memcpy((u_char *) rec + sizeof(ngx_noom_rec_t), p, len);
+    }
+
+    ring->tail += skip + need;
+
+    ngx_noom_stat(relayed, 1);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_noom_relay_wake(ngx_uint_t w)
+{
+    uint64_t          one;
+    ngx_noom_ring_t  *ring;
+
+    ring = &ngx_noom_shm->workers[w].ring;
+
+    if (!ngx_atomic_cmp_set(&ring->wake, 0, 1)) {
+        return;
+    }
+
+    one = 1;
+
+    if (write(ngx_noom_relay_mcf->wake[w], &one, sizeof(one)) == -1
+        && ngx_errno != NGX_EAGAIN)
+    {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                      "noom: write() to eventfd of worker %ui failed", w);
+    }
+}
+
+
+/*
+ * A room broadcast: a copy to each other worker that counts members in the
+ * room, then the local members but the sender.  per_worker is the room's
+ * live array (the sender is a member, so the room exists) or a snapshot
+ * taken when the sender left.
+ */
+
+ngx_int_t
+ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
+    uint32_t *per_worker, ngx_noom_msg_t *m)
+{
+    ngx_int_t   rc;
+    ngx_uint_t  w, n, woken[64];
+
+    rc = NGX_OK;
+    n = 0;
+
+    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+
+    for (w = 0; w < ngx_noom_shm->nworkers; w++) {
+
+        if (w == ngx_worker || per_worker[w] == 0) {
+            continue;
+        }
+
+        if (ngx_noom_ring_put_locked(w, NGX_NOOM_REC_ROOM, uid, 0, m->pos,
+                                     m->len)
+            != NGX_OK)
+        {
+            rc = NGX_DECLINED;
+            continue;
+        }
+
+        if (n < 64) {
+            woken[n++] = w;
+
+        } else {
+            ngx_noom_relay_wake(w);
+        }
+    }
+
+    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+
+    for (w = 0; w < n; w++) {
+        ngx_noom_relay_wake(woken[w]);
+    }
+
+    ngx_noom_relay_room_local(sender, uid, m);
+
+    return rc;
+}
+
+
+void
+ngx_noom_relay_room_local(ngx_noom_ctx_t *sender, uint64_t uid,
+    ngx_noom_msg_t *m)
+{
+    ngx_queue_t       *q;
+    ngx_noom_ctx_t    *ctx;
+    ngx_noom_lroom_t  *lr;
+
+    lr = ngx_noom_local_room(uid);
+
+    if (lr == NULL) {
+        return;
+    }
+
+    for (q = ngx_queue_head(&lr->members);
+         q != ngx_queue_sentinel(&lr->members);
+         q = ngx_queue_next(q))
+    {
+        ctx = ngx_queue_data(q, ngx_noom_ctx_t, room_queue);
+
+        if (ctx != sender) {
+            ngx_noom_send(ctx, m);
+        }
+    }
+}
+
+
+ngx_int_t
+ngx_noom_relay_unicast(ngx_uint_t w, uint64_t uid, uint64_t serial,
+    ngx_noom_msg_t *m)
+{
+    ngx_int_t         rc;
+    ngx_queue_t      *q;
+    ngx_noom_ctx_t   *ctx;
+    ngx_noom_lroom_t *lr;
+
+    if (w == ngx_worker) {
+        lr = ngx_noom_local_room(uid);
+
+        if (lr == NULL) {
+            return NGX_OK;
+        }
+
+        for (q = ngx_queue_head(&lr->members);
+             q != ngx_queue_sentinel(&lr->members);
+             q = ngx_queue_next(q))
+        {
+            ctx = ngx_queue_data(q, ngx_noom_ctx_t, room_queue);
+
+            if (ctx->serial == serial) {
+                ngx_noom_send(ctx, m);
+                break;
+            }
+        }
+
+        return NGX_OK;
+    }
+
+    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    rc = ngx_noom_ring_put_locked(w, NGX_NOOM_REC_UNICAST, uid, serial,
+                                  m->pos, m->len);
+    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+
+    if (rc == NGX_OK) {
+        ngx_noom_relay_wake(w);
+    }
+
+    return rc;
+}
+
+
+/* the plain lobby: every other socket of it, on every worker */
+
+ngx_int_t
+ngx_noom_relay_plain(ngx_noom_ctx_t *sender, ngx_noom_msg_t *m)
+{
+    ngx_int_t        rc;
+    ngx_uint_t       w;
+    ngx_queue_t     *q;
+    ngx_noom_ctx_t  *ctx;
+
+    rc = NGX_OK;
+
+    for (w = 0; w < ngx_noom_shm->nworkers; w++) {
+
+        if (w == ngx_worker || ngx_noom_shm->workers[w].plain == 0) {
+            continue;
+        }
+
+        ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+
+        if (ngx_noom_ring_put_locked(w, NGX_NOOM_REC_PLAIN, 0, 0, m->pos,
+                                     m->len)
+            != NGX_OK)
+        {
+            rc = NGX_DECLINED;
+        }
+
+        ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+
+        ngx_noom_relay_wake(w);
+    }
+
+    for (q = ngx_queue_head(&ngx_noom_lists[NGX_NOOM_LIST_PLAIN]);
+         q != ngx_queue_sentinel(&ngx_noom_lists[NGX_NOOM_LIST_PLAIN]);
+         q = ngx_queue_next(q))
+    {
+        ctx = ngx_queue_data(q, ngx_noom_ctx_t, lists[NGX_NOOM_LIST_PLAIN]);
+
+        if (ctx != sender) {
+            ngx_noom_send(ctx, m);
+        }
+    }
+
+    return rc;
+}
+
+
+/*
+ * Rooms appeared, went or changed their counts: every worker sends its
+ * Socket.IO sockets one room_change, built once per worker and once per
+ * turn of its event loop however many changes the turn brought.
+ */
+
+void
+ngx_noom_relay_rooms_changed(void)
+{
+    ngx_uint_t  w;
+
+    for (w = 0; w < ngx_noom_shm->nworkers; w++) {
+
+        if (w == ngx_worker || ngx_noom_shm->workers[w].conns == 0) {
+            continue;
+        }
+
+        ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+        (void) ngx_noom_ring_put_locked(w, NGX_NOOM_REC_ROOMS_CHANGED, 0, 0,
+                                        NULL, 0);
+        ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+
+        ngx_noom_relay_wake(w);
+    }
+
+    ngx_noom_relay_rooms_changed_local();
+}
+
+
+void
+ngx_noom_relay_rooms_changed_local(void)
+{
+    if (!ngx_noom_room_change_ev.posted
+        && !ngx_queue_empty(&ngx_noom_lists[NGX_NOOM_LIST_APP]))
+    {
+        ngx_post_event(&ngx_noom_room_change_ev, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_noom_relay_room_change_handler(ngx_event_t *ev)
+{
+    ngx_queue_t     *q;
+    ngx_noom_ctx_t  *ctx;
+    ngx_noom_msg_t  *m;
+
+    m = ngx_noom_app_room_change();
+    if (m == NULL) {
+        return;
+    }
+
+    for (q = ngx_queue_head(&ngx_noom_lists[NGX_NOOM_LIST_APP]);
+         q != ngx_queue_sentinel(&ngx_noom_lists[NGX_NOOM_LIST_APP]);
+         q = ngx_queue_next(q))
+    {
+        ctx = ngx_queue_data(q, ngx_noom_ctx_t, lists[NGX_NOOM_LIST_APP]);
+        ngx_noom_send(ctx, m);
+    }
+
+    ngx_noom_msg_release(m);
+}
+
+
+void
+ngx_noom_local_add(ngx_noom_ctx_t *ctx, ngx_uint_t list)
+{
+    ngx_queue_insert_tail(&ngx_noom_lists[list], &ctx->lists[list]);
+
+    if (list == NGX_NOOM_LIST_PLAIN) {
+        (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_worker].plain,
+                                    1);
+    }
+}
+
+
+void
+ngx_noom_local_del(ngx_noom_ctx_t *ctx, ngx_uint_t list)
+{
+    if (ctx->lists[list].next == NULL) {
+        return;
+    }
+
+    ngx_queue_remove(&ctx->lists[list]);
+    ctx->lists[list].next = NULL;
+
+    if (list == NGX_NOOM_LIST_PLAIN) {
+        (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_worker].plain,
+                                    -1);
+    }
+}
+
+
+void
+ngx_noom_local_remove(ngx_noom_ctx_t *ctx)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_NOOM_LISTS; i++) {
+        ngx_noom_local_del(ctx, i);
+    }
+
+    ngx_noom_local_leave(ctx);
+}
+
+
+static ngx_noom_lroom_t *
+ngx_noom_local_room(uint64_t uid)
+{
+    ngx_rbtree_node_t  *node, *sentinel;
+
+    node = ngx_noom_lrooms.root;
+    sentinel = ngx_noom_lrooms.sentinel;
+
+    while (node != sentinel) {
+
+        if (uid == node->key) {
+            return (ngx_noom_lroom_t *) node;
+        }
+
+        node = (uid < node->key) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_noom_local_join(ngx_noom_ctx_t *ctx, uint64_t uid)
+{
+    ngx_noom_lroom_t  *lr;
+
+    lr = ngx_noom_local_room(uid);
+
+    if (lr == NULL) {
+        lr = ngx_alloc(sizeof(ngx_noom_lroom_t), ctx->connection->log);
+        if (lr == NULL) {
+            return NGX_ERROR;
+        }
+
+        lr->node.key = uid;
+        ngx_queue_init(&lr->members);
+        ngx_rbtree_insert(&ngx_noom_lrooms, &lr->node);
+    }
+
+    ngx_queue_insert_tail(&lr->members, &ctx->room_queue);
+    ctx->lroom = lr;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_noom_local_leave(ngx_noom_ctx_t *ctx)
+{
+    ngx_noom_lroom_t  *lr;
+
+    lr = ctx->lroom;
+
+    if (lr == NULL) {
+        return;
+    }
+
+    ngx_queue_remove(&ctx->room_queue);
+    ctx->lroom = NULL;
+
+    if (ngx_queue_empty(&lr->members)) {
+        ngx_rbtree_delete(&ngx_noom_lrooms, &lr->node);
+        ngx_free(lr);
+    }
+}
+
+
+ngx_queue_t *
+ngx_noom_local_list(ngx_uint_t list)
+{
+    return &ngx_noom_lists[list];
+}

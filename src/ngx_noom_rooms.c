@@ -1,0 +1,683 @@
+
+/*
+ * Copyright (C) noom authors
+ *
+ * The shared zone: rooms in an rbtree keyed by the CRC32 of their name (as
+ * limit_req keys its nodes), each with its members and a count per worker,
+ * a registry of the workers, and their inter-worker rings.  Everything is
+ * done under the slab pool's own mutex, the one lock nginx releases when a
+ * worker dies holding it; under it there are lookups, pointer updates and
+ * copies, never parsing, allocation from the heap or a system call.
+ */
+
+
+#include "ngx_noom.h"
+
+
+typedef struct {
+    uint64_t                   uid;
+    ngx_uint_t                 count;
+    size_t                     nick_len;
+    u_char                     id[NGX_NOOM_ID_LEN];
+    u_char                    *nick;
+    uint32_t                  *per_worker;
+} ngx_noom_victim_t;
+
+
+static void ngx_noom_rooms_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_noom_room_t *ngx_noom_rooms_lookup(ngx_str_t *name,
+    uint32_t hash);
+static void ngx_noom_rooms_remove_locked(ngx_noom_member_t *mb);
+static void ngx_noom_rooms_purge(ngx_cycle_t *cycle, ngx_uint_t n);
+
+
+ngx_noom_shm_t                     *ngx_noom_shm;
+ngx_slab_pool_t                    *ngx_noom_shpool;
+static ngx_http_noom_main_conf_t   *ngx_noom_mcf;
+
+
+ngx_int_t
+ngx_noom_zone_init(ngx_shm_zone_t *zone, void *data)
+{
+    ngx_http_noom_main_conf_t *mcf = zone->data;
+
+    size_t             size, need;
+    ngx_uint_t         i, n;
+    ngx_noom_shm_t    *sh;
+    ngx_slab_pool_t   *shpool;
+    ngx_core_conf_t   *ccf;
+
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(mcf->cycle->conf_ctx,
+                                           ngx_core_module);
+
+    n = (ccf->worker_processes > 0) ? (ngx_uint_t) ccf->worker_processes : 1;
+    size = ngx_align(mcf->queue_size, 8);
+
+    if (n > NGX_NOOM_MAX_WORKERS) {
+        ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
+                      "noom: at most %d worker processes are supported",
+                      NGX_NOOM_MAX_WORKERS);
+        return NGX_ERROR;
+    }
+
+    need = n * size + sizeof(ngx_noom_shm_t) + n * sizeof(ngx_noom_worker_t);
+
+    if (need + 8 * ngx_pagesize > zone->shm.size) {
+        ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
+                      "\"noom_zone\" of %uz bytes is too small for %ui "
+                      "workers with \"noom_worker_queue\" %uz, "
+                      "at least %uz bytes are needed",
+                      zone->shm.size, n, mcf->queue_size,
+                      need + 64 * ngx_pagesize);
+        return NGX_ERROR;
+    }
+
+    sh = ngx_slab_calloc(shpool, sizeof(ngx_noom_shm_t));
+    if (sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    sh->workers = ngx_slab_calloc(shpool, n * sizeof(ngx_noom_worker_t));
+    if (sh->workers == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        sh->workers[i].ring.size = size;
+        sh->workers[i].ring.data = ngx_slab_alloc(shpool, size);
+
+        if (sh->workers[i].ring.data == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
+                          "\"noom_zone\" is too small for the queues of "
+                          "%ui workers", n);
+            return NGX_ERROR;
+        }
+    }
+
+    sh->nworkers = n;
+
+    ngx_rbtree_init(&sh->rooms, &sh->sentinel, ngx_noom_rooms_insert);
+    ngx_queue_init(&sh->order);
+
+    shpool->data = sh;
+
+    shpool->log_ctx = ngx_slab_alloc(shpool, sizeof(" in noom zone"));
+    if (shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(shpool->log_ctx, " in noom zone%Z");
+
+    /* noom logs exhaustion itself, with what it means for the client */
+    shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_noom_rooms_insert(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
+    ngx_rbtree_node_t *sentinel)
+{
+    ngx_int_t           rc;
+    ngx_noom_room_t    *a, *b;
+    ngx_rbtree_node_t **p;
+
+    for ( ;; ) {
+
+        if (node->key != temp->key) {
+            p = (node->key < temp->key) ? &temp->left : &temp->right;
+
+        } else {
+            a = (ngx_noom_room_t *) node;
+            b = (ngx_noom_room_t *) temp;
+
+            rc = ngx_memn2cmp(a->name, b->name, a->len, b->len);
+            p = (rc < 0) ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static ngx_noom_room_t *
+ngx_noom_rooms_lookup(ngx_str_t *name, uint32_t hash)
+{
+    ngx_int_t           rc;
+    ngx_noom_room_t    *room;
+    ngx_rbtree_node_t  *node, *sentinel;
+
+    node = ngx_noom_shm->rooms.root;
+    sentinel = ngx_noom_shm->rooms.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash != node->key) {
+            node = (hash < node->key) ? node->left : node->right;
+            continue;
+        }
+
+        room = (ngx_noom_room_t *) node;
+
+        rc = ngx_memn2cmp(name->data, room->name, name->len, room->len);
+
+        if (rc == 0) {
+            return room;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Joins a room, creating it if needed, and copies out the members already
+ * there.  peers must have room for max_members entries whose nick points
+ * at max_nickname bytes each.
+ */
+
+ngx_int_t
+ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
+    ngx_noom_peer_t *peers, ngx_uint_t *npeers, ngx_uint_t *count)
+{
+    uint32_t            hash;
+    ngx_int_t           rc;
+    ngx_uint_t          n, created;
+    ngx_queue_t        *q;
+    ngx_noom_room_t    *room;
+    ngx_noom_member_t  *mb, *m;
+
+    hash = ngx_crc32_short(name->data, name->len);
+    created = 0;
+    rc = NGX_OK;
+
+    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+
+    room = ngx_noom_rooms_lookup(name, hash);
+
+    if (ctx->member && ctx->member->room == room) {
+        mb = ctx->member;
+        rc = NGX_DONE;
+        goto copy;
+    }
+
+    if (room == NULL) {
+
+        if (ngx_noom_shm->nrooms >= ngx_noom_mcf->max_rooms) {
+            ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+            return NGX_NOOM_ERR_ROOMS;
+        }
+
+        room = ngx_slab_alloc_locked(ngx_noom_shpool,
+                                     sizeof(ngx_noom_room_t)
+                                     + ngx_noom_shm->nworkers
+                                       * sizeof(uint32_t)
+                                     + name->len);
+        if (room == NULL) {
+            goto nomem;
+        }
+
+        room->per_worker = (uint32_t *) ((u_char *) room
+                                         + sizeof(ngx_noom_room_t));
+        ngx_memzero(room->per_worker,
+                    ngx_noom_shm->nworkers * sizeof(uint32_t));
+
+        room->name = (u_char *) &room->per_worker[ngx_noom_shm->nworkers];
+        room->len = name->len;
+        ngx_memcpy(room->name, name->data, name->len);
+
+        room->node.key = hash;
+        room->uid = ++ngx_noom_shm->next_uid;
+        room->count = 0;
+        ngx_queue_init(&room->members);
+
+        ngx_rbtree_insert(&ngx_noom_shm->rooms, &room->node);
+        ngx_queue_insert_tail(&ngx_noom_shm->order, &room->order);
+        ngx_noom_shm->nrooms++;
+        created = 1;
+
+    } else if (room->count >= ngx_noom_mcf->max_members) {
+        ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+        return NGX_NOOM_ERR_FULL;
+    }
+
+    mb = ngx_slab_alloc_locked(ngx_noom_shpool,
+                               offsetof(ngx_noom_member_t, nick)
+                               + ngx_noom_mcf->max_nickname);
+    if (mb == NULL) {
+        if (created) {
+            ngx_rbtree_delete(&ngx_noom_shm->rooms, &room->node);
+            ngx_queue_remove(&room->order);
+            ngx_noom_shm->nrooms--;
+            ngx_slab_free_locked(ngx_noom_shpool, room);
+        }
+
+        goto nomem;
+    }
+
+    mb->room = room;
+    mb->worker = ngx_worker;
+    mb->serial = ctx->serial;
+    ngx_memcpy(mb->id, ctx->nsp[0].id, NGX_NOOM_ID_LEN);
+    mb->nick_len = ctx->nick_len;
+    ngx_memcpy(mb->nick, ctx->nick, ctx->nick_len);
+
+copy:
+
+    n = 0;
+
+    for (q = ngx_queue_head(&room->members);
+         q != ngx_queue_sentinel(&room->members);
+         q = ngx_queue_next(q))
+    {
+        m = ngx_queue_data(q, ngx_noom_member_t, queue);
+
+        if (m == mb) {
+            continue;
+        }
+
+        ngx_memcpy(peers[n].id, m->id, NGX_NOOM_ID_LEN);
+        peers[n].nick_len = m->nick_len;
+        ngx_memcpy(peers[n].nick, m->nick, m->nick_len);
+        n++;
+    }
+
+    if (rc == NGX_OK) {
+        ngx_queue_insert_tail(&room->members, &mb->queue);
+        room->count++;
+        room->per_worker[ngx_worker]++;
+        ngx_noom_shm->nmembers++;
+        ngx_noom_shm->workers[ngx_worker].members++;
+        ctx->member = mb;
+    }
+
+    *npeers = n;
+    *count = room->count;
+
+    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+
+    return rc;
+
+nomem:
+
+    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+
+    ngx_noom_stat(zone_errors, 1);
+
+    ngx_log_error(NGX_LOG_ERR, ctx->connection->log, 0,
+                  "noom: zone is full, cannot join room \"%V\"", name);
+
+    return NGX_NOOM_ERR_NOMEM;
+}
+
+
+/*
+ * Leaves the room; what the others must be told goes into the snapshot:
+ * the room's uid, the new count and which workers still have members.
+ */
+
+void
+ngx_noom_rooms_leave(ngx_noom_ctx_t *ctx, ngx_noom_snapshot_t *snap)
+{
+    ngx_noom_room_t    *room;
+    ngx_noom_member_t  *mb;
+
+    mb = ctx->member;
+
+    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+
+    room = mb->room;
+
+    snap->uid = room->uid;
+    snap->count = room->count - 1;
+    ngx_memcpy(snap->per_worker, room->per_worker,
+               ngx_noom_shm->nworkers * sizeof(uint32_t));
+    snap->per_worker[ngx_worker]--;
+
+    ngx_noom_rooms_remove_locked(mb);
+
+    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+
+    ctx->member = NULL;
+}
+
+
+static void
+ngx_noom_rooms_remove_locked(ngx_noom_member_t *mb)
+{
+    ngx_noom_room_t  *room;
+
+    room = mb->room;
+
+    ngx_queue_remove(&mb->queue);
+    room->count--;
+    room->per_worker[mb->worker]--;
+    ngx_noom_shm->nmembers--;
+    ngx_noom_shm->workers[mb->worker].members--;
+
+    if (room->count == 0) {
+        ngx_rbtree_delete(&ngx_noom_shm->rooms, &room->node);
+        ngx_queue_remove(&room->order);
+        ngx_noom_shm->nrooms--;
+        ngx_slab_free_locked(ngx_noom_shpool, room);
+    }
+
+    ngx_slab_free_locked(ngx_noom_shpool, mb);
+}
+
+
+void
+ngx_noom_rooms_nick(ngx_noom_ctx_t *ctx)
+{
+    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+
+    ctx->member->nick_len = ctx->nick_len;
+    ngx_memcpy(ctx->member->nick, ctx->nick, ctx->nick_len);
+
+    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+}
+
+
+/* a member of the caller's room, by socket id */
+
+ngx_int_t
+ngx_noom_rooms_find(ngx_noom_ctx_t *ctx, u_char *id, ngx_uint_t *worker,
+    uint64_t *serial)
+{
+    ngx_int_t           rc;
+    ngx_queue_t        *q;
+    ngx_noom_room_t    *room;
+    ngx_noom_member_t  *m;
+
+    rc = NGX_DECLINED;
+
+    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+
+    room = ctx->member->room;
+
+    for (q = ngx_queue_head(&room->members);
+         q != ngx_queue_sentinel(&room->members);
+         q = ngx_queue_next(q))
+    {
+        m = ngx_queue_data(q, ngx_noom_member_t, queue);
+
+        if (ngx_memcmp(m->id, id, NGX_NOOM_ID_LEN) == 0) {
+            *worker = m->worker;
+            *serial = m->serial;
+            rc = NGX_OK;
+            break;
+        }
+    }
+
+    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+
+    return rc;
+}
+
+
+/*
+ * The rooms in creation order with their counts, copied into buf as
+ * ngx_noom_room_info_t records followed by their NUL-terminated names.
+ */
+
+ngx_uint_t
+ngx_noom_rooms_list(u_char *buf, size_t size)
+{
+    u_char                *p, *last;
+    ngx_uint_t             n;
+    ngx_queue_t           *q;
+    ngx_noom_room_t       *room;
+    ngx_noom_room_info_t  *info;
+
+    p = buf;
+    last = buf + size;
+    n = 0;
+
+    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+
+    for (q = ngx_queue_head(&ngx_noom_shm->order);
+         q != ngx_queue_sentinel(&ngx_noom_shm->order);
+         q = ngx_queue_next(q))
+    {
+        room = ngx_queue_data(q, ngx_noom_room_t, order);
+
+        if ((size_t) (last - p)
+            < ngx_align(sizeof(ngx_noom_room_info_t) + room->len + 1, 8))
+        {
+            break;
+        }
+
+        info = (ngx_noom_room_info_t *) p;
+        info->count = room->count;
+        info->len = room->len;
+        p += sizeof(ngx_noom_room_info_t);
+        p = ngx_cpymem(p, room->name, room->len);
+        *p++ = '\0';
+        p = ngx_align_ptr(p, 8);
+        n++;
+    }
+
+    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+
+    return n;
+}
+
+
+/*
+ * A worker starts: it finds the zone, and if its slot still names a pid,
+ * that predecessor died without cleaning up: its members are removed and
+ * their rooms are told.
+ */
+
+void
+ngx_noom_rooms_attach(ngx_cycle_t *cycle)
+{
+    ngx_noom_mcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                                       ngx_http_noom_module);
+
+    ngx_noom_shpool = (ngx_slab_pool_t *) ngx_noom_mcf->zone->shm.addr;
+    ngx_noom_shm = ngx_noom_shpool->data;
+}
+
+
+void
+ngx_noom_rooms_worker_start(ngx_cycle_t *cycle)
+{
+    ngx_pid_t           dead;
+    ngx_uint_t          n;
+    ngx_noom_worker_t  *w;
+
+    w = &ngx_noom_shm->workers[ngx_worker];
+
+    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+
+    dead = w->pid;
+    n = w->members;
+
+    w->pid = ngx_pid;
+    w->epoch++;
+    w->conns = 0;
+    w->plain = 0;
+
+    /* what was queued for the dead process was for its connections */
+    w->ring.head = w->ring.tail;
+
+    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+
+    if (dead == 0) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                  "noom: worker %ui replaces process %P that exited "
+                  "abnormally, removing its %ui room members",
+                  ngx_worker, dead, n);
+
+    ngx_noom_stat(crashes, 1);
+
+    if (n) {
+        ngx_noom_rooms_purge(cycle, n);
+    }
+}
+
+
+static void
+ngx_noom_rooms_purge(ngx_cycle_t *cycle, ngx_uint_t n)
+{
+    u_char             *p;
+    size_t              one;
+    ngx_uint_t          i, k, nw;
+    ngx_queue_t        *q, *mq, *next;
+    ngx_noom_room_t    *room;
+    ngx_noom_victim_t  *v;
+    ngx_noom_member_t  *m;
+
+    nw = ngx_noom_shm->nworkers;
+    one = sizeof(ngx_noom_victim_t) + ngx_noom_mcf->max_nickname
+          + nw * sizeof(uint32_t);
+
+    /* nobody adds members for a dead worker: n cannot grow meanwhile */
+
+    v = ngx_alloc(n * ngx_align(one, 8), cycle->log);
+    if (v == NULL) {
+        return;
+    }
+
+    p = (u_char *) v + n * sizeof(ngx_noom_victim_t);
+
+    for (i = 0; i < n; i++) {
+        v[i].nick = p;
+        p += ngx_noom_mcf->max_nickname;
+        v[i].per_worker = (uint32_t *) ngx_align_ptr(p, 4);
+        p = (u_char *) (v[i].per_worker + nw);
+    }
+
+    k = 0;
+
+    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+
+    for (q = ngx_queue_head(&ngx_noom_shm->order);
+         q != ngx_queue_sentinel(&ngx_noom_shm->order) && k < n;
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        room = ngx_queue_data(q, ngx_noom_room_t, order);
+
+        for (mq = ngx_queue_head(&room->members);
+             mq != ngx_queue_sentinel(&room->members) && k < n;
+             /* void */)
+        {
+            m = ngx_queue_data(mq, ngx_noom_member_t, queue);
+            mq = ngx_queue_next(mq);
+
+            if (m->worker != ngx_worker) {
+                continue;
+            }
+
+            v[k].uid = room->uid;
+            v[k].count = room->count - 1;
+            v[k].nick_len = m->nick_len;
+            ngx_memcpy(v[k].nick, m->nick, m->nick_len);
+            ngx_memcpy(v[k].id, m->id, NGX_NOOM_ID_LEN);
+            ngx_memcpy(v[k].per_worker, room->per_worker,
+                       nw * sizeof(uint32_t));
+            v[k].per_worker[ngx_worker]--;
+            k++;
+
+            if (room->count == 1) {
+                /* the room goes with its last member */
+                ngx_noom_rooms_remove_locked(m);
+                break;
+            }
+
+            ngx_noom_rooms_remove_locked(m);
+        }
+    }
+
+    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+
+    for (i = 0; i < k; i++) {
+        if (v[i].count) {
+            ngx_noom_app_bye(v[i].uid, v[i].per_worker, v[i].nick,
+                             v[i].nick_len, v[i].id, v[i].count);
+        }
+    }
+
+    ngx_free(v);
+
+    ngx_noom_relay_rooms_changed();
+}
+
+
+void
+ngx_noom_rooms_worker_exit(ngx_cycle_t *cycle)
+{
+    ngx_queue_t        *q, *mq, *next;
+    ngx_noom_room_t    *room;
+    ngx_noom_member_t  *m;
+    ngx_noom_worker_t  *w;
+
+    w = &ngx_noom_shm->workers[ngx_worker];
+
+    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+
+    /* members whose connections were never closed, as after SIGTERM */
+
+    for (q = ngx_queue_head(&ngx_noom_shm->order);
+         q != ngx_queue_sentinel(&ngx_noom_shm->order) && w->members;
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        room = ngx_queue_data(q, ngx_noom_room_t, order);
+
+        for (mq = ngx_queue_head(&room->members);
+             mq != ngx_queue_sentinel(&room->members);
+             /* void */)
+        {
+            m = ngx_queue_data(mq, ngx_noom_member_t, queue);
+            mq = ngx_queue_next(mq);
+
+            if (m->worker == ngx_worker) {
+                if (room->count == 1) {
+                    ngx_noom_rooms_remove_locked(m);
+                    break;
+                }
+
+                ngx_noom_rooms_remove_locked(m);
+            }
+        }
+    }
+
+    w->pid = 0;
+
+    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+}
+
+
+void
+ngx_noom_rooms_usage(ngx_uint_t *used, ngx_uint_t *total)
+{
+    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+
+    *total = (ngx_noom_shpool->end - ngx_noom_shpool->start)
+             >> ngx_pagesize_shift;
+    *used = *total - ngx_noom_shpool->pfree;
+
+    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+}

@@ -1,0 +1,640 @@
+
+/*
+ * Copyright (C) noom authors
+ *
+ * Socket.IO v5 sessions: namespaces, CONNECT and its timeout, EVENT and ACK
+ * with or without binary attachments, and the encoder every outgoing event
+ * goes through.  A packet the reference parser would refuse closes the
+ * whole connection, as the reference server does; a namespace noom does not
+ * serve is refused with CONNECT_ERROR and the connection is kept.
+ */
+
+
+#include "ngx_noom.h"
+
+
+static ngx_int_t ngx_noom_sio_nsp(ngx_noom_ctx_t *ctx, ngx_str_t *name);
+static ngx_str_t *ngx_noom_sio_nsp_name(ngx_noom_ctx_t *ctx, ngx_uint_t i);
+static void ngx_noom_sio_connect(ngx_noom_ctx_t *ctx,
+    ngx_noom_sio_packet_t *pkt, ngx_int_t i);
+static json_t *ngx_noom_sio_args(ngx_noom_ctx_t *ctx,
+    ngx_noom_sio_packet_t *pkt);
+static void ngx_noom_sio_dispatch(ngx_noom_ctx_t *ctx, ngx_uint_t nsp,
+    json_t *args, ngx_noom_sio_packet_t *pkt, ngx_noom_bin_t *bin);
+static void ngx_noom_sio_test_event(ngx_noom_ctx_t *ctx, ngx_uint_t nsp,
+    json_t *args, int64_t ack, ngx_noom_bin_t *bin);
+static void ngx_noom_sio_free_bin(ngx_noom_ctx_t *ctx);
+static void ngx_noom_sio_invalid(ngx_noom_ctx_t *ctx, const char *why);
+
+
+static ngx_str_t  ngx_noom_sio_app_nsps[] = {
+    ngx_string("/"),
+    ngx_null_string
+};
+
+static ngx_str_t  ngx_noom_sio_test_nsps[] = {
+    ngx_string("/"),
+    ngx_string("/custom"),
+    ngx_null_string
+};
+
+static const char  *ngx_noom_sio_reserved[] = {
+    "connect", "connect_error", "disconnect", "disconnecting",
+    "newListener", "removeListener", NULL
+};
+
+
+void
+ngx_noom_sio_timeout(ngx_noom_ctx_t *ctx)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_NOOM_NSP_MAX; i++) {
+        if (ctx->nsp[i].connected) {
+            return;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                  "noom: no namespace joined within %M ms, closing",
+                  ctx->conf->connect_timeout);
+
+    ngx_noom_close(ctx, NGX_NOOM_WS_POLICY, "connect timeout");
+    ctx->close_now = 1;
+}
+
+
+void
+ngx_noom_sio_text(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
+{
+    json_t                 *args;
+    ngx_int_t               i;
+    ngx_noom_bin_t         *bin;
+    ngx_noom_sio_packet_t   pkt;
+
+    if (ctx->bin) {
+        ngx_noom_sio_invalid(ctx, "text packet while attachments are due");
+        return;
+    }
+
+    if (ngx_noom_sio_parse(p, len, &pkt) != NGX_OK) {
+        ngx_noom_sio_invalid(ctx, "invalid Socket.IO packet");
+        return;
+    }
+
+    i = ngx_noom_sio_nsp(ctx, &pkt.nsp);
+
+    if (pkt.type == NGX_NOOM_SIO_CONNECT) {
+        ngx_noom_sio_connect(ctx, &pkt, i);
+        return;
+    }
+
+    if (i == NGX_ERROR || !ctx->nsp[i].connected) {
+        ngx_noom_sio_invalid(ctx, "packet for a namespace not joined");
+        return;
+    }
+
+    switch (pkt.type) {
+
+    case NGX_NOOM_SIO_DISCONNECT:
+
+        if (pkt.len || pkt.ack != NGX_NOOM_SIO_NO_ACK) {
+            ngx_noom_sio_invalid(ctx, "invalid DISCONNECT");
+            return;
+        }
+
+        if (ctx->kind == NGX_NOOM_KIND_SIO && i == 0) {
+            ngx_noom_app_disconnect(ctx);
+        }
+
+        ctx->nsp[i].connected = 0;
+        return;
+
+    case NGX_NOOM_SIO_EVENT:
+    case NGX_NOOM_SIO_BINARY_EVENT:
+    case NGX_NOOM_SIO_ACK:
+    case NGX_NOOM_SIO_BINARY_ACK:
+        break;
+
+    default:
+        ngx_noom_sio_invalid(ctx, "unexpected Socket.IO packet type");
+        return;
+    }
+
+    args = ngx_noom_sio_args(ctx, &pkt);
+    if (args == NULL) {
+        return;
+    }
+
+    if (pkt.type == NGX_NOOM_SIO_EVENT || pkt.type == NGX_NOOM_SIO_ACK) {
+        ngx_noom_sio_dispatch(ctx, i, args, &pkt, NULL);
+        json_decref(args);
+        return;
+    }
+
+    if (pkt.attachments == 0
+        || pkt.attachments > NGX_NOOM_MAX_ATTACHMENTS)
+    {
+        json_decref(args);
+        ngx_noom_sio_invalid(ctx, "invalid number of attachments");
+        return;
+    }
+
+    bin = ngx_calloc(sizeof(ngx_noom_bin_t), ctx->connection->log);
+    if (bin == NULL) {
+        json_decref(args);
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    bin->pkt = pkt;
+    bin->nsp = i;
+    bin->args = args;
+    ctx->bin = bin;
+}
+
+
+void
+ngx_noom_sio_binary(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
+{
+    u_char          *copy;
+    ngx_noom_bin_t  *bin;
+
+    bin = ctx->bin;
+
+    if (bin == NULL) {
+        ngx_noom_sio_invalid(ctx, "binary message without a binary packet");
+        return;
+    }
+
+    if (bin->total + len > ctx->conf->max_payload) {
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "noom: attachments larger than %uz bytes, "
+                      "closing with 1009", ctx->conf->max_payload);
+        ngx_noom_stat(protocol_closes, 1);
+        ngx_noom_close(ctx, NGX_NOOM_WS_TOO_BIG, "attachments too large");
+        return;
+    }
+
+    copy = ngx_alloc(len ? len : 1, ctx->connection->log);
+    if (copy == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    ngx_memcpy(copy, p, len);
+
+    bin->att[bin->have].data = copy;
+    bin->att[bin->have].len = len;
+    bin->have++;
+    bin->total += len;
+
+    if (bin->have < bin->pkt.attachments) {
+        return;
+    }
+
+    ngx_noom_sio_dispatch(ctx, bin->nsp, bin->args, &bin->pkt, bin);
+    ngx_noom_sio_free_bin(ctx);
+}
+
+
+static void
+ngx_noom_sio_dispatch(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, json_t *args,
+    ngx_noom_sio_packet_t *pkt, ngx_noom_bin_t *bin)
+{
+    if (pkt->type == NGX_NOOM_SIO_ACK
+        || pkt->type == NGX_NOOM_SIO_BINARY_ACK)
+    {
+        /* noom asks clients for no acks: nothing waits for this one */
+        return;
+    }
+
+    ngx_noom_stat(events_in, 1);
+
+    if (ctx->kind == NGX_NOOM_KIND_SIO_TEST) {
+        ngx_noom_sio_test_event(ctx, nsp, args, pkt->ack, bin);
+        return;
+    }
+
+    if (nsp == 0) {
+        ngx_noom_app_event(ctx, args, pkt->ack, bin);
+    }
+}
+
+
+static void
+ngx_noom_sio_connect(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt,
+    ngx_int_t i)
+{
+    json_t          *auth, *data;
+    json_error_t     err;
+    ngx_noom_msg_t  *m;
+
+    auth = NULL;
+
+    if (pkt->len) {
+        auth = json_loadb((char *) pkt->data, pkt->len, JSON_ALLOW_NUL, &err);
+
+        if (auth == NULL || !json_is_object(auth)) {
+            json_decref(auth);
+            ngx_noom_sio_invalid(ctx, "CONNECT payload is not an object");
+            return;
+        }
+    }
+
+    if (pkt->ack != NGX_NOOM_SIO_NO_ACK) {
+        json_decref(auth);
+        ngx_noom_sio_invalid(ctx, "CONNECT with an ack id");
+        return;
+    }
+
+    if (i == NGX_ERROR) {
+        json_decref(auth);
+
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "noom: namespace \"%V\" is not served", &pkt->nsp);
+
+        data = json_pack("{ss}", "message", "Invalid namespace");
+        if (data == NULL) {
+            ngx_noom_abort(ctx, "out of memory");
+            return;
+        }
+
+        m = ngx_noom_sio_encode(NGX_NOOM_SIO_CONNECT_ERROR, &pkt->nsp,
+                                NGX_NOOM_SIO_NO_ACK, data, NULL);
+        json_decref(data);
+
+        if (m == NULL) {
+            ngx_noom_abort(ctx, "out of memory");
+            return;
+        }
+
+        ngx_noom_send(ctx, m);
+        ngx_noom_msg_release(m);
+        return;
+    }
+
+    if (ctx->nsp[i].connected) {
+        json_decref(auth);
+        ngx_noom_sio_invalid(ctx, "second CONNECT to a namespace");
+        return;
+    }
+
+    if (ngx_noom_random_id(ctx->nsp[i].id) != NGX_OK) {
+        json_decref(auth);
+        ngx_noom_abort(ctx, "no random id");
+        return;
+    }
+
+    ctx->nsp[i].connected = 1;
+
+    if (ctx->timer.timer_set && !ctx->close_sent) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    data = json_pack("{ss#}", "sid", ctx->nsp[i].id,
+                     (int) NGX_NOOM_ID_LEN);
+    if (data == NULL) {
+        json_decref(auth);
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    m = ngx_noom_sio_encode(NGX_NOOM_SIO_CONNECT, ngx_noom_sio_nsp_name(ctx, i),
+                            NGX_NOOM_SIO_NO_ACK, data, NULL);
+    json_decref(data);
+
+    if (m == NULL) {
+        json_decref(auth);
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    ngx_noom_send(ctx, m);
+    ngx_noom_msg_release(m);
+
+    if (ctx->kind == NGX_NOOM_KIND_SIO_TEST) {
+        data = json_pack("[so]", "auth", auth ? auth : json_object());
+        if (data == NULL) {
+            ngx_noom_abort(ctx, "out of memory");
+            return;
+        }
+
+        ngx_noom_sio_emit(ctx, i, data);
+        json_decref(data);
+        return;
+    }
+
+    json_decref(auth);
+
+    if (i == 0) {
+        ngx_noom_app_connect(ctx);
+    }
+}
+
+
+/* the JSON of an EVENT or an ACK, checked as the reference parser does */
+
+static json_t *
+ngx_noom_sio_args(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt)
+{
+    json_t        *args, *name;
+    const char    *s, **r;
+    json_error_t   err;
+
+    args = json_loadb((char *) pkt->data, pkt->len, JSON_ALLOW_NUL, &err);
+
+    if (args == NULL || !json_is_array(args)) {
+        json_decref(args);
+        ngx_noom_sio_invalid(ctx, "payload is not a JSON array");
+        return NULL;
+    }
+
+    if (pkt->type == NGX_NOOM_SIO_ACK || pkt->type == NGX_NOOM_SIO_BINARY_ACK)
+    {
+        if (pkt->ack == NGX_NOOM_SIO_NO_ACK) {
+            json_decref(args);
+            ngx_noom_sio_invalid(ctx, "ACK without an id");
+            return NULL;
+        }
+
+        return args;
+    }
+
+    name = json_array_get(args, 0);
+
+    if (json_is_string(name)) {
+        s = json_string_value(name);
+
+        for (r = ngx_noom_sio_reserved; *r; r++) {
+            if (ngx_strcmp(s, *r) == 0) {
+                json_decref(args);
+                ngx_noom_sio_invalid(ctx, "reserved event name");
+                return NULL;
+            }
+        }
+
+    } else if (!json_is_number(name)) {
+        json_decref(args);
+        ngx_noom_sio_invalid(ctx, "event without a name");
+        return NULL;
+    }
+
+    return args;
+}
+
+
+/* the reference servers of the Engine.IO and Socket.IO test suites */
+
+static void
+ngx_noom_sio_test_event(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, json_t *args,
+    int64_t ack, ngx_noom_bin_t *bin)
+{
+    const char      *name;
+    ngx_noom_msg_t  *m;
+
+    name = json_string_value(json_array_get(args, 0));
+
+    if (nsp != 0 || name == NULL) {
+        return;
+    }
+
+    if (ngx_strcmp(name, "message") == 0) {
+
+        if (json_array_set_new(args, 0, json_string("message-back")) != 0) {
+            ngx_noom_abort(ctx, "out of memory");
+            return;
+        }
+
+        m = ngx_noom_sio_encode(NGX_NOOM_SIO_EVENT, ngx_noom_sio_nsp_name(ctx, 0),
+                                NGX_NOOM_SIO_NO_ACK, args, bin);
+
+    } else if (ngx_strcmp(name, "message-with-ack") == 0
+               && ack != NGX_NOOM_SIO_NO_ACK)
+    {
+        if (json_array_remove(args, 0) != 0) {
+            ngx_noom_abort(ctx, "out of memory");
+            return;
+        }
+
+        m = ngx_noom_sio_encode(NGX_NOOM_SIO_ACK, ngx_noom_sio_nsp_name(ctx, 0),
+                                ack, args, bin);
+
+    } else {
+        return;
+    }
+
+    if (m == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    ngx_noom_send(ctx, m);
+    ngx_noom_msg_release(m);
+}
+
+
+void
+ngx_noom_sio_emit(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, json_t *args)
+{
+    ngx_noom_msg_t  *m;
+
+    m = ngx_noom_sio_encode(NGX_NOOM_SIO_EVENT, ngx_noom_sio_nsp_name(ctx, nsp),
+                            NGX_NOOM_SIO_NO_ACK, args, NULL);
+    if (m == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    ngx_noom_send(ctx, m);
+    ngx_noom_msg_release(m);
+}
+
+
+void
+ngx_noom_sio_ack(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, int64_t ack,
+    json_t *args)
+{
+    json_t          *none;
+    ngx_noom_msg_t  *m;
+
+    if (ack == NGX_NOOM_SIO_NO_ACK) {
+        return;
+    }
+
+    none = NULL;
+
+    if (args == NULL) {
+        /* an ACK always carries an array */
+        none = json_array();
+        args = none;
+    }
+
+    m = args ? ngx_noom_sio_encode(NGX_NOOM_SIO_ACK,
+                                   ngx_noom_sio_nsp_name(ctx, nsp),
+                                   ack, args, NULL)
+             : NULL;
+
+    json_decref(none);
+
+    if (m == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    ngx_noom_send(ctx, m);
+    ngx_noom_msg_release(m);
+}
+
+
+/*
+ * One text frame "4<type>[<n>-][<nsp>,][<ack>]<json>", then a binary frame
+ * per attachment, all in one message, so a relay carries them together.
+ */
+
+ngx_noom_msg_t *
+ngx_noom_sio_encode(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
+    json_t *data, ngx_noom_bin_t *bin)
+{
+    u_char          *p, prefix[64 + NGX_INT64_LEN];
+    size_t           json, plen, total, text;
+    ngx_uint_t       i, natt;
+    ngx_noom_msg_t  *m;
+
+    json = data ? json_dumpb(data, NULL, 0, JSON_COMPACT) : 0;
+
+    if (data && json == 0) {
+        return NULL;
+    }
+
+    natt = bin ? bin->pkt.attachments : 0;
+
+    if (natt) {
+        type = (type == NGX_NOOM_SIO_ACK) ? NGX_NOOM_SIO_BINARY_ACK
+                                          : NGX_NOOM_SIO_BINARY_EVENT;
+    }
+
+    p = prefix;
+    *p++ = '4';
+    *p++ = (u_char) ('0' + type);
+
+    if (natt) {
+        p = ngx_sprintf(p, "%ui-", natt);
+    }
+
+    if (nsp->len > 1 && nsp->len < 64) {
+        p = ngx_cpymem(p, nsp->data, nsp->len);
+        *p++ = ',';
+    }
+
+    if (ack != NGX_NOOM_SIO_NO_ACK) {
+        p = ngx_sprintf(p, "%L", ack);
+    }
+
+    plen = p - prefix;
+    text = plen + json;
+    total = NGX_NOOM_WS_MAX_HEADER + text;
+
+    for (i = 0; i < natt; i++) {
+        total += NGX_NOOM_WS_MAX_HEADER + bin->att[i].len;
+    }
+
+    m = ngx_alloc(offsetof(ngx_noom_msg_t, data) + total, ngx_cycle->log);
+    if (m == NULL) {
+        return NULL;
+    }
+
+    m->refs = 1;
+    m->pos = m->data;
+
+    p = m->data + ngx_noom_ws_header(m->data, NGX_NOOM_WS_TEXT, text);
+    p = ngx_cpymem(p, prefix, plen);
+
+    if (json) {
+        (void) json_dumpb(data, (char *) p, json, JSON_COMPACT);
+        p += json;
+    }
+
+    for (i = 0; i < natt; i++) {
+        p += ngx_noom_ws_header(p, NGX_NOOM_WS_BINARY, bin->att[i].len);
+        p = ngx_cpymem(p, bin->att[i].data, bin->att[i].len);
+    }
+
+    m->len = p - m->data;
+
+    return m;
+}
+
+
+void
+ngx_noom_sio_cleanup(ngx_noom_ctx_t *ctx)
+{
+    if (ctx->kind == NGX_NOOM_KIND_SIO && ctx->nsp[0].connected) {
+        ngx_noom_app_disconnect(ctx);
+    }
+
+    ngx_noom_sio_free_bin(ctx);
+}
+
+
+static void
+ngx_noom_sio_free_bin(ngx_noom_ctx_t *ctx)
+{
+    ngx_uint_t       i;
+    ngx_noom_bin_t  *bin;
+
+    bin = ctx->bin;
+
+    if (bin == NULL) {
+        return;
+    }
+
+    for (i = 0; i < bin->have; i++) {
+        ngx_free(bin->att[i].data);
+    }
+
+    json_decref(bin->args);
+    ngx_free(bin);
+
+    ctx->bin = NULL;
+}
+
+
+static ngx_int_t
+ngx_noom_sio_nsp(ngx_noom_ctx_t *ctx, ngx_str_t *name)
+{
+    ngx_str_t   *n;
+    ngx_uint_t   i;
+
+    n = (ctx->kind == NGX_NOOM_KIND_SIO_TEST) ? ngx_noom_sio_test_nsps
+                                              : ngx_noom_sio_app_nsps;
+
+    for (i = 0; n[i].len; i++) {
+        if (n[i].len == name->len
+            && ngx_strncmp(n[i].data, name->data, name->len) == 0)
+        {
+            return i;
+        }
+    }
+
+    return NGX_ERROR;
+}
+
+
+static ngx_str_t *
+ngx_noom_sio_nsp_name(ngx_noom_ctx_t *ctx, ngx_uint_t i)
+{
+    return (ctx->kind == NGX_NOOM_KIND_SIO_TEST) ? &ngx_noom_sio_test_nsps[i]
+                                                 : &ngx_noom_sio_app_nsps[i];
+}
+
+
+static void
+ngx_noom_sio_invalid(ngx_noom_ctx_t *ctx, const char *why)
+{
+    ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                  "noom: %s, closing with 1008", why);
+
+    ngx_noom_stat(protocol_closes, 1);
+    ngx_noom_close(ctx, NGX_NOOM_WS_POLICY, why);
+}

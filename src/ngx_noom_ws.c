@@ -1,0 +1,1366 @@
+
+/*
+ * Copyright (C) noom authors
+ *
+ * RFC 6455 inside the content handler: the handshake and the 101, then the
+ * connection itself.  Reading goes through one per-worker buffer and the
+ * pure frame parser, so an idle connection holds no input buffer; writing
+ * goes through a per-connection queue of shared, reference counted frames
+ * with a byte cap.  Nothing here finalizes the request except the request's
+ * own read and write handlers: everyone else marks the context and posts
+ * its write event, so a connection never disappears under a loop that is
+ * walking a list of connections.
+ */
+
+
+#include "ngx_noom.h"
+#include <ngx_sha1.h>
+#include <sys/random.h>
+
+
+#define NGX_NOOM_RBUF_SIZE         65536
+#define NGX_NOOM_READ_BUDGET       16
+#define NGX_NOOM_IOV               64
+#define NGX_NOOM_OUT_FREE_MAX      4096
+
+
+static void ngx_noom_ws_read_handler(ngx_http_request_t *r);
+static void ngx_noom_ws_write_handler(ngx_http_request_t *r);
+static void ngx_noom_ws_finalize(ngx_noom_ctx_t *ctx);
+static void ngx_noom_ws_input(ngx_noom_ctx_t *ctx, u_char *pos,
+    u_char *last);
+static ngx_int_t ngx_noom_ws_reserve(ngx_noom_ctx_t *ctx, size_t size);
+static void ngx_noom_ws_control(ngx_noom_ctx_t *ctx);
+static void ngx_noom_ws_message(ngx_noom_ctx_t *ctx, ngx_uint_t opcode,
+    u_char *p, size_t len);
+static ngx_int_t ngx_noom_ws_flush(ngx_noom_ctx_t *ctx);
+static void ngx_noom_ws_queue(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m);
+static void ngx_noom_ws_post_write(ngx_noom_ctx_t *ctx);
+static void ngx_noom_ws_drop_queue(ngx_noom_ctx_t *ctx);
+static void ngx_noom_ws_ping_handler(ngx_event_t *ev);
+static void ngx_noom_ws_timer_handler(ngx_event_t *ev);
+static void ngx_noom_ws_cleanup(void *data);
+static ngx_int_t ngx_noom_ws_header_value(ngx_http_request_t *r,
+    char *name, size_t len, ngx_str_t *value, ngx_uint_t *n);
+static ngx_int_t ngx_noom_ws_has_token(ngx_http_request_t *r, char *name,
+    size_t len, char *token, size_t tlen);
+static ngx_int_t ngx_noom_ws_refuse_version(ngx_http_request_t *r);
+
+
+static u_char           *ngx_noom_rbuf;
+static ngx_noom_out_t   *ngx_noom_out_free;
+static ngx_uint_t        ngx_noom_out_nfree;
+static uint64_t          ngx_noom_serial;
+static ngx_buf_t         ngx_noom_bufs[NGX_NOOM_IOV];
+static ngx_chain_t       ngx_noom_chain[NGX_NOOM_IOV];
+
+static u_char  ngx_noom_ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+
+ngx_int_t
+ngx_noom_ws_handshake(ngx_http_request_t *r, ngx_http_noom_loc_conf_t *lcf,
+    ngx_str_t *key)
+{
+    u_char      buf[32];
+    ngx_str_t   value, decoded, *o;
+    ngx_uint_t  n, i;
+
+    if (r->method != NGX_HTTP_GET) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "noom: websocket handshake with method \"%V\"",
+                      &r->method_name);
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (r->http_version != NGX_HTTP_VERSION_11) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "noom: websocket handshake needs HTTP/1.1");
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    if (ngx_noom_ws_has_token(r, "Upgrade", 7, "websocket", 9) != NGX_OK
+        || ngx_noom_ws_has_token(r, "Connection", 10, "upgrade", 7)
+           != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "noom: websocket handshake without \"Upgrade: "
+                      "websocket\" and \"Connection: upgrade\"");
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    if (ngx_noom_ws_header_value(r, "Sec-WebSocket-Version", 21, &value, &n)
+        != NGX_OK
+        || n != 1 || value.len != 2 || ngx_strncmp(value.data, "13", 2) != 0)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "noom: websocket handshake without "
+                      "\"Sec-WebSocket-Version: 13\"");
+        return ngx_noom_ws_refuse_version(r);
+    }
+
+    if (ngx_noom_ws_header_value(r, "Sec-WebSocket-Key", 17, key, &n)
+        != NGX_OK
+        || n != 1 || key->len != 24)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "noom: websocket handshake needs one "
+                      "\"Sec-WebSocket-Key\" of 16 bytes");
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    decoded.data = buf;
+
+    if (ngx_decode_base64(&decoded, key) != NGX_OK || decoded.len != 16) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "noom: invalid \"Sec-WebSocket-Key\"");
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "noom: websocket handshake with a request body");
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    if (lcf->origins == NULL
+        || ngx_noom_ws_header_value(r, "Origin", 6, &value, &n) != NGX_OK)
+    {
+        return NGX_OK;
+    }
+
+    o = lcf->origins->elts;
+
+    for (i = 0; i < lcf->origins->nelts; i++) {
+        if (o[i].len == value.len
+            && ngx_strncasecmp(o[i].data, value.data, value.len) == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "noom: origin \"%V\" is not allowed", &value);
+
+    return NGX_HTTP_FORBIDDEN;
+}
+
+
+/* the value of a header and how many times it came */
+
+static ngx_int_t
+ngx_noom_ws_header_value(ngx_http_request_t *r, char *name, size_t len,
+    ngx_str_t *value, ngx_uint_t *n)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    *n = 0;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            if ((*n)++ == 0) {
+                *value = h[i].value;
+            }
+        }
+    }
+
+    return *n ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* a token in a comma separated list, in any of the headers of that name */
+
+static ngx_int_t
+ngx_noom_ws_has_token(ngx_http_request_t *r, char *name, size_t len,
+    char *token, size_t tlen)
+{
+    u_char           *p, *last, *start;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != len
+            || ngx_strncasecmp(h[i].key.data, (u_char *) name, len) != 0)
+        {
+            continue;
+        }
+
+        p = h[i].value.data;
+        last = p + h[i].value.len;
+
+        while (p < last) {
+
+            while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
+                p++;
+            }
+
+            start = p;
+
+            while (p < last && *p != ',' && *p != ' ' && *p != '\t') {
+                p++;
+            }
+
+            if ((size_t) (p - start) == tlen
+                && ngx_strncasecmp(start, (u_char *) token, tlen) == 0)
+            {
+                return NGX_OK;
+            }
+
+            while (p < last && *p != ',') {
+                p++;
+            }
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_noom_ws_refuse_version(ngx_http_request_t *r)
+{
+    ngx_int_t         rc;
+    ngx_buf_t        *b;
+    ngx_chain_t       out;
+    ngx_table_elt_t  *h;
+
+    static u_char  body[] = "426 Upgrade Required: WebSocket version 13\n";
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Sec-WebSocket-Version");
+    ngx_str_set(&h->value, "13");
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = body;
+    b->last = body + sizeof(body) - 1;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = 426;
+    ngx_str_set(&r->headers_out.status_line, "426 Upgrade Required");
+    r->headers_out.content_length_n = sizeof(body) - 1;
+    ngx_str_set(&r->headers_out.content_type, "text/plain");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key, ngx_uint_t kind)
+{
+    u_char                     hash[20];
+    ngx_int_t                  rc;
+    ngx_str_t                  src, accept;
+    ngx_sha1_t                 sha1;
+    ngx_noom_ctx_t            *ctx;
+    ngx_table_elt_t           *h;
+    ngx_connection_t          *c;
+    ngx_http_cleanup_t        *cln;
+    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_noom_loc_conf_t  *lcf;
+    ngx_http_noom_main_conf_t *mcf;
+
+    c = r->connection;
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_noom_module);
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_noom_module);
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (ngx_noom_shm == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, c->log, 0, "noom: zone is not ready");
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_noom_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->nick = ngx_pnalloc(r->pool, mcf->max_nickname);
+    if (ctx->nick == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_sha1_init(&sha1);
+    ngx_sha1_update(&sha1, key->data, key->len);
+    ngx_sha1_update(&sha1, ngx_noom_ws_guid, sizeof(ngx_noom_ws_guid) - 1);
+    ngx_sha1_final(hash, &sha1);
+
+    src.data = hash;
+    src.len = sizeof(hash);
+
+    accept.len = ngx_base64_encoded_length(sizeof(hash));
+    accept.data = ngx_pnalloc(r->pool, accept.len);
+    if (accept.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_encode_base64(&accept, &src);
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Upgrade");
+    ngx_str_set(&h->value, "websocket");
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Sec-WebSocket-Accept");
+    h->value = accept;
+
+    if (lcf->worker_header) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "X-Noom-Worker");
+
+        h->value.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (h->value.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->value.len = ngx_sprintf(h->value.data, "%ui", ngx_worker)
+                       - h->value.data;
+    }
+
+    /* 101 has no body and the connection is not reused for HTTP */
+
+    r->headers_out.status = NGX_HTTP_SWITCHING_PROTOCOLS;
+    ngx_str_set(&r->headers_out.status_line, "101 Switching Protocols");
+    r->headers_out.content_length_n = -1;
+    r->keepalive = 0;
+
+#if (NGX_HTTP_SSL)
+
+    /* small frames must not wait in the TLS buffer */
+
+    if (c->ssl) {
+        c->ssl->buffer = 0;
+    }
+
+#endif
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->connection = c;
+    ctx->conf = lcf;
+    ctx->kind = kind;
+    ctx->out_last = &ctx->out;
+    ctx->serial = ++ngx_noom_serial;
+    ctx->nick_len = ngx_min(mcf->max_nickname, 4);
+    ngx_memcpy(ctx->nick, "Anon", ctx->nick_len);
+
+    ngx_queue_init(&ctx->room_queue);
+    ngx_noom_ws_parser_init(&ctx->parser, lcf->max_payload, 0);
+
+    ctx->ping.handler = ngx_noom_ws_ping_handler;
+    ctx->ping.data = ctx;
+    ctx->ping.log = c->log;
+    ctx->timer.handler = ngx_noom_ws_timer_handler;
+    ctx->timer.data = ctx;
+    ctx->timer.log = c->log;
+
+    cln->handler = ngx_noom_ws_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_noom_module);
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_send_special(r, NGX_HTTP_FLUSH) == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    r->read_event_handler = ngx_noom_ws_read_handler;
+    r->write_event_handler = ngx_noom_ws_write_handler;
+    r->main->count++;
+
+    c->log->action = "serving websocket";
+
+    if (clcf->tcp_nodelay && ngx_tcp_nodelay(c) != NGX_OK) {
+        ctx->terminate = 1;
+        ngx_noom_ws_post_write(ctx);
+        return NGX_DONE;
+    }
+
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    ngx_noom_local_add(ctx, NGX_NOOM_LIST_ALL);
+
+    ngx_noom_stat(connections, 1);
+    (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_worker].conns, 1);
+
+    switch (kind) {
+
+    case NGX_NOOM_KIND_PLAIN:
+        ngx_noom_plain_open(ctx);
+        ngx_noom_ws_heartbeat(ctx, lcf->ping_interval);
+        break;
+
+    case NGX_NOOM_KIND_WS_ECHO:
+        break;
+
+    default:
+        ngx_noom_eio_open(ctx);
+    }
+
+    /* frames that came with the handshake */
+
+    if (r->header_in->pos < r->header_in->last) {
+        ngx_noom_ws_input(ctx, r->header_in->pos, r->header_in->last);
+        r->header_in->pos = r->header_in->last;
+    }
+
+    if (c->read->ready) {
+        ngx_post_event(c->read, &ngx_posted_events);
+    }
+
+    ngx_noom_ws_post_write(ctx);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_noom_ws_read_handler(ngx_http_request_t *r)
+{
+    ssize_t            n;
+    ngx_uint_t         i;
+    ngx_event_t       *rev;
+    ngx_noom_ctx_t    *ctx;
+    ngx_connection_t  *c;
+
+    c = r->connection;
+    rev = c->read;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_noom_module);
+
+    if (ctx->terminate) {
+        ngx_noom_ws_finalize(ctx);
+        return;
+    }
+
+    if (ngx_noom_rbuf == NULL) {
+        ngx_noom_rbuf = ngx_alloc(NGX_NOOM_RBUF_SIZE, ngx_cycle->log);
+        if (ngx_noom_rbuf == NULL) {
+            ngx_noom_ws_finalize(ctx);
+            return;
+        }
+    }
+
+    for (i = 0; i < NGX_NOOM_READ_BUDGET; i++) {
+
+        n = c->recv(c, ngx_noom_rbuf, NGX_NOOM_RBUF_SIZE);
+
+        if (n == NGX_AGAIN) {
+            break;
+        }
+
+        if (n == 0 || n == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "noom: client closed the connection");
+            c->error = 1;
+            ngx_noom_ws_finalize(ctx);
+            return;
+        }
+
+        if (ctx->close_rcvd || ctx->parser.close_code) {
+            /* after a close or a protocol error input is discarded */
+            continue;
+        }
+
+        ngx_noom_ws_input(ctx, ngx_noom_rbuf, ngx_noom_rbuf + n);
+
+        if (ctx->terminate) {
+            ngx_noom_ws_finalize(ctx);
+            return;
+        }
+    }
+
+    if (i == NGX_NOOM_READ_BUDGET && rev->ready) {
+        /* let the other connections of this worker in */
+        ngx_post_event(rev, &ngx_posted_events);
+    }
+
+    if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+        ngx_noom_ws_finalize(ctx);
+    }
+}
+
+
+static void
+ngx_noom_ws_finalize(ngx_noom_ctx_t *ctx)
+{
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    ctx->terminate = 1;
+
+    ngx_http_finalize_request(r, NGX_ERROR);
+}
+
+
+static void
+ngx_noom_ws_input(ngx_noom_ctx_t *ctx, u_char *pos, u_char *last)
+{
+    u_char                *data, *whole;
+    size_t                 n, whole_len;
+    ngx_int_t              rc;
+    ngx_noom_ws_parser_t  *p;
+
+    p = &ctx->parser;
+    whole = NULL;
+    whole_len = 0;
+
+    for ( ;; ) {
+
+        rc = ngx_noom_ws_parse(p, &pos, last, &data, &n);
+
+        switch (rc) {
+
+        case NGX_NOOM_WS_AGAIN:
+            return;
+
+        case NGX_NOOM_WS_FRAME:
+
+            if (p->opcode & 0x8) {
+                ctx->ctrl_len = 0;
+                break;
+            }
+
+            if (ctx->msg_len == 0 && p->fin
+                && (uint64_t) (last - pos) >= p->len)
+            {
+                /* the whole message is here: no copy */
+                whole = NULL;
+                break;
+            }
+
+            if (ngx_noom_ws_reserve(ctx, ctx->msg_len + p->len) != NGX_OK) {
+                ngx_noom_close(ctx, NGX_NOOM_WS_INTERNAL, "out of memory");
+                p->close_code = NGX_NOOM_WS_INTERNAL;
+                return;
+            }
+
+            break;
+
+        case NGX_NOOM_WS_DATA:
+
+            if (p->opcode & 0x8) {
+                ngx_memcpy(ctx->ctrl + ctx->ctrl_len, data, n);
+                ctx->ctrl_len += n;
+                break;
+            }
+
+            if (ctx->msg == NULL && p->fin && n == p->len) {
+                whole = data;
+                whole_len = n;
+                break;
+            }
+
+            ngx_memcpy(ctx->msg + ctx->msg_len, data, n);
+            ctx->msg_len += n;
+            break;
+
+        case NGX_NOOM_WS_END:
+
+            if (p->opcode & 0x8) {
+                ngx_noom_ws_control(ctx);
+
+                if (ctx->close_rcvd || ctx->terminate) {
+                    return;
+                }
+
+                break;
+            }
+
+            if (!p->complete) {
+                break;
+            }
+
+            if (whole == NULL && p->len == 0 && ctx->msg_len == 0) {
+                whole = (u_char *) "";
+                whole_len = 0;
+            }
+
+            if (whole) {
+                ngx_noom_ws_message(ctx, p->complete, whole, whole_len);
+                whole = NULL;
+
+            } else {
+                ngx_noom_ws_message(ctx, p->complete, ctx->msg,
+                                    ctx->msg_len);
+                ngx_free(ctx->msg);
+                ctx->msg = NULL;
+                ctx->msg_len = 0;
+                ctx->msg_size = 0;
+            }
+
+            if (ctx->terminate || ctx->parser.close_code) {
+                return;
+            }
+
+            break;
+
+        default: /* NGX_NOOM_WS_ERROR */
+
+            ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                          "noom: %s, closing with %ui",
+                          p->error, p->close_code);
+
+            ngx_noom_stat(protocol_closes, 1);
+            ngx_noom_close(ctx, p->close_code, p->error);
+            return;
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_noom_ws_reserve(ngx_noom_ctx_t *ctx, size_t size)
+{
+    u_char  *p;
+
+    if (size <= ctx->msg_size) {
+        return NGX_OK;
+    }
+
+    p = ngx_alloc(size, ctx->connection->log);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->msg) {
+        ngx_memcpy(p, ctx->msg, ctx->msg_len);
+        ngx_free(ctx->msg);
+    }
+
+    ctx->msg = p;
+    ctx->msg_size = size;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_noom_ws_control(ngx_noom_ctx_t *ctx)
+{
+    u_char           *payload;
+    ngx_uint_t        code;
+    ngx_noom_msg_t   *m;
+
+    switch (ctx->parser.opcode) {
+
+    case NGX_NOOM_WS_PING:
+
+        if (ctx->close_sent) {
+            return;
+        }
+
+        m = ngx_noom_msg_frame(NGX_NOOM_WS_PONG, ctx->ctrl_len, &payload);
+        if (m == NULL) {
+            ngx_noom_abort(ctx, "out of memory");
+            return;
+        }
+
+        ngx_memcpy(payload, ctx->ctrl, ctx->ctrl_len);
+        ngx_noom_send(ctx, m);
+        ngx_noom_msg_release(m);
+        return;
+
+    case NGX_NOOM_WS_PONG:
+
+        if (ctx->kind == NGX_NOOM_KIND_PLAIN && ctx->pong_wait) {
+            ngx_noom_ws_heartbeat(ctx, ctx->conf->ping_interval);
+        }
+
+        return;
+
+    default: /* NGX_NOOM_WS_CLOSE */
+
+        if (ngx_noom_ws_close_payload(ctx->ctrl, ctx->ctrl_len, &code)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                          "noom: invalid close frame, closing with 1002");
+            ngx_noom_stat(protocol_closes, 1);
+            ctx->parser.close_code = NGX_NOOM_WS_PROTOCOL;
+            ngx_noom_close(ctx, NGX_NOOM_WS_PROTOCOL, "invalid close frame");
+            ctx->close_rcvd = 1;
+            ngx_noom_ws_post_write(ctx);
+            return;
+        }
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->connection->log, 0,
+                       "noom: close frame %ui", code);
+
+        if (!ctx->close_sent) {
+            /* echo the code, or an empty close for an empty one */
+            ngx_noom_close(ctx, code, NULL);
+        }
+
+        ctx->close_rcvd = 1;
+        ngx_noom_ws_post_write(ctx);
+        return;
+    }
+}
+
+
+static void
+ngx_noom_ws_message(ngx_noom_ctx_t *ctx, ngx_uint_t opcode, u_char *p,
+    size_t len)
+{
+    u_char          *payload;
+    ngx_noom_msg_t  *m;
+
+    if (ctx->close_sent) {
+        return;
+    }
+
+    switch (ctx->kind) {
+
+    case NGX_NOOM_KIND_WS_ECHO:
+        m = ngx_noom_msg_frame(opcode, len, &payload);
+        if (m == NULL) {
+            ngx_noom_abort(ctx, "out of memory");
+            return;
+        }
+
+        ngx_memcpy(payload, p, len);
+        ngx_noom_send(ctx, m);
+        ngx_noom_msg_release(m);
+        return;
+
+    case NGX_NOOM_KIND_PLAIN:
+        if (opcode != NGX_NOOM_WS_TEXT) {
+            ngx_noom_close(ctx, NGX_NOOM_WS_UNSUPPORTED,
+                           "binary message in the plain lobby");
+            return;
+        }
+
+        ngx_noom_plain_message(ctx, p, len);
+        return;
+
+    default:
+        ngx_noom_eio_message(ctx, opcode, p, len);
+    }
+}
+
+
+/* frames: a message with room for its header in front */
+
+ngx_noom_msg_t *
+ngx_noom_msg_frame(ngx_uint_t opcode, size_t len, u_char **payload)
+{
+    size_t           h;
+    ngx_noom_msg_t  *m;
+
+    m = ngx_alloc(offsetof(ngx_noom_msg_t, data) + NGX_NOOM_WS_MAX_HEADER
+                  + len, ngx_cycle->log);
+    if (m == NULL) {
+        return NULL;
+    }
+
+    h = ngx_noom_ws_header(m->data, opcode, len);
+
+    m->refs = 1;
+    m->pos = m->data;
+    m->len = h + len;
+    *payload = m->data + h;
+
+    return m;
+}
+
+
+/* frames another worker built, copied out of its ring */
+
+ngx_noom_msg_t *
+ngx_noom_msg_copy(u_char *p, size_t len)
+{
+    ngx_noom_msg_t  *m;
+
+    m = ngx_alloc(offsetof(ngx_noom_msg_t, data) + len, ngx_cycle->log);
+    if (m == NULL) {
+        return NULL;
+    }
+
+    m->refs = 1;
+    m->pos = m->data;
+    m->len = len;
+    ngx_memcpy(m->data, p, len);
+
+    return m;
+}
+
+
+void
+ngx_noom_msg_release(ngx_noom_msg_t *m)
+{
+    if (--m->refs == 0) {
+        ngx_free(m);
+    }
+}
+
+
+ngx_int_t
+ngx_noom_send_text(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
+{
+    u_char          *payload;
+    ngx_noom_msg_t  *m;
+
+    m = ngx_noom_msg_frame(NGX_NOOM_WS_TEXT, len, &payload);
+    if (m == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(payload, p, len);
+    ngx_noom_send(ctx, m);
+    ngx_noom_msg_release(m);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_noom_send(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
+{
+    if (ctx->close_sent || ctx->done) {
+        return;
+    }
+
+    if (ctx->out_bytes + m->len > ctx->conf->send_buffer) {
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "noom: client does not read, %uz bytes queued, "
+                      "closing with 1008", ctx->out_bytes);
+
+        ngx_noom_stat(slow_closes, 1);
+        ngx_noom_ws_drop_queue(ctx);
+        ngx_noom_close(ctx, NGX_NOOM_WS_POLICY, "slow consumer");
+        return;
+    }
+
+    ngx_noom_ws_queue(ctx, m);
+}
+
+
+static void
+ngx_noom_ws_queue(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
+{
+    ngx_noom_out_t  *out;
+
+    out = ngx_noom_out_free;
+
+    if (out) {
+        ngx_noom_out_free = out->next;
+        ngx_noom_out_nfree--;
+
+    } else {
+        out = ngx_alloc(sizeof(ngx_noom_out_t), ngx_cycle->log);
+        if (out == NULL) {
+            ngx_noom_abort(ctx, "out of memory");
+            return;
+        }
+    }
+
+    out->next = NULL;
+    out->msg = m;
+    out->sent = 0;
+    m->refs++;
+
+    *ctx->out_last = out;
+    ctx->out_last = &out->next;
+    ctx->out_bytes += m->len;
+
+    ngx_noom_ws_post_write(ctx);
+}
+
+
+static void
+ngx_noom_out_put(ngx_noom_out_t *out)
+{
+    ngx_noom_msg_release(out->msg);
+
+    if (ngx_noom_out_nfree >= NGX_NOOM_OUT_FREE_MAX) {
+        ngx_free(out);
+        return;
+    }
+
+    out->next = ngx_noom_out_free;
+    ngx_noom_out_free = out;
+    ngx_noom_out_nfree++;
+}
+
+
+/* everything queued but a frame already half on the wire */
+
+static void
+ngx_noom_ws_drop_queue(ngx_noom_ctx_t *ctx)
+{
+    ngx_noom_out_t  *out, *next, **keep;
+
+    keep = &ctx->out;
+
+    if (ctx->out && ctx->out->sent) {
+        keep = &ctx->out->next;
+    }
+
+    for (out = *keep; out; out = next) {
+        next = out->next;
+        ctx->out_bytes -= out->msg->len;
+        ngx_noom_out_put(out);
+    }
+
+    *keep = NULL;
+    ctx->out_last = keep;
+}
+
+
+void
+ngx_noom_close(ngx_noom_ctx_t *ctx, ngx_uint_t code, const char *why)
+{
+    size_t           len;
+    u_char          *payload;
+    ngx_msec_t       timeout;
+    ngx_noom_msg_t  *m;
+
+    if (ctx->close_sent || ctx->done) {
+        return;
+    }
+
+    len = 0;
+
+    if (code) {
+        len = 2 + (why ? ngx_min(ngx_strlen(why), 123) : 0);
+    }
+
+    m = ngx_noom_msg_frame(NGX_NOOM_WS_CLOSE, len, &payload);
+    if (m == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    if (code) {
+        payload[0] = (u_char) (code >> 8);
+        payload[1] = (u_char) code;
+        ngx_memcpy(payload + 2, why, len - 2);
+    }
+
+    /* a close frame goes out whatever the cap says */
+
+    ngx_noom_ws_queue(ctx, m);
+    ngx_noom_msg_release(m);
+
+    ctx->close_sent = 1;
+    ctx->close_code = code;
+
+    if (ctx->ping.timer_set) {
+        ngx_del_timer(&ctx->ping);
+    }
+
+    timeout = ctx->conf->close_timeout;
+
+    if (ngx_exiting && timeout > 1000) {
+        timeout = 1000;
+    }
+
+    ngx_add_timer(&ctx->timer, timeout);
+}
+
+
+void
+ngx_noom_abort(ngx_noom_ctx_t *ctx, const char *why)
+{
+    if (ctx->done) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                  "noom: closing the connection: %s", why);
+
+    ctx->terminate = 1;
+    ngx_noom_ws_post_write(ctx);
+}
+
+
+static void
+ngx_noom_ws_post_write(ngx_noom_ctx_t *ctx)
+{
+    ngx_event_t  *wev;
+
+    wev = ctx->connection->write;
+
+    if (!wev->posted && !ctx->done) {
+        ngx_post_event(wev, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_noom_ws_write_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_event_t               *wev;
+    ngx_noom_ctx_t            *ctx;
+    ngx_connection_t          *c;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    c = r->connection;
+    wev = c->write;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_noom_module);
+
+    if (ctx->terminate) {
+        ngx_noom_ws_finalize(ctx);
+        return;
+    }
+
+    if (wev->timedout) {
+        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
+                      "noom: client timed out");
+        c->timedout = 1;
+        ngx_noom_ws_finalize(ctx);
+        return;
+    }
+
+    rc = ngx_noom_ws_flush(ctx);
+
+    if (rc == NGX_ERROR) {
+        ngx_noom_ws_finalize(ctx);
+        return;
+    }
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (rc == NGX_OK) {
+        if (wev->timer_set) {
+            ngx_del_timer(wev);
+        }
+
+        if (ctx->close_sent && (ctx->close_rcvd || ctx->close_now)) {
+            /* the closing handshake is complete, or not to be waited for */
+            ngx_noom_ws_finalize(ctx);
+            return;
+        }
+
+    } else if (rc == NGX_DONE || !wev->timer_set) {
+        /* progress was made, or the first wait: (re)start the clock */
+        ngx_add_timer(wev, clcf->send_timeout);
+    }
+
+    if (ngx_handle_write_event(wev, clcf->send_lowat) != NGX_OK) {
+        ngx_noom_ws_finalize(ctx);
+    }
+}
+
+
+/*
+ * NGX_OK: all sent; NGX_DONE: some sent, more to go; NGX_AGAIN: nothing
+ * could be sent
+ */
+
+static ngx_int_t
+ngx_noom_ws_flush(ngx_noom_ctx_t *ctx)
+{
+    off_t                before;
+    size_t               sent;
+    ngx_uint_t           n, i;
+    ngx_chain_t         *cl;
+    ngx_noom_out_t      *out;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    c = ctx->connection;
+    before = c->sent;
+
+    if (r->out || (c->buffered & NGX_HTTP_LOWLEVEL_BUFFERED)) {
+
+        /* the 101 is not out yet */
+
+        if (ngx_http_output_filter(r, NULL) == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (r->out) {
+            return (c->sent > before) ? NGX_DONE : NGX_AGAIN;
+        }
+    }
+
+    while (ctx->out) {
+
+        if (!c->write->ready) {
+            return (c->sent > before) ? NGX_DONE : NGX_AGAIN;
+        }
+
+        n = 0;
+
+        for (out = ctx->out; out && n < NGX_NOOM_IOV; out = out->next) {
+            ngx_memzero(&ngx_noom_bufs[n], sizeof(ngx_buf_t));
+            ngx_noom_bufs[n].pos = out->msg->pos + out->sent;
+            ngx_noom_bufs[n].last = out->msg->pos + out->msg->len;
+            ngx_noom_bufs[n].memory = 1;
+            ngx_noom_chain[n].buf = &ngx_noom_bufs[n];
+            ngx_noom_chain[n].next = &ngx_noom_chain[n + 1];
+            n++;
+        }
+
+        ngx_noom_chain[n - 1].next = NULL;
+        ngx_noom_bufs[n - 1].flush = 1;
+
+        cl = c->send_chain(c, ngx_noom_chain, 0);
+
+        if (cl == NGX_CHAIN_ERROR) {
+            c->error = 1;
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < n; i++) {
+            out = ctx->out;
+            sent = ngx_noom_bufs[i].pos - (out->msg->pos + out->sent);
+            out->sent += sent;
+            ctx->out_bytes -= sent;
+
+            if (out->sent < out->msg->len) {
+                break;
+            }
+
+            ctx->out = out->next;
+
+            if (ctx->out == NULL) {
+                ctx->out_last = &ctx->out;
+            }
+
+            ngx_noom_out_put(out);
+        }
+
+        if (cl) {
+            return (c->sent > before) ? NGX_DONE : NGX_AGAIN;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* a pong came: the next ping after delay */
+
+void
+ngx_noom_ws_heartbeat(ngx_noom_ctx_t *ctx, ngx_msec_t delay)
+{
+    if (ctx->close_sent) {
+        return;
+    }
+
+    ctx->pong_wait = 0;
+    ngx_add_timer(&ctx->ping, delay);
+}
+
+
+static void
+ngx_noom_ws_ping_handler(ngx_event_t *ev)
+{
+    u_char          *payload;
+    ngx_noom_ctx_t  *ctx;
+    ngx_noom_msg_t  *m;
+
+    ctx = ev->data;
+
+    if (ctx->pong_wait) {
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "noom: no pong within %M ms, closing",
+                      ctx->conf->ping_timeout);
+        ngx_noom_close(ctx, NGX_NOOM_WS_GOING_AWAY, "ping timeout");
+        ctx->close_now = 1;
+        return;
+    }
+
+    if (ctx->kind == NGX_NOOM_KIND_PLAIN) {
+        m = ngx_noom_msg_frame(NGX_NOOM_WS_PING, 0, &payload);
+        if (m == NULL) {
+            ngx_noom_abort(ctx, "out of memory");
+            return;
+        }
+
+        ngx_noom_send(ctx, m);
+        ngx_noom_msg_release(m);
+
+    } else {
+        ngx_noom_eio_ping(ctx);
+    }
+
+    ctx->pong_wait = 1;
+    ngx_add_timer(&ctx->ping, ctx->conf->ping_timeout);
+}
+
+
+static void
+ngx_noom_ws_timer_handler(ngx_event_t *ev)
+{
+    ngx_noom_ctx_t  *ctx;
+
+    ctx = ev->data;
+
+    if (ctx->close_sent) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->connection->log, 0,
+                       "noom: no close frame from the client in time");
+        ctx->terminate = 1;
+        ngx_noom_ws_post_write(ctx);
+        return;
+    }
+
+    ngx_noom_sio_timeout(ctx);
+}
+
+
+static void
+ngx_noom_ws_cleanup(void *data)
+{
+    ngx_noom_ctx_t  *ctx = data;
+
+    ngx_noom_out_t  *out, *next;
+
+    if (ctx->done) {
+        return;
+    }
+
+    ctx->done = 1;
+
+    if (ctx->ping.timer_set) {
+        ngx_del_timer(&ctx->ping);
+    }
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    if (ctx->ping.posted) {
+        ngx_delete_posted_event(&ctx->ping);
+    }
+
+    if (ctx->timer.posted) {
+        ngx_delete_posted_event(&ctx->timer);
+    }
+
+    if (ctx->lists[NGX_NOOM_LIST_ALL].next == NULL) {
+        /* never got past the handshake */
+        return;
+    }
+
+    if (ctx->kind == NGX_NOOM_KIND_SIO || ctx->kind == NGX_NOOM_KIND_SIO_TEST)
+    {
+        ngx_noom_sio_cleanup(ctx);
+    }
+
+    ngx_noom_local_remove(ctx);
+
+    for (out = ctx->out; out; out = next) {
+        next = out->next;
+        ngx_noom_out_put(out);
+    }
+
+    ctx->out = NULL;
+
+    if (ctx->msg) {
+        ngx_free(ctx->msg);
+        ctx->msg = NULL;
+    }
+
+    (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_worker].conns,
+                                -1);
+}
+
+
+ngx_int_t
+ngx_noom_random_id(u_char *id)
+{
+    u_char     raw[NGX_NOOM_ID_RAW];
+    ngx_str_t  src, dst;
+
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t) sizeof(raw)) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                      "noom: getrandom() failed");
+        return NGX_ERROR;
+    }
+
+    src.data = raw;
+    src.len = sizeof(raw);
+    dst.data = id;
+
+    ngx_encode_base64url(&dst, &src);
+
+    return NGX_OK;
+}

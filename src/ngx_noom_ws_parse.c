@@ -1,0 +1,475 @@
+
+/*
+ * Copyright (C) noom authors
+ *
+ * RFC 6455 frame parser: a resumable state machine over bytes.  It unmasks
+ * payload in place, checks every rule that does not need the application
+ * (RSV bits, opcodes, masking, control frame rules, fragmentation order,
+ * message size before any byte is stored, UTF-8 of text across fragments)
+ * and reports payload as it arrives, so the caller never buffers a frame
+ * header and never allocates what a length field merely claims.
+ */
+
+
+#include "ngx_noom_parse.h"
+
+
+#define NGX_NOOM_WS_ST_HEADER      0
+#define NGX_NOOM_WS_ST_PAYLOAD     1
+#define NGX_NOOM_WS_ST_END         2
+
+
+static ngx_int_t ngx_noom_ws_header_start(ngx_noom_ws_parser_t *p);
+static ngx_int_t ngx_noom_ws_header_end(ngx_noom_ws_parser_t *p);
+static void ngx_noom_ws_unmask(ngx_noom_ws_parser_t *p, u_char *d, size_t n);
+
+
+void
+ngx_noom_ws_parser_init(ngx_noom_ws_parser_t *p, uint64_t max,
+    ngx_uint_t unmasked)
+{
+    ngx_memzero(p, sizeof(ngx_noom_ws_parser_t));
+
+    p->max = max;
+    p->hdr_need = 2;
+    p->unmasked = unmasked ? 1 : 0;
+}
+
+
+ngx_int_t
+ngx_noom_ws_parse(ngx_noom_ws_parser_t *p, u_char **pos, u_char *last,
+    u_char **data, size_t *n)
+{
+    u_char  *s;
+    size_t   k;
+
+    s = *pos;
+
+    switch (p->state) {
+
+    case NGX_NOOM_WS_ST_HEADER:
+
+        while (s < last) {
+            p->hdr[p->hdr_len++] = *s++;
+
+            if (p->hdr_len == 2
+                && ngx_noom_ws_header_start(p) != NGX_OK)
+            {
+                *pos = s;
+                return NGX_NOOM_WS_ERROR;
+            }
+
+            if (p->hdr_len < p->hdr_need) {
+                continue;
+            }
+
+            *pos = s;
+
+            if (ngx_noom_ws_header_end(p) != NGX_OK) {
+                return NGX_NOOM_WS_ERROR;
+            }
+
+            p->state = (p->left == 0) ? NGX_NOOM_WS_ST_END
+                                      : NGX_NOOM_WS_ST_PAYLOAD;
+            return NGX_NOOM_WS_FRAME;
+        }
+
+        *pos = s;
+        return NGX_NOOM_WS_AGAIN;
+
+    case NGX_NOOM_WS_ST_PAYLOAD:
+
+        if (s == last) {
+            return NGX_NOOM_WS_AGAIN;
+        }
+
+        k = (size_t) ngx_min((uint64_t) (last - s), p->left);
+
+        if (p->masked) {
+            ngx_noom_ws_unmask(p, s, k);
+        }
+
+        p->left -= k;
+        *pos = s + k;
+        *data = s;
+        *n = k;
+
+        if (p->left == 0) {
+            p->state = NGX_NOOM_WS_ST_END;
+        }
+
+        if (p->msg_opcode == NGX_NOOM_WS_TEXT && !(p->opcode & 0x8)) {
+            p->utf8 = ngx_noom_utf8(p->utf8, s, k);
+
+            if (p->utf8 == NGX_NOOM_UTF8_REJECT) {
+                p->close_code = NGX_NOOM_WS_BAD_DATA;
+                p->error = "invalid UTF-8 in text message";
+                return NGX_NOOM_WS_ERROR;
+            }
+        }
+
+        return NGX_NOOM_WS_DATA;
+
+    default: /* NGX_NOOM_WS_ST_END */
+
+        p->state = NGX_NOOM_WS_ST_HEADER;
+        p->hdr_len = 0;
+        p->hdr_need = 2;
+        p->complete = 0;
+
+        if ((p->opcode & 0x8) || !p->fin) {
+            return NGX_NOOM_WS_END;
+        }
+
+        if (p->msg_opcode == NGX_NOOM_WS_TEXT
+            && p->utf8 != NGX_NOOM_UTF8_ACCEPT)
+        {
+            p->close_code = NGX_NOOM_WS_BAD_DATA;
+            p->error = "text message ends inside a UTF-8 sequence";
+            return NGX_NOOM_WS_ERROR;
+        }
+
+        p->complete = p->msg_opcode;
+        p->msg_opcode = 0;
+        p->msg_len = 0;
+        p->utf8 = NGX_NOOM_UTF8_ACCEPT;
+
+        return NGX_NOOM_WS_END;
+    }
+}
+
+
+/* the first two bytes tell how long the header is */
+
+static ngx_int_t
+ngx_noom_ws_header_start(ngx_noom_ws_parser_t *p)
+{
+    u_char      *h;
+    ngx_uint_t   len7;
+
+    h = p->hdr;
+    len7 = h[1] & 0x7f;
+
+    p->fin = (h[0] & 0x80) ? 1 : 0;
+    p->opcode = h[0] & 0x0f;
+    p->masked = (h[1] & 0x80) ? 1 : 0;
+    p->close_code = NGX_NOOM_WS_PROTOCOL;
+
+    if (h[0] & 0x70) {
+        p->error = "RSV bits set without an extension";
+        return NGX_ERROR;
+    }
+
+    switch (p->opcode) {
+
+    case NGX_NOOM_WS_CONT:
+        if (p->msg_opcode == 0) {
+            p->error = "continuation frame outside a message";
+            return NGX_ERROR;
+        }
+        break;
+
+    case NGX_NOOM_WS_TEXT:
+    case NGX_NOOM_WS_BINARY:
+        if (p->msg_opcode != 0) {
+            p->error = "new message inside a fragmented message";
+            return NGX_ERROR;
+        }
+
+        p->msg_opcode = p->opcode;
+        break;
+
+    case NGX_NOOM_WS_CLOSE:
+    case NGX_NOOM_WS_PING:
+    case NGX_NOOM_WS_PONG:
+        if (!p->fin) {
+            p->error = "fragmented control frame";
+            return NGX_ERROR;
+        }
+
+        if (len7 > 125) {
+            p->error = "control frame longer than 125 bytes";
+            return NGX_ERROR;
+        }
+        break;
+
+    default:
+        p->error = "reserved opcode";
+        return NGX_ERROR;
+    }
+
+    if (!p->masked && !p->unmasked) {
+        p->error = "client frame not masked";
+        return NGX_ERROR;
+    }
+
+    if (p->masked && p->unmasked) {
+        p->error = "server frame masked";
+        return NGX_ERROR;
+    }
+
+    p->hdr_need = 2 + (len7 == 126 ? 2 : (len7 == 127 ? 8 : 0))
+                  + (p->masked ? 4 : 0);
+    p->close_code = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_noom_ws_header_end(ngx_noom_ws_parser_t *p)
+{
+    u_char      *h;
+    uint64_t     len;
+    ngx_uint_t   len7, i;
+
+    h = p->hdr;
+    len7 = h[1] & 0x7f;
+
+    if (len7 == 126) {
+        len = ((uint64_t) h[2] << 8) | h[3];
+        i = 4;
+
+    } else if (len7 == 127) {
+        if (h[2] & 0x80) {
+            p->close_code = NGX_NOOM_WS_PROTOCOL;
+            p->error = "frame length with the high bit set";
+            return NGX_ERROR;
+        }
+
+        len = 0;
+
+        for (i = 2; i < 10; i++) {
+            len = (len << 8) | h[i];
+        }
+
+    } else {
+        len = len7;
+        i = 2;
+    }
+
+    if (p->masked) {
+        ngx_memcpy(p->mask, &h[i], 4);
+    }
+
+    if (!(p->opcode & 0x8)) {
+        if (len > p->max || p->msg_len > p->max - len) {
+            p->close_code = NGX_NOOM_WS_TOO_BIG;
+            p->error = "message larger than the limit";
+            return NGX_ERROR;
+        }
+
+        p->msg_len += len;
+    }
+
+    p->len = len;
+    p->left = len;
+    p->mask_pos = 0;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_noom_ws_unmask(ngx_noom_ws_parser_t *p, u_char *d, size_t n)
+{
+    size_t      i;
+    uint64_t    m, w;
+    ngx_uint_t  j;
+    u_char      rot[8];
+
+    for (j = 0; j < 8; j++) {
+        rot[j] = p->mask[(p->mask_pos + j) & 3];
+    }
+
+    ngx_memcpy(&m, rot, 8);
+
+    for (i = 0; i + 8 <= n; i += 8) {
+        ngx_memcpy(&w, d + i, 8);
+        w ^= m;
+        ngx_memcpy(d + i, &w, 8);
+    }
+
+    for ( /* void */ ; i < n; i++) {
+        d[i] ^= rot[i & 7];
+    }
+
+    p->mask_pos = (p->mask_pos + n) & 3;
+}
+
+
+size_t
+ngx_noom_ws_header(u_char *p, ngx_uint_t opcode, uint64_t len)
+{
+    ngx_uint_t  i;
+
+    p[0] = (u_char) (0x80 | opcode);
+
+    if (len < 126) {
+        p[1] = (u_char) len;
+        return 2;
+    }
+
+    if (len < 65536) {
+        p[1] = 126;
+        p[2] = (u_char) (len >> 8);
+        p[3] = (u_char) len;
+        return 4;
+    }
+
+    p[1] = 127;
+
+    for (i = 0; i < 8; i++) {
+        p[9 - i] = (u_char) (len >> (8 * i));
+    }
+
+    return 10;
+}
+
+
+/*
+ * A close frame carries nothing, or a code and a UTF-8 reason.  Codes a peer
+ * may send: 1000-1003, 1007-1014 and 3000-4999 (RFC 6455 7.4 and the IANA
+ * registry); 1004-1006 and 1015 are reserved for local use.
+ */
+
+ngx_int_t
+ngx_noom_ws_close_payload(u_char *p, size_t len, ngx_uint_t *code)
+{
+    ngx_uint_t  c;
+
+    *code = 0;
+
+    if (len == 0) {
+        return NGX_OK;
+    }
+
+    if (len == 1) {
+        return NGX_ERROR;
+    }
+
+    c = ((ngx_uint_t) p[0] << 8) | p[1];
+
+    if (!((c >= 1000 && c <= 1003)
+          || (c >= 1007 && c <= 1014)
+          || (c >= 3000 && c <= 4999)))
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_noom_utf8(NGX_NOOM_UTF8_ACCEPT, p + 2, len - 2)
+        != NGX_NOOM_UTF8_ACCEPT)
+    {
+        return NGX_ERROR;
+    }
+
+    *code = c;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Incremental UTF-8 check (RFC 3629): no overlong forms, no surrogates,
+ * nothing above U+10FFFF.  The state packs the number of continuation bytes
+ * still expected with the range the next one must fall in, so a sequence may
+ * be split anywhere between calls.
+ */
+
+#define ngx_noom_utf8_state(need, lo, hi)                                     \
+    ((uint32_t) (need) | ((uint32_t) (lo) << 8) | ((uint32_t) (hi) << 16))
+
+uint32_t
+ngx_noom_utf8(uint32_t state, u_char *p, size_t len)
+{
+    u_char      *last;
+    uint64_t     w;
+    ngx_uint_t   need, lo, hi, c;
+
+    if (state == NGX_NOOM_UTF8_REJECT) {
+        return state;
+    }
+
+    need = state & 0xff;
+    lo = (state >> 8) & 0xff;
+    hi = (state >> 16) & 0xff;
+
+    last = p + len;
+
+    while (p < last) {
+
+        if (need == 0) {
+
+            while (last - p >= 8) {
+                ngx_memcpy(&w, p, 8);
+
+                if (w & 0x8080808080808080ULL) {
+                    break;
+                }
+
+                p += 8;
+            }
+
+            if (p == last) {
+                break;
+            }
+
+            c = *p++;
+
+            if (c < 0x80) {
+                continue;
+            }
+
+            lo = 0x80;
+            hi = 0xbf;
+
+            if (c < 0xc2) {
+                return NGX_NOOM_UTF8_REJECT;
+
+            } else if (c < 0xe0) {
+                need = 1;
+
+            } else if (c < 0xf0) {
+                need = 2;
+
+                if (c == 0xe0) {
+                    lo = 0xa0;
+
+                } else if (c == 0xed) {
+                    hi = 0x9f;
+                }
+
+            } else if (c < 0xf5) {
+                need = 3;
+
+                if (c == 0xf0) {
+                    lo = 0x90;
+
+                } else if (c == 0xf4) {
+                    hi = 0x8f;
+                }
+
+            } else {
+                return NGX_NOOM_UTF8_REJECT;
+            }
+
+            continue;
+        }
+
+        c = *p++;
+
+        if (c < lo || c > hi) {
+            return NGX_NOOM_UTF8_REJECT;
+        }
+
+        need--;
+        lo = 0x80;
+        hi = 0xbf;
+    }
+
+    if (need == 0) {
+        return NGX_NOOM_UTF8_ACCEPT;
+    }
+
+    return ngx_noom_utf8_state(need, lo, hi);
+}
