@@ -53,6 +53,7 @@ static ngx_noom_app_event_t  ngx_noom_app_events[] = {
     { "offer", ngx_noom_app_signal },
     { "answer", ngx_noom_app_signal },
     { "ice", ngx_noom_app_signal },
+    { "media_state", ngx_noom_app_signal },
     { NULL, NULL }
 };
 

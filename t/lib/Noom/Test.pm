@@ -1,0 +1,737 @@
+package Noom::Test;
+
+# A small harness in the style of nginx's own test suite: each .t writes its
+# nginx.conf inline, starts a real nginx (master and workers) in a private
+# prefix, talks to it over real sockets, and at the end checks the error
+# log holds no alert.  Clients: Noom::WS (RFC 6455, raw frames allowed) and
+# Noom::SIO (Engine.IO v4 + Socket.IO v5 on top of it).
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Path qw(make_path remove_tree);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use POSIX qw(:sys_wait_h);
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+our $TOP = abs_path(dirname(__FILE__) . '/../../..');
+our $NGINX = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+our $MODULE = $ENV{TEST_NOOM_MODULE}
+    || "$TOP/build/objs/ngx_http_noom_module.so";
+
+sub new {
+    my ($class, %opts) = @_;
+
+    my $self = bless {
+        workers => 4,
+        %opts,
+    }, $class;
+
+    $self->{dir} = tempdir('noom-t-XXXXXX', TMPDIR => 1,
+        CLEANUP => !$ENV{TEST_NOOM_KEEP});
+    make_path("$self->{dir}/logs", "$self->{dir}/conf", "$self->{dir}/tmp",
+        "$self->{dir}/html");
+
+    $self->{port} = free_port();
+    return $self;
+}
+
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+        Proto => 'tcp', Listen => 1, ReuseAddr => 1) or die "bind: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+sub port { $_[0]{port} }
+
+sub extra_port {
+    my ($self, $n) = @_;
+    return $self->{ports}{$n} //= free_port();
+}
+sub dir { $_[0]{dir} }
+sub url { "http://127.0.0.1:$_[0]{port}" }
+
+# %%TEST_GLOBALS%%: load_module, pid, error_log, worker_processes
+# %%TEST_GLOBALS_HTTP%%: temp paths and the access log
+# %%PORT%%: the listening port, %%PORT_n%%: more free ports
+
+sub write_conf {
+    my ($self, $conf) = @_;
+
+    my $d = $self->{dir};
+    my $w = $self->{workers};
+    my $globals = <<"EOF";
+load_module $MODULE;
+pid $d/logs/nginx.pid;
+error_log $d/logs/error.log info;
+worker_processes $w;
+EOF
+    $globals .= "master_process off;\n" if $self->{single};
+    $globals .= "error_log $d/logs/debug.log debug;\n" if $ENV{TEST_NOOM_DEBUG};
+
+    my $http = <<"EOF";
+access_log $d/logs/access.log;
+client_body_temp_path $d/tmp/body;
+proxy_temp_path $d/tmp/proxy;
+fastcgi_temp_path $d/tmp/fastcgi;
+uwsgi_temp_path $d/tmp/uwsgi;
+scgi_temp_path $d/tmp/scgi;
+EOF
+
+    $conf =~ s/%%TEST_GLOBALS%%/$globals/g;
+    $conf =~ s/%%TEST_GLOBALS_HTTP%%/$http/g;
+    $conf =~ s/%%PORT%%/$self->{port}/g;
+    $conf =~ s/%%PORT_(\d+)%%/$self->extra_port($1)/ge;
+    $conf =~ s/%%DIR%%/$d/g;
+    $conf =~ s/%%TOP%%/$TOP/g;
+
+    open my $fh, '>', "$d/conf/nginx.conf" or die $!;
+    print $fh $conf;
+    close $fh;
+
+    return $self;
+}
+
+sub write_file {
+    my ($self, $name, $content) = @_;
+    my $path = "$self->{dir}/$name";
+    make_path(dirname($path));
+    open my $fh, '>', $path or die "$path: $!";
+    print $fh $content;
+    close $fh;
+    return $self;
+}
+
+sub test_conf {
+    my ($self) = @_;
+    my $out = `$NGINX -p $self->{dir}/ -c conf/nginx.conf -e $self->{dir}/logs/error.log -t 2>&1`;
+    return ($? == 0, $out);
+}
+
+sub run {
+    my ($self) = @_;
+
+    my $d = $self->{dir};
+    my $pid = fork() // die "fork: $!";
+
+    if ($pid == 0) {
+        open STDOUT, '>', "$d/logs/stdout.log";
+        open STDERR, '>', "$d/logs/stderr.log";
+        exec($NGINX, '-p', "$d/", '-c', 'conf/nginx.conf',
+            '-e', "$d/logs/error.log", '-g', 'daemon off;')
+            or die "exec: $!";
+    }
+
+    $self->{pid} = $pid;
+    $self->wait_port($self->{port}) or do {
+        my $err = $self->read_file('logs/error.log') . $self->read_file('logs/stderr.log');
+        die "nginx did not start:\n$err";
+    };
+
+    # the workers are up once they all have registered with the zone
+    unless ($self->{single}) {
+        my $t0 = time;
+        while (time - $t0 < 10) {
+            my @w = $self->worker_pids;
+            last if @w >= $self->{workers};
+            sleep 0.02;
+        }
+    }
+
+    return $self;
+}
+
+sub wait_port {
+    my ($self, $port) = @_;
+    my $t0 = time;
+    while (time - $t0 < 10) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+            PeerPort => $port, Proto => 'tcp');
+        if ($s) { close $s; return 1; }
+        return 0 if waitpid($self->{pid}, WNOHANG) > 0;
+        sleep 0.02;
+    }
+    return 0;
+}
+
+sub master_pid { $_[0]{pid} }
+
+sub worker_pids {
+    my ($self) = @_;
+    return () if $self->{single};
+    my @p;
+    for my $stat (glob "/proc/[0-9]*/stat") {
+        open my $fh, '<', $stat or next;
+        my $l = <$fh> // next;
+        close $fh;
+        # pid (comm) state ppid
+        if ($l =~ /^(\d+) \((.*)\) \S+ (\d+)/ && $3 == $self->{pid}) {
+            my $pid = $1;
+            open my $c, '<', "/proc/$pid/cmdline" or next;
+            my $cmd = <$c> // '';
+            push @p, $pid if $cmd =~ /worker process/;
+        }
+    }
+    @p = sort { $a <=> $b } @p;
+    return @p;
+}
+
+sub reload {
+    my ($self) = @_;
+    my %old = map { $_ => 1 } $self->worker_pids;
+    kill 'HUP', $self->{pid};
+    my $t0 = time;
+    while (time - $t0 < 10) {
+        my @new = grep { !$old{$_} } $self->worker_pids;
+        return $self if @new >= $self->{workers};
+        sleep 0.02;
+    }
+    die "reload: new workers did not start";
+}
+
+sub stop {
+    my ($self) = @_;
+    return unless $self->{pid};
+    kill 'QUIT', $self->{pid};
+    my $t0 = time;
+    while (time - $t0 < 15) {
+        if (waitpid($self->{pid}, WNOHANG) > 0) {
+            delete $self->{pid};
+            return 1;
+        }
+        sleep 0.02;
+    }
+    kill 'KILL', $self->{pid};
+    waitpid($self->{pid}, 0);
+    delete $self->{pid};
+    return 0;
+}
+
+sub read_file {
+    my ($self, $name) = @_;
+    open my $fh, '<', "$self->{dir}/$name" or return '';
+    local $/;
+    my $s = <$fh>;
+    close $fh;
+    return $s;
+}
+
+sub error_log { $_[0]->read_file('logs/error.log') }
+
+# the lines of error.log written since the last call
+sub new_log {
+    my ($self) = @_;
+    my $log = $self->error_log;
+    my $from = $self->{log_pos} // 0;
+    $self->{log_pos} = length $log;
+    return substr($log, $from);
+}
+
+sub wait_log {
+    my ($self, $re, $timeout) = @_;
+    my $t0 = time;
+    while (time - $t0 < ($timeout // 5)) {
+        return 1 if $self->error_log =~ $re;
+        sleep 0.02;
+    }
+    return 0;
+}
+
+# the end of every test file: stop nginx, then no alerts, no sanitizer
+# reports, no "open socket left"
+sub done {
+    my ($self, %opts) = @_;
+    my $stopped = $self->stop;
+    ok($stopped, 'nginx stopped gracefully');
+    my $log = $self->error_log . $self->read_file('logs/stderr.log');
+    my @bad = grep { /\[(alert|crit|emerg)\]|Sanitizer|runtime error:|open socket #/ }
+        split /\n/, $log;
+    @bad = grep { $_ !~ $opts{allow} } @bad if $opts{allow};
+    is(join("\n", @bad), '', 'no alerts in the error log');
+    done_testing();
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    if ($self->{pid}) {
+        kill 'KILL', $self->{pid};
+        waitpid($self->{pid}, 0);
+    }
+}
+
+# an HTTP request over a fresh connection; returns (status, headers, body)
+sub http {
+    my ($self, $request) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        PeerPort => $self->{port}, Proto => 'tcp') or die "connect: $!";
+    $s->autoflush(1);
+    print $s $request;
+    my $resp = '';
+    my $sel = IO::Select->new($s);
+    while ($sel->can_read(5)) {
+        my $n = sysread($s, my $buf, 65536);
+        last unless $n;
+        $resp .= $buf;
+    }
+    close $s;
+    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
+    $head //= '';
+    my ($status) = $head =~ m{^HTTP/1\.[01] (\d+)};
+    my %h;
+    for (split /\r\n/, $head) {
+        $h{lc $1} = $2 if /^([^:]+):\s*(.*)$/;
+    }
+    return ($status // 0, \%h, $body // '', $head);
+}
+
+sub get {
+    my ($self, $uri, @headers) = @_;
+    my $h = join '', map { "$_\r\n" } @headers;
+    return $self->http("GET $uri HTTP/1.1\r\nHost: localhost\r\n"
+        . "Connection: close\r\n$h\r\n");
+}
+
+sub status_json {
+    my ($self, $uri) = @_;
+    require JSON::PP;
+    my (undef, undef, $body) = $self->get($uri // '/status');
+    return JSON::PP::decode_json($body);
+}
+
+
+package Noom::WS;
+
+# An RFC 6455 client that can also break the rules on purpose.
+
+use strict;
+use warnings;
+
+use IO::Select;
+use IO::Socket::INET;
+use Protocol::WebSocket::Frame;
+use Time::HiRes qw(time);
+
+my %OP = (cont => 0, text => 1, binary => 2, close => 8, ping => 9,
+    pong => 10);
+my %NAME = reverse %OP;
+
+sub connect {
+    my ($class, $t, %o) = @_;
+
+    my $path = $o{path} // '/ws/?EIO=4&transport=websocket';
+    my $key = $o{key} // 'dGhlIHNhbXBsZSBub25jZQ==';
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        PeerPort => $o{port} // $t->port, Proto => 'tcp') or die "connect: $!";
+    $s->autoflush(1);
+    binmode $s;
+
+    my $req = $o{request} // join('',
+        "GET $path HTTP/1.1\r\n",
+        "Host: 127.0.0.1\r\n",
+        "Upgrade: websocket\r\n",
+        "Connection: Upgrade\r\n",
+        "Sec-WebSocket-Key: $key\r\n",
+        "Sec-WebSocket-Version: 13\r\n",
+        (map { "$_\r\n" } @{ $o{headers} // [] }),
+        "\r\n");
+
+    syswrite($s, $req . ($o{preload} // ''));
+
+    my $self = bless { s => $s, buf => '', t => $t }, $class;
+
+    # the response head
+    my $t0 = time;
+    while ($self->{buf} !~ /\r\n\r\n/) {
+        last unless $self->_fill(5 - (time - $t0));
+    }
+    my ($head, $rest) = split /\r\n\r\n/, $self->{buf}, 2;
+    $self->{buf} = $rest // '';
+    $self->{head} = $head // '';
+    ($self->{status}) = ($head // '') =~ m{^HTTP/1\.1 (\d+)};
+    $self->{status} //= 0;
+    for (split /\r\n/, $head // '') {
+        $self->{headers}{lc $1} = $2 if /^([^:]+):\s*(.*)$/;
+    }
+    $self->{worker} = $self->{headers}{'x-noom-worker'};
+    return $self;
+}
+
+# a connection whose 101 came from worker $w (needs noom_worker_header and
+# "listen ... reuseport" for the kernel to spread connections)
+sub connect_on_worker {
+    my ($class, $t, $w, %o) = @_;
+    for (1 .. 400) {
+        my $c = $class->connect($t, %o);
+        return $c if defined $c->{worker} && $c->{worker} == $w;
+        $c->close_socket;
+    }
+    die "no connection landed on worker $w";
+}
+
+sub status { $_[0]{status} }
+sub header { $_[0]{headers}{lc $_[1]} }
+sub worker { $_[0]{worker} }
+sub body_rest { $_[0]{buf} }
+
+sub _fill {
+    my ($self, $timeout) = @_;
+    return 0 if $self->{eof};
+    $timeout = 0 if $timeout < 0;
+    my $sel = IO::Select->new($self->{s});
+    return 0 unless $sel->can_read($timeout);
+    my $n = sysread($self->{s}, my $buf, 262144);
+    if (!$n) {
+        $self->{eof} = 1;
+        return 0;
+    }
+    $self->{buf} .= $buf;
+    return 1;
+}
+
+sub raw {
+    my ($self, $bytes) = @_;
+    local $SIG{PIPE} = 'IGNORE';
+    return syswrite($self->{s}, $bytes);
+}
+
+# a frame, by default masked and final; opcode by name or number; len
+# overrides the length field, mask => 0 sends it unmasked
+sub frame_bytes {
+    my (%f) = @_;
+    my $op = $f{op} // 'text';
+    $op = $OP{$op} if exists $OP{$op};
+    my $data = $f{data} // '';
+    my $fin = exists $f{fin} ? $f{fin} : 1;
+    my $rsv = $f{rsv} // 0;
+    my $masked = exists $f{mask} ? $f{mask} : 1;
+    my $len = $f{len} // length $data;
+
+    if ($masked && !defined $f{len} && !$rsv && $fin && $op < 3) {
+        # the well-formed common case, through Protocol::WebSocket
+        my $type = $NAME{$op};
+        return Protocol::WebSocket::Frame->new(buffer => $data,
+            type => $type, masked => 1, max_payload_size => 0)->to_bytes;
+    }
+
+    my $b = chr(($fin ? 0x80 : 0) | ($rsv << 4) | $op);
+    my $m = $masked ? 0x80 : 0;
+    if ($len < 126) {
+        $b .= chr($m | $len);
+    } elsif ($len < 65536) {
+        $b .= chr($m | 126) . pack('n', $len);
+    } else {
+        $b .= chr($m | 127) . pack('Q>', $len);
+    }
+    if ($masked) {
+        my $key = pack('N', int(rand(2**32)));
+        $b .= $key;
+        my $mask = substr($key x (int(length($data) / 4) + 1), 0, length $data);
+        $data = $data ^ $mask;
+    }
+    return $b . $data;
+}
+
+sub send_frame {
+    my ($self, %f) = @_;
+    return $self->raw(frame_bytes(%f));
+}
+
+sub send_text { $_[0]->send_frame(op => 'text', data => $_[1]) }
+sub send_binary { $_[0]->send_frame(op => 'binary', data => $_[1]) }
+
+sub send_close {
+    my ($self, $code, $reason) = @_;
+    my $data = defined $code ? pack('n', $code) . ($reason // '') : '';
+    return $self->send_frame(op => 'close', data => $data);
+}
+
+# the next frame from the server: { op, fin, data, code, reason }, undef on
+# timeout, { op => 'eof' } when the server closed the connection
+sub recv_frame {
+    my ($self, $timeout) = @_;
+    $timeout //= 5;
+    my $t0 = time;
+
+    for (;;) {
+        my $f = $self->_parse;
+        return $f if $f;
+        if (!$self->_fill($timeout - (time - $t0))) {
+            return { op => 'eof' } if $self->{eof};
+            return undef;
+        }
+    }
+}
+
+sub _parse {
+    my ($self) = @_;
+    my $b = \$self->{buf};
+    return undef if length $$b < 2;
+    my ($b0, $b1) = unpack('CC', $$b);
+    my $len = $b1 & 0x7f;
+    my $off = 2;
+    if ($len == 126) {
+        return undef if length $$b < 4;
+        $len = unpack('n', substr($$b, 2, 2));
+        $off = 4;
+    } elsif ($len == 127) {
+        return undef if length $$b < 10;
+        $len = unpack('Q>', substr($$b, 2, 8));
+        $off = 10;
+    }
+    die "server frame is masked" if $b1 & 0x80;
+    die "server frame has RSV bits" if $b0 & 0x70;
+    return undef if length $$b < $off + $len;
+    my $data = substr($$b, $off, $len);
+    substr($$b, 0, $off + $len) = '';
+    my $op = $b0 & 0x0f;
+    my $f = { op => $NAME{$op} // $op, fin => ($b0 & 0x80) ? 1 : 0,
+        data => $data };
+    if ($op == 8 && length $data >= 2) {
+        $f->{code} = unpack('n', $data);
+        $f->{reason} = substr($data, 2);
+    }
+    return $f;
+}
+
+# the next data frame, answering and skipping pings
+sub recv_message {
+    my ($self, $timeout) = @_;
+    for (;;) {
+        my $f = $self->recv_frame($timeout);
+        return $f if !$f || $f->{op} ne 'ping';
+        $self->send_frame(op => 'pong', data => $f->{data});
+    }
+}
+
+# waits for the server's close frame (answering it) and then for the end
+# of the TCP connection; returns the close code (0: close frame without
+# one, undef: no close frame)
+sub wait_close {
+    my ($self, $timeout) = @_;
+    $timeout //= 5;
+    my $t0 = time;
+    my $code;
+    for (;;) {
+        my $f = $self->recv_frame($timeout - (time - $t0));
+        last if !$f;
+        if ($f->{op} eq 'close') {
+            $code = $f->{code} // 0;
+            $self->{close_reason} = $f->{reason};
+            $self->send_frame(op => 'close', data => substr($f->{data}, 0, 2))
+                unless $self->{closing};
+            next;
+        }
+        last if $f->{op} eq 'eof';
+    }
+    $self->{closed_at} = time;
+    return $code;
+}
+
+sub close_reason { $_[0]{close_reason} }
+
+# true when the server closed the TCP connection within the time
+sub wait_eof {
+    my ($self, $timeout) = @_;
+    $timeout //= 5;
+    my $t0 = time;
+    while (time - $t0 < $timeout) {
+        return 1 if $self->{eof};
+        $self->{buf} = '';
+        $self->_fill($timeout - (time - $t0));
+    }
+    return $self->{eof} ? 1 : 0;
+}
+
+sub close_socket {
+    my ($self) = @_;
+    close $self->{s} if $self->{s};
+    delete $self->{s};
+}
+
+
+package Noom::SIO;
+
+# Engine.IO v4 + Socket.IO v5 over Noom::WS.
+
+use strict;
+use warnings;
+
+use JSON::PP;
+use Time::HiRes qw(time);
+
+our @ISA = ('Noom::WS');
+
+my $JSON = JSON::PP->new->canonical->allow_nonref;
+
+sub json { $JSON }
+
+# connects, reads the open packet, joins "/" (unless nsp => undef)
+sub connect {
+    my ($class, $t, %o) = @_;
+    my $self = Noom::WS::connect($class, $t, %o);
+    return $self if $self->{status} != 101;
+
+    my $f = $self->recv_frame(5);
+    die "no open packet" unless $f && $f->{op} eq 'text' && $f->{data} =~ /^0/;
+    $self->{open} = $JSON->decode(substr($f->{data}, 1));
+    $self->{events} = [];
+    $self->{acks} = {};
+    $self->{ack_id} = 0;
+
+    if (!exists $o{nsp} || defined $o{nsp}) {
+        my $auth = defined $o{auth} ? $JSON->encode($o{auth}) : '';
+        my $nsp = $o{nsp} // '/';
+        $self->send_text('40' . ($nsp eq '/' ? '' : "$nsp,") . $auth);
+        my $p = $self->next_packet(5) // die "no CONNECT reply";
+        die "CONNECT refused: $p->{raw}" unless $p->{type} == 0;
+        $self->{sid} = $p->{data}{sid};
+    }
+    return $self;
+}
+
+sub connect_on_worker {
+    my ($class, $t, $w, %o) = @_;
+    for (1 .. 400) {
+        my $s = $class->connect($t, %o);
+        return $s if defined $s->{worker} && $s->{worker} == $w;
+        $s->close_socket;
+    }
+    die "no connection landed on worker $w";
+}
+
+sub id { $_[0]{sid} }
+sub open_packet { $_[0]{open} }
+
+# the next Socket.IO packet (Engine.IO pings answered on the way):
+# { type, nsp, id, data, raw }, or undef, or { type => 'close', code }
+sub next_packet {
+    my ($self, $timeout) = @_;
+    $timeout //= 5;
+    my $t0 = time;
+    for (;;) {
+        my $f = $self->recv_frame($timeout - (time - $t0));
+        return undef unless $f;
+        return { type => 'eof' } if $f->{op} eq 'eof';
+        return { type => 'close', code => $f->{code} } if $f->{op} eq 'close';
+        if ($f->{op} eq 'ping') {
+            $self->send_frame(op => 'pong', data => $f->{data});
+            next;
+        }
+        if ($f->{op} eq 'binary') {
+            return { type => 'binary', data => $f->{data} };
+        }
+        my $d = $f->{data};
+        if ($d eq '2') {
+            $self->send_text('3') unless $self->{no_pong};
+            next;
+        }
+        return { type => 'eio', raw => $d } unless $d =~ /^4/;
+        return parse_packet(substr($d, 1));
+    }
+}
+
+sub parse_packet {
+    my ($s) = @_;
+    my $p = { raw => $s };
+    $s =~ s/^(\d)// or return $p;
+    $p->{type} = $1;
+    $p->{attachments} = $1 if $s =~ s/^(\d+)-//;
+    $p->{nsp} = '/';
+    if ($s =~ s{^(/[^,]*),?}{}) {
+        $p->{nsp} = $1;
+    }
+    $p->{id} = $1 if $s =~ s/^(\d+)//;
+    $p->{data} = length $s ? $JSON->decode($s) : undef;
+    return $p;
+}
+
+sub emit {
+    my ($self, @args) = @_;
+    $self->send_text('42' . $JSON->encode(\@args));
+}
+
+# an event with an ack id; returns the id
+sub emit_ack {
+    my ($self, @args) = @_;
+    my $id = $self->{ack_id}++;
+    $self->send_text("42$id" . $JSON->encode(\@args));
+    return $id;
+}
+
+# the arguments of the ack with that id, other packets kept for later
+sub ack {
+    my ($self, $id, $timeout) = @_;
+    return delete $self->{acks}{$id} if exists $self->{acks}{$id};
+    my $t0 = time;
+    $timeout //= 5;
+    for (;;) {
+        my $p = $self->next_packet($timeout - (time - $t0)) // return undef;
+        return undef if $p->{type} !~ /^\d$/;
+        if ($p->{type} == 3 && $p->{id} == $id) {
+            return $p->{data};
+        }
+        $self->_keep($p);
+    }
+}
+
+sub call {
+    my ($self, @args) = @_;
+    return $self->ack($self->emit_ack(@args));
+}
+
+sub _keep {
+    my ($self, $p) = @_;
+    if ($p->{type} == 3) {
+        $self->{acks}{$p->{id}} = $p->{data};
+    } else {
+        push @{ $self->{events} }, $p;
+    }
+}
+
+# the next event with that name (others kept); returns its arguments
+sub event {
+    my ($self, $name, $timeout) = @_;
+    $timeout //= 5;
+    for my $i (0 .. $#{ $self->{events} }) {
+        my $p = $self->{events}[$i];
+        if ($p->{type} == 2 && $p->{data}[0] eq $name) {
+            splice @{ $self->{events} }, $i, 1;
+            return [ @{ $p->{data} }[1 .. $#{ $p->{data} }] ];
+        }
+    }
+    my $t0 = time;
+    for (;;) {
+        my $p = $self->next_packet($timeout - (time - $t0)) // return undef;
+        return undef if $p->{type} !~ /^\d$/;
+        if ($p->{type} == 2 && ref $p->{data} eq 'ARRAY'
+            && $p->{data}[0] eq $name)
+        {
+            return [ @{ $p->{data} }[1 .. $#{ $p->{data} }] ];
+        }
+        $self->_keep($p);
+    }
+}
+
+# no event with that name arrives within the time
+sub no_event {
+    my ($self, $name, $timeout) = @_;
+    return !defined $self->event($name, $timeout // 0.3);
+}
+
+# drop what was kept
+sub flush_events {
+    my ($self) = @_;
+    $self->{events} = [];
+    while (my $p = $self->next_packet(0.05)) {
+        last if $p->{type} !~ /^\d$/;
+    }
+    $self->{events} = [];
+}
+
+1;
