@@ -45,10 +45,14 @@ static char *ngx_http_noom_origins(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_noom_room_events(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static void ngx_http_noom_turn_warn(ngx_conf_t *cf,
+    ngx_http_noom_main_conf_t *mcf);
 static ngx_int_t ngx_http_noom_add_zone(ngx_conf_t *cf,
     ngx_http_noom_main_conf_t *mcf, size_t size);
 static char *ngx_http_noom_positive(ngx_conf_t *cf, void *post, void *data);
 static char *ngx_http_noom_positive_msec(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_noom_positive_sec(ngx_conf_t *cf, void *post,
     void *data);
 
 
@@ -56,6 +60,8 @@ static ngx_conf_post_handler_pt  ngx_http_noom_positive_p =
     ngx_http_noom_positive;
 static ngx_conf_post_handler_pt  ngx_http_noom_positive_msec_p =
     ngx_http_noom_positive_msec;
+static ngx_conf_post_handler_pt  ngx_http_noom_positive_sec_p =
+    ngx_http_noom_positive_sec;
 
 static ngx_str_t  ngx_http_noom_zone_name = ngx_string("noom");
 
@@ -145,6 +151,27 @@ static ngx_command_t  ngx_http_noom_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("noom_ice_server"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_noom_turn_ice_server,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("noom_turn_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_noom_turn_secret,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("noom_turn_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_noom_main_conf_t, turn_ttl),
+      &ngx_http_noom_positive_sec_p },
 
     { ngx_string("noom_ping_interval"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -462,6 +489,7 @@ ngx_http_noom_create_main_conf(ngx_conf_t *cf)
     mcf->max_signal = NGX_CONF_UNSET_SIZE;
     mcf->max_rooms = NGX_CONF_UNSET_UINT;
     mcf->max_members = NGX_CONF_UNSET_UINT;
+    mcf->turn_ttl = NGX_CONF_UNSET;
 
     return mcf;
 }
@@ -479,6 +507,11 @@ ngx_http_noom_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_size_value(mcf->max_signal, 65536);
     ngx_conf_init_uint_value(mcf->max_rooms, 1000);
     ngx_conf_init_uint_value(mcf->max_members, 6);
+    ngx_conf_init_value(mcf->turn_ttl, 3600);
+
+    if (mcf->turn_secret.len == 0 && mcf->ice_servers) {
+        ngx_http_noom_turn_warn(cf, mcf);
+    }
 
     if (mcf->queue_size < 2 * mcf->max_signal + 4096) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -915,4 +948,39 @@ ngx_http_noom_positive_msec(ngx_conf_t *cf, void *post, void *data)
     }
 
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_noom_positive_sec(ngx_conf_t *cf, void *post, void *data)
+{
+    time_t  *tp = data;
+
+    if (*tp <= 0) {
+        return "must be greater than zero";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* TURN without a secret gives browsers a relay they cannot log into */
+
+static void
+ngx_http_noom_turn_warn(ngx_conf_t *cf, ngx_http_noom_main_conf_t *mcf)
+{
+    ngx_uint_t              i;
+    ngx_noom_ice_server_t  *s;
+
+    s = mcf->ice_servers->elts;
+
+    for (i = 0; i < mcf->ice_servers->nelts; i++) {
+        if (s[i].turn) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "a TURN server in \"noom_ice_server\" "
+                               "without \"noom_turn_secret\": browsers "
+                               "get no credentials for it");
+            return;
+        }
+    }
 }

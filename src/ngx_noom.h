@@ -78,6 +78,12 @@ typedef struct {
 
 
 typedef struct {
+    ngx_array_t                urls;        /* ngx_str_t */
+    ngx_flag_t                 turn;
+} ngx_noom_ice_server_t;
+
+
+typedef struct {
     ngx_shm_zone_t            *zone;
     ngx_cycle_t               *cycle;
     size_t                     queue_size;
@@ -88,6 +94,9 @@ typedef struct {
     ngx_uint_t                 max_rooms;
     ngx_uint_t                 max_members;
     ngx_array_t               *room_events; /* ngx_str_t */
+    ngx_array_t               *ice_servers; /* ngx_noom_ice_server_t */
+    ngx_str_t                  turn_secret;
+    time_t                     turn_ttl;
     ngx_uint_t                 nworkers;
     ngx_fd_t                  *wake;        /* an eventfd per worker */
     ngx_flag_t                 enabled;
@@ -372,6 +381,12 @@ void ngx_noom_relay_rooms_changed_local(void);
 ngx_int_t ngx_noom_ring_put_locked(ngx_uint_t w, ngx_uint_t type,
     uint64_t room, uint64_t target, u_char *p, size_t len);
 void ngx_noom_relay_wake(ngx_uint_t w);
+
+/* ngx_noom_turn.c */
+char *ngx_noom_turn_ice_server(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_noom_turn_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+json_t *ngx_noom_turn_servers(ngx_http_noom_main_conf_t *mcf, u_char *id);
 
 /* ngx_noom_status.c */
 ngx_int_t ngx_noom_status_handler(ngx_http_request_t *r);

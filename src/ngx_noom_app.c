@@ -34,6 +34,8 @@ static void ngx_noom_app_list(ngx_noom_ctx_t *ctx, json_t *args,
     int64_t ack, ngx_noom_bin_t *bin, const char *name);
 static void ngx_noom_app_signal(ngx_noom_ctx_t *ctx, json_t *args,
     int64_t ack, ngx_noom_bin_t *bin, const char *name);
+static void ngx_noom_app_ice(ngx_noom_ctx_t *ctx, json_t *args,
+    int64_t ack, ngx_noom_bin_t *bin, const char *name);
 static ngx_int_t ngx_noom_app_in_room(ngx_noom_ctx_t *ctx, json_t *room);
 static void ngx_noom_app_leave_room(ngx_noom_ctx_t *ctx);
 static json_t *ngx_noom_app_rooms(void);
@@ -54,6 +56,7 @@ static ngx_noom_app_event_t  ngx_noom_app_events[] = {
     { "answer", ngx_noom_app_signal },
     { "ice", ngx_noom_app_signal },
     { "media_state", ngx_noom_app_signal },
+    { "ice_servers", ngx_noom_app_ice },
     { NULL, NULL }
 };
 
@@ -69,6 +72,8 @@ void
 ngx_noom_app_connect(ngx_noom_ctx_t *ctx)
 {
     ngx_noom_local_add(ctx, NGX_NOOM_LIST_APP);
+
+    ngx_noom_app_ice(ctx, NULL, NGX_NOOM_SIO_NO_ACK, NULL, "ice_servers");
 }
 
 
@@ -596,6 +601,45 @@ ngx_noom_app_signal(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
     }
 
     ngx_noom_sio_ack(ctx, 0, ack, NULL);
+}
+
+
+/* ice_servers(ack), and the same unasked right after connecting */
+
+static void
+ngx_noom_app_ice(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
+    ngx_noom_bin_t *bin, const char *name)
+{
+    json_t                     *servers, *out;
+    ngx_http_noom_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(ctx->request, ngx_http_noom_module);
+
+    servers = ngx_noom_turn_servers(mcf, ctx->nsp[0].id);
+
+    if (servers == NULL) {
+        out = NULL;
+
+    } else if (ack == NGX_NOOM_SIO_NO_ACK) {
+        out = json_pack("[so]", name, servers);
+
+    } else {
+        out = json_pack("[o]", servers);
+    }
+
+    if (out == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    if (ack == NGX_NOOM_SIO_NO_ACK) {
+        ngx_noom_sio_emit(ctx, 0, out);
+
+    } else {
+        ngx_noom_sio_ack(ctx, 0, ack, out);
+    }
+
+    json_decref(out);
 }
 
 

@@ -567,7 +567,7 @@ use Time::HiRes qw(time);
 
 our @ISA = ('Noom::WS');
 
-my $JSON = JSON::PP->new->canonical->allow_nonref;
+my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
 
 sub json { $JSON }
 
