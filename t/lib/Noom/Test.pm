@@ -257,6 +257,17 @@ sub done {
     done_testing();
 }
 
+# the lines of error.log and stderr that done() counts as bad (alerts,
+# sanitizer reports, "open socket left"), for checking a second nginx of
+# the same file, which cannot end with done()
+sub alerts {
+    my ($self) = @_;
+    my $log = $self->error_log . $self->read_file('logs/stderr.log');
+    return join "\n",
+        grep { /\[(alert|crit|emerg)\]|Sanitizer|runtime error:|open socket #/ }
+        split /\n/, $log;
+}
+
 sub DESTROY {
     my ($self) = @_;
     if ($self->{pid}) {

@@ -1,0 +1,163 @@
+#!/usr/bin/perl
+
+# Interoperability with the official socket.io-client (node, t/js/
+# sio_client.mjs): acks, two clients exchanging messages, reconnection after
+# a reload closed the transport; the same over TLS; and, from Perl over TLS,
+# small frames that come back at once instead of waiting in a TLS buffer.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use Test::More;
+use IO::Socket::SSL;
+use Socket qw(IPPROTO_TCP TCP_NODELAY);
+use Time::HiRes qw(time);
+use Noom::Test;
+
+my $t = Noom::Test->new(workers => 2);
+my $dir = $t->dir;
+
+system("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost"
+    . " -days 1 -keyout $dir/key.pem -out $dir/cert.pem 2>/dev/null") == 0
+    or BAIL_OUT('openssl could not make a certificate');
+
+$t->write_conf(<<'EOF')->run;
+%%TEST_GLOBALS%%
+events { worker_connections 1024; }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        listen 127.0.0.1:%%PORT_1%% ssl;
+        ssl_certificate %%DIR%%/cert.pem;
+        ssl_certificate_key %%DIR%%/key.pem;
+        location /ws { noom_rooms; }
+    }
+}
+EOF
+
+my $tls_port = $t->extra_port(1);
+
+# runs the node script; its TAP lines become tests here
+sub node_client {
+    my ($label, @args) = @_;
+    my $script = "$Noom::Test::TOP/t/js/sio_client.mjs";
+    my $pid = open(my $fh, '-|', 'node', $script, @args);
+    ok($pid, "node runs t/js/sio_client.mjs ($label)") or return;
+    my $n = 0;
+    while (my $l = <$fh>) {
+        chomp $l;
+        if ($l =~ /^(not )?ok \d+ - (.*)$/) {
+            ok(!$1, "$label: $2");
+            $n++;
+        } elsif ($l =~ /^#\s?(.*)/) {
+            diag "$label: $1";
+        } elsif ($l !~ /^1\.\.\d+$/) {
+            diag "$label: $l";
+        }
+    }
+    close $fh;
+    is($? >> 8, 0, "the $label script exits with 0");
+    ok($n >= 18, "the $label script ran its tests") or diag "only $n";
+}
+
+# socket.io-client over TLS
+
+node_client('socket.io-client over TLS', $tls_port, 'https');
+
+# a Perl client over TLS: nothing waits in nginx's TLS buffer
+
+{
+    package TLSClient;
+    use IO::Socket::SSL;
+    our @ISA = ('Noom::SIO');
+
+    # Noom::SIO over IO::Socket::SSL: the handshake, the open packet,
+    # CONNECT to "/"
+    sub connect_tls {
+        my ($class, $t, $port) = @_;
+        my $s = IO::Socket::SSL->new(PeerAddr => '127.0.0.1',
+            PeerPort => $port, SSL_verify_mode => 0,
+            SSL_hostname => 'localhost') or die "TLS: $SSL_ERROR";
+        setsockopt($s, Socket::IPPROTO_TCP(), Socket::TCP_NODELAY(), 1);
+        my $self = bless { s => $s, buf => '', t => $t, events => [],
+            acks => {}, ack_id => 0 }, $class;
+        $self->{t0} = Time::HiRes::time();
+        $self->raw("GET /ws/?EIO=4&transport=websocket HTTP/1.1\r\n"
+            . "Host: localhost\r\nUpgrade: websocket\r\n"
+            . "Connection: Upgrade\r\n"
+            . "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            . "Sec-WebSocket-Version: 13\r\n\r\n");
+        while ($self->{buf} !~ /\r\n\r\n/) {
+            $self->_fill(5) or last;
+        }
+        my ($head, $rest) = split /\r\n\r\n/, $self->{buf}, 2;
+        $self->{buf} = $rest // '';
+        ($self->{status}) = ($head // '') =~ m{^HTTP/1\.1 (\d+)};
+        return $self;
+    }
+
+    # data may wait inside the TLS layer where select() does not see it
+    sub _fill {
+        my ($self, $timeout) = @_;
+        return 0 if $self->{eof};
+        my $s = $self->{s};
+        if (!$s->pending) {
+            $timeout = 0 if $timeout < 0;
+            return 0 unless IO::Select->new($s)->can_read($timeout);
+        }
+        my $n = sysread($s, my $buf, 65536);
+        if (!defined $n && $SSL_ERROR == SSL_WANT_READ) {
+            return 1;
+        }
+        if (!$n) {
+            $self->{eof} = 1;
+            return 0;
+        }
+        $self->{buf} .= $buf;
+        return 1;
+    }
+}
+
+my $c = TLSClient->connect_tls($t, $tls_port);
+is($c->status, 101, 'a Perl client gets 101 over TLS');
+my $f = $c->recv_frame(2);
+my $open_rtt = time - $c->{t0};
+like($f && $f->{data}, qr/^0\{"sid"/, 'then the open packet');
+ok($open_rtt < 0.2, 'the open packet comes with the 101, not later')
+    or diag "after $open_rtt s";
+
+my $t0 = time;
+$c->send_text('40');
+my $p = $c->next_packet(2);
+my $rtt = time - $t0;
+is($p && $p->{type}, 0, 'CONNECT is answered over TLS');
+ok($rtt < 0.2, 'the CONNECT reply comes at once') or diag "after $rtt s";
+
+my @rtt;
+my $acked = 0;
+for my $i (1 .. 20) {
+    $t0 = time;
+    my $r = $c->call('nickname', "n$i");
+    push @rtt, time - $t0;
+    $acked++ if $r && ref $r eq 'ARRAY' && !@$r;
+}
+is($acked, 20, '20 small events over TLS are all acked');
+my ($max) = sort { $b <=> $a } @rtt;
+ok($max < 0.2, 'every round trip of a small frame is well under 200 ms')
+    or diag "round trips: @rtt";
+
+$c->send_frame(op => 'ping', data => 'tls');
+$t0 = time;
+$f = $c->recv_frame(1);
+is_deeply([$f && $f->{op}, $f && $f->{data}], ['pong', 'tls'],
+    'a WebSocket ping over TLS gets its pong');
+ok(time - $t0 < 0.2, 'at once');
+close $c->{s};
+
+# socket.io-client over plain HTTP, then a reload that closes the transport
+
+node_client('socket.io-client', $t->port, 'http', $t->master_pid);
+
+$t->done;
