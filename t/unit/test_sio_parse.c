@@ -1,0 +1,307 @@
+
+/*
+ * Copyright (C) noom authors
+ *
+ * ngx_noom_sio_parse(): the Socket.IO v5 packet prefix
+ * <type>[<attachments>-][<nsp>,][<ack id>]<json>, and ngx_noom_valid_name()
+ * for nicknames and room names.  Every input is parsed from a heap copy of
+ * exactly its size, so a read past the end is an ASan error.
+ */
+
+
+#include <stdlib.h>
+
+#include "tap.h"
+#include "ngx_noom_parse.h"
+
+
+#define NONE  "(none)"
+
+
+typedef struct {
+    const char  *in;
+    ngx_int_t    rc;
+    int          type;
+    unsigned     attachments;
+    const char  *nsp;
+    int64_t      ack;
+    const char  *data;
+    const char  *name;
+} sio_case_t;
+
+
+static const sio_case_t  sio_cases[] = {
+
+    /* types */
+    { "0", NGX_OK, 0, 0, "/", -1, "", "CONNECT" },
+    { "0{\"token\":\"x\"}", NGX_OK, 0, 0, "/", -1, "{\"token\":\"x\"}",
+      "CONNECT with auth" },
+    { "1", NGX_OK, 1, 0, "/", -1, "", "DISCONNECT" },
+    { "2[\"hello\",1]", NGX_OK, 2, 0, "/", -1, "[\"hello\",1]", "EVENT" },
+    { "3[]", NGX_OK, 3, 0, "/", -1, "[]", "ACK without an id" },
+    { "4{\"message\":\"no\"}", NGX_OK, 4, 0, "/", -1,
+      "{\"message\":\"no\"}", "CONNECT_ERROR" },
+    { "51-[\"up\",{\"_placeholder\":true,\"num\":0}]", NGX_OK, 5, 1, "/", -1,
+      "[\"up\",{\"_placeholder\":true,\"num\":0}]", "BINARY_EVENT" },
+    { "62-7[{\"_placeholder\":true,\"num\":0}]", NGX_OK, 6, 2, "/", 7,
+      "[{\"_placeholder\":true,\"num\":0}]", "BINARY_ACK with an id" },
+    { "2", NGX_OK, 2, 0, "/", -1, "", "EVENT without data (the caller "
+      "refuses it)" },
+
+    /* bad types */
+    { "", NGX_ERROR, 0, 0, NULL, 0, NULL, "empty packet" },
+    { "7[]", NGX_ERROR, 0, 0, NULL, 0, NULL, "type 7" },
+    { "9", NGX_ERROR, 0, 0, NULL, 0, NULL, "type 9" },
+    { "a", NGX_ERROR, 0, 0, NULL, 0, NULL, "type a" },
+    { "/chat,", NGX_ERROR, 0, 0, NULL, 0, NULL, "no type" },
+    { "[\"x\"]", NGX_ERROR, 0, 0, NULL, 0, NULL, "JSON without a type" },
+    { " 2[]", NGX_ERROR, 0, 0, NULL, 0, NULL, "space before the type" },
+
+    /* attachments */
+    { "50-[]", NGX_OK, 5, 0, "/", -1, "[]", "0 attachments" },
+    { "5999-[]", NGX_OK, 5, 999, "/", -1, "[]", "999 attachments" },
+    { "5007-[]", NGX_OK, 5, 7, "/", -1, "[]", "007 attachments" },
+    { "51-", NGX_OK, 5, 1, "/", -1, "", "attachments and nothing more" },
+    { "5", NGX_ERROR, 0, 0, NULL, 0, NULL, "BINARY_EVENT without a count" },
+    { "6", NGX_ERROR, 0, 0, NULL, 0, NULL, "BINARY_ACK without a count" },
+    { "5-[]", NGX_ERROR, 0, 0, NULL, 0, NULL, "empty count" },
+    { "5[]", NGX_ERROR, 0, 0, NULL, 0, NULL, "no count" },
+    { "51", NGX_ERROR, 0, 0, NULL, 0, NULL, "count without a dash" },
+    { "51[]", NGX_ERROR, 0, 0, NULL, 0, NULL, "count followed by JSON" },
+    { "5a-[]", NGX_ERROR, 0, 0, NULL, 0, NULL, "count not a number" },
+    { "51a-[]", NGX_ERROR, 0, 0, NULL, 0, NULL, "count with a letter" },
+    { "51000-[]", NGX_ERROR, 0, 0, NULL, 0, NULL, "4-digit count" },
+    { "5/chat,1-[]", NGX_ERROR, 0, 0, NULL, 0, NULL,
+      "namespace before the count" },
+    { "21-[]", NGX_OK, 2, 0, "/", 1, "-[]", "no count on an EVENT: "
+      "1 is an ack id" },
+
+    /* namespaces */
+    { "0/chat,", NGX_OK, 0, 0, "/chat", -1, "", "CONNECT to /chat" },
+    { "0/chat", NGX_OK, 0, 0, "/chat", -1, "", "namespace without a comma" },
+    { "0/chat,{\"a\":1}", NGX_OK, 0, 0, "/chat", -1, "{\"a\":1}",
+      "CONNECT to /chat with auth" },
+    { "2/chat,[\"a\"]", NGX_OK, 2, 0, "/chat", -1, "[\"a\"]",
+      "EVENT in /chat" },
+    { "2/chat,12[\"a\"]", NGX_OK, 2, 0, "/chat", 12, "[\"a\"]",
+      "EVENT in /chat with an ack id" },
+    { "2/chat[\"a\"]", NGX_OK, 2, 0, "/chat[\"a\"]", -1, "",
+      "no comma: the namespace runs to the end (as socket.io-parser)" },
+    { "2/,[\"a\"]", NGX_OK, 2, 0, "/", -1, "[\"a\"]", "namespace /" },
+    { "2/a/b,[\"a\"]", NGX_OK, 2, 0, "/a/b", -1, "[\"a\"]",
+      "namespace with a slash" },
+    { "2/,", NGX_OK, 2, 0, "/", -1, "", "namespace / and nothing more" },
+    { "2/", NGX_OK, 2, 0, "/", -1, "", "a lone slash" },
+    { "52-/chat,3[\"a\"]", NGX_OK, 5, 2, "/chat", 3, "[\"a\"]",
+      "count, namespace and ack id" },
+    { "1/admin,", NGX_OK, 1, 0, "/admin", -1, "", "DISCONNECT from /admin" },
+    { "2/chat,,[]", NGX_OK, 2, 0, "/chat", -1, ",[]",
+      "a second comma is data" },
+
+    /* ack ids */
+    { "20[\"a\"]", NGX_OK, 2, 0, "/", 0, "[\"a\"]", "ack id 0" },
+    { "21[\"a\"]", NGX_OK, 2, 0, "/", 1, "[\"a\"]", "ack id 1" },
+    { "31[]", NGX_OK, 3, 0, "/", 1, "[]", "ACK 1" },
+    { "2123", NGX_OK, 2, 0, "/", 123, "", "ack id and no data" },
+    { "2999999999999999[]", NGX_OK, 2, 0, "/", 999999999999999LL, "[]",
+      "15-digit ack id" },
+    { "2000000000000042[]", NGX_OK, 2, 0, "/", 42, "[]",
+      "15-digit ack id with zeros" },
+    { "21000000000000000[]", NGX_ERROR, 0, 0, NULL, 0, NULL,
+      "16-digit ack id" },
+    { "20000000000000000[]", NGX_ERROR, 0, 0, NULL, 0, NULL,
+      "16 zeros" },
+    { "29999999999999999999999[]", NGX_ERROR, 0, 0, NULL, 0, NULL,
+      "22-digit ack id" },
+    { "2/chat,1000000000000000[]", NGX_ERROR, 0, 0, NULL, 0, NULL,
+      "16-digit ack id after a namespace" },
+    { "2 1[]", NGX_OK, 2, 0, "/", -1, " 1[]", "a space is data" },
+    { "2-1[]", NGX_OK, 2, 0, "/", -1, "-1[]", "no negative ack ids" },
+    { "21a", NGX_OK, 2, 0, "/", 1, "a", "the id stops at a non-digit" },
+};
+
+
+static void
+test_sio(void)
+{
+    u_char                 *copy;
+    size_t                  i, len;
+    ngx_int_t               rc;
+    const sio_case_t       *c;
+    ngx_noom_sio_packet_t   pkt;
+
+    for (i = 0; i < sizeof(sio_cases) / sizeof(sio_cases[0]); i++) {
+        c = &sio_cases[i];
+        len = strlen(c->in);
+
+        copy = malloc(len ? len : 1);
+        if (copy == NULL) {
+            abort();
+        }
+
+        memcpy(copy, c->in, len);
+        memset(&pkt, 0xa5, sizeof(pkt));
+
+        rc = ngx_noom_sio_parse(copy, len, &pkt);
+
+        if (c->rc == NGX_ERROR) {
+            is_int(rc, NGX_ERROR, "'%s': %s: error", c->in, c->name);
+            free(copy);
+            continue;
+        }
+
+        if (!is_int(rc, NGX_OK, "'%s': %s", c->in, c->name)) {
+            free(copy);
+            continue;
+        }
+
+        is_int(pkt.type, c->type, "'%s': type %d", c->in, c->type);
+        is_int(pkt.attachments, c->attachments, "'%s': %u attachments",
+               c->in, c->attachments);
+        is_mem(pkt.nsp.data, pkt.nsp.len, c->nsp, strlen(c->nsp),
+               "'%s': namespace %s", c->in, c->nsp);
+        is_int(pkt.ack, c->ack, "'%s': ack id %lld", c->in,
+               (long long) c->ack);
+        is_mem(pkt.data, pkt.len, c->data, strlen(c->data),
+               "'%s': data '%s'", c->in, c->data);
+        ok(pkt.data >= copy && pkt.data + pkt.len == copy + len,
+           "'%s': the data runs to the end of the packet", c->in);
+
+        free(copy);
+    }
+}
+
+
+static void
+test_valid_name(void)
+{
+    char      buf[64], name[80];
+    unsigned  c, wrong;
+
+    static const struct {
+        const char  *s;
+        size_t       max;
+        ngx_int_t    rc;
+        const char  *name;
+    } cases[] = {
+        { "bob", 32, NGX_OK, "bob" },
+        { "b", 1, NGX_OK, "one byte, limit 1" },
+        { "", 32, NGX_ERROR, "empty" },
+        { "bob", 2, NGX_ERROR, "3 bytes, limit 2" },
+        { "bob", 3, NGX_OK, "3 bytes, limit 3" },
+        { " bob ", 32, NGX_OK, "spaces around a name" },
+        { "Mary Ann", 32, NGX_OK, "a space inside" },
+        { " ", 32, NGX_ERROR, "one space" },
+        { "     ", 32, NGX_ERROR, "only spaces" },
+        { "\t", 32, NGX_ERROR, "a tab" },
+        { "bob\n", 32, NGX_ERROR, "a newline at the end" },
+        { "b\rob", 32, NGX_ERROR, "a CR inside" },
+        { "\x1b[31mred", 32, NGX_ERROR, "an escape sequence" },
+        { "bob\x7f", 32, NGX_ERROR, "DEL" },
+        { "Zo\xc3\xab", 32, NGX_OK, "Zoë" },
+        { "\xe6\x97\xa5\xe6\x9c\xac", 32, NGX_OK, "CJK" },
+        { "\xf0\x9f\x98\x80", 32, NGX_OK, "an emoji" },
+        { "\xc3\xa9\xc3\xa9", 3, NGX_ERROR, "the limit counts bytes" },
+        { "\xc3\xa9\xc3\xa9", 4, NGX_OK, "4 bytes, limit 4" },
+        { "a\xc2\x80", 32, NGX_ERROR, "U+0080 (C1)" },
+        { "a\xc2\x85" "b", 32, NGX_ERROR, "U+0085 NEL (C1)" },
+        { "\xc2\x9f", 32, NGX_ERROR, "U+009F (C1)" },
+        { "\xc2\xa0", 32, NGX_OK, "U+00A0 no-break space (not a control; "
+          "only U+0020 counts as a space)" },
+        { "\xc2\xbf", 32, NGX_OK, "U+00BF" },
+        { "\xc3\x80", 32, NGX_OK, "U+00C0 (80 after C3 is not C1)" },
+        { "\xe2\x80\xa8", 32, NGX_OK, "U+2028 line separator (not C0/C1)" },
+        { "x\xc2", 32, NGX_OK, "a cut C2 at the end is not read past" },
+    };
+
+    size_t  i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t   len = strlen(cases[i].s);
+        u_char  *copy;
+
+        copy = malloc(len ? len : 1);
+        if (copy == NULL) {
+            abort();
+        }
+
+        memcpy(copy, cases[i].s, len);
+        is_int(ngx_noom_valid_name(copy, len, cases[i].max), cases[i].rc,
+               "valid_name: %s: %s", cases[i].name,
+               cases[i].rc == NGX_OK ? "accepted" : "refused");
+        free(copy);
+    }
+
+    /* every C0 control, DEL and every C1 control, at the start, inside
+     * and at the end */
+
+    wrong = 0;
+
+    for (c = 0; c < 0xa0; c++) {
+        size_t  n;
+
+        if (c >= 0x20 && c < 0x7f) {
+            continue;
+        }
+
+        for (i = 0; i < 3; i++) {
+            n = 0;
+
+            if (i > 0) {
+                buf[n++] = 'a';
+            }
+
+            if (c < 0x80) {
+                buf[n++] = (char) c;
+
+            } else {
+                buf[n++] = (char) 0xc2;
+                buf[n++] = (char) c;
+            }
+
+            if (i < 2) {
+                buf[n++] = 'z';
+            }
+
+            if (ngx_noom_valid_name((u_char *) buf, n, 32) != NGX_ERROR) {
+                if (wrong++ == 0) {
+                    diag("U+%04X at %zu accepted", c, i);
+                }
+            }
+        }
+    }
+
+    ok(wrong == 0, "every C0 control, DEL and every C1 control is refused");
+
+    wrong = 0;
+
+    for (c = 0x20; c < 0x7f; c++) {
+        buf[0] = (char) c;
+
+        if (ngx_noom_valid_name((u_char *) buf, 1, 1)
+            != (c == ' ' ? NGX_ERROR : NGX_OK))
+        {
+            wrong++;
+        }
+    }
+
+    ok(wrong == 0, "every printable ASCII character alone, except space");
+
+    memset(buf, 'n', 64);
+    sprintf(name, "64 bytes, limit 64");
+    is_int(ngx_noom_valid_name((u_char *) buf, 64, 64), NGX_OK, "%s", name);
+    is_int(ngx_noom_valid_name((u_char *) buf, 64, 63), NGX_ERROR,
+           "64 bytes, limit 63");
+    is_int(ngx_noom_valid_name((u_char *) buf, 1, 0), NGX_ERROR,
+           "limit 0 refuses everything");
+}
+
+
+int
+main(void)
+{
+    test_sio();
+    test_valid_name();
+
+    return done();
+}
