@@ -215,6 +215,13 @@ ngx_noom_relay_shutdown(void)
         ctx = ngx_queue_data(q, ngx_noom_ctx_t, lists[NGX_NOOM_LIST_ALL]);
         ngx_noom_close(ctx, NGX_NOOM_WS_GOING_AWAY, "server shutting down");
     }
+
+    /*
+     * Called from the worker's quit handling, outside of the event loop:
+     * the posted writes would otherwise wait for the next event or timer.
+     */
+
+    ngx_event_process_posted((ngx_cycle_t *) ngx_cycle, &ngx_posted_events);
 }
 
 

@@ -1,0 +1,94 @@
+#!/usr/bin/perl
+
+# Reload (SIGHUP): the old workers close their WebSockets with 1001 at once,
+# so clients reconnect; the old workers exit; the new generation starts with
+# an empty zone; the master's file descriptors do not grow over reloads.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use Test::More;
+use Time::HiRes qw(time);
+use Noom::Test;
+
+my $t = Noom::Test->new(workers => 2);
+
+$t->write_conf(<<'EOF')->run;
+%%TEST_GLOBALS%%
+events { worker_connections 1024; }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    server {
+        listen 127.0.0.1:%%PORT%% reuseport;
+        location /ws { noom_rooms; noom_worker_header on; }
+        location / { noom_rooms; }
+        location /status { noom_status; }
+    }
+}
+EOF
+
+my $a = Noom::SIO->connect_on_worker($t, 0);
+my $b = Noom::SIO->connect_on_worker($t, 1);
+my $plain = Noom::WS->connect($t, path => '/');
+my $mute = Noom::SIO->connect($t);
+
+is($plain->status, 101, 'a plain lobby socket is open');
+
+$a->call('enter_room', 'r1');
+$b->call('enter_room', 'r1');
+is($t->status_json->{members}, 2, 'two members before the reload');
+
+my @old = $t->worker_pids;
+my $t0 = time;
+
+$t->reload;
+
+is($a->wait_close(3), 1001, 'a Socket.IO client gets close 1001');
+is($a->close_reason, 'server shutting down', 'with a reason');
+ok(time - $t0 < 3, 'promptly');
+is($b->wait_close(3), 1001, 'so does one on the other worker');
+is($plain->wait_close(3), 1001, 'and the plain lobby socket');
+
+# a client that never answers the close frame is dropped all the same
+my $f;
+do { $f = $mute->recv_frame(3) } while ($f && $f->{op} !~ /^(close|eof)$/);
+is($f && $f->{code}, 1001, 'a client that does not answer gets 1001 too');
+ok($mute->wait_eof(3), 'and is closed without its answer');
+
+my $gone = 0;
+for (1 .. 300) {
+    $gone = !grep { kill 0, $_ } @old;
+    last if $gone;
+    select undef, undef, undef, 0.02;
+}
+ok($gone, 'the old workers exit');
+
+my $st = $t->status_json;
+is($st->{rooms}, 0, 'the new generation starts with no rooms');
+is($st->{members}, 0, 'and no members');
+
+my $c = Noom::SIO->connect($t);
+is($c->call('enter_room', 'r1')->[0], 1, 'clients reconnect and rejoin');
+
+# the master's descriptors over reloads
+
+sub fds { my @f = glob "/proc/$_[0]/fd/*"; scalar @f }
+
+my $before = fds($t->master_pid);
+$t->reload for 1 .. 10;
+
+# the master closes an old worker's channel when it reaps it
+my $after;
+for (1 .. 250) {
+    $after = fds($t->master_pid);
+    last if $after <= $before;
+    select undef, undef, undef, 0.02;
+}
+is($after, $before, 'the master holds no more descriptors after 10 reloads');
+
+$c->wait_close(3);
+
+unlike($t->error_log, qr/open socket/, 'no socket was left open');
+
+$t->done;
