@@ -33,6 +33,7 @@ sub new {
 
     $self->{dir} = tempdir('noom-t-XXXXXX', TMPDIR => 1,
         CLEANUP => !$ENV{TEST_NOOM_KEEP});
+    chmod 0755, $self->{dir};   # workers run as nobody
     make_path("$self->{dir}/logs", "$self->{dir}/conf", "$self->{dir}/tmp",
         "$self->{dir}/html");
 
@@ -247,6 +248,12 @@ sub wait_log {
 # reports, no "open socket left"
 sub done {
     my ($self, %opts) = @_;
+    $self->check(%opts);
+    done_testing();
+}
+
+sub check {
+    my ($self, %opts) = @_;
     my $stopped = $self->stop;
     ok($stopped, 'nginx stopped gracefully');
     my $log = $self->error_log . $self->read_file('logs/stderr.log');
@@ -254,7 +261,6 @@ sub done {
         split /\n/, $log;
     @bad = grep { $_ !~ $opts{allow} } @bad if $opts{allow};
     is(join("\n", @bad), '', 'no alerts in the error log');
-    done_testing();
 }
 
 # the lines of error.log and stderr that done() counts as bad (alerts,
