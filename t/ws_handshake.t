@@ -61,7 +61,8 @@ sub random_key {
 }
 
 # one raw request on a fresh connection: (status, {headers}, body, head),
-# the body read as far as Content-Length says (a 101 has none)
+# the body read as far as Content-Length says (a 101 has none, nor has
+# the answer to HEAD)
 sub request {
     my ($raw) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
@@ -81,7 +82,7 @@ sub request {
             }
         }
         if (defined $head) {
-            last if $status == 101;
+            last if $status == 101 || $raw =~ /^HEAD /;
             last if defined $h{'content-length'}
                 && length $body >= $h{'content-length'};
         }
@@ -163,6 +164,9 @@ is($st, 405, 'a POST upgrade gets 405');
 ($st) = upgrade(line => "PUT /echo HTTP/1.1", path => '/echo');
 is($st, 405, 'a PUT upgrade on the echo location gets 405');
 
+($st) = upgrade(line => "HEAD $EIO HTTP/1.1");
+is($st, 405, 'a HEAD upgrade gets 405');
+
 ($st) = upgrade(line => "GET $EIO HTTP/1.0");
 is($st, 400, 'an HTTP/1.0 upgrade gets 400');
 
@@ -194,6 +198,8 @@ is($st, 400, 'a key of 17 bytes gets 400');
 
 ($st) = upgrade(extra => ['Content-Length: 5'], body => 'hello');
 is($st, 400, 'an upgrade with a request body gets 400');
+($st) = upgrade(extra => ['Content-Length: 0']);
+is($st, 101, 'Content-Length: 0 is no body: 101');
 ($st) = upgrade(extra => ['Transfer-Encoding: chunked'],
     body => "5\r\nhello\r\n0\r\n\r\n");
 is($st, 400, 'an upgrade with a chunked body gets 400');

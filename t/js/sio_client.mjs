@@ -41,7 +41,9 @@ function connect() {
     randomizationFactor: 0,
     rejectUnauthorized: false,
   });
-  s.iceServers = once(s, "ice_servers");
+  // listening from the start: the events may come in any order
+  s.connected1 = once(s, "connect", 5000);
+  s.iceServers = once(s, "ice_servers", 5000);
   return s;
 }
 
@@ -76,12 +78,12 @@ const watchdog = setTimeout(() => {
 const alice = connect();
 const bob = connect();
 
-let r = await once(alice, "connect");
+let r = await alice.connected1;
 is(r, [], `alice connects to ${scheme}://127.0.0.1/ws over WebSocket`);
 ok(alice.io.engine.transport.name === "websocket", "with the websocket transport");
 ok(typeof alice.id === "string" && alice.id.length === 20,
   "her socket id has 20 characters", alice.id);
-r = await once(bob, "connect");
+r = await bob.connected1;
 is(r, [], "bob connects too");
 ok(alice.id !== bob.id, "with another socket id");
 
