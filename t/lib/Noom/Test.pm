@@ -607,7 +607,7 @@ sub connect {
         $self->send_text('40' . ($nsp eq '/' ? '' : "$nsp,") . $auth);
         my $p = $self->next_packet(5) // die "no CONNECT reply";
         die "CONNECT refused: $p->{raw}" unless $p->{type} == 0;
-        $self->{sid} = $p->{data}{sid};
+        $self->{sid} = data($p)->{sid};
     }
     return $self;
 }
@@ -628,6 +628,14 @@ sub open_packet { $_[0]{open} }
 # the next Socket.IO packet (Engine.IO pings answered on the way):
 # { type, nsp, id, data, raw }, or undef, or { type => 'close', code }
 sub next_packet {
+    my ($self, $timeout) = @_;
+    my $p = $self->_next($timeout);
+    data($p) if $p && defined $p->{json};
+    return $p;
+}
+
+# the same, the JSON left undecoded until data() asks for it
+sub _next {
     my ($self, $timeout) = @_;
     $timeout //= 5;
     my $t0 = time;
@@ -664,8 +672,24 @@ sub parse_packet {
         $p->{nsp} = $1;
     }
     $p->{id} = $1 if $s =~ s/^(\d+)//;
-    $p->{data} = length $s ? $JSON->decode($s) : undef;
+    $p->{json} = $s;
+    $p->{name} = $1 if $s =~ /^\["((?:[^"\\]|\\.)*)"/;
     return $p;
+}
+
+# the JSON of a packet, decoded when first asked for: a client that waits
+# for one event among thousands does not decode the others
+sub data {
+    my ($p) = @_;
+    $p->{data} = length $p->{json} ? $JSON->decode($p->{json}) : undef
+        unless exists $p->{data};
+    return $p->{data};
+}
+
+sub event_args {
+    my ($p) = @_;
+    my $d = data($p);
+    return [ @{$d}[1 .. $#$d] ];
 }
 
 sub emit {
@@ -688,10 +712,10 @@ sub ack {
     my $t0 = time;
     $timeout //= 5;
     for (;;) {
-        my $p = $self->next_packet($timeout - (time - $t0)) // return undef;
+        my $p = $self->_next($timeout - (time - $t0)) // return undef;
         return undef if $p->{type} !~ /^\d$/;
         if ($p->{type} == 3 && $p->{id} == $id) {
-            return $p->{data};
+            return data($p);
         }
         $self->_keep($p);
     }
@@ -705,7 +729,7 @@ sub call {
 sub _keep {
     my ($self, $p) = @_;
     if ($p->{type} == 3) {
-        $self->{acks}{$p->{id}} = $p->{data};
+        $self->{acks}{$p->{id}} = data($p);
     } else {
         push @{ $self->{events} }, $p;
     }
@@ -717,19 +741,17 @@ sub event {
     $timeout //= 5;
     for my $i (0 .. $#{ $self->{events} }) {
         my $p = $self->{events}[$i];
-        if ($p->{type} == 2 && $p->{data}[0] eq $name) {
+        if ($p->{type} == 2 && defined $p->{name} && $p->{name} eq $name) {
             splice @{ $self->{events} }, $i, 1;
-            return [ @{ $p->{data} }[1 .. $#{ $p->{data} }] ];
+            return event_args($p);
         }
     }
     my $t0 = time;
     for (;;) {
-        my $p = $self->next_packet($timeout - (time - $t0)) // return undef;
+        my $p = $self->_next($timeout - (time - $t0)) // return undef;
         return undef if $p->{type} !~ /^\d$/;
-        if ($p->{type} == 2 && ref $p->{data} eq 'ARRAY'
-            && $p->{data}[0] eq $name)
-        {
-            return [ @{ $p->{data} }[1 .. $#{ $p->{data} }] ];
+        if ($p->{type} == 2 && defined $p->{name} && $p->{name} eq $name) {
+            return event_args($p);
         }
         $self->_keep($p);
     }
@@ -745,7 +767,7 @@ sub no_event {
 sub flush_events {
     my ($self) = @_;
     $self->{events} = [];
-    while (my $p = $self->next_packet(0.05)) {
+    while (my $p = $self->_next(0.05)) {
         last if $p->{type} !~ /^\d$/;
     }
     $self->{events} = [];
