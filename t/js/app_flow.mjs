@@ -1,0 +1,101 @@
+// The Node.js app's flow with the official socket.io-client against noom:
+// two clients with nicknames, enter_room acked, welcome("bob", 2),
+// new_message("bob: hi"), bye("bob", 1) when one disconnects, room_change
+// seen by a third client in the lobby.  Usage: node app_flow.mjs <port>
+
+import { io } from "socket.io-client";
+
+const url = `http://127.0.0.1:${process.argv[2]}`;
+let n = 0, failed = 0;
+
+function ok(cond, name) {
+    n++;
+    if (!cond) failed++;
+    console.log(`${cond ? "ok" : "not ok"} ${n} - ${name}`);
+}
+
+function is(got, want, name) {
+    const g = JSON.stringify(got), w = JSON.stringify(want);
+    ok(g === w, name);
+    if (g !== w) console.log(`#   got: ${g}\n#   expected: ${w}`);
+}
+
+function connect() {
+    const s = io(url, { path: "/ws", transports: ["websocket"],
+                        reconnection: false });
+    return new Promise((resolve, reject) => {
+        s.on("connect", () => resolve(s));
+        s.on("connect_error", reject);
+    });
+}
+
+// an emit with an ack callback; resolves with all the ack's arguments
+function call(s, ...args) {
+    return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no ack for ${args[0]}`)),
+                             5000);
+        s.emit(...args, (...res) => { clearTimeout(t); resolve(res); });
+    });
+}
+
+function next(s, event, ms = 5000) {
+    return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no ${event}`)), ms);
+        s.once(event, (...args) => { clearTimeout(t); resolve(args); });
+    });
+}
+
+const timer = setTimeout(() => { console.log("# timed out"); process.exit(1); },
+                         20000);
+
+try {
+    const [alice, bob, carol] = await Promise.all([connect(), connect(),
+                                                   connect()]);
+    ok(alice.id && alice.id !== bob.id, "socket ids are distinct");
+
+    const changes = [];
+    carol.on("room_change", (names, counts) => changes.push([names, counts]));
+
+    alice.emit("nickname", "alice");
+    bob.emit("nickname", "bob");
+
+    // the original front-end: emit("enter_room", name, showRoom)
+    const [count, members] = await call(alice, "enter_room", "lobby");
+    is(count, 1, "enter_room is acked with the count");
+    is(members, [], "and the members already there");
+
+    const welcome = next(alice, "welcome");
+    const [count2, members2] = await call(bob, "enter_room", "lobby");
+    is(count2, 2, "the second member is acked with count 2");
+    is(members2, [{ id: alice.id, nickname: "alice" }],
+       "and sees the first");
+    is(await welcome, ["bob", 2, bob.id], 'the first gets welcome("bob", 2)');
+
+    const msg = next(alice, "new_message");
+    await call(bob, "new_message", "hi", "lobby");
+    const [line, detail] = await msg;
+    is(line, "bob: hi", 'new_message("bob: hi")');
+    is([detail.id, detail.nickname, detail.text], [bob.id, "bob", "hi"],
+       "with {id, nickname, text}");
+
+    const bye = next(alice, "bye");
+    bob.disconnect();
+    is(await bye, ["bob", 1, bob.id], 'bye("bob", 1) when bob disconnects');
+
+    const last = next(carol, "room_change");
+    alice.disconnect();
+    is(await last, [[], {}], "the lobby client sees the room go");
+    ok(changes.some(([names, counts]) =>
+           names.length === 1 && names[0] === "lobby" && counts.lobby === 2),
+       "and saw it with two members before");
+
+    is(await call(carol, "list_rooms"), [[], {}], "list_rooms agrees");
+    carol.disconnect();
+} catch (e) {
+    console.log(`not ok ${++n} - ${e.message}`);
+    failed++;
+}
+
+clearTimeout(timer);
+console.log(`1..${n}`);
+process.exit(failed ? 1 : 0);
