@@ -79,8 +79,9 @@ try {
        "with {id, nickname, text}");
 
     const bye = next(alice, "bye");
+    const bobId = bob.id;
     bob.disconnect();
-    is(await bye, ["bob", 1, bob.id], 'bye("bob", 1) when bob disconnects');
+    is(await bye, ["bob", 1, bobId], 'bye("bob", 1) when bob disconnects');
 
     const last = next(carol, "room_change");
     alice.disconnect();
