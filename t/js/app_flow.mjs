@@ -45,6 +45,21 @@ function next(s, event, ms = 5000) {
     });
 }
 
+// the first event whose arguments satisfy pred
+function until(s, event, pred, ms = 5000) {
+    return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no such ${event}`)), ms);
+        const f = (...args) => {
+            if (pred(...args)) {
+                clearTimeout(t);
+                s.off(event, f);
+                resolve(args);
+            }
+        };
+        s.on(event, f);
+    });
+}
+
 const timer = setTimeout(() => { console.log("# timed out"); process.exit(1); },
                          20000);
 
@@ -83,7 +98,7 @@ try {
     bob.disconnect();
     is(await bye, ["bob", 1, bobId], 'bye("bob", 1) when bob disconnects');
 
-    const last = next(carol, "room_change");
+    const last = until(carol, "room_change", (names) => names.length === 0);
     alice.disconnect();
     is(await last, [[], {}], "the lobby client sees the room go");
     ok(changes.some(([names, counts]) =>
