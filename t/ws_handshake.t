@@ -40,9 +40,6 @@ my $t = Noom::Test->new(workers => 2);
 $t->write_conf($CONF);
 $t->write_file('html/index.html', "<p>noom static page</p>\n");
 
-# the workers run as nobody when the tests run as root
-chmod 0755, $t->dir;
-
 $t->run;
 
 # the nginx that request() talks to
