@@ -319,6 +319,11 @@ ngx_http_noom_handler(ngx_http_request_t *r)
 
     if (rc != NGX_OK) {
         ngx_noom_stat(handshakes_refused, 1);
+
+        if (rc == NGX_NOOM_HTTP_UPGRADE_REQUIRED) {
+            return ngx_noom_ws_refuse_version(r);
+        }
+
         return rc;
     }
 

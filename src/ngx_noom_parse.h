@@ -64,6 +64,8 @@ typedef struct {
     unsigned                   fin:1;
     unsigned                   masked:1;
     unsigned                   unmasked:1;  /* accept server frames */
+    unsigned                   skip:1;      /* skipping a failed frame */
+    unsigned                   dead:1;      /* no way to find the next */
 } ngx_noom_ws_parser_t;
 
 

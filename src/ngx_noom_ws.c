@@ -44,7 +44,6 @@ static ngx_int_t ngx_noom_ws_header_value(ngx_http_request_t *r,
     char *name, size_t len, ngx_str_t *value, ngx_uint_t *n);
 static ngx_int_t ngx_noom_ws_has_token(ngx_http_request_t *r, char *name,
     size_t len, char *token, size_t tlen);
-static ngx_int_t ngx_noom_ws_refuse_version(ngx_http_request_t *r);
 
 
 static u_char           *ngx_noom_rbuf;
@@ -95,7 +94,7 @@ ngx_noom_ws_handshake(ngx_http_request_t *r, ngx_http_noom_loc_conf_t *lcf,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "noom: websocket handshake without "
                       "\"Sec-WebSocket-Version: 13\"");
-        return ngx_noom_ws_refuse_version(r);
+        return NGX_NOOM_HTTP_UPGRADE_REQUIRED;
     }
 
     if (ngx_noom_ws_header_value(r, "Sec-WebSocket-Key", 17, key, &n)
@@ -247,7 +246,7 @@ ngx_noom_ws_has_token(ngx_http_request_t *r, char *name, size_t len,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_noom_ws_refuse_version(ngx_http_request_t *r)
 {
     ngx_int_t         rc;
@@ -537,8 +536,8 @@ ngx_noom_ws_read_handler(ngx_http_request_t *r)
             return;
         }
 
-        if (ctx->close_rcvd || ctx->parser.close_code) {
-            /* after a close or a protocol error input is discarded */
+        if (ctx->close_rcvd || ctx->parser.dead) {
+            /* after a close, or an error past recovery, input is discarded */
             continue;
         }
 
@@ -602,6 +601,11 @@ ngx_noom_ws_input(ngx_noom_ctx_t *ctx, u_char *pos, u_char *last)
                 break;
             }
 
+            if (ctx->close_sent) {
+                /* only the client's close frame matters now */
+                break;
+            }
+
             if (ctx->msg_len == 0 && p->fin
                 && (uint64_t) (last - pos) >= p->len)
             {
@@ -612,8 +616,7 @@ ngx_noom_ws_input(ngx_noom_ctx_t *ctx, u_char *pos, u_char *last)
 
             if (ngx_noom_ws_reserve(ctx, ctx->msg_len + p->len) != NGX_OK) {
                 ngx_noom_close(ctx, NGX_NOOM_WS_INTERNAL, "out of memory");
-                p->close_code = NGX_NOOM_WS_INTERNAL;
-                return;
+                break;
             }
 
             break;
@@ -623,6 +626,10 @@ ngx_noom_ws_input(ngx_noom_ctx_t *ctx, u_char *pos, u_char *last)
             if (p->opcode & 0x8) {
                 ngx_memcpy(ctx->ctrl + ctx->ctrl_len, data, n);
                 ctx->ctrl_len += n;
+                break;
+            }
+
+            if (ctx->close_sent) {
                 break;
             }
 
@@ -648,7 +655,8 @@ ngx_noom_ws_input(ngx_noom_ctx_t *ctx, u_char *pos, u_char *last)
                 break;
             }
 
-            if (!p->complete) {
+            if (!p->complete || ctx->close_sent) {
+                whole = NULL;
                 break;
             }
 
@@ -670,7 +678,7 @@ ngx_noom_ws_input(ngx_noom_ctx_t *ctx, u_char *pos, u_char *last)
                 ctx->msg_size = 0;
             }
 
-            if (ctx->terminate || ctx->parser.close_code) {
+            if (ctx->terminate) {
                 return;
             }
 
@@ -678,13 +686,30 @@ ngx_noom_ws_input(ngx_noom_ctx_t *ctx, u_char *pos, u_char *last)
 
         default: /* NGX_NOOM_WS_ERROR */
 
-            ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
-                          "noom: %s, closing with %ui",
-                          p->error, p->close_code);
+            if (ctx->msg) {
+                ngx_free(ctx->msg);
+                ctx->msg = NULL;
+                ctx->msg_len = 0;
+                ctx->msg_size = 0;
+            }
 
-            ngx_noom_stat(protocol_closes, 1);
-            ngx_noom_close(ctx, p->close_code, p->error);
-            return;
+            whole = NULL;
+
+            if (!ctx->close_sent) {
+                ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                              "noom: %s, closing with %ui",
+                              p->error, p->close_code);
+
+                ngx_noom_stat(protocol_closes, 1);
+                ngx_noom_close(ctx, p->close_code, p->error);
+            }
+
+            if (p->dead) {
+                return;
+            }
+
+            /* look on for the client's close frame */
+            break;
         }
     }
 }
@@ -758,7 +783,6 @@ ngx_noom_ws_control(ngx_noom_ctx_t *ctx)
             ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
                           "noom: invalid close frame, closing with 1002");
             ngx_noom_stat(protocol_closes, 1);
-            ctx->parser.close_code = NGX_NOOM_WS_PROTOCOL;
             ngx_noom_close(ctx, NGX_NOOM_WS_PROTOCOL, "invalid close frame");
             ctx->close_rcvd = 1;
             ngx_noom_ws_post_write(ctx);
@@ -1226,6 +1250,13 @@ ngx_noom_ws_heartbeat(ngx_noom_ctx_t *ctx, ngx_msec_t delay)
     }
 
     ctx->pong_wait = 0;
+
+    /* ngx_add_timer() would keep a pending one due within 300 ms */
+
+    if (ctx->ping.timer_set) {
+        ngx_del_timer(&ctx->ping);
+    }
+
     ngx_add_timer(&ctx->ping, delay);
 }
 

@@ -17,10 +17,13 @@
 #define NGX_NOOM_WS_ST_HEADER      0
 #define NGX_NOOM_WS_ST_PAYLOAD     1
 #define NGX_NOOM_WS_ST_END         2
+#define NGX_NOOM_WS_ST_SKIP        3
 
 
 static ngx_int_t ngx_noom_ws_header_start(ngx_noom_ws_parser_t *p);
 static ngx_int_t ngx_noom_ws_header_end(ngx_noom_ws_parser_t *p);
+static ngx_int_t ngx_noom_ws_fail(ngx_noom_ws_parser_t *p);
+static ngx_int_t ngx_noom_ws_length(ngx_noom_ws_parser_t *p);
 static void ngx_noom_ws_unmask(ngx_noom_ws_parser_t *p, u_char *d, size_t n);
 
 
@@ -43,99 +46,231 @@ ngx_noom_ws_parse(ngx_noom_ws_parser_t *p, u_char **pos, u_char *last,
     u_char  *s;
     size_t   k;
 
+    if (p->dead) {
+        return NGX_NOOM_WS_ERROR;
+    }
+
     s = *pos;
+
+    for ( ;; ) {
+
+        switch (p->state) {
+
+        case NGX_NOOM_WS_ST_HEADER:
+
+            while (s < last) {
+                p->hdr[p->hdr_len++] = *s++;
+
+                if (p->hdr_len == 2 && !p->skip
+                    && ngx_noom_ws_header_start(p) != NGX_OK)
+                {
+                    *pos = s;
+                    return ngx_noom_ws_fail(p);
+                }
+
+                if (p->hdr_len < p->hdr_need) {
+                    continue;
+                }
+
+                if (p->skip) {
+                    /* the header of a frame that failed: skip its payload */
+                    p->skip = 0;
+
+                    if (ngx_noom_ws_length(p) != NGX_OK) {
+                        p->dead = 1;
+                        *pos = s;
+                        return NGX_NOOM_WS_ERROR;
+                    }
+
+                    p->state = NGX_NOOM_WS_ST_SKIP;
+                    break;
+                }
+
+                *pos = s;
+
+                if (ngx_noom_ws_header_end(p) != NGX_OK) {
+                    return ngx_noom_ws_fail(p);
+                }
+
+                p->state = (p->left == 0) ? NGX_NOOM_WS_ST_END
+                                          : NGX_NOOM_WS_ST_PAYLOAD;
+                return NGX_NOOM_WS_FRAME;
+            }
+
+            if (p->state == NGX_NOOM_WS_ST_SKIP) {
+                continue;
+            }
+
+            *pos = s;
+            return NGX_NOOM_WS_AGAIN;
+
+        case NGX_NOOM_WS_ST_SKIP:
+
+            k = (size_t) ngx_min((uint64_t) (last - s), p->left);
+            s += k;
+            p->left -= k;
+            *pos = s;
+
+            if (p->left) {
+                return NGX_NOOM_WS_AGAIN;
+            }
+
+            p->state = NGX_NOOM_WS_ST_HEADER;
+            p->hdr_len = 0;
+            p->hdr_need = 2;
+            continue;
+
+        case NGX_NOOM_WS_ST_PAYLOAD:
+
+            if (s == last) {
+                return NGX_NOOM_WS_AGAIN;
+            }
+
+            k = (size_t) ngx_min((uint64_t) (last - s), p->left);
+
+            if (p->masked) {
+                ngx_noom_ws_unmask(p, s, k);
+            }
+
+            p->left -= k;
+            *pos = s + k;
+            *data = s;
+            *n = k;
+
+            if (p->left == 0) {
+                p->state = NGX_NOOM_WS_ST_END;
+            }
+
+            if (p->msg_opcode == NGX_NOOM_WS_TEXT && !(p->opcode & 0x8)) {
+                p->utf8 = ngx_noom_utf8(p->utf8, s, k);
+
+                if (p->utf8 == NGX_NOOM_UTF8_REJECT) {
+                    p->close_code = NGX_NOOM_WS_BAD_DATA;
+                    p->error = "invalid UTF-8 in text message";
+                    return ngx_noom_ws_fail(p);
+                }
+            }
+
+            return NGX_NOOM_WS_DATA;
+
+        default: /* NGX_NOOM_WS_ST_END */
+
+            p->state = NGX_NOOM_WS_ST_HEADER;
+            p->hdr_len = 0;
+            p->hdr_need = 2;
+            p->complete = 0;
+
+            if ((p->opcode & 0x8) || !p->fin) {
+                return NGX_NOOM_WS_END;
+            }
+
+            if (p->msg_opcode == NGX_NOOM_WS_TEXT
+                && p->utf8 != NGX_NOOM_UTF8_ACCEPT)
+            {
+                p->close_code = NGX_NOOM_WS_BAD_DATA;
+                p->error = "text message ends inside a UTF-8 sequence";
+                return ngx_noom_ws_fail(p);
+            }
+
+            p->complete = p->msg_opcode;
+            p->msg_opcode = 0;
+            p->msg_len = 0;
+            p->utf8 = NGX_NOOM_UTF8_ACCEPT;
+
+            return NGX_NOOM_WS_END;
+        }
+    }
+}
+
+
+/*
+ * A frame broke a rule.  The message it belonged to is lost, but the rest
+ * of the frame can usually be skipped, so that the frames that follow (the
+ * client's answer to our close above all) are still understood.  Only a
+ * length that cannot be trusted ends the parsing for good.
+ */
+
+static ngx_int_t
+ngx_noom_ws_fail(ngx_noom_ws_parser_t *p)
+{
+    p->msg_opcode = 0;
+    p->msg_len = 0;
+    p->utf8 = NGX_NOOM_UTF8_ACCEPT;
+    p->complete = 0;
 
     switch (p->state) {
 
     case NGX_NOOM_WS_ST_HEADER:
 
-        while (s < last) {
-            p->hdr[p->hdr_len++] = *s++;
-
-            if (p->hdr_len == 2
-                && ngx_noom_ws_header_start(p) != NGX_OK)
-            {
-                *pos = s;
-                return NGX_NOOM_WS_ERROR;
-            }
-
-            if (p->hdr_len < p->hdr_need) {
-                continue;
-            }
-
-            *pos = s;
-
-            if (ngx_noom_ws_header_end(p) != NGX_OK) {
-                return NGX_NOOM_WS_ERROR;
-            }
-
-            p->state = (p->left == 0) ? NGX_NOOM_WS_ST_END
-                                      : NGX_NOOM_WS_ST_PAYLOAD;
-            return NGX_NOOM_WS_FRAME;
+        if (p->hdr_len == 0) {
+            /* the frame was complete */
+            break;
         }
 
-        *pos = s;
-        return NGX_NOOM_WS_AGAIN;
+        if (p->hdr_len < p->hdr_need) {
+            /* found in the first two bytes: collect the rest first */
+            p->skip = 1;
+            break;
+        }
+
+        if (p->dead || ngx_noom_ws_length(p) != NGX_OK) {
+            p->dead = 1;
+            break;
+        }
+
+        p->state = NGX_NOOM_WS_ST_SKIP;
+        break;
 
     case NGX_NOOM_WS_ST_PAYLOAD:
+    case NGX_NOOM_WS_ST_END:
+        p->state = NGX_NOOM_WS_ST_SKIP;
+        break;
+    }
 
-        if (s == last) {
-            return NGX_NOOM_WS_AGAIN;
-        }
-
-        k = (size_t) ngx_min((uint64_t) (last - s), p->left);
-
-        if (p->masked) {
-            ngx_noom_ws_unmask(p, s, k);
-        }
-
-        p->left -= k;
-        *pos = s + k;
-        *data = s;
-        *n = k;
-
-        if (p->left == 0) {
-            p->state = NGX_NOOM_WS_ST_END;
-        }
-
-        if (p->msg_opcode == NGX_NOOM_WS_TEXT && !(p->opcode & 0x8)) {
-            p->utf8 = ngx_noom_utf8(p->utf8, s, k);
-
-            if (p->utf8 == NGX_NOOM_UTF8_REJECT) {
-                p->close_code = NGX_NOOM_WS_BAD_DATA;
-                p->error = "invalid UTF-8 in text message";
-                return NGX_NOOM_WS_ERROR;
-            }
-        }
-
-        return NGX_NOOM_WS_DATA;
-
-    default: /* NGX_NOOM_WS_ST_END */
-
+    if (p->state == NGX_NOOM_WS_ST_SKIP && p->left == 0) {
         p->state = NGX_NOOM_WS_ST_HEADER;
         p->hdr_len = 0;
         p->hdr_need = 2;
-        p->complete = 0;
-
-        if ((p->opcode & 0x8) || !p->fin) {
-            return NGX_NOOM_WS_END;
-        }
-
-        if (p->msg_opcode == NGX_NOOM_WS_TEXT
-            && p->utf8 != NGX_NOOM_UTF8_ACCEPT)
-        {
-            p->close_code = NGX_NOOM_WS_BAD_DATA;
-            p->error = "text message ends inside a UTF-8 sequence";
-            return NGX_NOOM_WS_ERROR;
-        }
-
-        p->complete = p->msg_opcode;
-        p->msg_opcode = 0;
-        p->msg_len = 0;
-        p->utf8 = NGX_NOOM_UTF8_ACCEPT;
-
-        return NGX_NOOM_WS_END;
     }
+
+    return NGX_NOOM_WS_ERROR;
+}
+
+
+/* the payload length of a complete header into p->len and p->left */
+
+static ngx_int_t
+ngx_noom_ws_length(ngx_noom_ws_parser_t *p)
+{
+    u_char      *h;
+    uint64_t     len;
+    ngx_uint_t   len7, i;
+
+    h = p->hdr;
+    len7 = h[1] & 0x7f;
+
+    if (len7 == 126) {
+        len = ((uint64_t) h[2] << 8) | h[3];
+
+    } else if (len7 == 127) {
+        if (h[2] & 0x80) {
+            return NGX_ERROR;
+        }
+
+        len = 0;
+
+        for (i = 2; i < 10; i++) {
+            len = (len << 8) | h[i];
+        }
+
+    } else {
+        len = len7;
+    }
+
+    p->len = len;
+    p->left = len;
+
+    return NGX_OK;
 }
 
 
@@ -153,6 +288,8 @@ ngx_noom_ws_header_start(ngx_noom_ws_parser_t *p)
     p->fin = (h[0] & 0x80) ? 1 : 0;
     p->opcode = h[0] & 0x0f;
     p->masked = (h[1] & 0x80) ? 1 : 0;
+    p->hdr_need = 2 + (len7 == 126 ? 2 : (len7 == 127 ? 8 : 0))
+                  + (p->masked ? 4 : 0);
     p->close_code = NGX_NOOM_WS_PROTOCOL;
 
     if (h[0] & 0x70) {
@@ -208,8 +345,6 @@ ngx_noom_ws_header_start(ngx_noom_ws_parser_t *p)
         return NGX_ERROR;
     }
 
-    p->hdr_need = 2 + (len7 == 126 ? 2 : (len7 == 127 ? 8 : 0))
-                  + (p->masked ? 4 : 0);
     p->close_code = 0;
 
     return NGX_OK;
@@ -219,51 +354,30 @@ ngx_noom_ws_header_start(ngx_noom_ws_parser_t *p)
 static ngx_int_t
 ngx_noom_ws_header_end(ngx_noom_ws_parser_t *p)
 {
-    u_char      *h;
-    uint64_t     len;
-    ngx_uint_t   len7, i;
+    size_t  m;
 
-    h = p->hdr;
-    len7 = h[1] & 0x7f;
-
-    if (len7 == 126) {
-        len = ((uint64_t) h[2] << 8) | h[3];
-        i = 4;
-
-    } else if (len7 == 127) {
-        if (h[2] & 0x80) {
-            p->close_code = NGX_NOOM_WS_PROTOCOL;
-            p->error = "frame length with the high bit set";
-            return NGX_ERROR;
-        }
-
-        len = 0;
-
-        for (i = 2; i < 10; i++) {
-            len = (len << 8) | h[i];
-        }
-
-    } else {
-        len = len7;
-        i = 2;
+    if (ngx_noom_ws_length(p) != NGX_OK) {
+        p->close_code = NGX_NOOM_WS_PROTOCOL;
+        p->error = "frame length with the high bit set";
+        p->dead = 1;
+        return NGX_ERROR;
     }
 
     if (p->masked) {
-        ngx_memcpy(p->mask, &h[i], 4);
+        m = p->hdr_need - 4;
+        ngx_memcpy(p->mask, &p->hdr[m], 4);
     }
 
     if (!(p->opcode & 0x8)) {
-        if (len > p->max || p->msg_len > p->max - len) {
+        if (p->len > p->max || p->msg_len > p->max - p->len) {
             p->close_code = NGX_NOOM_WS_TOO_BIG;
             p->error = "message larger than the limit";
             return NGX_ERROR;
         }
 
-        p->msg_len += len;
+        p->msg_len += p->len;
     }
 
-    p->len = len;
-    p->left = len;
     p->mask_pos = 0;
 
     return NGX_OK;

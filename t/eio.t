@@ -129,14 +129,9 @@ is(scalar @gaps, 3, 'the server sends the ping 2 three times');
 ok($gaps[0] > 0.25 && $gaps[0] < 1,
     'the first one pingInterval after the open packet')
     or diag "gaps: @gaps";
-TODO: {
-    local $TODO = 'bug: ngx_add_timer() keeps the pending pingTimeout timer '
-        . 'when the new deadline is within NGX_TIMER_LAZY_DELAY (300 ms), '
-        . 'so the next ping comes pingTimeout after the last ping';
-    ok(!grep({ $_ < 0.25 || $_ > 1 } @gaps[1 .. $#gaps]),
-        'the next ones pingInterval after the last pong')
-        or diag "gaps: @gaps";
-}
+ok(!grep({ $_ < 0.25 || $_ > 1 } @gaps[1 .. $#gaps]),
+    'the next ones pingInterval after the last pong')
+    or diag "gaps: @gaps";
 $ws->send_text('4still open');
 $f = next_data($ws);
 is($f->{data}, '4still open', 'after three rounds the connection is open');

@@ -360,12 +360,8 @@ $ws->send_frame(op => 'text', data => 'x', mask => 0);
 is(close_code($ws), 1002, 'a client that answers the close gets 1002');
 $ws->send_close(1002);
 $t0 = time;
-TODO: {
-    local $TODO = 'bug: after a frame error the answering close frame '
-        . 'is discarded, the server waits all of noom_close_timeout';
-    ok($ws->wait_eof(1), 'the server closes the TCP connection once the '
-        . 'client answers the close');
-}
+ok($ws->wait_eof(1), 'the server closes the TCP connection once the '
+    . 'client answers the close');
 $ws->close_socket;
 
 # the close codes of a noom_rooms location

@@ -109,6 +109,17 @@ sub write_file {
     return $self;
 }
 
+# the line of the generated nginx.conf that matches, for checking that an
+# error names it
+sub conf_line {
+    my ($self, $re) = @_;
+    my @l = split /\n/, $self->read_file('conf/nginx.conf');
+    for my $i (0 .. $#l) {
+        return $i + 1 if $l[$i] =~ $re;
+    }
+    return 0;
+}
+
 sub test_conf {
     my ($self) = @_;
     my $out = `$NGINX -p $self->{dir}/ -c conf/nginx.conf -e $self->{dir}/logs/error.log -t 2>&1`;
@@ -162,6 +173,25 @@ sub wait_port {
 }
 
 sub master_pid { $_[0]{pid} }
+
+# a STUN binding request answered on a UDP port: the TURN server is up
+sub wait_udp_turn {
+    my ($self, $port) = @_;
+    require IO::Socket::INET;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+        Proto => 'udp') or return 0;
+    my $req = pack('nnN', 0x0001, 0, 0x2112A442) . pack('N3', 1, 2, 3);
+    my $t0 = time;
+    while (time - $t0 < 10) {
+        $s->send($req);
+        my $sel = IO::Select->new($s);
+        if ($sel->can_read(0.1)) {
+            $s->recv(my $buf, 1500);
+            return 1 if length $buf >= 20 && unpack('n', $buf) == 0x0101;
+        }
+    }
+    return 0;
+}
 
 sub worker_pids {
     my ($self) = @_;
@@ -429,7 +459,7 @@ sub frame_bytes {
     my $masked = exists $f{mask} ? $f{mask} : 1;
     my $len = $f{len} // length $data;
 
-    if ($masked && !defined $f{len} && !$rsv && $fin && $op < 3) {
+    if ($masked && !defined $f{len} && !$rsv && $fin && ($op == 1 || $op == 2)) {
         # the well-formed common case, through Protocol::WebSocket
         my $type = $NAME{$op};
         return Protocol::WebSocket::Frame->new(buffer => $data,
