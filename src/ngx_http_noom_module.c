@@ -45,6 +45,8 @@ static char *ngx_http_noom_origins(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_noom_room_events(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_noom_event_rate(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static void ngx_http_noom_turn_warn(ngx_conf_t *cf,
     ngx_http_noom_main_conf_t *mcf);
 static ngx_int_t ngx_http_noom_add_zone(ngx_conf_t *cf,
@@ -218,6 +220,13 @@ static ngx_command_t  ngx_http_noom_commands[] = {
     { ngx_string("noom_allowed_origins"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_noom_origins,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("noom_event_rate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_noom_event_rate,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -554,6 +563,8 @@ ngx_http_noom_create_loc_conf(ngx_conf_t *cf)
     lcf->send_buffer = NGX_CONF_UNSET_SIZE;
     lcf->origins = NGX_CONF_UNSET_PTR;
     lcf->worker_header = NGX_CONF_UNSET;
+    lcf->rate = NGX_CONF_UNSET_UINT;
+    lcf->burst = NGX_CONF_UNSET_UINT;
 
     return lcf;
 }
@@ -578,6 +589,8 @@ ngx_http_noom_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               1024 * 1024);
     ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
     ngx_conf_merge_value(conf->worker_header, prev->worker_header, 0);
+    ngx_conf_merge_uint_value(conf->rate, prev->rate, 50);
+    ngx_conf_merge_uint_value(conf->burst, prev->burst, 200);
 
     if (conf->mode && conf->send_buffer < conf->max_payload + 16) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -924,6 +937,66 @@ ngx_http_noom_room_events(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         *e = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* noom_event_rate <number> [burst=<number>] | off */
+
+static char *
+ngx_http_noom_event_rate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_noom_loc_conf_t *lcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (lcf->rate != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        if (cf->args->nelts != 2) {
+            return "takes no burst when off";
+        }
+
+        lcf->rate = 0;
+        lcf->burst = 0;
+        return NGX_CONF_OK;
+    }
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n <= 0 || n > 1000000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid rate \"%V\" in \"%V\" directive, it "
+                           "must be a number of events a second or \"off\"",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    lcf->rate = n;
+    lcf->burst = n;
+
+    if (cf->args->nelts == 3) {
+        n = -1;
+
+        if (ngx_strncmp(value[2].data, "burst=", 6) == 0) {
+            n = ngx_atoi(value[2].data + 6, value[2].len - 6);
+        }
+
+        if (n <= 0 || n > 1000000) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid burst \"%V\" in \"%V\" directive",
+                               &value[2], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        lcf->burst = n;
     }
 
     return NGX_CONF_OK;

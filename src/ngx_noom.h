@@ -74,6 +74,8 @@ typedef struct {
     size_t                     send_buffer;
     ngx_array_t               *origins;     /* ngx_str_t, NULL: any */
     ngx_flag_t                 worker_header;
+    ngx_uint_t                 rate;        /* messages a second, 0: off */
+    ngx_uint_t                 burst;
 } ngx_http_noom_loc_conf_t;
 
 
@@ -179,6 +181,7 @@ typedef struct {
     ngx_atomic_t               slow_closes;
     ngx_atomic_t               protocol_closes;
     ngx_atomic_t               limit_errors;
+    ngx_atomic_t               rate_limited;
     ngx_atomic_t               zone_errors;
     ngx_atomic_t               crashes;
 } ngx_noom_stats_t;
@@ -285,6 +288,10 @@ struct ngx_noom_ctx_s {
     ngx_uint_t                 kind;
     ngx_uint_t                 close_code;
 
+    ngx_msec_t                 rate_last;   /* token bucket */
+    ngx_uint_t                 tokens;      /* in thousandths */
+    ngx_uint_t                 dropped;     /* in a row */
+
     unsigned                   close_sent:1;
     unsigned                   close_rcvd:1;
     unsigned                   terminate:1;
@@ -342,6 +349,7 @@ void ngx_noom_app_connect(ngx_noom_ctx_t *ctx);
 void ngx_noom_app_event(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
     ngx_noom_bin_t *bin);
 void ngx_noom_app_disconnect(ngx_noom_ctx_t *ctx);
+void ngx_noom_app_rate_limited(ngx_noom_ctx_t *ctx);
 void ngx_noom_app_bye(uint64_t uid, uint32_t *per_worker, u_char *nick,
     size_t nick_len, u_char *id, ngx_uint_t count);
 ngx_noom_msg_t *ngx_noom_app_room_change(void);

@@ -784,6 +784,17 @@ ngx_noom_app_error(ngx_noom_ctx_t *ctx, int64_t ack, const char *event,
 }
 
 
+void
+ngx_noom_app_rate_limited(ngx_noom_ctx_t *ctx)
+{
+    if (ctx->nsp[0].connected) {
+        ngx_noom_app_error(ctx, NGX_NOOM_SIO_NO_ACK, "", "rate_limited",
+                           "more than noom_event_rate events a second: "
+                           "events are dropped");
+    }
+}
+
+
 static void
 ngx_noom_app_relay_failed(ngx_noom_ctx_t *ctx, int64_t ack,
     const char *event)

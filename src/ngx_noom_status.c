@@ -62,6 +62,7 @@ ngx_noom_status_handler(ngx_http_request_t *r)
                     "\"relayed\":%uA,\"relay_drops\":%uA,"
                     "\"slow_consumer_closes\":%uA,"
                     "\"protocol_closes\":%uA,\"limit_errors\":%uA,"
+                    "\"rate_limited\":%uA,"
                     "\"zone_errors\":%uA,\"worker_crashes\":%uA,"
                     "\"workers\":[",
                     ngx_pid, ngx_worker, rooms, members,
@@ -69,7 +70,7 @@ ngx_noom_status_handler(ngx_http_request_t *r)
                     st->connections, st->handshakes_refused,
                     st->events_in, st->events_out,
                     st->relayed, st->relay_drops, st->slow_closes,
-                    st->protocol_closes, st->limit_errors,
+                    st->protocol_closes, st->limit_errors, st->rate_limited,
                     st->zone_errors, st->crashes);
 
     for (i = 0; i < ngx_noom_shm->nworkers; i++) {

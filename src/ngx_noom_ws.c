@@ -33,6 +33,7 @@ static ngx_int_t ngx_noom_ws_reserve(ngx_noom_ctx_t *ctx, size_t size);
 static void ngx_noom_ws_control(ngx_noom_ctx_t *ctx);
 static void ngx_noom_ws_message(ngx_noom_ctx_t *ctx, ngx_uint_t opcode,
     u_char *p, size_t len);
+static ngx_int_t ngx_noom_ws_rate(ngx_noom_ctx_t *ctx);
 static ngx_int_t ngx_noom_ws_flush(ngx_noom_ctx_t *ctx);
 static void ngx_noom_ws_queue(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m);
 static void ngx_noom_ws_post_write(ngx_noom_ctx_t *ctx);
@@ -752,7 +753,7 @@ ngx_noom_ws_control(ngx_noom_ctx_t *ctx)
 
     case NGX_NOOM_WS_PING:
 
-        if (ctx->close_sent) {
+        if (ctx->close_sent || ngx_noom_ws_rate(ctx) != NGX_OK) {
             return;
         }
 
@@ -811,7 +812,7 @@ ngx_noom_ws_message(ngx_noom_ctx_t *ctx, ngx_uint_t opcode, u_char *p,
     u_char          *payload;
     ngx_noom_msg_t  *m;
 
-    if (ctx->close_sent) {
+    if (ctx->close_sent || ngx_noom_ws_rate(ctx) != NGX_OK) {
         return;
     }
 
@@ -842,6 +843,77 @@ ngx_noom_ws_message(ngx_noom_ctx_t *ctx, ngx_uint_t opcode, u_char *p,
     default:
         ngx_noom_eio_message(ctx, opcode, p, len);
     }
+}
+
+
+/*
+ * A token bucket per connection, for the noom app and the lobby (not the
+ * protocol test locations): noom_event_rate messages a second, up to burst
+ * at once.  A message over it is dropped and answered with an error once;
+ * a client that goes on sending as many again is closed with 1008.
+ */
+
+static ngx_int_t
+ngx_noom_ws_rate(ngx_noom_ctx_t *ctx)
+{
+    ngx_msec_t                 now, elapsed;
+    ngx_uint_t                 max;
+    ngx_http_noom_loc_conf_t  *lcf;
+
+    lcf = ctx->conf;
+
+    if (lcf->rate == 0
+        || (ctx->kind != NGX_NOOM_KIND_SIO
+            && ctx->kind != NGX_NOOM_KIND_PLAIN))
+    {
+        return NGX_OK;
+    }
+
+    now = ngx_current_msec;
+    max = lcf->burst * 1000;
+
+    if (ctx->rate_last == 0) {
+        ctx->tokens = max;
+
+    } else {
+        elapsed = now - ctx->rate_last;
+
+        if (elapsed > max / lcf->rate) {
+            ctx->tokens = max;
+
+        } else {
+            ctx->tokens = ngx_min(max, ctx->tokens + elapsed * lcf->rate);
+        }
+    }
+
+    ctx->rate_last = now;
+
+    if (ctx->tokens >= 1000) {
+        ctx->tokens -= 1000;
+        ctx->dropped = 0;
+        return NGX_OK;
+    }
+
+    if (ctx->dropped++ == 0) {
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "noom: more than %ui events a second, dropping",
+                      lcf->rate);
+
+        ngx_noom_stat(rate_limited, 1);
+
+        if (ctx->kind == NGX_NOOM_KIND_SIO) {
+            ngx_noom_app_rate_limited(ctx);
+        }
+
+    } else if (ctx->dropped > lcf->burst) {
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "noom: client goes on over the event rate, "
+                      "closing with 1008");
+
+        ngx_noom_close(ctx, NGX_NOOM_WS_POLICY, "event rate exceeded");
+    }
+
+    return NGX_DECLINED;
 }
 
 
