@@ -403,18 +403,19 @@ test_lengths(void)
 
     w_reset();
     w_raw(0x82, 1, 64, 0x8000000000000000ULL, "abc", 3);
-    expect("64-bit length 2^63: error", NOMAX, "error:1002@14");
+    expect("64-bit length 2^63: error, and no next frame to find", NOMAX,
+           "error:1002@14 dead");
     expect_error("64-bit length 2^63", NOMAX, 1002,
                  "frame length with the high bit set");
 
     w_reset();
     w_raw(0x82, 1, 64, 0xffffffffffffffffULL, "abc", 3);
-    expect("64-bit length 2^64-1: error", NOMAX, "error:1002@14");
+    expect("64-bit length 2^64-1: error", NOMAX, "error:1002@14 dead");
 
     w_reset();
     w_raw(0x82, 0, 64, 0x8000000000000001ULL, "abc", 3);
     expect_in("64-bit length with the high bit, unmasked server frame",
-              w.b, w.len, NOMAX, 1, "error:1002@10");
+              w.b, w.len, NOMAX, 1, "error:1002@10 dead");
 
     w_reset();
     w_raw(0x82, 1, 64, 0x7fffffffffffffffULL, "abc", 3);
@@ -474,8 +475,9 @@ test_rsv(void)
     w_str(1, NGX_NOOM_WS_TEXT, "Hello");
     w_raw(0xf9, 1, 0, 0, "", 0);
     w_str(1, NGX_NOOM_WS_PING, "");
-    expect("valid text, then a ping with RSV 7: no pong", MAX_16M,
-           "text(5) \"Hello\" end:text error:1002@13");
+    expect("valid text, then a ping with RSV 7, then a ping: the bad "
+           "frame is skipped", MAX_16M,
+           "text(5) \"Hello\" end:text error:1002@13 ping(0) end");
 
     /* RSV bits on a second fragment */
 
@@ -523,7 +525,7 @@ test_opcodes(void)
     w_raw(0x85, 1, 0, 0, "", 0);
     w_str(1, NGX_NOOM_WS_PING, "");
     expect("valid text, then opcode 5, then a ping", MAX_16M,
-           "text(5) \"Hello\" end:text error:1002@13");
+           "text(5) \"Hello\" end:text error:1002@13 ping(0) end");
 
     w_reset();
     w_str(1, NGX_NOOM_WS_TEXT, "Hello");
@@ -588,7 +590,8 @@ test_control_frames(void)
     w_reset();
     w_raw(0x09, 1, 0, 5, "Hello", 5);
     w_raw(0x80, 1, 0, 5, "Hello", 5);
-    expect("ping in two fragments", MAX_16M, "error:1002@2");
+    expect("ping in two fragments (the second is a stray continuation)",
+           MAX_16M, "error:1002@2 error:1002@13");
 
     w_reset();
     w_raw(0x0a, 1, 0, 5, "Hello", 5);
@@ -661,7 +664,7 @@ test_fragmentation(void)
     w_str(0, NGX_NOOM_WS_CONT, "");
     w_str(1, NGX_NOOM_WS_CONT, "");
     expect("empty continuations without a message", MAX_16M,
-           "error:1002@2");
+           "error:1002@2 error:1002@8");
 
     w_reset();
     w_str(1, NGX_NOOM_WS_TEXT, "done");
@@ -900,6 +903,115 @@ test_limit(void)
 }
 
 
+/* after an error the parser skips the failed frame and reads on, so that
+ * the client's close frame is still understood */
+
+static void
+test_recovery(void)
+{
+    u_char  big[300];
+
+    memset(big, 'b', sizeof(big));
+
+    w_reset();
+    w_raw(0xc1, 1, 0, 2, "hi", 2);
+    w_frame(1, NGX_NOOM_WS_CLOSE, "\x03\xe8", 2);
+    expect("RSV1 text, then a close: the close is read", MAX_16M,
+           "error:1002@2 close(2) \"\\x03\\xe8\" end");
+
+    w_reset();
+    w_raw(0xc2, 1, 16, 300, big, 300);
+    w_frame(1, NGX_NOOM_WS_CLOSE, "\x03\xe8", 2);
+    expect("RSV1 binary of 300 bytes (16-bit length) skipped, then a close",
+           MAX_16M, "error:1002@2 close(2) \"\\x03\\xe8\" end");
+
+    w_reset();
+    w_raw(0x89, 1, 16, 200, big, 200);
+    w_frame(1, NGX_NOOM_WS_PONG, "p", 1);
+    expect("ping of 200 bytes skipped, then a pong", MAX_16M,
+           "error:1002@2 pong(1) \"p\" end");
+
+    w_reset();
+    w_raw(0x81, 0, 0, 5, "Hello", 5);
+    w_frame(1, NGX_NOOM_WS_CLOSE, "", 0);
+    expect("an unmasked frame skipped, then a close", MAX_16M,
+           "error:1002@2 close(0) end");
+
+    w_reset();
+    w_frame(1, NGX_NOOM_WS_TEXT, big, 11);
+    w_frame(1, NGX_NOOM_WS_CLOSE, "\x03\xe8", 2);
+    expect("a message over the limit skipped, then a close", 10,
+           "error:1009@6 close(2) \"\\x03\\xe8\" end");
+
+    w_reset();
+    w_frame(1, NGX_NOOM_WS_TEXT, "a\xff" "bcdef", 6);
+    w_frame(1, NGX_NOOM_WS_CLOSE, "\x03\xe8", 2);
+    expect("invalid UTF-8: the rest of the frame skipped, then a close",
+           MAX_16M, "text(6) error:1007 close(2) \"\\x03\\xe8\" end");
+
+    w_reset();
+    w_frame(0, NGX_NOOM_WS_TEXT, "ab", 2);
+    w_raw(0x90, 1, 0, 1, "c", 1);
+    w_frame(1, NGX_NOOM_WS_CONT, "d", 1);
+    w_frame(1, NGX_NOOM_WS_TEXT, "new", 3);
+    expect("the message of a failed frame is lost: its next fragment is a "
+           "stray continuation, a new message is fine", MAX_16M,
+           "text~(2) \"ab\" end error:1002@10 error:1002@17 "
+           "text(3) \"new\" end:text");
+
+    w_reset();
+    w_frame(0, NGX_NOOM_WS_TEXT, big, 8);
+    w_raw(0x80, 1, 0, 3, "xyz", 3);
+    w_frame(1, NGX_NOOM_WS_TEXT, big, 10);
+    expect("the size count starts again after a failed message", 10,
+           "text~(8) \"bbbbbbbb\" end error:1009@20 "
+           "text(10) \"bbbbbbbbbb\" end:text");
+
+    w_reset();
+    w_raw(0x82, 1, 64, 0x8000000000000000ULL, "", 0);
+    w_frame(1, NGX_NOOM_WS_CLOSE, "", 0);
+    expect("a length with the high bit: nothing after it is read", MAX_16M,
+           "error:1002@14 dead");
+
+    w_reset();
+    w_raw(0xa2, 1, 64, 0x8000000000000000ULL, "", 0);
+    w_frame(1, NGX_NOOM_WS_CLOSE, "", 0);
+    expect("RSV2 and a length with the high bit: an error, then dead",
+           MAX_16M, "error:1002@2 error:1002@14 dead");
+
+    w_reset();
+    w_frame(1, NGX_NOOM_WS_TEXT, "ab\xce", 3);
+    w_frame(1, NGX_NOOM_WS_CLOSE, "\x03\xe8", 2);
+    expect("a message ending inside a code point, then a close", MAX_16M,
+           "text(3) \"ab\\xce\" error:1007@9 close(2) \"\\x03\\xe8\" end");
+
+    {
+        ngx_int_t             rc;
+        ngx_noom_ws_parser_t  p;
+        u_char               *pos, *data;
+        size_t                n;
+
+        w_reset();
+        w_raw(0x82, 1, 64, 0x8000000000000000ULL, "", 0);
+        ngx_noom_ws_parser_init(&p, MAX_16M, 0);
+        pos = w.b;
+
+        while ((rc = ngx_noom_ws_parse(&p, &pos, w.b + w.len, &data, &n))
+               != NGX_NOOM_WS_ERROR && rc != NGX_NOOM_WS_AGAIN)
+        {
+            /* void */
+        }
+
+        ok(rc == NGX_NOOM_WS_ERROR && p.dead, "a dead parser says so");
+
+        pos = w.b;
+        rc = ngx_noom_ws_parse(&p, &pos, w.b + w.len, &data, &n);
+        ok(rc == NGX_NOOM_WS_ERROR && pos == w.b,
+           "a dead parser consumes nothing and stays in error");
+    }
+}
+
+
 /* unmasking: every payload length 0..40, every mask, every cut */
 
 static void
@@ -1032,7 +1144,7 @@ test_utf8_in_text(void)
     w_frame(1, NGX_NOOM_WS_TEXT, "ab\xce", 3);
     w_frame(1, NGX_NOOM_WS_TEXT, "\xba", 1);
     expect("a code point cannot span two messages", MAX_16M,
-           "text(3) \"ab\\xce\" error:1007@9");
+           "text(3) \"ab\\xce\" error:1007@9 text(1) error:1007");
 
     w_reset();
     w_frame(0, NGX_NOOM_WS_BINARY, "\xce", 1);
@@ -1235,6 +1347,7 @@ main(void)
     test_control_frames();
     test_fragmentation();
     test_limit();
+    test_recovery();
     test_unmask();
     test_utf8_in_text();
     test_header_encoder();

@@ -35,13 +35,12 @@ typedef struct {
 
 
 static void ws_buf_add(ws_buf_t *b, const void *p, size_t n);
-static void ws_log_add(ws_log_t *log, const char *fmt, ...);
-static void ws_log_data(ws_log_t *log, const u_char *p, size_t n);
 static void ws_fail(ws_log_t *log, const char *fmt, ...);
 static size_t ws_header_len(const u_char *in, size_t len, size_t at);
+static uint64_t ws_payload_len(const u_char *in, size_t at);
 
 
-static const char  *ws_names[16] = {
+const char  *ws_names[16] = {
     "cont", "text", "binary", "op3", "op4", "op5", "op6", "op7",
     "close", "ping", "pong", "op11", "op12", "op13", "op14", "op15"
 };
@@ -67,7 +66,7 @@ ws_run(ngx_noom_ws_parser_t *p, const u_char *in, size_t len,
     const size_t *cuts, size_t ncuts, ws_log_t *log)
 {
     u_char     *buf, *pos, *last, *old, *data;
-    size_t      c, from, to, n, base, at, limit, hdr, i;
+    size_t      c, from, to, n, base, at, limit, hdr, i, next;
     ngx_int_t   rc;
     ws_buf_t    frame, msg;
     utf8_ref_t  r1, r2;
@@ -84,7 +83,7 @@ ws_run(ngx_noom_ws_parser_t *p, const u_char *in, size_t len,
     limit = 3 * len + 2 * ncuts + 8;
     from = 0;
 
-    for (c = 0; c <= ncuts && !log->failed && !log->error; c++) {
+    for (c = 0; c <= ncuts && !log->failed && !log->dead; c++) {
 
         to = (c < ncuts) ? cuts[c] : len;
 
@@ -277,7 +276,7 @@ ws_run(ngx_noom_ws_parser_t *p, const u_char *in, size_t len,
                 break;
             }
 
-            log->error = 1;
+            log->errors++;
 
             if (p->close_code != 1002 && p->close_code != 1007
                 && p->close_code != 1009)
@@ -308,22 +307,65 @@ ws_run(ngx_noom_ws_parser_t *p, const u_char *in, size_t len,
                 }
 
                 ws_log_add(log, "error:%u", (unsigned) p->close_code);
+
+                /* the rest of the frame is skipped */
+                next = pay_at + flen;
+
+            } else {
+                if (in_frame && frame.len) {
+                    ws_log_data(log, frame.p, frame.len);
+                }
+
+                ws_log_add(log, "error:%u@%zu", (unsigned) p->close_code,
+                           at);
+
+                if (in_frame) {
+                    /* at the end of a complete frame */
+                    next = at;
+
+                } else {
+                    /* in a header: the frame it announces is skipped */
+                    hdr = ws_header_len(in, len, hdr_at);
+                    next = hdr ? hdr_at + hdr : (size_t) -1;
+
+                    if (hdr) {
+                        uint64_t  skip = ws_payload_len(in, hdr_at);
+
+                        next = (skip > len - next) ? (size_t) -1
+                                                   : next + (size_t) skip;
+                    }
+                }
+            }
+
+            if (p->dead) {
+                /* a length that cannot be trusted: parsing ends here */
+                ws_log_add(log, "dead");
+                log->dead = 1;
+
+                old = pos;
+                rc = ngx_noom_ws_parse(p, &pos, last, &data, &n);
+
+                if (rc != NGX_NOOM_WS_ERROR || pos != old) {
+                    ws_fail(log, "a dead parser returned %d", (int) rc);
+                }
+
                 break;
             }
 
-            if (in_frame && frame.len) {
-                ws_log_data(log, frame.p, frame.len);
-            }
+            /* the message is lost; parsing goes on after the frame */
 
-            ws_log_add(log, "error:%u@%zu", (unsigned) p->close_code, at);
-            break;
+            in_frame = 0;
+            text = 0;
+            msg.len = 0;
+            frame.len = 0;
+            hdr_at = next;
         }
 
         free(buf);
         from = to;
     }
 
-    if (in_frame && frame.len && !log->error && !log->failed) {
+    if (in_frame && frame.len && !log->dead && !log->failed) {
         ws_log_data(log, frame.p, frame.len);
     }
 
@@ -488,6 +530,31 @@ ws_header_len(const u_char *in, size_t len, size_t at)
 }
 
 
+/* the payload length of the complete header at "at" */
+
+static uint64_t
+ws_payload_len(const u_char *in, size_t at)
+{
+    size_t    i;
+    uint64_t  len;
+
+    len = in[at + 1] & 0x7f;
+
+    if (len == 126) {
+        len = ((uint64_t) in[at + 2] << 8) | in[at + 3];
+
+    } else if (len == 127) {
+        len = 0;
+
+        for (i = 0; i < 8; i++) {
+            len = (len << 8) | in[at + 2 + i];
+        }
+    }
+
+    return len;
+}
+
+
 static void
 ws_buf_add(ws_buf_t *b, const void *p, size_t n)
 {
@@ -508,7 +575,7 @@ ws_buf_add(ws_buf_t *b, const void *p, size_t n)
 }
 
 
-static void
+void
 ws_log_add(ws_log_t *log, const char *fmt, ...)
 {
     int      n;
@@ -536,7 +603,7 @@ ws_log_add(ws_log_t *log, const char *fmt, ...)
 }
 
 
-static void
+void
 ws_log_data(ws_log_t *log, const u_char *p, size_t n)
 {
     char    *s, *d;

@@ -13,6 +13,11 @@
  *   error:1007                       invalid UTF-8 inside a payload: no
  *                                    offset (it is where the chunk ended)
  *                                    and the frame's payload is left out
+ *   error:1002@2 dead                the parser cannot find the next frame
+ *
+ * After an error the parser skips the rest of the failed frame, forgets the
+ * message it belonged to and goes on with the next frame (so that a close
+ * frame that follows is still read); the line goes on too, until "dead".
  *
  * Payload is printed as a C string; a frame still open when the input ends
  * shows what arrived.  Used by t/unit and by fuzz/.
@@ -32,7 +37,8 @@ typedef struct {
     size_t      size;
     int         failed;      /* an invariant was broken */
     char        why[512];    /* the first one */
-    int         error;       /* the run ended with NGX_NOOM_WS_ERROR */
+    size_t      errors;      /* NGX_NOOM_WS_ERROR returns */
+    int         dead;        /* the parser gave up for good */
     size_t      calls;
     size_t      frames;
 } ws_log_t;
@@ -40,6 +46,13 @@ typedef struct {
 
 void ws_log_init(ws_log_t *log);
 void ws_log_free(ws_log_t *log);
+
+/* for writers of the same line (fuzz/ws_ref.c): an item, a payload */
+void ws_log_add(ws_log_t *log, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void ws_log_data(ws_log_t *log, const u_char *p, size_t n);
+
+extern const char  *ws_names[16];
 
 /*
  * Feeds in[0..len) to a parser the caller has initialized, as the chunks
