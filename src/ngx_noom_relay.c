@@ -272,7 +272,7 @@ ngx_noom_relay_drain(void)
 
     if (head < tail) {
         /* the rest after the other connections of this worker had a turn */
-        ngx_post_event(ngx_noom_bell->read, &ngx_posted_events);
+        ngx_post_event(ngx_noom_bell->read, &ngx_posted_next_events);
     }
 }
 

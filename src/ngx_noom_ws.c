@@ -19,7 +19,7 @@
 
 
 #define NGX_NOOM_RBUF_SIZE         65536
-#define NGX_NOOM_READ_BUDGET       16
+#define NGX_NOOM_READ_BUDGET       2
 #define NGX_NOOM_IOV               64
 #define NGX_NOOM_OUT_FREE_MAX      4096
 
@@ -550,9 +550,13 @@ ngx_noom_ws_read_handler(ngx_http_request_t *r)
         }
     }
 
-    if (i == NGX_NOOM_READ_BUDGET && rev->ready) {
-        /* let the other connections of this worker in */
-        ngx_post_event(rev, &ngx_posted_events);
+    if (i == NGX_NOOM_READ_BUDGET && rev->ready && !rev->posted) {
+        /*
+         * let the other connections of this worker in: the posted_next
+         * queue waits for the next turn of the event loop, the posted one
+         * would not
+         */
+        ngx_post_event(rev, &ngx_posted_next_events);
     }
 
     if (ngx_handle_read_event(rev, 0) != NGX_OK) {
