@@ -28,6 +28,7 @@ export class Peer {
         this.restarts = 0;
         this.restartTimer = null;
         this.offersSent = 0;
+        this.collisions = 0;
         this.queue = Promise.resolve();
         this.stream = new MediaStream();
         this.senders = { audio: null, video: null };
@@ -99,6 +100,9 @@ export class Peer {
             const readyForOffer = !this.makingOffer
                 && (pc.signalingState === "stable" || this.answerPending);
             const collision = desc.type === "offer" && !readyForOffer;
+            if (collision) {
+                this.collisions += 1;
+            }
             this.ignoreOffer = !this.polite && collision;
             if (this.ignoreOffer) {
                 return;
@@ -347,6 +351,7 @@ export class Call extends EventTarget {
                 polite: peer.polite,
                 active: peer.active,
                 offersSent: peer.offersSent,
+                collisions: peer.collisions,
                 iceServers: peer.pc.getConfiguration().iceServers || [],
                 video: null,
                 audio: null,

@@ -64,6 +64,10 @@ export class Lobby {
         showError(this.errorEl, text);
     }
 
+    errorText() {
+        return this.errorEl.hidden ? "" : this.errorEl.textContent;
+    }
+
     render(names, counts) {
         if (!Array.isArray(names)) {
             return;

@@ -40,7 +40,25 @@ function renderStatus(state) {
     document.body.dataset.connection = state;
 }
 
-conn.addEventListener("state", (e) => renderStatus(e.detail));
+let connectionError = "";
+
+conn.addEventListener("state", (e) => {
+    const state = e.detail;
+    renderStatus(state);
+    if (state === "reconnecting" || state === "unreachable") {
+        connectionError = STATUS[state];
+        if (room.inRoom) {
+            room.system(connectionError, true);
+        } else {
+            lobby.error(connectionError);
+        }
+    } else if (state === "connected" && connectionError) {
+        if (!room.inRoom && lobby.errorText() === connectionError) {
+            lobby.error("");
+        }
+        connectionError = "";
+    }
+});
 renderStatus(conn.state);
 
 // every (re)connect: the same nickname and room again
@@ -69,10 +87,12 @@ window.noomDebug = {
     cams: () => media.cams.map((d) => ({ id: d.deviceId, label: d.label })),
     iceServers: () => conn.iceServers,
     stats: () => call.stats(),
-    restartIce: (id) => {
+    // an ICE restart now, or at a given time (two pages at once: glare)
+    restartIce: (id, at) => {
         const peer = call.peers.get(id);
         if (peer) {
-            peer.restartIce(true);
+            setTimeout(() => peer.restartIce(true),
+                Math.max(0, (at || 0) - Date.now()));
         }
         return !!peer;
     },

@@ -160,6 +160,13 @@ export class Media extends EventTarget {
             for (const t of tracks) {
                 this.adopt(t);
             }
+            // what we could not open shows as off
+            if (!this.cam) {
+                this.videoOn = false;
+            }
+            if (!this.mic) {
+                this.audioOn = false;
+            }
             this.changed(["tracks", "state"]);
             await this.listDevices();
         });
@@ -201,8 +208,31 @@ export class Media extends EventTarget {
         this.audioOn = on;
         if (this.mic) {
             this.mic.enabled = on;
+            this.changed(["state"]);
+            return Promise.resolve();
         }
-        this.changed(["state"]);
+        if (!on || !this.started) {
+            this.changed(["state"]);
+            return Promise.resolve();
+        }
+        // no microphone yet (refused or missing at first): ask again
+        return this.serial(async () => {
+            try {
+                const s = await navigator.mediaDevices.getUserMedia(
+                    { audio: this.audioConstraints(false) });
+                if (this.mic) {
+                    s.getTracks().forEach((t) => t.stop());
+                } else {
+                    this.adopt(s.getAudioTracks()[0]);
+                }
+            } catch (err) {
+                this.audioOn = false;
+                this.changed(["state"]);
+                throw err;
+            }
+            this.changed(["tracks", "state"]);
+            await this.listDevices();
+        });
     }
 
     // camera off stops the camera (its light goes off); on opens it again

@@ -490,7 +490,9 @@ export class Room extends EventTarget {
     }
 
     toggleMic() {
-        this.media.setAudio(!this.media.audioOn);
+        showError(this.errorEl, "");
+        this.media.setAudio(!this.media.audioOn).catch((err) =>
+            this.problem(`Cannot start the microphone: ${err.message}`));
     }
 
     toggleCam() {

@@ -45,13 +45,37 @@ function note(text) {
 
 class Failure extends Error {}
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// polls fn(arg) in the page until it is true (async functions included:
+// page.waitForFunction takes a returned promise for a true value)
+async function until(page, fn, arg, timeout = WAIT) {
+    const end = Date.now() + timeout;
+    let error;
+    for (;;) {
+        try {
+            if (await page.evaluate(fn, arg)) {
+                return;
+            }
+            error = null;
+        } catch (err) {
+            error = err;
+        }
+        if (Date.now() > end) {
+            throw new Error(`no success within ${timeout} ms`
+                + (error ? `: ${error.message.split("\n")[0]}` : ""));
+        }
+        await sleep(100);
+    }
+}
+
 // waits for a condition in the page; a timeout is a failed test
 async function expect(page, name, fn, arg, timeout = WAIT) {
     try {
-        await page.waitForFunction(fn, arg, { timeout, polling: 100 });
+        await until(page, fn, arg, timeout);
     } catch (err) {
         console.log(`not ok - ${name}`);
-        note(`${page.nick}: ${err.message.split("\n")[0]}`);
+        note(`${page.nick}: ${err.message}`);
         try {
             note(`${page.nick} state: ${JSON.stringify(await page.evaluate(
                 () => ({ id: noomDebug.id(), room: noomDebug.room(),
@@ -101,11 +125,11 @@ async function mark() {
 }
 
 async function videoFlows(page, ids, name) {
-    await page.waitForFunction(async (ids) => {
+    await until(page, async (ids) => {
         const stats = await noomDebug.stats();
         return ids.every((id) => stats.some((s) => s.id === id && s.video
             && s.video.framesDecoded > 0));
-    }, ids, { timeout: WAIT, polling: 200 }).catch(() => {});
+    }, ids).catch(() => {});
     await page.evaluate(mark);
     await expect(page, name, flowing, ids);
 }
@@ -115,6 +139,18 @@ async function videoFlows(page, ids, name) {
 async function open(browser, nick, path, problems) {
     const context = await browser.newContext({
         viewport: { width: 1280, height: 760 },
+    });
+    // 320x240 cameras: six streams on a small CI machine
+    await context.addInitScript(() => {
+        const md = navigator.mediaDevices;
+        const gum = md.getUserMedia.bind(md);
+        md.getUserMedia = (c) => {
+            if (c && c.video) {
+                c = { ...c, video: { ...(c.video === true ? {} : c.video),
+                    width: { ideal: 320 }, height: { ideal: 240 } } };
+            }
+            return gum(c);
+        };
     });
     const page = await context.newPage();
     page.nick = nick;
@@ -129,8 +165,7 @@ async function open(browser, nick, path, problems) {
         }
     });
     await page.goto(BASE + path);
-    await page.waitForFunction(() => window.noomDebug && noomDebug.connected(),
-        null, { timeout: WAIT });
+    await until(page, () => window.noomDebug && noomDebug.connected());
     return page;
 }
 
@@ -187,7 +222,7 @@ async function main() {
         args: [
             "--no-sandbox", "--headless=new",
             // three fake cameras: 0 and 2 give frames (1 is a depth camera)
-            "--use-fake-device-for-media-stream=device-count=3",
+            "--use-fake-device-for-media-stream=device-count=3,fps=10",
             "--use-fake-ui-for-media-stream",
             "--auto-select-desktop-capture-source=Entire screen",
             "--allow-loopback-in-peer-connection",
@@ -290,6 +325,21 @@ async function scenario(browser, problems) {
             `${p.nick}: every RTCPeerConnection uses the server's ICE servers`, got);
     }
 
+    // names the server refuses (over 64 bytes), each with its message
+    const lobbyError = (re) => until(dave, (re) => {
+        const err = document.querySelector("#lobby-error");
+        return !err.hidden && new RegExp(re, "i").test(err.textContent)
+            && noomDebug.room() === null;
+    }, re);
+    await join(dave, "é".repeat(40), "somewhere");
+    await lobbyError("^That name is not allowed").then(() =>
+        ok("an invalid nickname gets its own error message"), () =>
+        check(false, "an invalid nickname gets its own error message"));
+    await join(dave, "dave", "é".repeat(40));
+    await lobbyError("room name is not allowed").then(() =>
+        ok("an invalid room name gets its own error message"), () =>
+        check(false, "an invalid room name gets its own error message"));
+
     // the room is full at 3 (noom_max_room_members 3 in t/browser.t)
     await dave.fill("#nickname", "dave");
     await dave.fill("#room-name", ROOM);
@@ -368,13 +418,19 @@ async function scenario(browser, problems) {
 
     // ICE restart (what a failed connection gets), from one side, then
     // from both at once (perfect negotiation settles the collision)
+    const pairStats = async () => {
+        const [sa, sb] = await Promise.all([alice, bob].map((p) =>
+            p.evaluate(() => noomDebug.stats())));
+        return { alice: sa.find((s) => s.id === b), bob: sb.find((s) => s.id === a) };
+    };
     for (const who of [[bob], [alice, bob]]) {
-        const ufrags = async () => Object.fromEntries(await Promise.all(
-            [alice, bob].map(async (p) => [p.nick, (await p.evaluate(
-                () => noomDebug.stats())).map((s) => [s.id, s.localUfrag])])));
-        const old = await ufrags();
-        await Promise.all(who.map((p) => p.evaluate((id) => noomDebug.restartIce(id),
-            p === alice ? b : a)));
+        const before = await pairStats();
+        const old = { alice: [[b, before.alice.localUfrag]],
+            bob: [[a, before.bob.localUfrag]] };
+        // both pages restart at the same moment: their offers cross
+        const at = Date.now() + 300;
+        await Promise.all(who.map((p) => p.evaluate(([id, at]) =>
+            noomDebug.restartIce(id, at), [p === alice ? b : a, at])));
         const label = who.length === 1 ? "an ICE restart" : "ICE restarts from both sides at once";
         for (const [p, peer] of [[alice, b], [bob, a]]) {
             await expect(p, `${p.nick}: ${label} gives new ICE credentials and settles`,
@@ -386,6 +442,13 @@ async function scenario(browser, problems) {
                 }, [peer, Object.fromEntries(old[p.nick])[peer]]);
         }
         await videoFlows(alice, [b, e], `video keeps flowing after ${label}`);
+        if (who.length === 2) {
+            const now = await pairStats();
+            check(now.alice.collisions + now.bob.collisions
+                > before.alice.collisions + before.bob.collisions,
+                "the two offers collided (glare) and were settled",
+                { before, now });
+        }
     }
 
     // screen share: the others get the screen (16:9) instead of the camera
@@ -423,6 +486,10 @@ async function scenario(browser, problems) {
                 && document.querySelector("#room-count").textContent === "2 people", e);
     }
     await lobbyCount(dave, ROOM, 2, "the lobby count goes back to 2");
+    await eve.reload();
+    await until(eve, () => window.noomDebug && noomDebug.connected());
+    check(await eve.inputValue("#nickname") === XSS,
+        "the nickname is remembered across visits");
     await sawMessage(alice, "alice (you)", "hello from alice", "the chat is still there");
     await expect(alice, "and says who left", (nick) => [...document.querySelectorAll(
         "#messages li.sys")].some((li) => li.textContent === `${nick} left.`), XSS);
@@ -451,6 +518,13 @@ async function scenario(browser, problems) {
     await say(bob, "still here");
     await sawMessage(alice, "bob", "still here", "chat works after the reload");
     await lobbyCount(dave, ROOM, 2, "the lobby reconnects and sees the room again");
+    await expect(bob, "the chat told about the lost connection and the rejoin",
+        () => {
+            const lines = [...document.querySelectorAll("#messages li.sys")]
+                .map((li) => li.textContent);
+            const lost = lines.findIndex((l) => /Connection lost/.test(l));
+            return lost >= 0 && lines.indexOf("Reconnected.", lost) > lost;
+        });
     await expect(alice, "the nickname survived", (id) => noomDebug.members()
         .some((m) => m.id === id && m.nickname === "bob"), b2);
 }
