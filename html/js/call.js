@@ -29,6 +29,8 @@ export class Peer {
         this.restartTimer = null;
         this.offersSent = 0;
         this.collisions = 0;
+        this.endsSent = 0;       // null candidates: gathering complete
+        this.endsReceived = 0;
         this.queue = Promise.resolve();
         this.stream = new MediaStream();
         this.senders = { audio: null, video: null };
@@ -38,6 +40,9 @@ export class Peer {
 
         pc.addEventListener("negotiationneeded", () => this.offer());
         pc.addEventListener("icecandidate", ({ candidate }) => {
+            if (!candidate) {
+                this.endsSent += 1;
+            }
             this.send("ice", candidate ? candidate.toJSON() : null);
         });
         pc.addEventListener("track", ({ track }) => {
@@ -122,6 +127,9 @@ export class Peer {
         return this.enqueue(async () => {
             if (this.closed) {
                 return;
+            }
+            if (!candidate) {
+                this.endsReceived += 1;
             }
             try {
                 // null: the end of the remote candidates
@@ -352,6 +360,8 @@ export class Call extends EventTarget {
                 active: peer.active,
                 offersSent: peer.offersSent,
                 collisions: peer.collisions,
+                endsSent: peer.endsSent,
+                endsReceived: peer.endsReceived,
                 iceServers: peer.pc.getConfiguration().iceServers || [],
                 video: null,
                 audio: null,

@@ -22,6 +22,9 @@ export class Room extends EventTarget {
         this.members = new Map();   // id -> { id, nickname, state }
         this.tiles = new Map();     // id -> tile element ("self" for us)
         this.states = new Map();    // media_state heard before the member
+        // every socket id this page has had: after a reconnect the server
+        // may still list the old one until it notices it is gone
+        this.ownIds = new Set();
         this.joining = false;
 
         this.view = $("#room");
@@ -95,6 +98,15 @@ export class Room extends EventTarget {
             if (this.name !== name || err.code === "offline") {
                 return;   // the next "connect" tries again
             }
+            if (err.code === "timeout" || err.code === "busy") {
+                setTimeout(() => {
+                    if (this.conn.connected) {
+                        this.rejoin();
+                    }
+                }, 2000);
+                return;
+            }
+            // refused for good (room_full, ...): back to the lobby
             this.leave(errorText(err));
         } finally {
             this.joining = false;
@@ -103,15 +115,16 @@ export class Room extends EventTarget {
 
     // the ack of join_room: the members now, each one offered a call
     settle(count, members) {
+        this.ownIds.add(this.conn.id);
         this.call.start(this.name, this.conn.id);
         const now = new Map((members || []).map((m) => [m.id, m]));
         for (const id of [...this.members.keys()]) {
-            if (!now.has(id)) {
+            if (!now.has(id) || this.ownIds.has(id)) {
                 this.removeMember(id);
             }
         }
         for (const m of now.values()) {
-            if (m.id === this.conn.id) {
+            if (this.ownIds.has(m.id)) {
                 continue;
             }
             this.addMember(m.id, m.nickname);
@@ -196,7 +209,7 @@ export class Room extends EventTarget {
         const conn = this.conn;
 
         conn.on("welcome", (nickname, count, id) => {
-            if (!this.inRoom || id === conn.id) {
+            if (!this.inRoom || this.ownIds.has(id) || id === conn.id) {
                 return;
             }
             if (this.members.has(id)) {

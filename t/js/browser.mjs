@@ -223,8 +223,8 @@ async function main() {
             "--no-sandbox", "--headless=new",
             // three fake cameras: 0 and 2 give frames (1 is a depth camera)
             "--use-fake-device-for-media-stream=device-count=3,fps=10",
+            // also grants getDisplayMedia: a 1280x720 fake screen
             "--use-fake-ui-for-media-stream",
-            "--auto-select-desktop-capture-source=Entire screen",
             "--allow-loopback-in-peer-connection",
             "--disable-features=WebRtcHideLocalIpsWithMdns",
             "--disable-background-networking", "--disable-component-update",
@@ -286,6 +286,9 @@ async function scenario(browser, problems) {
             `${p.nick} receives video from both others (bytes and frames grow, width > 0)`);
     }
 
+    await expect(alice, "trickle ICE ends with a null candidate, both ways",
+        async () => (await noomDebug.stats()).every((s) => s.endsSent >= 1
+            && s.endsReceived >= 1));
     const first = await alice.evaluate(() => noomDebug.stats());
     const last = await eve.evaluate(() => noomDebug.stats());
     check(last.every((s) => s.active && s.offersSent >= 1)
