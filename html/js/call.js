@@ -113,8 +113,11 @@ export class Peer {
                 return;
             }
             this.answerPending = desc.type === "answer";
-            await pc.setRemoteDescription({ type: desc.type, sdp: desc.sdp });
-            this.answerPending = false;
+            try {
+                await pc.setRemoteDescription({ type: desc.type, sdp: desc.sdp });
+            } finally {
+                this.answerPending = false;
+            }
             if (desc.type === "offer") {
                 this.attachLocal();
                 await pc.setLocalDescription();
