@@ -198,6 +198,7 @@ typedef struct {
     double                   drain;
     double                   hold;
     double                   setup_timeout;
+    double                   stall;
     double                   connect_rate;
     uint32_t                 max_pending;
     uint32_t                 src_count;
@@ -231,6 +232,7 @@ static uint64_t      cpu_m0;
 static uint32_t      started;       /* connections started */
 static uint32_t      pending;       /* handshakes in flight */
 static uint32_t      settled;       /* ready, joined or dead in setup */
+static uint64_t      t_progress;    /* the last connection that settled */
 static uint64_t      interval_ns;
 static uint32_t      receivers;     /* copies of one chat message */
 
@@ -303,6 +305,7 @@ static long          base_rss;
 static long          base_pss;
 static uint32_t      src_rr;
 static void nl_sample(double *cpu, long *rss, long *pss);
+static double        sample_sys;    /* the kernel's part of nl_sample() */
 static void nl_room_name(char *buf, size_t size, uint32_t room);
 static void nl_usage(void);
 
@@ -532,6 +535,8 @@ nl_usage(void)
 "      --warmup S      seconds before measuring               (1)\n"
 "      --drain S       seconds to wait for the last messages  (5)\n"
 "      --hold S        idle: seconds to hold                  (3)\n"
+"      --setup-timeout S  connect and join within S seconds   (60)\n"
+"      --stall S       fail the rest after S s without progress (10)\n"
 "      --connect-rate C  new connections per second           (5000)\n"
 "      --max-pending K   handshakes in flight per process     (256)\n"
 "      --src N         source addresses 127.0.0.2..N+1        (8)\n"
@@ -566,6 +571,7 @@ nl_options(int argc, char **argv)
         { "drain", 1, NULL, 'D' },
         { "hold", 1, NULL, 'h' },
         { "setup-timeout", 1, NULL, 'T' },
+        { "stall", 1, NULL, 'Z' },
         { "connect-rate", 1, NULL, 'C' },
         { "max-pending", 1, NULL, 'K' },
         { "src", 1, NULL, 'a' },
@@ -593,6 +599,7 @@ nl_options(int argc, char **argv)
     conf.drain = 5;
     conf.hold = 3;
     conf.setup_timeout = 60;
+    conf.stall = 10;
     conf.connect_rate = 5000;
     conf.max_pending = 256;
     conf.src_count = 8;
@@ -648,6 +655,7 @@ nl_options(int argc, char **argv)
         case 'h': conf.hold = nl_atof(optarg, "hold"); break;
         case 'T': conf.setup_timeout = nl_atof(optarg, "setup-timeout");
             break;
+        case 'Z': conf.stall = nl_atof(optarg, "stall"); break;
         case 'C': conf.connect_rate = nl_atof(optarg, "connect-rate");
             break;
         case 'K': conf.max_pending = (uint32_t) nl_atof(optarg,
@@ -913,6 +921,7 @@ nl_sample(double *cpu, long *rss, long *pss)
     *cpu = 0;
     *rss = 0;
     *pss = 0;
+    sample_sys = 0;
 
     if (conf.pids == NULL) {
         return;
@@ -938,6 +947,7 @@ nl_sample(double *cpu, long *rss, long *pss)
                                 "%*u %*u %*u %lu %lu", &ut, &st) == 2)
                 {
                     *cpu += (double) (ut + st) / ticks;
+                    sample_sys += (double) st / ticks;
                 }
             }
             fclose(f);
@@ -978,7 +988,7 @@ nl_parent(pid_t *pids, int *in, int *out)
     int           status, bad;
     long          rss0, pss0, rss1, pss1, rss_m, pss_m;
     char          c;
-    double        cpu0, cpu1, dur, gen_cpu, busy0, busy1;
+    double        cpu0, cpu1, dur, gen_cpu, busy0, busy1, sys0, sys1;
     uint32_t      i, rooms;
     uint64_t      go, m0, m1, *dst64, *src64, setup_ns;
     nl_result_t  *r, *sum;
@@ -1022,10 +1032,12 @@ nl_parent(pid_t *pids, int *in, int *out)
 
     nl_sleep_until(m0);
     nl_sample(&cpu0, &rss_m, &pss_m);
+    sys0 = sample_sys;
     busy0 = nl_machine_busy();
 
     nl_sleep_until(m1);
     nl_sample(&cpu1, &rss1, &pss1);
+    sys1 = sample_sys;
     busy1 = nl_machine_busy();
 
     setup_ns = 0;
@@ -1134,8 +1146,9 @@ nl_parent(pid_t *pids, int *in, int *out)
     nl_hist_json(f, "handshake_us", &sum->hs);
     nl_hist_json(f, "cycle_us", &sum->cyc);
 
-    fprintf(f, ",\"server_cpu_s\":%.3f,\"server_cpu_util\":%.3f",
-            cpu1 - cpu0, (cpu1 - cpu0) / dur);
+    fprintf(f, ",\"server_cpu_s\":%.3f,\"server_sys_s\":%.3f,"
+            "\"server_cpu_util\":%.3f",
+            cpu1 - cpu0, sys1 - sys0, (cpu1 - cpu0) / dur);
 
     if (sum->delivered_window) {
         fprintf(f, ",\"server_cpu_s_per_100k\":%.4f",
@@ -1613,7 +1626,14 @@ nl_timers(uint64_t now)
             return;
         }
 
-        if (now >= t_setup_end) {
+        if (t_progress == 0) {
+            t_progress = now;
+        }
+
+        if (now >= t_setup_end
+            || now - t_progress > (uint64_t) (conf.stall * 1e9))
+        {
+            /* a server that stopped taking connections: the rest fail */
             for (i = 0; i < nconns; i++) {
                 c = &conns[i];
                 if (c->state == NL_FREE) {
@@ -2776,6 +2796,7 @@ nl_settle(nl_conn_t *c)
     }
 
     settled++;
+    t_progress = nl_now();
 
     if (settled < nconns) {
         return;

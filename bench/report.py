@@ -1,0 +1,278 @@
+#!/usr/bin/python3
+"""Summarise a bench/run directory: summary.json, summary.md, plot data.
+
+    bench/report.py bench/out/<time>
+
+Every ratio is noom divided by the peer, measured in the same run.  For
+throughput-like figures (deliveries, connections, churn) higher is better;
+for latency, memory and CPU lower is better: the tables say which.
+"""
+
+import json
+import os
+import sys
+
+ROOMS = [2, 10, 100]
+PEERS = ["sio", "nchan", "ceiling"]
+NAMES = {
+    "noom": "noom (1 worker)",
+    "noom2": "noom (2 workers, 1 CPU)",
+    "sio": "Socket.IO 4.8 (Node.js)",
+    "nchan": "nchan 1.3.6",
+    "ceiling": "ceiling (C, epoll)",
+}
+
+
+def load(out):
+    runs = {}
+    with open(os.path.join(out, "results.jsonl")) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            d = json.loads(line)
+            runs[d["label"]] = d
+    env = json.load(open(os.path.join(out, "env.json")))
+    return runs, env
+
+
+def get(runs, server, label, *path):
+    d = runs.get(f"{server}/{label}")
+    if d is None or not d.get("ok", False):
+        return None
+    for p in path:
+        if not isinstance(d, dict) or p not in d:
+            return None
+        d = d[p]
+    return d
+
+
+def clean(runs, server, label):
+    """A run that lost, duplicated or failed something is flagged."""
+    d = runs.get(f"{server}/{label}")
+    if d is None:
+        return "missing"
+    flags = []
+    if not d.get("ok", False):
+        flags.append("failed")
+    for k in ("lost", "dups", "gaps", "errors", "unexpected_closes",
+              "protocol_errors", "failed"):
+        if d.get(k):
+            flags.append(f"{k}={d[k]}")
+    return ", ".join(flags)
+
+
+def figures(runs, servers):
+    fig = {}
+
+    for s in servers:
+        f = fig.setdefault(s, {})
+
+        for m in ROOMS:
+            sat = get(runs, s, f"sat/{m}", "deliveries_per_s")
+            util = get(runs, s, f"sat/{m}", "server_cpu_util")
+            f[f"sat{m}"] = sat
+            f[f"sat{m}_cpu"] = util
+            f[f"sat{m}_gen_cpu"] = get(runs, s, f"sat/{m}", "gen_cpu_util")
+            f[f"sat{m}_other_cpu"] = get(runs, s, f"sat/{m}",
+                                         "other_cpu_util")
+            # deliveries per second per core: per CPU-second of the server
+            f[f"sat{m}_per_core"] = (sat / util if sat and util
+                                     and util > 0.05 else None)
+            f[f"sat{m}_cpu100k"] = get(runs, s, f"sat/{m}",
+                                       "server_cpu_s_per_100k")
+
+            for p in ("p50", "p99", "p999"):
+                f[f"lat{m}_{p}"] = get(runs, s, f"lat/{m}", "lat_us", p)
+            f[f"lat{m}_rate"] = get(runs, s, f"lat/{m}", "deliveries_per_s")
+            f[f"lat{m}_cpu100k"] = get(runs, s, f"lat/{m}",
+                                       "server_cpu_s_per_100k")
+            f[f"lat{m}_flags"] = clean(runs, s, f"lat/{m}")
+            f[f"sat{m}_flags"] = clean(runs, s, f"sat/{m}")
+
+        f["idle_rss"] = get(runs, s, "idle", "rss_per_conn_bytes")
+        f["idle_pss"] = get(runs, s, "idle", "pss_per_conn_bytes")
+        f["idle_alive"] = get(runs, s, "idle", "alive")
+        f["held"] = get(runs, s, "held", "alive")
+        f["held_target"] = get(runs, s, "held", "conns")
+        f["sig_p50"] = get(runs, s, "signal", "rtt_us", "p50")
+        f["sig_p99"] = get(runs, s, "signal", "rtt_us", "p99")
+        f["sig_flags"] = clean(runs, s, "signal")
+        f["churn"] = get(runs, s, "churn", "cycles_per_s")
+        f["churn_fail"] = get(runs, s, "churn", "cycle_failures")
+        f["churn_p99"] = get(runs, s, "churn", "cycle_us", "p99")
+
+    return fig
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def fmt(v, digits=0):
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        if digits == 0 and abs(v) >= 100:
+            return f"{v:,.0f}"
+        if abs(v) >= 100:
+            return f"{v:,.{digits}f}"
+        if abs(v) >= 10:
+            return f"{v:.1f}"
+        return f"{v:.2f}" if abs(v) >= 1 else f"{v:.3f}"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def fmt_ratio(v):
+    return "–" if v is None else f"{v:.2f}×"
+
+
+def markdown(fig, servers, env):
+    peers = [p for p in PEERS if p in servers]
+    lines = []
+    add = lines.append
+
+    add(f"Run {env.get('date')}, {env.get('cpu')}, {env.get('cpus')} CPUs, "
+        f"kernel {env.get('kernel')}, {env.get('nginx')}, node "
+        f"{env.get('node')}, socket.io {env.get('socket.io')}, nchan "
+        f"{env.get('nchan')}, noom {env.get('noom_commit')}"
+        + (" (src/ modified)" if env.get("noom_dirty", "0") != "0" else "")
+        + f"; load average before: {env.get('loadavg_before')}.")
+    add("")
+
+    def table(title, rows, better):
+        add(f"**{title}** ({better})")
+        add("")
+        head = ["", *[NAMES.get(s, s) for s in servers],
+                *[f"noom ÷ {p}" for p in peers]]
+        add("| " + " | ".join(head) + " |")
+        add("|" + "---|" * len(head))
+        for name, key, digits in rows:
+            vals = [fig[s].get(key) for s in servers]
+            rat = [ratio(fig["noom"].get(key), fig[p].get(key))
+                   if "noom" in fig else None for p in peers]
+            add("| " + " | ".join([name, *[fmt(v, digits) for v in vals],
+                                   *[fmt_ratio(r) for r in rat]]) + " |")
+        add("")
+
+    table("Deliveries per second at saturation",
+          [(f"rooms of {m}", f"sat{m}", 0) for m in ROOMS],
+          "higher is better")
+    table("Deliveries per server CPU-second at saturation (per core)",
+          [(f"rooms of {m}", f"sat{m}_per_core", 0) for m in ROOMS],
+          "higher is better")
+    table("Server CPU use during the saturation runs (1.0 = one core)",
+          [(f"rooms of {m}", f"sat{m}_cpu", 2) for m in ROOMS],
+          "the generator's own use is in results.jsonl")
+    rows = []
+    for m in ROOMS:
+        for p in ("p50", "p99", "p999"):
+            rows.append((f"rooms of {m}, {p.replace('p999', 'p99.9')} µs",
+                         f"lat{m}_{p}", 0))
+    table("Latency at 50% of the slowest server's saturation", rows,
+          "lower is better")
+    table("Server CPU seconds per 100k deliveries at that load",
+          [(f"rooms of {m}", f"lat{m}_cpu100k", 3) for m in ROOMS],
+          "lower is better")
+    table("Memory per idle connection (bytes, RSS of all server processes)",
+          [("RSS", "idle_rss", 0), ("PSS", "idle_pss", 0)],
+          "lower is better")
+    table("Connections held",
+          [("of the target", "held", 0)], "higher is better")
+    table("Signaling round trip (offer → answer), µs",
+          [("p50", "sig_p50", 0), ("p99", "sig_p99", 0)],
+          "lower is better")
+    table("Churn (connect, nickname, enter_room, leave_room, disconnect)",
+          [("cycles per second", "churn", 0)], "higher is better")
+
+    flagged = []
+    for s in servers:
+        for k, v in fig[s].items():
+            if k.endswith("_flags") and v:
+                flagged.append(f"{s} {k[:-6]}: {v}")
+    if flagged:
+        add("Runs with losses, errors or failures: " + "; ".join(flagged)
+            + ".")
+        add("")
+
+    return "\n".join(lines)
+
+
+def targets(fig, servers):
+    t = []
+    n = fig.get("noom", {})
+    s = fig.get("sio", {})
+    c = fig.get("nchan", {})
+    ce = fig.get("ceiling", {})
+
+    for m in ROOMS:
+        r = ratio(n.get(f"sat{m}_per_core"), s.get(f"sat{m}_per_core"))
+        t.append({"target": f">= 5x Socket.IO deliveries/s per core, rooms "
+                  f"of {m}", "ratio": r, "met": r is not None and r >= 5})
+    for m in ROOMS:
+        r = ratio(n.get(f"lat{m}_p99"), s.get(f"lat{m}_p99"))
+        t.append({"target": f"p99 <= 1/5 of Socket.IO's, rooms of {m}",
+                  "ratio": r, "met": r is not None and r <= 0.2})
+    r = ratio(n.get("idle_rss"), s.get("idle_rss"))
+    t.append({"target": "memory per idle connection <= 1/5 of Socket.IO's",
+              "ratio": r, "met": r is not None and r <= 0.2})
+    for m in ROOMS:
+        r = ratio(n.get(f"sat{m}"), c.get(f"sat{m}"))
+        t.append({"target": f">= 0.8x nchan fan-out, rooms of {m}",
+                  "ratio": r, "met": r is not None and r >= 0.8})
+    for m in ROOMS:
+        r = ratio(n.get(f"sat{m}"), ce.get(f"sat{m}"))
+        t.append({"target": f"within 2x of the ceiling, rooms of {m}",
+                  "ratio": r, "met": r is not None and r >= 0.5})
+    return t
+
+
+def plot_data(out, fig, servers):
+    def write(name, key, rows=ROOMS):
+        with open(os.path.join(out, name), "w") as f:
+            f.write("rooms " + " ".join(servers) + "\n")
+            for m in rows:
+                vals = []
+                for s in servers:
+                    v = fig[s].get(key.format(m=m))
+                    vals.append("NaN" if v is None else f"{v:.6g}")
+                f.write(f"{m} " + " ".join(vals) + "\n")
+
+    write("sat.dat", "sat{m}")
+    write("p99.dat", "lat{m}_p99")
+    write("cpu.dat", "lat{m}_cpu100k")
+    with open(os.path.join(out, "mem.dat"), "w") as f:
+        f.write("server rss\n")
+        for s in servers:
+            v = fig[s].get("idle_rss")
+            f.write(f"{s} {'NaN' if v is None else v}\n")
+    with open(os.path.join(out, "servers.txt"), "w") as f:
+        f.write(" ".join(servers) + "\n")
+
+
+def main():
+    out = sys.argv[1]
+    runs, env = load(out)
+    servers = [s for s in env.get("servers", []) if s in NAMES]
+    fig = figures(runs, servers)
+    tg = targets(fig, servers)
+
+    md = markdown(fig, servers, env)
+    md += "\n**Targets**\n\n| target | noom ÷ peer | met |\n|---|---|---|\n"
+    for t in tg:
+        md += (f"| {t['target']} | {fmt_ratio(t['ratio'])} | "
+               f"{'yes' if t['met'] else 'no'} |\n")
+
+    with open(os.path.join(out, "summary.md"), "w") as f:
+        f.write(md)
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump({"env": env, "figures": fig, "targets": tg}, f, indent=1)
+
+    plot_data(out, fig, servers)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
