@@ -47,6 +47,8 @@ static char *ngx_http_noom_room_events(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_noom_event_rate(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_noom_admin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static void ngx_http_noom_turn_warn(ngx_conf_t *cf,
     ngx_http_noom_main_conf_t *mcf);
 static ngx_int_t ngx_http_noom_add_zone(ngx_conf_t *cf,
@@ -229,6 +231,27 @@ static ngx_command_t  ngx_http_noom_commands[] = {
       ngx_http_noom_event_rate,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("noom_admin"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_http_noom_admin,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_noom_loc_conf_t, admin),
+      NULL },
+
+    { ngx_string("noom_admin_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_noom_admin_auth_conf,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("noom_admin_readonly"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_noom_loc_conf_t, admin_readonly),
       NULL },
 
     { ngx_string("noom_worker_header"),
@@ -565,6 +588,9 @@ ngx_http_noom_create_loc_conf(ngx_conf_t *cf)
     lcf->worker_header = NGX_CONF_UNSET;
     lcf->rate = NGX_CONF_UNSET_UINT;
     lcf->burst = NGX_CONF_UNSET_UINT;
+    lcf->admin = NGX_CONF_UNSET;
+    lcf->admin_readonly = NGX_CONF_UNSET;
+    lcf->admin_auth = NGX_CONF_UNSET;
 
     return lcf;
 }
@@ -591,6 +617,29 @@ ngx_http_noom_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->worker_header, prev->worker_header, 0);
     ngx_conf_merge_uint_value(conf->rate, prev->rate, 50);
     ngx_conf_merge_uint_value(conf->burst, prev->burst, 200);
+    ngx_conf_merge_value(conf->admin, prev->admin, 0);
+    ngx_conf_merge_value(conf->admin_readonly, prev->admin_readonly, 0);
+
+    if (conf->admin_auth == NGX_CONF_UNSET) {
+        conf->admin_auth = prev->admin_auth;
+        conf->admin_user = prev->admin_user;
+        conf->admin_hash = prev->admin_hash;
+    }
+
+    if (conf->admin && conf->mode != NGX_NOOM_MODE_ROOMS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"noom_admin\" needs \"noom_rooms\" in the "
+                           "same location");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->admin && conf->admin_auth == NGX_CONF_UNSET) {
+        /* an admin panel open to all must be asked for */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"noom_admin\" needs \"noom_admin_auth\": "
+                           "a user name and a bcrypt hash, or \"off\"");
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->mode && conf->send_buffer < conf->max_payload + 16) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -658,6 +707,10 @@ ngx_http_noom_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_noom_admin_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     ngx_noom_rooms_worker_start(cycle);
 
     return NGX_OK;
@@ -676,6 +729,7 @@ ngx_http_noom_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_noom_relay_exit_process(cycle);
+    ngx_noom_admin_exit_process(cycle);
     ngx_noom_rooms_worker_exit(cycle);
 }
 
@@ -940,6 +994,27 @@ ngx_http_noom_room_events(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* noom_admin on|off: the /admin namespace, and the registry it needs */
+
+static char *
+ngx_http_noom_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_noom_loc_conf_t *lcf = conf;
+
+    char                       *rv;
+    ngx_http_noom_main_conf_t  *mcf;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+
+    if (rv == NGX_CONF_OK && lcf->admin) {
+        mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_noom_module);
+        mcf->admin = 1;
+    }
+
+    return rv;
 }
 
 

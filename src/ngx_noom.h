@@ -44,7 +44,12 @@
 #define NGX_NOOM_LIST_ALL           0   /* every upgraded connection */
 #define NGX_NOOM_LIST_APP           1   /* Socket.IO sockets on "/" */
 #define NGX_NOOM_LIST_PLAIN         2   /* the plain WebSocket lobby */
-#define NGX_NOOM_LISTS              3
+#define NGX_NOOM_LIST_ADMIN         3   /* logged in /admin sockets */
+#define NGX_NOOM_LISTS              4
+
+/* the namespaces of a noom_rooms location */
+#define NGX_NOOM_NSP_APP            0   /* "/" */
+#define NGX_NOOM_NSP_ADMIN          1   /* "/admin", with noom_admin on */
 
 /* why a room cannot be joined */
 #define NGX_NOOM_ERR_FULL           -10
@@ -57,6 +62,19 @@
 #define NGX_NOOM_REC_UNICAST        2   /* frames for one member */
 #define NGX_NOOM_REC_PLAIN          3   /* frames for the plain lobby */
 #define NGX_NOOM_REC_ROOMS_CHANGED  4   /* send room_change to all */
+#define NGX_NOOM_REC_ADMIN          5   /* frames for the admin sockets */
+#define NGX_NOOM_REC_ACTION         6   /* an admin action on one socket */
+
+/* admin actions, in the room field of an NGX_NOOM_REC_ACTION record */
+#define NGX_NOOM_ACT_DISCONNECT     1   /* "41", as if the client left "/" */
+#define NGX_NOOM_ACT_CLOSE          2   /* the same, then a WebSocket close */
+#define NGX_NOOM_ACT_JOIN           3   /* enter_room(payload) */
+#define NGX_NOOM_ACT_LEAVE          4   /* leave_room(payload) */
+#define NGX_NOOM_ACT_EMIT           5   /* send the payload's frames */
+
+#define NGX_NOOM_ADMIN_SESSIONS     32
+#define NGX_NOOM_ADMIN_ADDR_LEN     64
+#define NGX_NOOM_ADMIN_STR_LEN      256
 
 
 typedef struct ngx_noom_ctx_s       ngx_noom_ctx_t;
@@ -76,6 +94,11 @@ typedef struct {
     ngx_flag_t                 worker_header;
     ngx_uint_t                 rate;        /* messages a second, 0: off */
     ngx_uint_t                 burst;
+    ngx_flag_t                 admin;       /* serve "/admin" */
+    ngx_flag_t                 admin_readonly;
+    ngx_int_t                  admin_auth;  /* 0: off, 1: credentials */
+    ngx_str_t                  admin_user;
+    ngx_str_t                  admin_hash;  /* bcrypt, NUL-terminated */
 } ngx_http_noom_loc_conf_t;
 
 
@@ -102,6 +125,8 @@ typedef struct {
     ngx_uint_t                 nworkers;
     ngx_fd_t                  *wake;        /* an eventfd per worker */
     ngx_flag_t                 enabled;
+    ngx_flag_t                 admin;       /* a location serves /admin */
+    void                      *thread_pool; /* bcrypt runs there */
 } ngx_http_noom_main_conf_t;
 
 
@@ -166,6 +191,8 @@ typedef struct {
     ngx_uint_t                 epoch;
     ngx_atomic_t               conns;
     ngx_atomic_t               plain;
+    ngx_atomic_t               admins;
+    ngx_atomic_t               frames_out;  /* written by its worker only */
     ngx_uint_t                 members;
     ngx_noom_ring_t            ring;
 } ngx_noom_worker_t;
@@ -173,9 +200,9 @@ typedef struct {
 
 typedef struct {
     ngx_atomic_t               connections;
+    ngx_atomic_t               disconnections;
     ngx_atomic_t               handshakes_refused;
     ngx_atomic_t               events_in;
-    ngx_atomic_t               events_out;
     ngx_atomic_t               relayed;
     ngx_atomic_t               relay_drops;
     ngx_atomic_t               slow_closes;
@@ -184,7 +211,16 @@ typedef struct {
     ngx_atomic_t               rate_limited;
     ngx_atomic_t               zone_errors;
     ngx_atomic_t               crashes;
+    ngx_atomic_t               admin_logins;
+    ngx_atomic_t               admin_refused;
+    ngx_atomic_t               admin_actions;
 } ngx_noom_stats_t;
+
+
+typedef struct {
+    u_char                     id[NGX_NOOM_ID_LEN];
+    time_t                     expires;
+} ngx_noom_session_t;
 
 
 typedef struct {
@@ -197,6 +233,11 @@ typedef struct {
     ngx_uint_t                 nworkers;
     ngx_noom_stats_t           stats;
     ngx_noom_worker_t         *workers;
+    time_t                     start;
+    ngx_atomic_t               admins;      /* logged in, on all workers */
+    ngx_queue_t                sockets;     /* ngx_noom_asock_t */
+    ngx_uint_t                 nsockets[NGX_NOOM_NSP_MAX];
+    ngx_noom_session_t         sessions[NGX_NOOM_ADMIN_SESSIONS];
 } ngx_noom_shm_t;
 
 
@@ -221,6 +262,32 @@ typedef struct {
     size_t                     nick_len;
     u_char                     nick[1];
 } ngx_noom_member_t;
+
+
+/*
+ * A Socket.IO socket as the admin namespace shows it, kept in the zone
+ * only when a location serves /admin.  The strings follow the struct.
+ */
+
+typedef struct {
+    ngx_queue_t                queue;
+    ngx_noom_member_t         *member;      /* its room, or NULL */
+    uint64_t                   serial;
+    uint64_t                   issued;      /* ms */
+    ngx_uint_t                 worker;
+    ngx_uint_t                 nsp;
+    u_char                     id[NGX_NOOM_ID_LEN];
+    u_char                     eio[NGX_NOOM_ID_LEN];
+    ngx_uint_t                 secure;
+    size_t                     addr_len;
+    size_t                     url_len;
+    size_t                     ua_len;
+    size_t                     nick_len;
+    u_char                    *addr;
+    u_char                    *url;
+    u_char                    *ua;
+    u_char                    *nick;        /* max_nickname bytes */
+} ngx_noom_asock_t;
 
 
 /* what a leaving member's room must be told */
@@ -285,6 +352,10 @@ struct ngx_noom_ctx_s {
     u_char                    *nick;
     size_t                     nick_len;
 
+    ngx_noom_asock_t          *asock[NGX_NOOM_NSP_MAX];
+    void                      *auth;        /* a bcrypt check under way */
+    const char                *reason;      /* for socket_disconnected */
+
     ngx_uint_t                 kind;
     ngx_uint_t                 close_code;
 
@@ -343,6 +414,10 @@ ngx_noom_msg_t *ngx_noom_sio_encode(ngx_uint_t type, ngx_str_t *nsp,
 void ngx_noom_sio_emit(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, json_t *args);
 void ngx_noom_sio_ack(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, int64_t ack,
     json_t *args);
+void ngx_noom_sio_accept(ngx_noom_ctx_t *ctx, ngx_uint_t i);
+void ngx_noom_sio_refuse(ngx_noom_ctx_t *ctx, ngx_uint_t i,
+    const char *message);
+ngx_str_t *ngx_noom_sio_nsp_name(ngx_noom_ctx_t *ctx, ngx_uint_t i);
 
 /* ngx_noom_app.c */
 void ngx_noom_app_connect(ngx_noom_ctx_t *ctx);
@@ -368,6 +443,7 @@ void ngx_noom_rooms_nick(ngx_noom_ctx_t *ctx);
 ngx_int_t ngx_noom_rooms_find(ngx_noom_ctx_t *ctx, u_char *id,
     ngx_uint_t *worker, uint64_t *serial);
 ngx_uint_t ngx_noom_rooms_list(u_char *buf, size_t size);
+ngx_atomic_uint_t ngx_noom_frames_out(void);
 void ngx_noom_rooms_usage(ngx_uint_t *used, ngx_uint_t *total);
 
 /* ngx_noom_relay.c */
@@ -392,6 +468,24 @@ void ngx_noom_relay_rooms_changed_local(void);
 ngx_int_t ngx_noom_ring_put_locked(ngx_uint_t w, ngx_uint_t type,
     uint64_t room, uint64_t target, u_char *p, size_t len);
 void ngx_noom_relay_wake(ngx_uint_t w);
+
+/* ngx_noom_admin.c */
+ngx_int_t ngx_noom_admin_init_process(ngx_cycle_t *cycle);
+void ngx_noom_admin_exit_process(ngx_cycle_t *cycle);
+void ngx_noom_admin_connect(ngx_noom_ctx_t *ctx, json_t *auth);
+void ngx_noom_admin_event(ngx_noom_ctx_t *ctx, json_t *args);
+void ngx_noom_admin_disconnect(ngx_noom_ctx_t *ctx);
+void ngx_noom_admin_cleanup(ngx_noom_ctx_t *ctx);
+ngx_int_t ngx_noom_admin_register(ngx_noom_ctx_t *ctx, ngx_uint_t nsp);
+void ngx_noom_admin_connected(ngx_noom_ctx_t *ctx, ngx_uint_t nsp);
+void ngx_noom_admin_unregister(ngx_noom_ctx_t *ctx, ngx_uint_t nsp);
+void ngx_noom_admin_room(ngx_noom_ctx_t *ctx, u_char *name, size_t len,
+    ngx_uint_t joined);
+void ngx_noom_admin_nick(ngx_noom_ctx_t *ctx);
+void ngx_noom_admin_deliver(ngx_noom_rec_t *rec, u_char *payload);
+void ngx_noom_admin_purge(ngx_cycle_t *cycle, ngx_uint_t crashed);
+char *ngx_noom_admin_auth_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* ngx_noom_turn.c */
 char *ngx_noom_turn_ice_server(ngx_conf_t *cf, ngx_command_t *cmd,

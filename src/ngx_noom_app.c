@@ -73,6 +73,10 @@ ngx_noom_app_connect(ngx_noom_ctx_t *ctx)
 {
     ngx_noom_local_add(ctx, NGX_NOOM_LIST_APP);
 
+    if (ctx->asock[NGX_NOOM_NSP_APP]) {
+        ngx_noom_admin_connected(ctx, NGX_NOOM_NSP_APP);
+    }
+
     ngx_noom_app_ice(ctx, NULL, NGX_NOOM_SIO_NO_ACK, NULL, "ice_servers");
 }
 
@@ -85,6 +89,10 @@ ngx_noom_app_disconnect(ngx_noom_ctx_t *ctx)
     }
 
     ngx_noom_local_del(ctx, NGX_NOOM_LIST_APP);
+
+    if (ctx->asock[NGX_NOOM_NSP_APP]) {
+        ngx_noom_admin_unregister(ctx, NGX_NOOM_NSP_APP);
+    }
 }
 
 
@@ -171,6 +179,10 @@ ngx_noom_app_nickname(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
 
     if (ctx->member) {
         ngx_noom_rooms_nick(ctx);
+    }
+
+    if (ctx->asock[NGX_NOOM_NSP_APP]) {
+        ngx_noom_admin_nick(ctx);
     }
 
     ngx_noom_sio_ack(ctx, 0, ack, NULL);
@@ -263,6 +275,10 @@ ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
     }
 
     mb = ctx->member;
+
+    if (rc == NGX_OK && ctx->asock[NGX_NOOM_NSP_APP]) {
+        ngx_noom_admin_room(ctx, rname.data, rname.len, 1);
+    }
 
     if (rc == NGX_OK && ngx_noom_local_join(ctx, mb->room->uid) != NGX_OK) {
         ngx_noom_app_leave_room(ctx);
@@ -357,6 +373,12 @@ ngx_noom_app_leave_room(ngx_noom_ctx_t *ctx)
     uint32_t             per_worker[NGX_NOOM_MAX_WORKERS];
 
     snap.per_worker = per_worker;
+
+    if (ctx->asock[NGX_NOOM_NSP_APP]) {
+        /* the name is the room's, and the room may go with the member */
+        ngx_noom_admin_room(ctx, ctx->member->room->name,
+                            ctx->member->room->len, 0);
+    }
 
     ngx_noom_local_leave(ctx);
     ngx_noom_rooms_leave(ctx, &snap);

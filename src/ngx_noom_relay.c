@@ -290,6 +290,12 @@ ngx_noom_relay_deliver(ngx_noom_rec_t *rec, u_char *payload)
         return;
     }
 
+    if (rec->type == NGX_NOOM_REC_ADMIN || rec->type == NGX_NOOM_REC_ACTION)
+    {
+        ngx_noom_admin_deliver(rec, payload);
+        return;
+    }
+
     if (rec->type == NGX_NOOM_REC_PLAIN) {
         list = &ngx_noom_lists[NGX_NOOM_LIST_PLAIN];
 

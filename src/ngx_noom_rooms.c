@@ -101,6 +101,8 @@ ngx_noom_zone_init(ngx_shm_zone_t *zone, void *data)
 
     ngx_rbtree_init(&sh->rooms, &sh->sentinel, ngx_noom_rooms_insert);
     ngx_queue_init(&sh->order);
+    ngx_queue_init(&sh->sockets);
+    sh->start = ngx_time();
 
     shpool->data = sh;
 
@@ -305,6 +307,10 @@ copy:
         ngx_noom_shm->nmembers++;
         ngx_noom_shm->workers[ngx_worker].members++;
         ctx->member = mb;
+
+        if (ctx->asock[NGX_NOOM_NSP_APP]) {
+            ctx->asock[NGX_NOOM_NSP_APP]->member = mb;
+        }
     }
 
     *npeers = n;
@@ -349,6 +355,10 @@ ngx_noom_rooms_leave(ngx_noom_ctx_t *ctx, ngx_noom_snapshot_t *snap)
     ngx_memcpy(snap->per_worker, room->per_worker,
                ngx_noom_shm->nworkers * sizeof(uint32_t));
     snap->per_worker[ngx_worker]--;
+
+    if (ctx->asock[NGX_NOOM_NSP_APP]) {
+        ctx->asock[NGX_NOOM_NSP_APP]->member = NULL;
+    }
 
     ngx_noom_rooms_remove_locked(mb);
 
@@ -531,6 +541,9 @@ ngx_noom_rooms_worker_start(ngx_cycle_t *cycle)
 
     ngx_noom_stat(crashes, 1);
 
+    /* the registry points at the members: it goes first */
+    ngx_noom_admin_purge(cycle, 1);
+
     if (n) {
         ngx_noom_rooms_purge(cycle, n);
     }
@@ -635,6 +648,8 @@ ngx_noom_rooms_worker_exit(ngx_cycle_t *cycle)
 
     w = &ngx_noom_shm->workers[ngx_worker];
 
+    ngx_noom_admin_purge(cycle, 0);
+
     ngx_shmtx_lock(&ngx_noom_shpool->mutex);
 
     /* members whose connections were never closed, as after SIGTERM */
@@ -667,6 +682,22 @@ ngx_noom_rooms_worker_exit(ngx_cycle_t *cycle)
     w->pid = 0;
 
     ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+}
+
+
+ngx_atomic_uint_t
+ngx_noom_frames_out(void)
+{
+    ngx_uint_t         i;
+    ngx_atomic_uint_t  n;
+
+    n = 0;
+
+    for (i = 0; i < ngx_noom_shm->nworkers; i++) {
+        n += ngx_noom_shm->workers[i].frames_out;
+    }
+
+    return n;
 }
 
 

@@ -14,7 +14,6 @@
 
 
 static ngx_int_t ngx_noom_sio_nsp(ngx_noom_ctx_t *ctx, ngx_str_t *name);
-static ngx_str_t *ngx_noom_sio_nsp_name(ngx_noom_ctx_t *ctx, ngx_uint_t i);
 static void ngx_noom_sio_connect(ngx_noom_ctx_t *ctx,
     ngx_noom_sio_packet_t *pkt, ngx_int_t i);
 static json_t *ngx_noom_sio_args(ngx_noom_ctx_t *ctx,
@@ -27,8 +26,10 @@ static void ngx_noom_sio_free_bin(ngx_noom_ctx_t *ctx);
 static void ngx_noom_sio_invalid(ngx_noom_ctx_t *ctx, const char *why);
 
 
+/* "/admin" only where noom_admin is on */
 static ngx_str_t  ngx_noom_sio_app_nsps[] = {
     ngx_string("/"),
+    ngx_string("/admin"),
     ngx_null_string
 };
 
@@ -103,11 +104,19 @@ ngx_noom_sio_text(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
             return;
         }
 
-        if (ctx->kind == NGX_NOOM_KIND_SIO && i == 0) {
-            ngx_noom_app_disconnect(ctx);
+        ctx->nsp[i].connected = 0;
+
+        if (ctx->kind == NGX_NOOM_KIND_SIO) {
+            ctx->reason = "client namespace disconnect";
+
+            if (i == NGX_NOOM_NSP_APP) {
+                ngx_noom_app_disconnect(ctx);
+
+            } else {
+                ngx_noom_admin_disconnect(ctx);
+            }
         }
 
-        ctx->nsp[i].connected = 0;
         return;
 
     case NGX_NOOM_SIO_EVENT:
@@ -216,8 +225,11 @@ ngx_noom_sio_dispatch(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, json_t *args,
         return;
     }
 
-    if (nsp == 0) {
+    if (nsp == NGX_NOOM_NSP_APP) {
         ngx_noom_app_event(ctx, args, pkt->ack, bin);
+
+    } else if (bin == NULL) {
+        ngx_noom_admin_event(ctx, args);
     }
 }
 
@@ -226,9 +238,10 @@ static void
 ngx_noom_sio_connect(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt,
     ngx_int_t i)
 {
-    json_t          *auth, *data;
-    json_error_t     err;
-    ngx_noom_msg_t  *m;
+    json_t                     *auth, *data;
+    json_error_t                err;
+    ngx_noom_msg_t             *m;
+    ngx_http_noom_main_conf_t  *mcf;
 
     auth = NULL;
 
@@ -274,7 +287,7 @@ ngx_noom_sio_connect(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt,
         return;
     }
 
-    if (ctx->nsp[i].connected) {
+    if (ctx->nsp[i].connected || (i == NGX_NOOM_NSP_ADMIN && ctx->auth)) {
         json_decref(auth);
         ngx_noom_sio_invalid(ctx, "second CONNECT to a namespace");
         return;
@@ -286,34 +299,9 @@ ngx_noom_sio_connect(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt,
         return;
     }
 
-    ctx->nsp[i].connected = 1;
-
-    if (ctx->timer.timer_set && !ctx->close_sent) {
-        ngx_del_timer(&ctx->timer);
-    }
-
-    data = json_pack("{ss#}", "sid", ctx->nsp[i].id,
-                     (int) NGX_NOOM_ID_LEN);
-    if (data == NULL) {
-        json_decref(auth);
-        ngx_noom_abort(ctx, "out of memory");
-        return;
-    }
-
-    m = ngx_noom_sio_encode(NGX_NOOM_SIO_CONNECT, ngx_noom_sio_nsp_name(ctx, i),
-                            NGX_NOOM_SIO_NO_ACK, data, NULL);
-    json_decref(data);
-
-    if (m == NULL) {
-        json_decref(auth);
-        ngx_noom_abort(ctx, "out of memory");
-        return;
-    }
-
-    ngx_noom_send(ctx, m);
-    ngx_noom_msg_release(m);
-
     if (ctx->kind == NGX_NOOM_KIND_SIO_TEST) {
+        ngx_noom_sio_accept(ctx, i);
+
         data = json_pack("[so]", "auth", auth ? auth : json_object());
         if (data == NULL) {
             ngx_noom_abort(ctx, "out of memory");
@@ -325,11 +313,93 @@ ngx_noom_sio_connect(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt,
         return;
     }
 
+    if (i == NGX_NOOM_NSP_ADMIN) {
+        /* the CONNECT reply waits for the credentials to be checked */
+        ngx_noom_admin_connect(ctx, auth);
+        json_decref(auth);
+        return;
+    }
+
     json_decref(auth);
 
-    if (i == 0) {
+    mcf = ngx_http_get_module_main_conf(ctx->request, ngx_http_noom_module);
+
+    if (mcf->admin
+        && ngx_noom_admin_register(ctx, NGX_NOOM_NSP_APP) != NGX_OK)
+    {
+        ngx_noom_sio_refuse(ctx, i, "server busy");
+        return;
+    }
+
+    ngx_noom_sio_accept(ctx, i);
+
+    if (ctx->nsp[i].connected) {
         ngx_noom_app_connect(ctx);
     }
+}
+
+
+/* CONNECT answered with the socket id made for it */
+
+void
+ngx_noom_sio_accept(ngx_noom_ctx_t *ctx, ngx_uint_t i)
+{
+    json_t          *data;
+    ngx_noom_msg_t  *m;
+
+    ctx->nsp[i].connected = 1;
+
+    if (ctx->timer.timer_set && !ctx->close_sent) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    data = json_pack("{ss#}", "sid", ctx->nsp[i].id,
+                     (int) NGX_NOOM_ID_LEN);
+    if (data == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    m = ngx_noom_sio_encode(NGX_NOOM_SIO_CONNECT, ngx_noom_sio_nsp_name(ctx, i),
+                            NGX_NOOM_SIO_NO_ACK, data, NULL);
+    json_decref(data);
+
+    if (m == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    ngx_noom_send(ctx, m);
+    ngx_noom_msg_release(m);
+}
+
+
+/* CONNECT_ERROR: the connection stays, the namespace is not joined */
+
+void
+ngx_noom_sio_refuse(ngx_noom_ctx_t *ctx, ngx_uint_t i, const char *message)
+{
+    json_t          *data;
+    ngx_noom_msg_t  *m;
+
+    data = json_pack("{ss}", "message", message);
+    if (data == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    m = ngx_noom_sio_encode(NGX_NOOM_SIO_CONNECT_ERROR,
+                            ngx_noom_sio_nsp_name(ctx, i),
+                            NGX_NOOM_SIO_NO_ACK, data, NULL);
+    json_decref(data);
+
+    if (m == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    ngx_noom_send(ctx, m);
+    ngx_noom_msg_release(m);
 }
 
 
@@ -569,8 +639,13 @@ ngx_noom_sio_encode(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
 void
 ngx_noom_sio_cleanup(ngx_noom_ctx_t *ctx)
 {
-    if (ctx->kind == NGX_NOOM_KIND_SIO && ctx->nsp[0].connected) {
-        ngx_noom_app_disconnect(ctx);
+    if (ctx->kind == NGX_NOOM_KIND_SIO) {
+        if (ctx->nsp[NGX_NOOM_NSP_APP].connected) {
+            ctx->nsp[NGX_NOOM_NSP_APP].connected = 0;
+            ngx_noom_app_disconnect(ctx);
+        }
+
+        ngx_noom_admin_cleanup(ctx);
     }
 
     ngx_noom_sio_free_bin(ctx);
@@ -604,12 +679,18 @@ static ngx_int_t
 ngx_noom_sio_nsp(ngx_noom_ctx_t *ctx, ngx_str_t *name)
 {
     ngx_str_t   *n;
-    ngx_uint_t   i;
+    ngx_uint_t   i, max;
 
-    n = (ctx->kind == NGX_NOOM_KIND_SIO_TEST) ? ngx_noom_sio_test_nsps
-                                              : ngx_noom_sio_app_nsps;
+    if (ctx->kind == NGX_NOOM_KIND_SIO_TEST) {
+        n = ngx_noom_sio_test_nsps;
+        max = NGX_NOOM_NSP_MAX;
 
-    for (i = 0; n[i].len; i++) {
+    } else {
+        n = ngx_noom_sio_app_nsps;
+        max = ctx->conf->admin ? NGX_NOOM_NSP_MAX : 1;
+    }
+
+    for (i = 0; i < max && n[i].len; i++) {
         if (n[i].len == name->len
             && ngx_strncmp(n[i].data, name->data, name->len) == 0)
         {
@@ -621,7 +702,7 @@ ngx_noom_sio_nsp(ngx_noom_ctx_t *ctx, ngx_str_t *name)
 }
 
 
-static ngx_str_t *
+ngx_str_t *
 ngx_noom_sio_nsp_name(ngx_noom_ctx_t *ctx, ngx_uint_t i)
 {
     return (ctx->kind == NGX_NOOM_KIND_SIO_TEST) ? &ngx_noom_sio_test_nsps[i]

@@ -2,24 +2,161 @@
 /*
  * Copyright (C) noom authors
  *
- * noom_status: the zone's figures as JSON, for people and for tests.
+ * noom_status: the zone's figures as JSON, for people and for tests, or
+ * in the Prometheus text exposition format (version 0.0.4) when asked by
+ * "?format=prometheus" or by an Accept header that names text/plain or
+ * OpenMetrics, as a Prometheus scraper's does.
  */
 
 
 #include "ngx_noom.h"
 
 
+#define NGX_NOOM_STATUS_JSON        0
+#define NGX_NOOM_STATUS_PROMETHEUS  1
+
+
+typedef struct {
+    char                      *name;
+    char                      *type;
+    char                      *help;
+    size_t                     offset;      /* in ngx_noom_stats_t */
+} ngx_noom_status_counter_t;
+
+
+typedef struct {
+    char                      *name;
+    char                      *type;
+    char                      *help;
+    ngx_uint_t                 field;
+} ngx_noom_status_worker_t;
+
+
+typedef struct {
+    ngx_uint_t                 used;
+    ngx_uint_t                 total;
+    ngx_uint_t                 rooms;
+    ngx_uint_t                 members;
+    ngx_uint_t                 sockets;
+    ngx_uint_t                 admin_sockets;
+} ngx_noom_status_t;
+
+
+static ngx_uint_t ngx_noom_status_format(ngx_http_request_t *r);
+static ngx_buf_t *ngx_noom_status_json(ngx_http_request_t *r,
+    ngx_noom_status_t *s);
+static ngx_buf_t *ngx_noom_status_prometheus(ngx_http_request_t *r,
+    ngx_noom_status_t *s);
+static u_char *ngx_noom_status_metric(u_char *p, char *name, char *type,
+    char *help);
+
+
+#define ngx_noom_status_off(f)  offsetof(ngx_noom_stats_t, f)
+
+static ngx_noom_status_counter_t  ngx_noom_status_counters[] = {
+
+    { "noom_connections_total", "counter",
+      "WebSocket connections upgraded.",
+      ngx_noom_status_off(connections) },
+
+    { "noom_disconnections_total", "counter",
+      "WebSocket connections closed.",
+      ngx_noom_status_off(disconnections) },
+
+    { "noom_handshakes_refused_total", "counter",
+      "Upgrade and Engine.IO requests refused.",
+      ngx_noom_status_off(handshakes_refused) },
+
+    { "noom_events_in_total", "counter",
+      "Socket.IO events and lobby messages received.",
+      ngx_noom_status_off(events_in) },
+
+    { "noom_relayed_total", "counter",
+      "Records put on the queues of other workers.",
+      ngx_noom_status_off(relayed) },
+
+    { "noom_relay_drops_total", "counter",
+      "Records dropped because a worker queue was full.",
+      ngx_noom_status_off(relay_drops) },
+
+    { "noom_slow_consumer_closes_total", "counter",
+      "Connections closed because the client did not read.",
+      ngx_noom_status_off(slow_closes) },
+
+    { "noom_protocol_closes_total", "counter",
+      "Connections closed for a protocol error.",
+      ngx_noom_status_off(protocol_closes) },
+
+    { "noom_limit_errors_total", "counter",
+      "Events refused by a limit.",
+      ngx_noom_status_off(limit_errors) },
+
+    { "noom_rate_limited_total", "counter",
+      "Events dropped by noom_event_rate.",
+      ngx_noom_status_off(rate_limited) },
+
+    { "noom_zone_errors_total", "counter",
+      "Allocations the shared zone could not satisfy.",
+      ngx_noom_status_off(zone_errors) },
+
+    { "noom_worker_crashes_total", "counter",
+      "Workers replaced after exiting abnormally.",
+      ngx_noom_status_off(crashes) },
+
+    { "noom_admin_logins_total", "counter",
+      "Logins to the admin namespace.",
+      ngx_noom_status_off(admin_logins) },
+
+    { "noom_admin_refused_total", "counter",
+      "Logins to the admin namespace refused.",
+      ngx_noom_status_off(admin_refused) },
+
+    { "noom_admin_actions_total", "counter",
+      "Actions asked for by admins.",
+      ngx_noom_status_off(admin_actions) },
+
+    { NULL, NULL, NULL, 0 }
+};
+
+
+static ngx_noom_status_worker_t  ngx_noom_status_workers[] = {
+
+    { "noom_worker_connections", "gauge",
+      "Open WebSocket connections of a worker.", 0 },
+
+    { "noom_worker_lobby_connections", "gauge",
+      "Plain WebSocket lobby connections of a worker.", 1 },
+
+    { "noom_worker_room_members", "gauge",
+      "Room members on a worker.", 2 },
+
+    { "noom_worker_admins", "gauge",
+      "Admin sockets logged in on a worker.", 3 },
+
+    { "noom_worker_queue_size_bytes", "gauge",
+      "Size of a worker's inter-worker queue.", 4 },
+
+    { "noom_worker_queue_used_bytes", "gauge",
+      "Bytes waiting in a worker's inter-worker queue.", 5 },
+
+    { "noom_worker_queue_drops_total", "counter",
+      "Records dropped because a worker's queue was full.", 6 },
+
+    { "noom_worker_frames_out_total", "counter",
+      "Messages a worker queued for sending to its clients.", 7 },
+
+    { NULL, NULL, NULL, 0 }
+};
+
+
 ngx_int_t
 ngx_noom_status_handler(ngx_http_request_t *r)
 {
-    u_char             *p;
-    size_t              size;
     ngx_int_t           rc;
     ngx_buf_t          *b;
-    ngx_uint_t          i, used, total, rooms, members;
+    ngx_uint_t          format;
     ngx_chain_t         out;
-    ngx_noom_stats_t   *st;
-    ngx_noom_worker_t  *w;
+    ngx_noom_status_t   s;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -34,67 +171,36 @@ ngx_noom_status_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    ngx_noom_rooms_usage(&used, &total);
+    ngx_noom_rooms_usage(&s.used, &s.total);
 
     ngx_shmtx_lock(&ngx_noom_shpool->mutex);
-    rooms = ngx_noom_shm->nrooms;
-    members = ngx_noom_shm->nmembers;
+    s.rooms = ngx_noom_shm->nrooms;
+    s.members = ngx_noom_shm->nmembers;
+    s.sockets = ngx_noom_shm->nsockets[NGX_NOOM_NSP_APP];
+    s.admin_sockets = ngx_noom_shm->nsockets[NGX_NOOM_NSP_ADMIN];
     ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
 
-    st = &ngx_noom_shm->stats;
+    format = ngx_noom_status_format(r);
 
-    size = 1024 + ngx_noom_shm->nworkers * (160 + 6 * NGX_ATOMIC_T_LEN);
+    if (format == NGX_NOOM_STATUS_PROMETHEUS) {
+        b = ngx_noom_status_prometheus(r, &s);
+        ngx_str_set(&r->headers_out.content_type,
+                    "text/plain; version=0.0.4; charset=utf-8");
 
-    b = ngx_create_temp_buf(r->pool, size);
+    } else {
+        b = ngx_noom_status_json(r, &s);
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+    }
+
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_sprintf(b->last,
-                    "{\"version\":\"" NGX_NOOM_VERSION "\","
-                    "\"pid\":%P,\"worker\":%ui,"
-                    "\"rooms\":%ui,\"members\":%ui,"
-                    "\"zone\":{\"pages_used\":%ui,\"pages_total\":%ui,"
-                    "\"page_size\":%ui},"
-                    "\"connections_total\":%uA,"
-                    "\"handshakes_refused\":%uA,"
-                    "\"events_in\":%uA,\"frames_out\":%uA,"
-                    "\"relayed\":%uA,\"relay_drops\":%uA,"
-                    "\"slow_consumer_closes\":%uA,"
-                    "\"protocol_closes\":%uA,\"limit_errors\":%uA,"
-                    "\"rate_limited\":%uA,"
-                    "\"zone_errors\":%uA,\"worker_crashes\":%uA,"
-                    "\"workers\":[",
-                    ngx_pid, ngx_worker, rooms, members,
-                    used, total, ngx_pagesize,
-                    st->connections, st->handshakes_refused,
-                    st->events_in, st->events_out,
-                    st->relayed, st->relay_drops, st->slow_closes,
-                    st->protocol_closes, st->limit_errors, st->rate_limited,
-                    st->zone_errors, st->crashes);
-
-    for (i = 0; i < ngx_noom_shm->nworkers; i++) {
-        w = &ngx_noom_shm->workers[i];
-
-        p = ngx_sprintf(p, "%s{\"worker\":%ui,\"pid\":%P,"
-                        "\"connections\":%uA,\"lobby\":%uA,"
-                        "\"members\":%ui,"
-                        "\"queue\":{\"size\":%uz,\"used\":%uz,"
-                        "\"drops\":%uA}}",
-                        i ? "," : "", i, w->pid, w->conns, w->plain,
-                        w->members, w->ring.size,
-                        w->ring.tail - w->ring.head, w->ring.drops);
-    }
-
-    p = ngx_sprintf(p, "]}\n");
-
-    b->last = p;
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
 
     rc = ngx_http_send_header(r);
@@ -107,4 +213,230 @@ ngx_noom_status_handler(ngx_http_request_t *r)
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_uint_t
+ngx_noom_status_format(ngx_http_request_t *r)
+{
+    ngx_str_t         arg;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (ngx_http_arg(r, (u_char *) "format", 6, &arg) == NGX_OK) {
+        return (arg.len == 10
+                && ngx_strncmp(arg.data, "prometheus", 10) == 0)
+               ? NGX_NOOM_STATUS_PROMETHEUS : NGX_NOOM_STATUS_JSON;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != 6
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "Accept", 6) != 0)
+        {
+            continue;
+        }
+
+        /* a browser's "*" + "/" + "*" or text/html keeps the JSON */
+
+        if (ngx_strlcasestrn(h[i].value.data,
+                             h[i].value.data + h[i].value.len,
+                             (u_char *) "openmetrics", 11 - 1)
+            != NULL
+            || (h[i].value.len >= 10
+                && ngx_strncasecmp(h[i].value.data, (u_char *) "text/plain",
+                                   10) == 0))
+        {
+            return NGX_NOOM_STATUS_PROMETHEUS;
+        }
+    }
+
+    return NGX_NOOM_STATUS_JSON;
+}
+
+
+static ngx_buf_t *
+ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
+{
+    u_char             *p;
+    size_t              size;
+    ngx_buf_t          *b;
+    ngx_uint_t          i;
+    ngx_noom_stats_t   *st;
+    ngx_noom_worker_t  *w;
+
+    st = &ngx_noom_shm->stats;
+
+    size = 1536 + ngx_noom_shm->nworkers * (200 + 8 * NGX_ATOMIC_T_LEN);
+
+    b = ngx_create_temp_buf(r->pool, size);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    p = ngx_sprintf(b->last,
+                    "{\"version\":\"" NGX_NOOM_VERSION "\","
+                    "\"pid\":%P,\"worker\":%ui,"
+                    "\"rooms\":%ui,\"members\":%ui,"
+                    "\"zone\":{\"pages_used\":%ui,\"pages_total\":%ui,"
+                    "\"page_size\":%ui},"
+                    "\"connections_total\":%uA,"
+                    "\"disconnections_total\":%uA,"
+                    "\"handshakes_refused\":%uA,"
+                    "\"events_in\":%uA,\"frames_out\":%uA,"
+                    "\"relayed\":%uA,\"relay_drops\":%uA,"
+                    "\"slow_consumer_closes\":%uA,"
+                    "\"protocol_closes\":%uA,\"limit_errors\":%uA,"
+                    "\"rate_limited\":%uA,"
+                    "\"zone_errors\":%uA,\"worker_crashes\":%uA,"
+                    "\"admin\":{\"admins\":%uA,\"sockets\":%ui,"
+                    "\"admin_sockets\":%ui,\"logins\":%uA,"
+                    "\"refused\":%uA,\"actions\":%uA},"
+                    "\"workers\":[",
+                    ngx_pid, ngx_worker, s->rooms, s->members,
+                    s->used, s->total, ngx_pagesize,
+                    st->connections, st->disconnections,
+                    st->handshakes_refused,
+                    st->events_in, ngx_noom_frames_out(),
+                    st->relayed, st->relay_drops, st->slow_closes,
+                    st->protocol_closes, st->limit_errors, st->rate_limited,
+                    st->zone_errors, st->crashes,
+                    ngx_noom_shm->admins, s->sockets, s->admin_sockets,
+                    st->admin_logins, st->admin_refused, st->admin_actions);
+
+    for (i = 0; i < ngx_noom_shm->nworkers; i++) {
+        w = &ngx_noom_shm->workers[i];
+
+        p = ngx_sprintf(p, "%s{\"worker\":%ui,\"pid\":%P,"
+                        "\"connections\":%uA,\"lobby\":%uA,"
+                        "\"members\":%ui,\"admins\":%uA,"
+                        "\"frames_out\":%uA,"
+                        "\"queue\":{\"size\":%uz,\"used\":%uz,"
+                        "\"drops\":%uA}}",
+                        i ? "," : "", i, w->pid, w->conns, w->plain,
+                        w->members, w->admins, w->frames_out, w->ring.size,
+                        w->ring.tail - w->ring.head, w->ring.drops);
+    }
+
+    b->last = ngx_sprintf(p, "]}\n");
+
+    return b;
+}
+
+
+static ngx_buf_t *
+ngx_noom_status_prometheus(ngx_http_request_t *r, ngx_noom_status_t *s)
+{
+    u_char                     *p;
+    size_t                      size;
+    ngx_buf_t                  *b;
+    ngx_uint_t                  i, k, v;
+    ngx_atomic_t               *a;
+    ngx_noom_worker_t          *w;
+    ngx_noom_status_worker_t   *wm;
+    ngx_noom_status_counter_t  *c;
+
+    size = 8192 + ngx_noom_shm->nworkers * 8 * (64 + NGX_ATOMIC_T_LEN);
+
+    b = ngx_create_temp_buf(r->pool, size);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    p = ngx_noom_status_metric(b->last, "noom_info", "gauge",
+                               "The version of noom.");
+    p = ngx_sprintf(p, "noom_info{version=\"" NGX_NOOM_VERSION "\"} 1\n");
+
+    for (c = ngx_noom_status_counters; c->name; c++) {
+        a = (ngx_atomic_t *) ((u_char *) &ngx_noom_shm->stats + c->offset);
+
+        p = ngx_noom_status_metric(p, c->name, c->type, c->help);
+        p = ngx_sprintf(p, "%s %uA\n", c->name, *a);
+    }
+
+    p = ngx_noom_status_metric(p, "noom_frames_out_total", "counter",
+                               "Messages queued for sending to clients.");
+    p = ngx_sprintf(p, "noom_frames_out_total %uA\n", ngx_noom_frames_out());
+
+    p = ngx_noom_status_metric(p, "noom_rooms", "gauge", "Rooms.");
+    p = ngx_sprintf(p, "noom_rooms %ui\n", s->rooms);
+
+    p = ngx_noom_status_metric(p, "noom_room_members", "gauge",
+                               "Members of all rooms.");
+    p = ngx_sprintf(p, "noom_room_members %ui\n", s->members);
+
+    p = ngx_noom_status_metric(p, "noom_sockets", "gauge",
+                               "Socket.IO sockets in the admin registry, "
+                               "by namespace.");
+    p = ngx_sprintf(p, "noom_sockets{namespace=\"/\"} %ui\n"
+                    "noom_sockets{namespace=\"/admin\"} %ui\n",
+                    s->sockets, s->admin_sockets);
+
+    p = ngx_noom_status_metric(p, "noom_admins", "gauge",
+                               "Admin sockets logged in.");
+    p = ngx_sprintf(p, "noom_admins %uA\n", ngx_noom_shm->admins);
+
+    p = ngx_noom_status_metric(p, "noom_zone_used_bytes", "gauge",
+                               "Pages of the shared zone in use, in bytes.");
+    p = ngx_sprintf(p, "noom_zone_used_bytes %ui\n", s->used * ngx_pagesize);
+
+    p = ngx_noom_status_metric(p, "noom_zone_size_bytes", "gauge",
+                               "Pages of the shared zone, in bytes.");
+    p = ngx_sprintf(p, "noom_zone_size_bytes %ui\n",
+                    s->total * ngx_pagesize);
+
+    for (wm = ngx_noom_status_workers; wm->name; wm++) {
+        p = ngx_noom_status_metric(p, wm->name, wm->type, wm->help);
+
+        for (i = 0; i < ngx_noom_shm->nworkers; i++) {
+            w = &ngx_noom_shm->workers[i];
+
+            switch (wm->field) {
+            case 0:  v = w->conns; break;
+            case 1:  v = w->plain; break;
+            case 2:  v = w->members; break;
+            case 3:  v = w->admins; break;
+            case 4:  v = w->ring.size; break;
+            case 5:  v = w->ring.tail - w->ring.head; break;
+            case 6:  v = w->ring.drops; break;
+            default: v = w->frames_out;
+            }
+
+            p = ngx_sprintf(p, "%s{worker=\"%ui\"} %ui\n", wm->name, i, v);
+        }
+    }
+
+    k = 0;
+
+    for (i = 0; i < ngx_noom_shm->nworkers; i++) {
+        k += (ngx_noom_shm->workers[i].pid != 0);
+    }
+
+    p = ngx_noom_status_metric(p, "noom_workers", "gauge",
+                               "Worker processes attached to the zone.");
+    b->last = ngx_sprintf(p, "noom_workers %ui\n", k);
+
+    return b;
+}
+
+
+static u_char *
+ngx_noom_status_metric(u_char *p, char *name, char *type, char *help)
+{
+    return ngx_sprintf(p, "# HELP %s %s\n# TYPE %s %s\n",
+                       name, help, name, type);
 }

@@ -1014,6 +1014,9 @@ ngx_noom_send(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
         return;
     }
 
+    /* one writer, no atomic operation: the sum is read by the status */
+    ngx_noom_shm->workers[ngx_worker].frames_out++;
+
     ngx_noom_ws_queue(ctx, m);
 }
 
@@ -1426,6 +1429,8 @@ ngx_noom_ws_cleanup(void *data)
         /* never got past the handshake */
         return;
     }
+
+    ngx_noom_stat(disconnections, 1);
 
     if (ctx->kind == NGX_NOOM_KIND_SIO || ctx->kind == NGX_NOOM_KIND_SIO_TEST)
     {
