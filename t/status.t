@@ -1,0 +1,160 @@
+#!/usr/bin/perl
+
+# noom_status under a known load on two workers: the JSON figures, and the
+# same figures in the Prometheus text format, asked for by query parameter
+# or by Accept header, linted by promtool (Debian's prometheus package) and
+# parsed here; a browser's Accept keeps the JSON.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use Test::More;
+use JSON::PP;
+use Noom::Test;
+
+my $t = Noom::Test->new(workers => 2);
+
+$t->write_conf(<<'EOF')->run;
+%%TEST_GLOBALS%%
+events { worker_connections 1024; }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    server {
+        listen 127.0.0.1:%%PORT%% reuseport;
+        location /ws { noom_rooms; noom_worker_header on; }
+        location /status { noom_status; }
+    }
+}
+EOF
+
+my $before = $t->status_json;
+
+# the load: three Socket.IO clients and a lobby client, two rooms
+
+my $a = Noom::SIO->connect_on_worker($t, 0);
+my $b = Noom::SIO->connect_on_worker($t, 0);
+my $c = Noom::SIO->connect_on_worker($t, 1);
+my $lobby;
+for (1 .. 400) {
+    $lobby = Noom::WS->connect($t, path => '/ws/');
+    last if $lobby->worker == 1;
+    $lobby->close_socket;
+}
+
+$a->call('enter_room', 'one');
+$b->call('enter_room', 'one');
+$c->call('enter_room', 'two');
+$a->call('new_message', "hi $_", 'one') for 1 .. 10;
+is(scalar(() = map { $b->event('new_message') } 1 .. 10), 10,
+    'ten messages went through');
+
+my $js = $t->status_json;
+my $w = $js->{workers};
+
+is($js->{rooms}, 2, 'JSON: two rooms');
+is($js->{members}, 3, 'three members');
+is($w->[0]{members}, 2, 'two on worker 0');
+is($w->[1]{members}, 1, 'one on worker 1');
+is($w->[0]{connections}, 2, 'worker 0 has its two connections');
+is($w->[1]{connections}, 2, 'worker 1 has its client and the lobby');
+is($w->[1]{lobby}, 1, 'one of them in the lobby');
+is($js->{events_in} - $before->{events_in}, 13,
+    'events in: 3 enter_room and 10 new_message')
+    or diag "$js->{events_in} - $before->{events_in}";
+ok($js->{frames_out} - $before->{frames_out} >= 10 + 3 + 3,
+    'frames out: acks, events, room changes');
+is($js->{frames_out}, $w->[0]{frames_out} + $w->[1]{frames_out},
+    'the workers\' frames add up');
+ok($js->{connections_total} >= 4, 'connections_total');
+is($js->{relay_drops}, 0, 'no relay drop');
+is($js->{slow_consumer_closes}, 0, 'no slow consumer');
+ok($js->{zone}{pages_used} > 0 && $js->{zone}{pages_used}
+    < $js->{zone}{pages_total}, 'zone use');
+is($w->[0]{queue}{size}, 256 * 1024, 'the queue size');
+
+# Prometheus
+
+my ($st, $h, $body) = $t->get('/status?format=prometheus');
+is($st, 200, '?format=prometheus is served');
+like($h->{'content-type'}, qr{^text/plain; version=0\.0\.4},
+    'as text/plain; version=0.0.4');
+
+SKIP: {
+    skip 'promtool is not installed (Debian: prometheus)', 2
+        unless -x '/usr/bin/promtool';
+    my $file = $t->dir . '/metrics.txt';
+    open my $fh, '>', $file or die $!;
+    print $fh $body;
+    close $fh;
+    my $out = `/usr/bin/promtool check metrics < $file 2>&1`;
+    is($?, 0, 'promtool check metrics accepts it') or diag $out;
+    is($out, '', 'without a lint warning') or diag $out;
+}
+
+my %m = parse_prometheus($body);
+
+is($m{'noom_rooms'}, $js->{rooms}, 'noom_rooms');
+is($m{'noom_room_members'}, $js->{members}, 'noom_room_members');
+is($m{'noom_worker_connections{worker="0"}'}, 2,
+    'noom_worker_connections{worker="0"}');
+is($m{'noom_worker_connections{worker="1"}'}, 2,
+    'noom_worker_connections{worker="1"}');
+is($m{'noom_worker_lobby_connections{worker="1"}'}, 1,
+    'noom_worker_lobby_connections');
+is($m{'noom_worker_room_members{worker="0"}'}, 2, 'noom_worker_room_members');
+ok($m{'noom_events_in_total'} >= $js->{events_in}, 'noom_events_in_total');
+ok($m{'noom_frames_out_total'} >= $js->{frames_out}, 'noom_frames_out_total');
+is($m{'noom_relay_drops_total'}, 0, 'noom_relay_drops_total');
+is($m{'noom_slow_consumer_closes_total'}, 0,
+    'noom_slow_consumer_closes_total');
+is($m{'noom_worker_queue_size_bytes{worker="1"}'}, 256 * 1024,
+    'noom_worker_queue_size_bytes');
+is($m{'noom_zone_size_bytes'},
+    $js->{zone}{pages_total} * $js->{zone}{page_size}, 'noom_zone_size_bytes');
+is($m{'noom_info{version="' . $js->{version} . '"}'}, 1, 'noom_info');
+is($m{'noom_workers'}, 2, 'noom_workers');
+is($m{'noom_sockets{namespace="/"}'}, 0,
+    'no socket registry without noom_admin');
+
+my %types = $body =~ /^# TYPE (\S+) (\S+)$/mg;
+my @bad = grep { ($types{$_} eq 'counter') != /_total$/ } keys %types;
+is("@bad", '', 'counters and only counters end in _total');
+
+for my $accept (
+    'text/plain',
+    'application/openmetrics-text;version=1.0.0,application/openmetrics-text;'
+        . 'version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1',
+)
+{
+    my ($s2, $h2, $b2) = $t->get('/status', "Accept: $accept");
+    like($h2->{'content-type'}, qr{^text/plain},
+        "Accept: " . substr($accept, 0, 30) . '... gets Prometheus text');
+    like($b2, qr/^noom_rooms 2$/m, 'with the figures');
+}
+
+my (undef, $h3, $b3) = $t->get('/status',
+    'Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8');
+is($h3->{'content-type'}, 'application/json', 'a browser gets JSON');
+ok(eval { decode_json($b3) }, 'that parses');
+
+(undef, $h3) = $t->get('/status?format=json', 'Accept: text/plain');
+is($h3->{'content-type'}, 'application/json',
+    '?format=json wins over the Accept header');
+
+$_->close_socket for $a, $b, $c, $lobby;
+
+$t->done;
+
+
+# name{labels} => value, comments skipped
+sub parse_prometheus {
+    my ($text) = @_;
+    my %m;
+    for (split /\n/, $text) {
+        next if /^#/ || !/\S/;
+        my ($k, $v) = /^(\S+) (\S+)$/ or next;
+        $m{$k} = $v;
+    }
+    return %m;
+}
