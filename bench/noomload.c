@@ -267,7 +267,7 @@ static void nl_loop(void);
 static void nl_connect_more(uint64_t now);
 static int nl_connect(nl_conn_t *c);
 static void nl_event(nl_conn_t *c, uint32_t events);
-static void nl_read(nl_conn_t *c);
+static void nl_read(nl_conn_t *c, uint32_t events);
 static size_t nl_frames(nl_conn_t *c, uint8_t *p, size_t len);
 static void nl_message(nl_conn_t *c, int op, uint8_t *p, size_t len);
 static void nl_sio(nl_conn_t *c, uint8_t *p, size_t len);
@@ -1933,15 +1933,15 @@ nl_event(nl_conn_t *c, uint32_t events)
     }
 
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-        nl_read(c);
+        nl_read(c, events);
     }
 }
 
 
 static void
-nl_read(nl_conn_t *c)
+nl_read(nl_conn_t *c, uint32_t events)
 {
-    size_t    have, used;
+    size_t    have, used, want;
     ssize_t   n;
     uint8_t  *p, *end;
     uint64_t  now;
@@ -1966,7 +1966,8 @@ nl_read(nl_conn_t *c)
             c->in_len = 0;
         }
 
-        n = read(c->fd, rbuf + have, rbuf_cap - have);
+        want = rbuf_cap - have;
+        n = read(c->fd, rbuf + have, want);
 
         if (n == -1) {
             if (errno == EINTR) {
@@ -2059,6 +2060,16 @@ nl_read(nl_conn_t *c)
         }
 
         if (n == 0) {
+            return;
+        }
+
+        if (n > 0 && (size_t) n < want
+            && !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+        {
+            /*
+             * A short read took all there was: data arriving later is a
+             * new edge, no need for the read that would say EAGAIN.
+             */
             return;
         }
 

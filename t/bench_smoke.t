@@ -29,6 +29,7 @@ events {
 http {
     %%TEST_GLOBALS_HTTP%%
     noom_max_room_members 16;
+    noom_event_rate off;
     server {
         listen 127.0.0.1:%%PORT%%;
         location /ws/ {

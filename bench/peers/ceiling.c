@@ -692,10 +692,10 @@ cl_frames(cl_conn_t *c, uint8_t *p, size_t len, size_t *used)
 
 
 static void
-cl_read(cl_conn_t *c)
+cl_read(cl_conn_t *c, uint32_t events)
 {
     int      rc, eof;
-    size_t   have, used;
+    size_t   have, used, want;
     ssize_t  n;
 
     for ( ;; ) {
@@ -709,7 +709,8 @@ cl_read(cl_conn_t *c)
             c->in_len = 0;
         }
 
-        n = read(c->fd, rbuf + have, CL_RBUF - have);
+        want = CL_RBUF - have;
+        n = read(c->fd, rbuf + have, want);
         eof = 0;
 
         if (n == -1) {
@@ -765,6 +766,13 @@ cl_read(cl_conn_t *c)
         }
 
         if (eof == -1) {
+            return;
+        }
+
+        if ((size_t) n < want
+            && !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+        {
+            /* all there was: more data is a new edge */
             return;
         }
     }
@@ -896,7 +904,7 @@ main(int argc, char **argv)
 
             if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             {
-                cl_read(c);
+                cl_read(c, evs[i].events);
             }
         }
 
