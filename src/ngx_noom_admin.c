@@ -116,9 +116,11 @@ static char  *ngx_noom_admin_months[] = { "Jan", "Feb", "Mar", "Apr", "May",
                                           "Nov", "Dec" };
 
 
-static ngx_event_t                  ngx_noom_admin_stats_ev;
-static ngx_atomic_uint_t            ngx_noom_admin_last[NGX_NOOM_ADMIN_COUNTERS];
-static ngx_http_noom_main_conf_t   *ngx_noom_admin_mcf;
+static ngx_event_t                 ngx_noom_admin_stats_ev;
+static ngx_http_noom_main_conf_t  *ngx_noom_admin_mcf;
+
+/* the zone's counters when this worker last sent server_stats */
+static ngx_atomic_uint_t  ngx_noom_admin_last[NGX_NOOM_ADMIN_COUNTERS];
 
 
 ngx_int_t
