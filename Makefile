@@ -12,7 +12,7 @@ SRCS        := $(wildcard src/*.c src/*.h) config
 NGINX       ?= /usr/sbin/nginx
 PORT        ?= 8080
 
-.PHONY: all deps run stop test test-unit test-t test-fuzz fuzz clean
+.PHONY: all deps run stop test test-unit test-asan fuzz clean
 
 all: $(MODULE)
 
@@ -43,6 +43,16 @@ stop:
 
 test: deps all
 	@t/run-all
+
+# the t/ suite on nginx and the module built with ASan + UBSan
+test-asan: deps
+	@.ci/asan-nginx
+	@TEST_NGINX_BINARY=$(BUILD)/asan/objs/nginx TEST_NOOM_MODULE=static \
+	    TEST_NOOM_SANITIZER=1 \
+	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	    LSAN_OPTIONS=suppressions=$(TOP)/t/asan.supp \
+	    UBSAN_OPTIONS=print_stacktrace=1 \
+	    prove -I t/lib -j2 $$(ls t/*.t | grep -v -e browser -e bench_smoke)
 
 test-unit: all
 	@$(MAKE) -C t/unit

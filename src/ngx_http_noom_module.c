@@ -731,6 +731,8 @@ ngx_http_noom_exit_process(ngx_cycle_t *cycle)
     ngx_noom_relay_exit_process(cycle);
     ngx_noom_admin_exit_process(cycle);
     ngx_noom_rooms_worker_exit(cycle);
+    ngx_noom_app_exit();
+    ngx_noom_ws_exit();
 }
 
 

@@ -395,6 +395,7 @@ ngx_int_t ngx_noom_send_text(ngx_noom_ctx_t *ctx, u_char *p, size_t len);
 void ngx_noom_close(ngx_noom_ctx_t *ctx, ngx_uint_t code, const char *why);
 void ngx_noom_abort(ngx_noom_ctx_t *ctx, const char *why);
 void ngx_noom_ws_heartbeat(ngx_noom_ctx_t *ctx, ngx_msec_t delay);
+void ngx_noom_ws_exit(void);
 ngx_int_t ngx_noom_random_id(u_char *id);
 
 /* ngx_noom_eio.c */
@@ -425,6 +426,7 @@ void ngx_noom_app_event(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
     ngx_noom_bin_t *bin);
 void ngx_noom_app_disconnect(ngx_noom_ctx_t *ctx);
 void ngx_noom_app_rate_limited(ngx_noom_ctx_t *ctx);
+void ngx_noom_app_exit(void);
 void ngx_noom_app_bye(uint64_t uid, uint32_t *per_worker, u_char *nick,
     size_t nick_len, u_char *id, ngx_uint_t count);
 ngx_noom_msg_t *ngx_noom_app_room_change(void);

@@ -831,6 +831,21 @@ ngx_noom_app_relay_failed(ngx_noom_ctx_t *ctx, int64_t ack,
 }
 
 
+void
+ngx_noom_app_exit(void)
+{
+    if (ngx_noom_app_peers) {
+        ngx_free(ngx_noom_app_peers);
+        ngx_noom_app_peers = NULL;
+    }
+
+    if (ngx_noom_app_list_buf) {
+        ngx_free(ngx_noom_app_list_buf);
+        ngx_noom_app_list_buf = NULL;
+    }
+}
+
+
 /* the tutorial's first phase: {"type":"nickname"|"new_message"} */
 
 void

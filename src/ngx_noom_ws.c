@@ -1456,6 +1456,28 @@ ngx_noom_ws_cleanup(void *data)
 }
 
 
+/* the worker's own buffers, at its exit */
+
+void
+ngx_noom_ws_exit(void)
+{
+    ngx_noom_out_t  *out;
+
+    while (ngx_noom_out_free) {
+        out = ngx_noom_out_free;
+        ngx_noom_out_free = out->next;
+        ngx_free(out);
+    }
+
+    ngx_noom_out_nfree = 0;
+
+    if (ngx_noom_rbuf) {
+        ngx_free(ngx_noom_rbuf);
+        ngx_noom_rbuf = NULL;
+    }
+}
+
+
 ngx_int_t
 ngx_noom_random_id(u_char *id)
 {

@@ -222,7 +222,10 @@ ok(defined $quiet && defined $loud, 'the pair exchanged 100 messages alone '
     . 'and 100 next to a flood');
 diag(sprintf "pair p99: %.1f ms alone, %.1f ms next to a flood",
     ($quiet // 0) * 1000, ($loud // 0) * 1000);
-ok(defined $loud && $loud < 5 * $quiet + 0.05,
-    'a flooding neighbour does not slow the pair down much (loosely)');
+SKIP: {
+    skip 'timing under a sanitizer', 1 if $ENV{TEST_NOOM_SANITIZER};
+    ok(defined $loud && $loud < 5 * $quiet + 0.05,
+        'a flooding neighbour does not slow the pair down much (loosely)');
+}
 
 $t->done;

@@ -67,8 +67,10 @@ sub write_conf {
 
     my $d = $self->{dir};
     my $w = $self->{workers};
+    # TEST_NOOM_MODULE=static: a binary with the module built in (ASan)
+    my $load = $MODULE eq 'static' ? '' : "load_module $MODULE;";
     my $globals = <<"EOF";
-load_module $MODULE;
+$load
 pid $d/logs/nginx.pid;
 error_log $d/logs/error.log info;
 worker_processes $w;
