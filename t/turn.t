@@ -72,34 +72,7 @@ is($again->[1]{credential}, password($long, $again->[1]{username}),
 SKIP: {
     skip 'coturn is not installed', 5 unless -x '/usr/bin/turnserver';
 
-    my $d = $t->dir;
-    $t->write_file('turnserver.conf', <<"EOF");
-listening-ip=127.0.0.1
-relay-ip=127.0.0.1
-listening-port=$turn_port
-min-port=49152
-max-port=65535
-use-auth-secret
-static-auth-secret=$long
-realm=noom.test
-fingerprint
-no-tls
-no-dtls
-no-cli
-allow-loopback-peers
-no-multicast-peers
-log-file=$d/logs/turn.log
-simple-log
-pidfile=$d/turn.pid
-EOF
-
-    my $pid = fork() // die;
-    if ($pid == 0) {
-        open STDOUT, '>', "$d/logs/turn.out";
-        open STDERR, '>&', \*STDOUT;
-        exec '/usr/bin/turnserver', '-c', "$d/turnserver.conf";
-    }
-    ok($t->wait_udp_turn($turn_port), 'coturn is up');
+    ok($t->start_coturn($turn_port, $long), 'coturn is up');
 
     my $uclient = sub {
         my ($user, $pass) = @_;
@@ -118,8 +91,7 @@ EOF
     like($uclient->($old, password($long, $old)),
         qr/Cannot complete Allocation/, 'an expired one is refused');
 
-    kill 'TERM', $pid;
-    waitpid($pid, 0);
+    $t->stop_coturn;
 }
 
 # configuration errors

@@ -15,6 +15,10 @@
 const RESTART_DELAY = 2500;  // "disconnected" for this long: restart ICE
 const MAX_BACKOFF = 16000;
 
+// /?ice=relay: media only through the TURN relay (hides the addresses of
+// the people in a call from each other; also how the relay is tested)
+const RELAY_ONLY = new URLSearchParams(location.search).get("ice") === "relay";
+
 export class Peer {
     constructor(call, id, { active }) {
         this.call = call;
@@ -35,7 +39,8 @@ export class Peer {
         this.stream = new MediaStream();
         this.senders = { audio: null, video: null };
 
-        const pc = new RTCPeerConnection({ iceServers: call.iceServers() });
+        const pc = new RTCPeerConnection({ iceServers: call.iceServers(),
+            iceTransportPolicy: RELAY_ONLY ? "relay" : "all" });
         this.pc = pc;
 
         pc.addEventListener("negotiationneeded", () => this.offer());
@@ -280,6 +285,25 @@ export class Call extends EventTarget {
 
     emit(type, peer) {
         this.dispatchEvent(new CustomEvent(type, { detail: peer }));
+    }
+
+    // the candidate types of each connection's selected pair
+    async candidates() {
+        const out = [];
+        for (const [id, peer] of this.peers) {
+            const report = await peer.pc.getStats();
+            let pair = null;
+            report.forEach((s) => {
+                if (s.type === "transport" && s.selectedCandidatePairId) {
+                    pair = report.get(s.selectedCandidatePairId);
+                }
+            });
+            const type = (cid) => (pair && report.get(cid)
+                ? report.get(cid).candidateType : null);
+            out.push({ id, local: type(pair && pair.localCandidateId),
+                remote: type(pair && pair.remoteCandidateId) });
+        }
+        return out;
     }
 
     iceServers() {

@@ -87,6 +87,7 @@ window.noomDebug = {
     cams: () => media.cams.map((d) => ({ id: d.deviceId, label: d.label })),
     iceServers: () => conn.iceServers,
     stats: () => call.stats(),
+    candidates: () => call.candidates(),
     // an ICE restart now, or at a given time (two pages at once: glare)
     restartIce: (id, at) => {
         const peer = call.peers.get(id);

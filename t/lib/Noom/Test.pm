@@ -176,6 +176,38 @@ sub wait_port {
 
 sub master_pid { $_[0]{pid} }
 
+# coturn on 127.0.0.1:$port with the TURN REST API secret; stopped with
+# nginx.  Loopback relaying is allowed here only because the test's network
+# is 127.0.0.1.
+sub start_coturn {
+    my ($self, $port, $secret) = @_;
+    my $d = $self->{dir};
+    $self->write_file('turnserver.conf', join "\n",
+        'listening-ip=127.0.0.1', 'relay-ip=127.0.0.1',
+        "listening-port=$port", 'min-port=49152', 'max-port=65535',
+        'use-auth-secret', "static-auth-secret=$secret", 'realm=noom.test',
+        'fingerprint', 'no-tls', 'no-dtls', 'no-cli',
+        'allow-loopback-peers', 'no-multicast-peers',
+        "log-file=$d/logs/turn.log", 'simple-log', 'verbose',
+        "pidfile=$d/turn.pid", '');
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>', "$d/logs/turn.out";
+        open STDERR, '>&', \*STDOUT;
+        exec '/usr/bin/turnserver', '-c', "$d/turnserver.conf";
+        exit 127;
+    }
+    $self->{coturn} = $pid;
+    return $self->wait_udp_turn($port);
+}
+
+sub stop_coturn {
+    my ($self) = @_;
+    my $pid = delete $self->{coturn} or return;
+    kill 'TERM', $pid;
+    waitpid($pid, 0);
+}
+
 # a STUN binding request answered on a UDP port: the TURN server is up
 sub wait_udp_turn {
     my ($self, $port) = @_;
@@ -308,6 +340,7 @@ sub alerts {
 
 sub DESTROY {
     my ($self) = @_;
+    $self->stop_coturn;
     if ($self->{pid}) {
         kill 'KILL', $self->{pid};
         waitpid($self->{pid}, 0);

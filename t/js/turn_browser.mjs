@@ -1,0 +1,75 @@
+// A call forced through the TURN relay: node t/js/turn_browser.mjs <port>
+//
+// Two pages of the web client open /?room=relay&ice=relay, so their
+// RTCPeerConnections use iceTransportPolicy "relay" with the ICE servers
+// and TURN credentials noom hands out; video must flow, and the selected
+// candidate pair must be relay on both ends.  Prints TAP.
+
+import { chromium } from "playwright-core";
+
+const port = Number(process.argv[2]);
+const BASE = `http://127.0.0.1:${port}`;
+const WAIT = 30000;
+let n = 0, failed = 0;
+
+function ok(cond, name, why) {
+    n++;
+    if (!cond) failed++;
+    console.log(`${cond ? "ok" : "not ok"} ${n} - ${name}`);
+    if (!cond && why) console.log(`# ${why}`);
+}
+
+async function until(page, fn, arg, timeout = WAIT) {
+    const t0 = Date.now();
+    for (;;) {
+        if (await page.evaluate(fn, arg).catch(() => false)) return true;
+        if (Date.now() - t0 > timeout) return false;
+        await new Promise((r) => setTimeout(r, 200));
+    }
+}
+
+const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--headless=new",
+           "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+           "--allow-loopback-in-peer-connection",
+           "--disable-features=WebRtcHideLocalIpsWithMdns",
+           "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", "--no-first-run", "--disable-gpu", "--mute-audio"],
+});
+
+try {
+    const pages = [];
+    for (const nick of ["ana", "ben"]) {
+        const page = await (await browser.newContext()).newPage();
+        await page.goto(`${BASE}/?room=relay&ice=relay`);
+        ok(await until(page, () => window.noomDebug && noomDebug.connected()),
+           `${nick}'s page connects`);
+        ok(await until(page, () => noomDebug.iceServers().some(
+               (s) => s.username && s.credential)),
+           `${nick}'s page got TURN credentials from noom`);
+        await page.fill("#nickname", nick);
+        await page.click("#join-button");
+        pages.push(page);
+    }
+
+    for (const page of pages) {
+        ok(await until(page, async () => {
+            const stats = await noomDebug.stats();
+            return stats.length === 1 && stats[0].video
+                && stats[0].video.framesDecoded > 10
+                && stats[0].video.frameWidth > 0;
+        }), "video arrives through the relay");
+        const c = await page.evaluate(() => noomDebug.candidates());
+        ok(c.length === 1 && c[0].local === "relay" && c[0].remote === "relay",
+           "the selected candidate pair is relay on both ends",
+           JSON.stringify(c));
+    }
+} catch (e) {
+    ok(false, e.message);
+} finally {
+    await browser.close();
+}
+
+console.log(`1..${n}`);
+process.exit(failed ? 1 : 0);
