@@ -12,7 +12,7 @@ SRCS        := $(wildcard src/*.c src/*.h) config
 NGINX       ?= /usr/sbin/nginx
 PORT        ?= 8080
 
-.PHONY: all deps run stop test test-unit test-asan fuzz clean
+.PHONY: all deps run stop test test-unit test-asan fuzz bench clean
 
 all: $(MODULE)
 
@@ -56,6 +56,10 @@ test-asan: deps
 
 test-unit: all
 	@$(MAKE) -C t/unit
+
+# the comparison with Node.js + Socket.IO, nchan and a bare epoll server
+bench: deps all
+	@$(MAKE) -C bench run
 
 fuzz: all
 	@$(MAKE) -C fuzz run SECONDS=$${SECONDS:-60}
