@@ -12,7 +12,8 @@ SRCS        := $(wildcard src/*.c src/*.h) config
 NGINX       ?= /usr/sbin/nginx
 PORT        ?= 8080
 
-.PHONY: all deps run stop test test-unit test-asan fuzz bench clean
+.PHONY: all deps run stop test test-unit test-asan test-valgrind fuzz bench \
+        clean
 
 all: $(MODULE)
 
@@ -53,6 +54,11 @@ test-asan: deps
 	    LSAN_OPTIONS=suppressions=$(TOP)/t/asan.supp \
 	    UBSAN_OPTIONS=print_stacktrace=1 \
 	    prove -I t/lib -j2 $$(ls t/*.t | grep -v -e browser -e bench_smoke)
+
+# a reduced suite with nginx (master and workers) under valgrind's memcheck
+test-valgrind: deps all
+	@TEST_NOOM_VALGRIND=1 TEST_NOOM_SANITIZER=1 prove -I t/lib \
+	    t/rooms.t t/lobby.t t/single.t t/limits.t t/ws_frames.t
 
 test-unit: all
 	@$(MAKE) -C t/unit

@@ -137,7 +137,15 @@ sub run {
     if ($pid == 0) {
         open STDOUT, '>', "$d/logs/stdout.log";
         open STDERR, '>', "$d/logs/stderr.log";
-        exec($NGINX, '-p', "$d/", '-c', 'conf/nginx.conf',
+        my @vg;
+        if ($ENV{TEST_NOOM_VALGRIND}) {
+            # every process, the forked workers included, its own log
+            @vg = ('valgrind', '-q', '--tool=memcheck', '--leak-check=full',
+                '--show-leak-kinds=definite', '--num-callers=30',
+                '--keep-debuginfo=yes',
+                "--log-file=$d/logs/valgrind.%p.log");
+        }
+        exec(@vg, $NGINX, '-p', "$d/", '-c', 'conf/nginx.conf',
             '-e', "$d/logs/error.log", '-g', 'daemon off;')
             or die "exec: $!";
     }
@@ -278,6 +286,27 @@ sub stop {
     return 0;
 }
 
+# what valgrind found: any memory error, and definitely lost blocks whose
+# stacks pass through noom (nginx's own exit-time leaks are not ours)
+sub valgrind_errors {
+    my ($self) = @_;
+    my @out;
+    for my $f (glob "$self->{dir}/logs/valgrind.*.log") {
+        open my $fh, '<', $f or next;
+        local $/ = '';   # records are separated by blank lines
+        while (my $rec = <$fh>) {
+            $rec =~ s/^==\d+== ?//mg;
+            next unless $rec =~ /\S/;
+            if ($rec =~ /definitely lost/) {
+                push @out, $rec if $rec =~ /noom/;
+            } elsif ($rec =~ /Invalid (read|write|free)|uninitialised|Mismatched|overlap/) {
+                push @out, $rec;
+            }
+        }
+    }
+    return join "\n", @out;
+}
+
 sub read_file {
     my ($self, $name) = @_;
     open my $fh, '<', "$self->{dir}/$name" or return '';
@@ -325,6 +354,10 @@ sub check {
         split /\n/, $log;
     @bad = grep { $_ !~ $opts{allow} } @bad if $opts{allow};
     is(join("\n", @bad), '', 'no alerts in the error log');
+    if ($ENV{TEST_NOOM_VALGRIND}) {
+        is($self->valgrind_errors, '', 'valgrind: no memory errors, no '
+            . 'leaks of noom');
+    }
 }
 
 # the lines of error.log and stderr that done() counts as bad (alerts,
