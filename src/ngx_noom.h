@@ -396,6 +396,7 @@ void ngx_noom_close(ngx_noom_ctx_t *ctx, ngx_uint_t code, const char *why);
 void ngx_noom_abort(ngx_noom_ctx_t *ctx, const char *why);
 void ngx_noom_ws_heartbeat(ngx_noom_ctx_t *ctx, ngx_msec_t delay);
 void ngx_noom_ws_exit(void);
+void ngx_noom_ws_init_serial(ngx_uint_t epoch);
 ngx_int_t ngx_noom_random_id(u_char *id);
 
 /* ngx_noom_eio.c */

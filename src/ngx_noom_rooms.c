@@ -522,6 +522,7 @@ ngx_noom_rooms_worker_start(ngx_cycle_t *cycle)
 
     w->pid = ngx_pid;
     w->epoch++;
+    ngx_noom_ws_init_serial(w->epoch);
     w->conns = 0;
     w->plain = 0;
 

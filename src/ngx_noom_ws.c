@@ -1456,6 +1456,18 @@ ngx_noom_ws_cleanup(void *data)
 }
 
 
+/*
+ * Connection serials start from the worker's epoch: after a crash the new
+ * process never reuses a serial its predecessor's members still carried.
+ */
+
+void
+ngx_noom_ws_init_serial(ngx_uint_t epoch)
+{
+    ngx_noom_serial = (uint64_t) epoch << 40;
+}
+
+
 /* the worker's own buffers, at its exit */
 
 void
