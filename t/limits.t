@@ -171,7 +171,7 @@ $z->check;
 # a slow consumer in a room: it is closed, the room goes on
 
 my $reader = Noom::SIO->connect_on_worker($t, 0);
-my $talker = Noom::SIO->connect_on_worker($t, 1);
+my $talker = Noom::SIO->connect_on_worker($t, 0);   # local fan-out: no ring
 my $other = Noom::SIO->connect_on_worker($t, 0);
 $reader->call('leave_room');
 $c[0]->call('leave_room');
