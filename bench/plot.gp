@@ -37,6 +37,8 @@ plot for [i=2:n+1] dir."/cpu.dat" using i:xtic(1) title columnheader(i)
 set title "Memory per idle connection (RSS delta / connections)"
 set xlabel ""
 set ylabel "bytes"
+unset logscale y
+set yrange [0:*]
 set style histogram clustered gap 1
 set key off
 plot dir."/mem.dat" using 2:xtic(1) title "RSS" lc rgb "#4477aa"
