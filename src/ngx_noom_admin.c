@@ -1546,9 +1546,9 @@ ngx_noom_admin_purge(ngx_cycle_t *cycle, ngx_uint_t crashed)
 
     if (crashed) {
         /* nobody lists sockets for a dead worker: n cannot grow meanwhile */
-        ids = ngx_alloc(n * (NGX_NOOM_ID_LEN + sizeof(ngx_uint_t)),
-                        cycle->log);
-        nsps = ids ? (ngx_uint_t *) (ids + n * NGX_NOOM_ID_LEN) : NULL;
+        nsps = ngx_alloc(n * (sizeof(ngx_uint_t) + NGX_NOOM_ID_LEN),
+                         cycle->log);
+        ids = nsps ? (u_char *) &nsps[n] : NULL;
     }
 
     ngx_shmtx_lock(&ngx_noom_shpool->mutex);
@@ -1586,7 +1586,7 @@ admins:
     for (i = 0; i < k && ngx_noom_shm->admins; i++) {
         p = ids + i * NGX_NOOM_ID_LEN;
 
-        ngx_noom_admin_broadcast(json_pack("[sss#sso]", "socket_disconnected",
+        ngx_noom_admin_broadcast(json_pack("[sss#so]", "socket_disconnected",
                                            ngx_noom_admin_nsps[nsps[i]].data,
                                            p, (int) NGX_NOOM_ID_LEN,
                                            "transport close",
@@ -1594,8 +1594,8 @@ admins:
                                  NULL);
     }
 
-    if (ids) {
-        ngx_free(ids);
+    if (nsps) {
+        ngx_free(nsps);
     }
 }
 
