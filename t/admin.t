@@ -133,7 +133,8 @@ $s->close_socket;
 
 my $admin = Admin->start($t->port, '/ws',
     { username => 'admin', password => 's3cret' });
-ok($admin->wait('connect'), 'socket.io-client logs into /admin with the password');
+ok($admin->wait('connect', 20),
+    'socket.io-client logs into /admin with the password');
 my $session = $admin->wait('session');
 like($session && $session->[0], qr/^[A-Za-z0-9_-]{20}$/,
     'and gets a session id');
@@ -292,7 +293,7 @@ is((until_41($carol) // {})->{raw}, '1', 'and carol');
 # a read-only admin, without credentials
 
 my $ro = Admin->start($t->port, '/ro', {});
-ok($ro->wait('connect'), 'noom_admin_auth off lets anybody in');
+ok($ro->wait('connect', 20), 'noom_admin_auth off lets anybody in');
 is_deeply(($ro->wait('config') // [{}])->[0]{supportedFeatures},
     ['AGGREGATED_EVENTS', 'ALL_EVENTS'],
     'read-only: no action among the features');
