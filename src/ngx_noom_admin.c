@@ -261,8 +261,8 @@ ngx_noom_admin_auth_thread(void *data, ngx_log_t *log)
 {
     ngx_noom_admin_auth_t  *a = data;
 
-    u_char      diff;
-    size_t      i, len;
+    u_char       diff;
+    size_t       i, len;
     const char  *p;
 
     p = crypt_rn(a->password, a->hash, &a->data, sizeof(a->data));
@@ -1294,9 +1294,9 @@ ngx_noom_admin_copy_locked(ngx_noom_asock_t *s, ngx_noom_admin_info_t *info)
 static json_t *
 ngx_noom_admin_socket_json(ngx_noom_admin_info_t *s)
 {
-    u_char      time[64], *p;
-    json_t     *rooms, *headers, *data;
-    ngx_tm_t    tm;
+    u_char    time[64], *p;
+    json_t   *rooms, *headers, *data;
+    ngx_tm_t  tm;
 
     rooms = json_pack("[s#]", s->id, (int) NGX_NOOM_ID_LEN);
     headers = json_object();
@@ -1369,9 +1369,9 @@ failed:
 static json_t *
 ngx_noom_admin_ts(void)
 {
-    u_char      buf[32], *p;
-    ngx_tm_t    tm;
-    ngx_time_t *tp;
+    u_char       buf[32], *p;
+    ngx_tm_t     tm;
+    ngx_time_t  *tp;
 
     tp = ngx_timeofday();
 
@@ -1525,11 +1525,11 @@ ngx_noom_admin_stats(ngx_uint_t with_events)
 void
 ngx_noom_admin_purge(ngx_cycle_t *cycle, ngx_uint_t crashed)
 {
-    u_char            *ids, *p;
-    ngx_uint_t        *nsps, n, k, i;
-    ngx_queue_t       *q, *next;
-    ngx_noom_asock_t  *s;
-    ngx_noom_worker_t *w;
+    u_char             *ids, *p;
+    ngx_uint_t         *nsps, n, k, i;
+    ngx_queue_t        *q, *next;
+    ngx_noom_asock_t   *s;
+    ngx_noom_worker_t  *w;
 
     w = &ngx_noom_shm->workers[ngx_worker];
     ids = NULL;
