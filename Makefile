@@ -13,7 +13,7 @@ NGINX       ?= /usr/sbin/nginx
 PORT        ?= 8080
 
 .PHONY: all deps run stop test test-unit test-asan test-valgrind fuzz bench \
-        clean
+        admin-ui clean
 
 all: $(MODULE)
 
@@ -41,6 +41,10 @@ run: deps all
 
 stop:
 	@conf/run stop
+
+# the stock Socket.IO Admin UI, from npm, into build/admin-ui/
+admin-ui: deps
+	@admin/build
 
 test: deps all
 	@t/run-all

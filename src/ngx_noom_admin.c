@@ -1610,7 +1610,9 @@ ngx_noom_admin_auth_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     u_char                     *p, *h;
     ngx_str_t                  *value;
     ngx_uint_t                  i;
+#if (NGX_THREADS)
     ngx_http_noom_main_conf_t  *mcf;
+#endif
 
     if (lcf->admin_auth != NGX_CONF_UNSET) {
         return "is duplicate";
