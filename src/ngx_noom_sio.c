@@ -476,7 +476,8 @@ ngx_noom_sio_test_event(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, json_t *args,
             return;
         }
 
-        m = ngx_noom_sio_encode(NGX_NOOM_SIO_EVENT, ngx_noom_sio_nsp_name(ctx, 0),
+        m = ngx_noom_sio_encode(NGX_NOOM_SIO_EVENT,
+                                ngx_noom_sio_nsp_name(ctx, 0),
                                 NGX_NOOM_SIO_NO_ACK, args, bin);
 
     } else if (ngx_strcmp(name, "message-with-ack") == 0

@@ -1,6 +1,6 @@
 // DOM helpers.  Everything that comes from other people (nicknames, room
-// names, messages) goes into the page through textContent, never through
-// innerHTML: el() has no way to set markup.
+// names, messages) goes into the page through textContent, never as
+// markup: el() has no way to set any.
 
 export function $(selector, root = document) {
     const node = root.querySelector(selector);
