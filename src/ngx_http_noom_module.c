@@ -858,6 +858,8 @@ static ngx_int_t
 ngx_http_noom_add_zone(ngx_conf_t *cf, ngx_http_noom_main_conf_t *mcf,
     size_t size)
 {
+    ngx_http_noom_main_conf_t  *old;
+
     mcf->zone = ngx_shared_memory_add(cf, &ngx_http_noom_zone_name, size,
                                       &ngx_http_noom_module);
     if (mcf->zone == NULL) {
@@ -872,6 +874,31 @@ ngx_http_noom_add_zone(ngx_conf_t *cf, ngx_http_noom_main_conf_t *mcf,
     mcf->zone->init = ngx_noom_zone_init;
     mcf->zone->data = mcf;
     mcf->zone->noreuse = 1;
+
+    if (ngx_process != NGX_PROCESS_SINGLE
+        || ngx_is_init_cycle(cf->cycle->old_cycle))
+    {
+        return NGX_OK;
+    }
+
+    /*
+     * A reload with master_process off: the one process goes on with its
+     * connections, which point into the zone, and no init_process runs
+     * again.  It must keep its zone.
+     */
+
+    old = ngx_http_cycle_get_module_main_conf(cf->cycle->old_cycle,
+                                              ngx_http_noom_module);
+
+    if (old && old->zone && old->zone->shm.size != size) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the noom zone cannot change its size on a "
+                           "reload with \"master_process off\", restart "
+                           "nginx instead");
+        return NGX_ERROR;
+    }
+
+    mcf->zone->noreuse = 0;
 
     return NGX_OK;
 }

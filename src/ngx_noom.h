@@ -124,6 +124,7 @@ typedef struct {
     time_t                     turn_ttl;
     ngx_uint_t                 nworkers;
     ngx_fd_t                  *wake;        /* an eventfd per worker */
+    void                      *kept;        /* the previous cycle's */
     ngx_flag_t                 enabled;
     ngx_flag_t                 admin;       /* a location serves /admin */
     void                      *thread_pool; /* bcrypt runs there */

@@ -46,10 +46,18 @@ ngx_noom_relay_init_module(ngx_cycle_t *cycle)
     ngx_uint_t                  i, n;
     ngx_core_conf_t            *ccf;
     ngx_pool_cleanup_t         *cln;
-    ngx_http_noom_main_conf_t  *mcf;
+    ngx_http_noom_main_conf_t  *mcf, *old;
 
     mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_noom_module);
     ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    if (mcf->kept) {
+        /* the process, its zone and its doorbell go on */
+        old = mcf->kept;
+        mcf->wake = old->wake;
+        mcf->nworkers = old->nworkers;
+        return NGX_OK;
+    }
 
     n = (ccf->worker_processes > 0) ? (ngx_uint_t) ccf->worker_processes : 1;
 

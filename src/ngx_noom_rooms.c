@@ -50,8 +50,23 @@ ngx_noom_zone_init(ngx_shm_zone_t *zone, void *data)
 
     shpool = (ngx_slab_pool_t *) zone->shm.addr;
 
+    if (data) {
+        /* kept through a reload with master_process off */
+        mcf->kept = data;
+        return NGX_OK;
+    }
+
     ccf = (ngx_core_conf_t *) ngx_get_conf(mcf->cycle->conf_ctx,
                                            ngx_core_module);
+
+    if (!ccf->master) {
+        /*
+         * One process: it lives through reloads with pointers into this
+         * zone, so a reload must neither replace nor free it (nginx frees
+         * an old zone that is marked noreuse).
+         */
+        zone->noreuse = 0;
+    }
 
     n = (ccf->worker_processes > 0) ? (ngx_uint_t) ccf->worker_processes : 1;
     size = ngx_align(mcf->queue_size, 8);

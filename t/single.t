@@ -51,6 +51,24 @@ EOF
 
     is($t->status_json->{members}, 1, "$mode: the zone counts one member");
 
+    if ($mode =~ /master/) {
+        # one process: a reload happens inside it, and its connections go
+        # on (nginx itself takes no new ones after a reload in this mode)
+        my $c = Noom::SIO->connect($t);
+        $c->call('enter_room', 'one');
+        $a->event('welcome');
+        kill 'HUP', $t->master_pid;
+        ok($t->wait_log(qr/reconfiguring/), "$mode: a reload");
+        $a->call('new_message', 'still', 'one');
+        is($c->event('new_message')->[0], 'ann: still',
+            "$mode: the connections from before still talk through the "
+            . "zone they had");
+        $c->close_socket;
+        is_deeply($a->event('bye'), ['Anon', 1, $c->id],
+            "$mode: and leave it");
+        ok(kill(0, $t->master_pid), "$mode: the process is alive");
+    }
+
     $t->check;
 }
 
