@@ -30,9 +30,10 @@ set title "p99 latency at 50% of the slowest server's saturation"
 set ylabel "µs"
 plot for [i=2:n+1] dir."/p99.dat" using i:xtic(1) title columnheader(i)
 
-set title "Server CPU seconds per 100k deliveries (same load)"
+set title "Server CPU seconds per 100k deliveries at saturation"
 set ylabel "CPU s"
-plot for [i=2:n+1] dir."/cpu.dat" using i:xtic(1) title columnheader(i)
+set key top right
+plot for [i=2:n+1] dir."/cpusat.dat" using i:xtic(1) title columnheader(i)
 
 set title "Memory per idle connection (RSS delta / connections)"
 set xlabel ""

@@ -278,6 +278,7 @@ def plot_data(out, fig, servers):
     write("sat.dat", "sat{m}")
     write("p99.dat", "lat{m}_p99")
     write("cpu.dat", "lat{m}_cpu100k")
+    write("cpusat.dat", "sat{m}_cpu100k")
     with open(os.path.join(out, "mem.dat"), "w") as f:
         f.write("server rss\n")
         for s in servers:
