@@ -12,8 +12,8 @@
 #include "ngx_noom.h"
 
 
-#define NGX_NOOM_ZONE_SIZE         (32 * 1024 * 1024)
-#define NGX_NOOM_QUEUE_SIZE        (256 * 1024)
+#define NGX_NOOM_ZONE_BASE         (16 * 1024 * 1024)
+#define NGX_NOOM_QUEUE_SIZE        (1024 * 1024)
 
 
 static ngx_int_t ngx_http_noom_handler(ngx_http_request_t *r);
@@ -656,16 +656,35 @@ ngx_http_noom_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_noom_postconfiguration(ngx_conf_t *cf)
 {
+    ngx_int_t                   n;
+    ngx_core_conf_t            *ccf;
     ngx_http_noom_main_conf_t  *mcf;
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_noom_module);
 
-    if (mcf->zone == NULL && mcf->enabled) {
-        /* a noom location without noom_zone: the default zone */
-        return ngx_http_noom_add_zone(cf, mcf, NGX_NOOM_ZONE_SIZE);
+    if (mcf->zone || !mcf->enabled) {
+        return NGX_OK;
     }
 
-    return NGX_OK;
+    /*
+     * A noom location without noom_zone: 16m for rooms, members and the
+     * admin registry, and a queue for each worker.  Pages of shared memory
+     * that are never used are never touched, so erring high costs nothing.
+     * worker_processes is known here when it comes before http {}, as it
+     * usually does; otherwise a worker per CPU is assumed.
+     */
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
+                                           ngx_core_module);
+
+    n = ccf->worker_processes;
+
+    if (n == NGX_CONF_UNSET || n < ngx_ncpu) {
+        n = ngx_max(ngx_ncpu, 1);
+    }
+
+    return ngx_http_noom_add_zone(cf, mcf,
+                                  NGX_NOOM_ZONE_BASE + n * mcf->queue_size);
 }
 
 
@@ -732,6 +751,7 @@ ngx_http_noom_exit_process(ngx_cycle_t *cycle)
     ngx_noom_admin_exit_process(cycle);
     ngx_noom_rooms_worker_exit(cycle);
     ngx_noom_app_exit();
+    ngx_noom_sio_exit();
     ngx_noom_ws_exit();
 }
 

@@ -363,6 +363,7 @@ struct ngx_noom_ctx_s {
     ngx_msec_t                 rate_last;   /* token bucket */
     ngx_uint_t                 tokens;      /* in thousandths */
     ngx_uint_t                 dropped;     /* in a row */
+    ngx_uint_t                 skip_att;    /* of a dropped packet */
 
     unsigned                   close_sent:1;
     unsigned                   close_rcvd:1;
@@ -396,6 +397,7 @@ ngx_int_t ngx_noom_send_text(ngx_noom_ctx_t *ctx, u_char *p, size_t len);
 void ngx_noom_close(ngx_noom_ctx_t *ctx, ngx_uint_t code, const char *why);
 void ngx_noom_abort(ngx_noom_ctx_t *ctx, const char *why);
 void ngx_noom_ws_heartbeat(ngx_noom_ctx_t *ctx, ngx_msec_t delay);
+ngx_int_t ngx_noom_rate(ngx_noom_ctx_t *ctx);
 void ngx_noom_ws_exit(void);
 void ngx_noom_ws_init_serial(ngx_uint_t epoch);
 ngx_int_t ngx_noom_random_id(u_char *id);
@@ -411,6 +413,7 @@ void ngx_noom_sio_open(ngx_noom_ctx_t *ctx);
 void ngx_noom_sio_text(ngx_noom_ctx_t *ctx, u_char *p, size_t len);
 void ngx_noom_sio_binary(ngx_noom_ctx_t *ctx, u_char *p, size_t len);
 void ngx_noom_sio_cleanup(ngx_noom_ctx_t *ctx);
+void ngx_noom_sio_exit(void);
 void ngx_noom_sio_timeout(ngx_noom_ctx_t *ctx);
 ngx_noom_msg_t *ngx_noom_sio_encode(ngx_uint_t type, ngx_str_t *nsp,
     int64_t ack, json_t *data, ngx_noom_bin_t *bin);
@@ -427,7 +430,7 @@ void ngx_noom_app_connect(ngx_noom_ctx_t *ctx);
 void ngx_noom_app_event(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
     ngx_noom_bin_t *bin);
 void ngx_noom_app_disconnect(ngx_noom_ctx_t *ctx);
-void ngx_noom_app_rate_limited(ngx_noom_ctx_t *ctx);
+void ngx_noom_app_rate_limited(ngx_noom_ctx_t *ctx, int64_t ack);
 void ngx_noom_app_exit(void);
 void ngx_noom_app_bye(uint64_t uid, uint32_t *per_worker, u_char *nick,
     size_t nick_len, u_char *id, ngx_uint_t count);

@@ -806,11 +806,13 @@ ngx_noom_app_error(ngx_noom_ctx_t *ctx, int64_t ack, const char *event,
 }
 
 
+/* the packet was not even parsed: the event's name is not known */
+
 void
-ngx_noom_app_rate_limited(ngx_noom_ctx_t *ctx)
+ngx_noom_app_rate_limited(ngx_noom_ctx_t *ctx, int64_t ack)
 {
     if (ctx->nsp[0].connected) {
-        ngx_noom_app_error(ctx, NGX_NOOM_SIO_NO_ACK, "", "rate_limited",
+        ngx_noom_app_error(ctx, ack, "", "rate_limited",
                            "more than noom_event_rate events a second: "
                            "events are dropped");
     }

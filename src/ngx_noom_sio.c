@@ -24,6 +24,7 @@ static void ngx_noom_sio_test_event(ngx_noom_ctx_t *ctx, ngx_uint_t nsp,
     json_t *args, int64_t ack, ngx_noom_bin_t *bin);
 static void ngx_noom_sio_free_bin(ngx_noom_ctx_t *ctx);
 static void ngx_noom_sio_invalid(ngx_noom_ctx_t *ctx, const char *why);
+static ngx_int_t ngx_noom_sio_grow_scratch(size_t size);
 
 
 /* "/admin" only where noom_admin is on */
@@ -38,6 +39,9 @@ static ngx_str_t  ngx_noom_sio_test_nsps[] = {
     ngx_string("/custom"),
     ngx_null_string
 };
+
+static u_char  *ngx_noom_sio_scratch;
+static size_t   ngx_noom_sio_scratch_size;
 
 static const char  *ngx_noom_sio_reserved[] = {
     "connect", "connect_error", "disconnect", "disconnecting",
@@ -73,7 +77,7 @@ ngx_noom_sio_text(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
     ngx_noom_bin_t         *bin;
     ngx_noom_sio_packet_t   pkt;
 
-    if (ctx->bin) {
+    if (ctx->bin || ctx->skip_att) {
         ngx_noom_sio_invalid(ctx, "text packet while attachments are due");
         return;
     }
@@ -87,6 +91,22 @@ ngx_noom_sio_text(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
 
     if (pkt.type == NGX_NOOM_SIO_CONNECT) {
         ngx_noom_sio_connect(ctx, &pkt, i);
+        return;
+    }
+
+    if (ctx->kind == NGX_NOOM_KIND_SIO && ngx_noom_rate(ctx) != NGX_OK) {
+
+        /* an ack is answered every time, the rest once a series */
+
+        if (!ctx->close_sent
+            && (pkt.ack != NGX_NOOM_SIO_NO_ACK || ctx->dropped == 1))
+        {
+            ngx_noom_app_rate_limited(ctx, pkt.ack);
+        }
+
+        /* a dropped binary packet's attachments go with it */
+        ctx->skip_att = ngx_min(pkt.attachments, NGX_NOOM_MAX_ATTACHMENTS);
+
         return;
     }
 
@@ -170,6 +190,11 @@ ngx_noom_sio_binary(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
     ngx_noom_bin_t  *bin;
 
     bin = ctx->bin;
+
+    if (bin == NULL && ctx->skip_att) {
+        ctx->skip_att--;
+        return;
+    }
 
     if (bin == NULL) {
         ngx_noom_sio_invalid(ctx, "binary message without a binary packet");
@@ -558,6 +583,40 @@ ngx_noom_sio_ack(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, int64_t ack,
 }
 
 
+static ngx_int_t
+ngx_noom_sio_grow_scratch(size_t size)
+{
+    u_char  *p;
+
+    size = ngx_max(ngx_align(size, 4096), 2 * ngx_noom_sio_scratch_size);
+
+    p = ngx_alloc(size, ngx_cycle->log);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_noom_sio_scratch) {
+        ngx_free(ngx_noom_sio_scratch);
+    }
+
+    ngx_noom_sio_scratch = p;
+    ngx_noom_sio_scratch_size = size;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_noom_sio_exit(void)
+{
+    if (ngx_noom_sio_scratch) {
+        ngx_free(ngx_noom_sio_scratch);
+        ngx_noom_sio_scratch = NULL;
+        ngx_noom_sio_scratch_size = 0;
+    }
+}
+
+
 /*
  * One text frame "4<type>[<n>-][<nsp>,][<ack>]<json>", then a binary frame
  * per attachment, all in one message, so a relay carries them together.
@@ -572,10 +631,26 @@ ngx_noom_sio_encode(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
     ngx_uint_t       i, natt;
     ngx_noom_msg_t  *m;
 
-    json = data ? json_dumpb(data, NULL, 0, JSON_COMPACT) : 0;
+    json = 0;
 
-    if (data && json == 0) {
-        return NULL;
+    if (data) {
+        /* dumped once, into the worker's scratch buffer */
+
+        json = json_dumpb(data, (char *) ngx_noom_sio_scratch,
+                          ngx_noom_sio_scratch_size, JSON_COMPACT);
+
+        if (json == 0) {
+            return NULL;
+        }
+
+        if (json > ngx_noom_sio_scratch_size) {
+            if (ngx_noom_sio_grow_scratch(json) != NGX_OK) {
+                return NULL;
+            }
+
+            (void) json_dumpb(data, (char *) ngx_noom_sio_scratch,
+                              ngx_noom_sio_scratch_size, JSON_COMPACT);
+        }
     }
 
     natt = bin ? bin->pkt.attachments : 0;
@@ -621,10 +696,7 @@ ngx_noom_sio_encode(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
     p = m->data + ngx_noom_ws_header(m->data, NGX_NOOM_WS_TEXT, text);
     p = ngx_cpymem(p, prefix, plen);
 
-    if (json) {
-        (void) json_dumpb(data, (char *) p, json, JSON_COMPACT);
-        p += json;
-    }
+    p = ngx_cpymem(p, ngx_noom_sio_scratch, json);
 
     for (i = 0; i < natt; i++) {
         p += ngx_noom_ws_header(p, NGX_NOOM_WS_BINARY, bin->att[i].len);

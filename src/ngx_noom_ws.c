@@ -33,7 +33,6 @@ static ngx_int_t ngx_noom_ws_reserve(ngx_noom_ctx_t *ctx, size_t size);
 static void ngx_noom_ws_control(ngx_noom_ctx_t *ctx);
 static void ngx_noom_ws_message(ngx_noom_ctx_t *ctx, ngx_uint_t opcode,
     u_char *p, size_t len);
-static ngx_int_t ngx_noom_ws_rate(ngx_noom_ctx_t *ctx);
 static ngx_int_t ngx_noom_ws_flush(ngx_noom_ctx_t *ctx);
 static void ngx_noom_ws_queue(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m);
 static void ngx_noom_ws_post_write(ngx_noom_ctx_t *ctx);
@@ -757,7 +756,7 @@ ngx_noom_ws_control(ngx_noom_ctx_t *ctx)
 
     case NGX_NOOM_WS_PING:
 
-        if (ctx->close_sent || ngx_noom_ws_rate(ctx) != NGX_OK) {
+        if (ctx->close_sent || ngx_noom_rate(ctx) != NGX_OK) {
             return;
         }
 
@@ -816,7 +815,9 @@ ngx_noom_ws_message(ngx_noom_ctx_t *ctx, ngx_uint_t opcode, u_char *p,
     u_char          *payload;
     ngx_noom_msg_t  *m;
 
-    if (ctx->close_sent || ngx_noom_ws_rate(ctx) != NGX_OK) {
+    if (ctx->close_sent
+        || (ctx->kind == NGX_NOOM_KIND_PLAIN && ngx_noom_rate(ctx) != NGX_OK))
+    {
         return;
     }
 
@@ -852,13 +853,16 @@ ngx_noom_ws_message(ngx_noom_ctx_t *ctx, ngx_uint_t opcode, u_char *p,
 
 /*
  * A token bucket per connection, for the noom app and the lobby (not the
- * protocol test locations): noom_event_rate messages a second, up to burst
- * at once.  A message over it is dropped and answered with an error once;
- * a client that goes on sending as many again is closed with 1008.
+ * protocol test locations): noom_event_rate a second, up to burst at once.
+ * What counts: a Socket.IO packet (not its attachments, not a CONNECT), a
+ * lobby message, a WebSocket ping; never Engine.IO's heartbeat, so a busy
+ * client is not cut off for a missing pong.  NGX_DECLINED: drop it (the
+ * caller says so, ctx->dropped is 1 on the first of a series); a client
+ * that goes on sending as many again is closed with 1008.
  */
 
-static ngx_int_t
-ngx_noom_ws_rate(ngx_noom_ctx_t *ctx)
+ngx_int_t
+ngx_noom_rate(ngx_noom_ctx_t *ctx)
 {
     ngx_msec_t                 now, elapsed;
     ngx_uint_t                 max;
@@ -904,10 +908,6 @@ ngx_noom_ws_rate(ngx_noom_ctx_t *ctx)
                       lcf->rate);
 
         ngx_noom_stat(rate_limited, 1);
-
-        if (ctx->kind == NGX_NOOM_KIND_SIO) {
-            ngx_noom_app_rate_limited(ctx);
-        }
 
     } else if (ctx->dropped > lcf->burst) {
         ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,

@@ -35,6 +35,12 @@ http {
             noom_rooms;
             noom_event_rate 20 burst=40;
         }
+        location /rlp {
+            noom_rooms;
+            noom_event_rate 20 burst=3;
+            noom_ping_interval 300ms;
+            noom_ping_timeout 200ms;
+        }
         location /lim {
             noom_rooms;
             limit_conn addr 3;
@@ -168,6 +174,28 @@ is($err && $err->[0]{error}, 'rate_limited', 'past the burst: rate_limited');
 $flood->emit('new_message', 'h', 'healthy') for 1 .. 100;
 is($flood->wait_close(5), 1008, 'going on past it gets 1008');
 is($flood->close_reason, 'event rate exceeded', 'with the reason');
+
+my $acked = sio(path => '/rl/?EIO=4&transport=websocket');
+my @ids = map { $acked->emit_ack('list_rooms') } 1 .. 60;
+my %seen;
+$seen{ ref $acked->ack($_)->[0] ? 'limited' : 'answered' }++ for @ids;
+is($seen{answered} + $seen{limited}, 60, 'every event with an ack is '
+    . 'answered, also those over the rate');
+ok($seen{limited} >= 1, 'those over it with a rate_limited error ack');
+
+# the heartbeat does not count: a client just under the rate, with pings
+# every 300 ms, is not cut off for a pong
+my $steady = sio(path => '/rlp/?EIO=4&transport=websocket');
+my ($good, $bad) = (0, 0);
+for my $i (1 .. 54) {
+    my $t0 = time;
+    my $r = $steady->call('list_rooms');
+    ($r && ref $r->[0] eq 'ARRAY') ? $good++ : $bad++;
+    my $rest = 1 / 18 - (time - $t0);
+    select undef, undef, undef, $rest if $rest > 0;
+}
+is($bad, 0, 'a client at 18 events a second under a limit of 20 answers '
+    . 'its pings and loses nothing');
 ok($t->status_json->{rate_limited} >= 1, 'the status counts it');
 healthy('a flood');
 

@@ -71,7 +71,7 @@ is($js->{relay_drops}, 0, 'no relay drop');
 is($js->{slow_consumer_closes}, 0, 'no slow consumer');
 ok($js->{zone}{pages_used} > 0 && $js->{zone}{pages_used}
     < $js->{zone}{pages_total}, 'zone use');
-is($w->[0]{queue}{size}, 256 * 1024, 'the queue size');
+is($w->[0]{queue}{size}, 1024 * 1024, 'the queue size (the default)');
 
 # Prometheus
 
@@ -108,7 +108,7 @@ ok($m{'noom_frames_out_total'} >= $js->{frames_out}, 'noom_frames_out_total');
 is($m{'noom_relay_drops_total'}, 0, 'noom_relay_drops_total');
 is($m{'noom_slow_consumer_closes_total'}, 0,
     'noom_slow_consumer_closes_total');
-is($m{'noom_worker_queue_size_bytes{worker="1"}'}, 256 * 1024,
+is($m{'noom_worker_queue_size_bytes{worker="1"}'}, 1024 * 1024,
     'noom_worker_queue_size_bytes');
 is($m{'noom_zone_size_bytes'},
     $js->{zone}{pages_total} * $js->{zone}{page_size}, 'noom_zone_size_bytes');
