@@ -11,6 +11,7 @@ MODULE      := $(OBJS)/ngx_http_noom_module.so
 SRCS        := $(wildcard src/*.c src/*.h) config
 NGINX       ?= /usr/sbin/nginx
 PORT        ?= 8080
+FUZZ_SECONDS ?= 60
 
 .PHONY: all deps run stop test test-unit test-asan test-valgrind fuzz bench \
         admin-ui clean
@@ -72,7 +73,7 @@ bench: deps all
 	@$(MAKE) -C bench run
 
 fuzz: all
-	@$(MAKE) -C fuzz run SECONDS=$${SECONDS:-60}
+	@$(MAKE) -C fuzz run SECONDS=$(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD) t/servroot* fuzz/out

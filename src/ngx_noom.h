@@ -322,9 +322,12 @@ struct ngx_noom_lroom_s {
 
 
 struct ngx_noom_ctx_s {
-    ngx_http_request_t        *request;
+    ngx_http_request_t        *request;     /* until the takeover */
     ngx_connection_t          *connection;
     ngx_http_noom_loc_conf_t  *conf;
+    ngx_http_noom_main_conf_t *mcf;
+    ngx_msec_t                 send_timeout;
+    size_t                     send_lowat;
     ngx_noom_ws_parser_t       parser;
 
     u_char                    *msg;         /* a message in pieces */
@@ -352,6 +355,10 @@ struct ngx_noom_ctx_s {
 
     u_char                    *nick;
     size_t                     nick_len;
+
+    ngx_str_t                  url;         /* for the admin panel */
+    ngx_str_t                  ua;
+    uint64_t                   issued;
 
     ngx_noom_asock_t          *asock[NGX_NOOM_NSP_MAX];
     void                      *auth;        /* a bcrypt check under way */

@@ -210,7 +210,7 @@ ngx_noom_admin_check(ngx_noom_ctx_t *ctx, json_t *pass)
         return NGX_DECLINED;
     }
 
-    mcf = ngx_http_get_module_main_conf(ctx->request, ngx_http_noom_module);
+    mcf = ctx->mcf;
 
     /*
      * From the heap, not the request pool: the task outlives a client that
@@ -533,21 +533,18 @@ ngx_noom_admin_session_new(u_char *id)
 ngx_int_t
 ngx_noom_admin_register(ngx_noom_ctx_t *ctx, ngx_uint_t nsp)
 {
-    u_char              *p;
-    size_t               addr, url, ua;
-    ngx_connection_t    *c;
-    ngx_noom_asock_t    *s;
-    ngx_http_request_t  *r;
+    u_char            *p;
+    size_t             addr, url, ua;
+    ngx_connection_t  *c;
+    ngx_noom_asock_t  *s;
 
-    r = ctx->request;
     c = ctx->connection;
 
+    /* the handshake's url and user agent were kept at the takeover */
+
     addr = ngx_min(c->addr_text.len, NGX_NOOM_ADMIN_ADDR_LEN);
-    url = ngx_min(r->unparsed_uri.len, NGX_NOOM_ADMIN_STR_LEN);
-    ua = r->headers_in.user_agent
-         ? ngx_min(r->headers_in.user_agent->value.len,
-                   NGX_NOOM_ADMIN_STR_LEN)
-         : 0;
+    url = ctx->url.len;
+    ua = ctx->ua.len;
 
     ngx_shmtx_lock(&ngx_noom_shpool->mutex);
 
@@ -569,7 +566,7 @@ ngx_noom_admin_register(ngx_noom_ctx_t *ctx, ngx_uint_t nsp)
 
     s->member = ctx->member;
     s->serial = ctx->serial;
-    s->issued = (uint64_t) r->start_sec * 1000 + r->start_msec;
+    s->issued = ctx->issued;
     s->worker = ngx_worker;
     s->nsp = nsp;
     ngx_memcpy(s->id, ctx->nsp[nsp].id, NGX_NOOM_ID_LEN);
@@ -587,13 +584,13 @@ ngx_noom_admin_register(ngx_noom_ctx_t *ctx, ngx_uint_t nsp)
 
     s->url = p;
     s->url_len = url;
-    p = ngx_cpymem(p, r->unparsed_uri.data, url);
+    p = ngx_cpymem(p, ctx->url.data, url);
 
     s->ua = p;
     s->ua_len = ua;
 
     if (ua) {
-        p = ngx_cpymem(p, r->headers_in.user_agent->value.data, ua);
+        p = ngx_cpymem(p, ctx->ua.data, ua);
     }
 
     s->nick = p;

@@ -129,7 +129,7 @@ ngx_noom_app_event(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
         }
     }
 
-    mcf = ngx_http_get_module_main_conf(ctx->request, ngx_http_noom_module);
+    mcf = ctx->mcf;
 
     if (mcf->room_events) {
         e = mcf->room_events->elts;
@@ -158,7 +158,7 @@ ngx_noom_app_nickname(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
     json_t                     *nick;
     ngx_http_noom_main_conf_t  *mcf;
 
-    mcf = ngx_http_get_module_main_conf(ctx->request, ngx_http_noom_module);
+    mcf = ctx->mcf;
 
     nick = json_array_get(args, 1);
 
@@ -203,7 +203,7 @@ ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
     ngx_noom_member_t          *mb;
     ngx_http_noom_main_conf_t  *mcf;
 
-    mcf = ngx_http_get_module_main_conf(ctx->request, ngx_http_noom_module);
+    mcf = ctx->mcf;
 
     room = json_array_get(args, 1);
 
@@ -434,7 +434,7 @@ ngx_noom_app_message(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
     ngx_noom_msg_t             *m;
     ngx_http_noom_main_conf_t  *mcf;
 
-    mcf = ngx_http_get_module_main_conf(ctx->request, ngx_http_noom_module);
+    mcf = ctx->mcf;
 
     text = json_array_get(args, 1);
 
@@ -552,7 +552,7 @@ ngx_noom_app_signal(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
     ngx_noom_msg_t             *m;
     ngx_http_noom_main_conf_t  *mcf;
 
-    mcf = ngx_http_get_module_main_conf(ctx->request, ngx_http_noom_module);
+    mcf = ctx->mcf;
 
     payload = json_array_get(args, 1);
     to = json_array_get(args, 3);
@@ -635,7 +635,7 @@ ngx_noom_app_ice(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
     json_t                     *servers, *out;
     ngx_http_noom_main_conf_t  *mcf;
 
-    mcf = ngx_http_get_module_main_conf(ctx->request, ngx_http_noom_module);
+    mcf = ctx->mcf;
 
     servers = ngx_noom_turn_servers(mcf, ctx->nsp[0].id);
 
@@ -867,7 +867,7 @@ ngx_noom_plain_message(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
     ngx_noom_msg_t             *m;
     ngx_http_noom_main_conf_t  *mcf;
 
-    mcf = ngx_http_get_module_main_conf(ctx->request, ngx_http_noom_module);
+    mcf = ctx->mcf;
 
     msg = json_loadb((char *) p, len, JSON_ALLOW_NUL, NULL);
     type = json_object_get(msg, "type");

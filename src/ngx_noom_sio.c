@@ -347,7 +347,7 @@ ngx_noom_sio_connect(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt,
 
     json_decref(auth);
 
-    mcf = ngx_http_get_module_main_conf(ctx->request, ngx_http_noom_module);
+    mcf = ctx->mcf;
 
     if (mcf->admin
         && ngx_noom_admin_register(ctx, NGX_NOOM_NSP_APP) != NGX_OK)

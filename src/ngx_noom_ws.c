@@ -24,8 +24,16 @@
 #define NGX_NOOM_OUT_FREE_MAX      4096
 
 
-static void ngx_noom_ws_read_handler(ngx_http_request_t *r);
-static void ngx_noom_ws_write_handler(ngx_http_request_t *r);
+static void ngx_noom_ws_abandon(void *data);
+static void ngx_noom_ws_takeover(ngx_event_t *ev);
+static void ngx_noom_ws_close_early(ngx_noom_ctx_t *ctx,
+    ngx_http_request_t *r);
+static void ngx_noom_ws_keep_handshake(ngx_noom_ctx_t *ctx,
+    ngx_http_request_t *r);
+static void ngx_noom_ws_read_event(ngx_event_t *rev);
+static void ngx_noom_ws_write_event(ngx_event_t *wev);
+static void ngx_noom_ws_read_handler(ngx_noom_ctx_t *ctx);
+static void ngx_noom_ws_write_handler(ngx_noom_ctx_t *ctx);
 static void ngx_noom_ws_finalize(ngx_noom_ctx_t *ctx);
 static void ngx_noom_ws_input(ngx_noom_ctx_t *ctx, u_char *pos,
     u_char *last);
@@ -303,6 +311,7 @@ ngx_int_t
 ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key, ngx_uint_t kind)
 {
     u_char                     hash[20];
+    size_t                     size;
     ngx_int_t                  rc;
     ngx_str_t                  src, accept;
     ngx_sha1_t                 sha1;
@@ -324,15 +333,32 @@ ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key, ngx_uint_t kind)
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_noom_ctx_t));
+    /*
+     * The context outlives the request: on the heap, with the nickname
+     * after it, and the admin panel's copy of the handshake if it has one.
+     */
+
+    size = sizeof(ngx_noom_ctx_t) + mcf->max_nickname;
+
+    if (mcf->admin) {
+        size += 2 * NGX_NOOM_ADMIN_STR_LEN;
+    }
+
+    ctx = ngx_calloc(size, c->log);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->nick = ngx_pnalloc(r->pool, mcf->max_nickname);
-    if (ctx->nick == NULL) {
+    ctx->nick = (u_char *) ctx + sizeof(ngx_noom_ctx_t);
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        ngx_free(ctx);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    cln->handler = ngx_noom_ws_abandon;
+    cln->data = ctx;
 
     ngx_sha1_init(&sha1);
     ngx_sha1_update(&sha1, key->data, key->len);
@@ -403,14 +429,12 @@ ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key, ngx_uint_t kind)
 
 #endif
 
-    cln = ngx_http_cleanup_add(r, 0);
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     ctx->request = r;
     ctx->connection = c;
     ctx->conf = lcf;
+    ctx->mcf = mcf;
+    ctx->send_timeout = clcf->send_timeout;
+    ctx->send_lowat = clcf->send_lowat;
     ctx->kind = kind;
     ctx->out_last = &ctx->out;
     ctx->serial = ++ngx_noom_serial;
@@ -423,14 +447,9 @@ ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key, ngx_uint_t kind)
     ctx->ping.handler = ngx_noom_ws_ping_handler;
     ctx->ping.data = ctx;
     ctx->ping.log = c->log;
-    ctx->timer.handler = ngx_noom_ws_timer_handler;
+    ctx->timer.handler = ngx_noom_ws_takeover;
     ctx->timer.data = ctx;
     ctx->timer.log = c->log;
-
-    cln->handler = ngx_noom_ws_cleanup;
-    cln->data = ctx;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_noom_module);
 
     rc = ngx_http_send_header(r);
 
@@ -442,20 +461,134 @@ ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key, ngx_uint_t kind)
         return NGX_ERROR;
     }
 
-    r->read_event_handler = ngx_noom_ws_read_handler;
-    r->write_event_handler = ngx_noom_ws_write_handler;
+    if (clcf->tcp_nodelay && ngx_tcp_nodelay(c) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /*
+     * The request is done with once the content phase has returned: the
+     * connection is taken over right after, in this turn of the loop.
+     */
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
     r->main->count++;
 
-    c->log->action = "serving websocket";
+    ngx_post_event(&ctx->timer, &ngx_posted_events);
 
-    if (clcf->tcp_nodelay && ngx_tcp_nodelay(c) != NGX_OK) {
-        ctx->terminate = 1;
-        ngx_noom_ws_post_write(ctx);
-        return NGX_DONE;
+    return NGX_DONE;
+}
+
+
+/* the request went (a client gone at once) before the takeover */
+
+static void
+ngx_noom_ws_abandon(void *data)
+{
+    ngx_noom_ctx_t  *ctx = data;
+
+    if (ctx->timer.posted) {
+        ngx_delete_posted_event(&ctx->timer);
     }
+
+    ngx_free(ctx);
+}
+
+
+/*
+ * The HTTP request is freed, as nginx frees one between keepalive
+ * requests: its pool, the header buffers, the request structure (about
+ * 8 KB a connection).  The access log gets its line now, status 101.
+ * From here the connection's own events drive the WebSocket, and a close
+ * is ngx_http_close_connection().
+ */
+
+static void
+ngx_noom_ws_takeover(ngx_event_t *ev)
+{
+    u_char                    *p, *pos, *last;
+    size_t                     len;
+    ngx_buf_t                 *b;
+    ngx_chain_t               *cl, *ln;
+    ngx_noom_ctx_t            *ctx;
+    ngx_noom_msg_t            *m;
+    ngx_connection_t          *c;
+    ngx_http_request_t        *r;
+    ngx_http_connection_t     *hc;
+
+    ctx = ev->data;
+    r = ctx->request;
+    c = ctx->connection;
+    hc = r->http_connection;
+
+    ev->handler = ngx_noom_ws_timer_handler;
+
+    /* what the 101 left unsent goes out first */
+
+    m = NULL;
+    len = 0;
+
+    for (cl = r->out; cl; cl = cl->next) {
+        len += ngx_buf_in_memory(cl->buf) ? cl->buf->last - cl->buf->pos : 0;
+    }
+
+    if (len) {
+        m = ngx_alloc(offsetof(ngx_noom_msg_t, data) + len, c->log);
+        if (m == NULL) {
+            ngx_noom_ws_close_early(ctx, r);
+            return;
+        }
+
+        m->refs = 1;
+        m->pos = m->data;
+        m->len = len;
+        p = m->data;
+
+        for (cl = r->out; cl; cl = cl->next) {
+            if (ngx_buf_in_memory(cl->buf)) {
+                p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+            }
+        }
+    }
+
+    if (ctx->mcf->admin) {
+        ngx_noom_ws_keep_handshake(ctx, r);
+    }
+
+    /* the frames that came with the handshake stay in the connection's pool */
+
+    pos = r->header_in->pos;
+    last = r->header_in->last;
+
+    r->cleanup = NULL;
+
+    if (r->pool->cleanup == NULL) {
+        ngx_http_free_request(r, 0);
+        ctx->request = NULL;
+        c->destroyed = 0;
+
+    } else {
+        /*
+         * A module tied something to the request's life: limit_conn counts
+         * the connection until its pool goes.  The request stays, and is
+         * freed with the connection.
+         */
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                       "noom: the request is kept for its pool cleanups");
+    }
+
+    c->data = ctx;
+    c->read->handler = ngx_noom_ws_read_event;
+    c->write->handler = ngx_noom_ws_write_event;
+    c->log->action = "serving websocket";
 
     if (c->read->timer_set) {
         ngx_del_timer(c->read);
+    }
+
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
     }
 
     ngx_noom_local_add(ctx, NGX_NOOM_LIST_ALL);
@@ -463,11 +596,16 @@ ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key, ngx_uint_t kind)
     ngx_noom_stat(connections, 1);
     (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_worker].conns, 1);
 
-    switch (kind) {
+    if (m) {
+        ngx_noom_ws_queue(ctx, m);
+        ngx_noom_msg_release(m);
+    }
+
+    switch (ctx->kind) {
 
     case NGX_NOOM_KIND_PLAIN:
         ngx_noom_plain_open(ctx);
-        ngx_noom_ws_heartbeat(ctx, lcf->ping_interval);
+        ngx_noom_ws_heartbeat(ctx, ctx->conf->ping_interval);
         break;
 
     case NGX_NOOM_KIND_WS_ECHO:
@@ -477,35 +615,140 @@ ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key, ngx_uint_t kind)
         ngx_noom_eio_open(ctx);
     }
 
-    /* frames that came with the handshake */
-
-    if (r->header_in->pos < r->header_in->last) {
-        ngx_noom_ws_input(ctx, r->header_in->pos, r->header_in->last);
-        r->header_in->pos = r->header_in->last;
+    if (pos < last) {
+        ngx_noom_ws_input(ctx, pos, last);
     }
+
+    if (ctx->request) {
+        /* a request kept for its cleanups still points into its headers */
+        goto done;
+    }
+
+    /* the header buffers are not needed any more */
+
+    b = c->buffer;
+
+    if (b && b->start && ngx_pfree(c->pool, b->start) == NGX_OK) {
+        b->start = NULL;
+        b->pos = NULL;
+        b->last = NULL;
+    }
+
+    for (cl = hc->free; cl; /* void */) {
+        ln = cl;
+        cl = cl->next;
+        ngx_pfree(c->pool, ln->buf->start);
+        ngx_free_chain(c->pool, ln);
+    }
+
+    hc->free = NULL;
+
+    for (cl = hc->busy; cl; /* void */) {
+        ln = cl;
+        cl = cl->next;
+        ngx_pfree(c->pool, ln->buf->start);
+        ngx_free_chain(c->pool, ln);
+    }
+
+    hc->busy = NULL;
+    hc->nbusy = 0;
+
+done:
 
     if (c->read->ready) {
         ngx_post_event(c->read, &ngx_posted_events);
     }
 
-    ngx_noom_ws_post_write(ctx);
+    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+        ctx->terminate = 1;
+    }
 
-    return NGX_DONE;
+    ngx_noom_ws_post_write(ctx);
+}
+
+
+/* a failure before the takeover: the request is still there to end */
+
+static void
+ngx_noom_ws_close_early(ngx_noom_ctx_t *ctx, ngx_http_request_t *r)
+{
+    ngx_http_finalize_request(r, NGX_ERROR);
+    ngx_http_run_posted_requests(r->connection);
+}
+
+
+/* what the admin panel shows of the handshake, copied out of the request */
+
+static void
+ngx_noom_ws_keep_handshake(ngx_noom_ctx_t *ctx, ngx_http_request_t *r)
+{
+    u_char  *p;
+
+    p = ctx->nick + ctx->mcf->max_nickname;
+
+    ctx->url.data = p;
+    ctx->url.len = ngx_min(r->unparsed_uri.len, NGX_NOOM_ADMIN_STR_LEN);
+    p = ngx_cpymem(p, r->unparsed_uri.data, ctx->url.len);
+
+    ctx->ua.data = p;
+
+    if (r->headers_in.user_agent) {
+        ctx->ua.len = ngx_min(r->headers_in.user_agent->value.len,
+                              NGX_NOOM_ADMIN_STR_LEN);
+        ngx_memcpy(p, r->headers_in.user_agent->value.data, ctx->ua.len);
+    }
+
+    ctx->issued = (uint64_t) r->start_sec * 1000 + r->start_msec;
 }
 
 
 static void
-ngx_noom_ws_read_handler(ngx_http_request_t *r)
+ngx_noom_ws_read_event(ngx_event_t *rev)
+{
+    ngx_noom_ctx_t    *ctx;
+    ngx_connection_t  *c;
+
+    c = rev->data;
+    ctx = c->data;
+
+    if (c->close) {
+        /* worker_shutdown_timeout */
+        ngx_noom_ws_finalize(ctx);
+        return;
+    }
+
+    ngx_noom_ws_read_handler(ctx);
+}
+
+
+static void
+ngx_noom_ws_write_event(ngx_event_t *wev)
+{
+    ngx_noom_ctx_t    *ctx;
+    ngx_connection_t  *c;
+
+    c = wev->data;
+    ctx = c->data;
+
+    if (c->close) {
+        ngx_noom_ws_finalize(ctx);
+        return;
+    }
+
+    ngx_noom_ws_write_handler(ctx);
+}
+
+
+static void
+ngx_noom_ws_read_handler(ngx_noom_ctx_t *ctx)
 {
     ssize_t            n;
     ngx_uint_t         i;
     ngx_event_t       *rev;
-    ngx_noom_ctx_t    *ctx;
     ngx_connection_t  *c;
 
-    c = r->connection;
+    c = ctx->connection;
     rev = c->read;
-    ctx = ngx_http_get_module_ctx(r, ngx_http_noom_module);
 
     if (ctx->terminate) {
         ngx_noom_ws_finalize(ctx);
@@ -564,16 +807,25 @@ ngx_noom_ws_read_handler(ngx_http_request_t *r)
 }
 
 
+/* the one place a WebSocket ends: ctx and the connection are gone after */
+
 static void
 ngx_noom_ws_finalize(ngx_noom_ctx_t *ctx)
 {
+    ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
+    c = ctx->connection;
     r = ctx->request;
 
-    ctx->terminate = 1;
+    ngx_noom_ws_cleanup(ctx);
+    ngx_free(ctx);
 
-    ngx_http_finalize_request(r, NGX_ERROR);
+    if (r) {
+        ngx_http_free_request(r, 0);
+    }
+
+    ngx_http_close_connection(c);
 }
 
 
@@ -708,7 +960,19 @@ ngx_noom_ws_input(ngx_noom_ctx_t *ctx, u_char *pos, u_char *last)
                 ngx_noom_close(ctx, p->close_code, p->error);
             }
 
-            if (p->dead) {
+            if (p->opcode == NGX_NOOM_WS_CLOSE) {
+                /* the client has said its close, broken as it was */
+                ctx->close_now = 1;
+            }
+
+            if (p->dead || p->left > ctx->conf->max_payload) {
+                /*
+                 * No close frame can be read past this: the stream is lost,
+                 * or more is announced than would be read.  The TCP
+                 * connection closes once our close frame is out.
+                 */
+                p->dead = 1;
+                ctx->close_now = 1;
                 return;
             }
 
@@ -727,6 +991,15 @@ ngx_noom_ws_reserve(ngx_noom_ctx_t *ctx, size_t size)
     if (size <= ctx->msg_size) {
         return NGX_OK;
     }
+
+    /*
+     * Fragments each ask for just their own bytes: growing by half at
+     * least keeps a message in many small fragments from being copied
+     * over and over.  The parser has checked size against the limit.
+     */
+
+    size = ngx_max(size, ctx->msg_size + ctx->msg_size / 2);
+    size = ngx_min(size, (size_t) ctx->conf->max_payload);
 
     p = ngx_alloc(size, ctx->connection->log);
     if (p == NULL) {
@@ -1174,17 +1447,14 @@ ngx_noom_ws_post_write(ngx_noom_ctx_t *ctx)
 
 
 static void
-ngx_noom_ws_write_handler(ngx_http_request_t *r)
+ngx_noom_ws_write_handler(ngx_noom_ctx_t *ctx)
 {
-    ngx_int_t                  rc;
-    ngx_event_t               *wev;
-    ngx_noom_ctx_t            *ctx;
-    ngx_connection_t          *c;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_int_t          rc;
+    ngx_event_t       *wev;
+    ngx_connection_t  *c;
 
-    c = r->connection;
+    c = ctx->connection;
     wev = c->write;
-    ctx = ngx_http_get_module_ctx(r, ngx_http_noom_module);
 
     if (ctx->terminate) {
         ngx_noom_ws_finalize(ctx);
@@ -1206,8 +1476,6 @@ ngx_noom_ws_write_handler(ngx_http_request_t *r)
         return;
     }
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
     if (rc == NGX_OK) {
         if (wev->timer_set) {
             ngx_del_timer(wev);
@@ -1221,10 +1489,10 @@ ngx_noom_ws_write_handler(ngx_http_request_t *r)
 
     } else if (rc == NGX_DONE || !wev->timer_set) {
         /* progress was made, or the first wait: (re)start the clock */
-        ngx_add_timer(wev, clcf->send_timeout);
+        ngx_add_timer(wev, ctx->send_timeout);
     }
 
-    if (ngx_handle_write_event(wev, clcf->send_lowat) != NGX_OK) {
+    if (ngx_handle_write_event(wev, ctx->send_lowat) != NGX_OK) {
         ngx_noom_ws_finalize(ctx);
     }
 }
@@ -1244,24 +1512,9 @@ ngx_noom_ws_flush(ngx_noom_ctx_t *ctx)
     ngx_chain_t         *cl;
     ngx_noom_out_t      *out;
     ngx_connection_t    *c;
-    ngx_http_request_t  *r;
 
-    r = ctx->request;
     c = ctx->connection;
     before = c->sent;
-
-    if (r->out || (c->buffered & NGX_HTTP_LOWLEVEL_BUFFERED)) {
-
-        /* the 101 is not out yet */
-
-        if (ngx_http_output_filter(r, NULL) == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        if (r->out) {
-            return (c->sent > before) ? NGX_DONE : NGX_AGAIN;
-        }
-    }
 
     while (ctx->out) {
 
