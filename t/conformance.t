@@ -5,7 +5,8 @@
 # testsuite's sections 1-7, 9 and 10 (and noom's own N.* cases) with
 # Debian's python3-autobahn, graded as Autobahn grades them; any FAILED case
 # fails this test.  TEST_NOOM_CONFORMANCE_REPORT=path writes the table
-# (docs/conformance.md); TEST_NOOM_CONFORMANCE_CASES='1.*,2.*' picks cases.
+# (docs/conformance.md); TEST_NOOM_CONFORMANCE_CASES='1.*,2.*' picks cases;
+# TEST_NOOM_CONFORMANCE_CUT=1 makes section 9's fragmented messages smaller.
 
 use strict;
 use warnings;
@@ -45,6 +46,7 @@ my @cmd = ($python, "$Noom::Test::TOP/t/conformance/wsconf.py",
     '--url', 'ws://127.0.0.1:' . $t->port . '/echo',
     '--small-url', 'ws://127.0.0.1:' . $t->port . '/echo64k',
     '--time-scale', $ENV{TEST_NOOM_TIME_SCALE} // 2);
+push @cmd, '--full' unless $ENV{TEST_NOOM_CONFORMANCE_CUT};
 push @cmd, '--cases', $ENV{TEST_NOOM_CONFORMANCE_CASES}
     if $ENV{TEST_NOOM_CONFORMANCE_CASES};
 push @cmd, '--report', $ENV{TEST_NOOM_CONFORMANCE_REPORT}
