@@ -19,7 +19,6 @@
 static ngx_int_t ngx_http_noom_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_noom_eio_request(ngx_http_request_t *r,
     ngx_http_noom_loc_conf_t *lcf, ngx_uint_t upgrade, ngx_uint_t *kind);
-static ngx_int_t ngx_http_noom_upgrade_header(ngx_http_request_t *r);
 static ngx_int_t ngx_http_noom_json_error(ngx_http_request_t *r,
     ngx_uint_t status, ngx_uint_t code, char *message);
 
@@ -300,8 +299,8 @@ static ngx_int_t
 ngx_http_noom_handler(ngx_http_request_t *r)
 {
     ngx_int_t                  rc;
-    ngx_str_t                  key, eio;
-    ngx_uint_t                 kind, upgrade;
+    ngx_str_t                  key, eio, value;
+    ngx_uint_t                 kind, upgrade, n;
     ngx_http_noom_loc_conf_t  *lcf;
 
     if (r != r->main) {
@@ -311,7 +310,7 @@ ngx_http_noom_handler(ngx_http_request_t *r)
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_noom_module);
 
     kind = NGX_NOOM_KIND_SIO;
-    upgrade = (ngx_http_noom_upgrade_header(r) == NGX_OK);
+    upgrade = (ngx_noom_header(r, "Upgrade", 7, &value, &n) == NGX_OK);
 
     if (lcf->mode == NGX_NOOM_MODE_TEST_WS) {
         if (!upgrade) {
@@ -413,39 +412,6 @@ ngx_http_noom_eio_request(ngx_http_request_t *r,
     }
 
     return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_noom_upgrade_header(ngx_http_request_t *r)
-{
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == 7
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Upgrade", 7) == 0)
-        {
-            return NGX_OK;
-        }
-    }
-
-    return NGX_DECLINED;
 }
 
 

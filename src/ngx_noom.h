@@ -391,6 +391,8 @@ extern ngx_slab_pool_t *ngx_noom_shpool;
 #define NGX_NOOM_HTTP_UPGRADE_REQUIRED  426
 
 ngx_int_t ngx_noom_ws_refuse_version(ngx_http_request_t *r);
+ngx_int_t ngx_noom_header(ngx_http_request_t *r, char *name, size_t len,
+    ngx_str_t *value, ngx_uint_t *n);
 ngx_int_t ngx_noom_ws_handshake(ngx_http_request_t *r,
     ngx_http_noom_loc_conf_t *lcf, ngx_str_t *key);
 ngx_int_t ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key,

@@ -219,10 +219,8 @@ ngx_noom_status_handler(ngx_http_request_t *r)
 static ngx_uint_t
 ngx_noom_status_format(ngx_http_request_t *r)
 {
-    ngx_str_t         arg;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    ngx_str_t   arg;
+    ngx_uint_t  n;
 
     if (ngx_http_arg(r, (u_char *) "format", 6, &arg) == NGX_OK) {
         return (arg.len == 10
@@ -230,39 +228,17 @@ ngx_noom_status_format(ngx_http_request_t *r)
                ? NGX_NOOM_STATUS_PROMETHEUS : NGX_NOOM_STATUS_JSON;
     }
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    /* a browser's "*" + "/" + "*" or text/html keeps the JSON */
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len != 6
-            || ngx_strncasecmp(h[i].key.data, (u_char *) "Accept", 6) != 0)
-        {
-            continue;
-        }
-
-        /* a browser's "*" + "/" + "*" or text/html keeps the JSON */
-
-        if (ngx_strlcasestrn(h[i].value.data,
-                             h[i].value.data + h[i].value.len,
+    if (ngx_noom_header(r, "Accept", 6, &arg, &n) == NGX_OK
+        && (ngx_strlcasestrn(arg.data, arg.data + arg.len,
                              (u_char *) "openmetrics", 11 - 1)
             != NULL
-            || (h[i].value.len >= 10
-                && ngx_strncasecmp(h[i].value.data, (u_char *) "text/plain",
-                                   10) == 0))
-        {
-            return NGX_NOOM_STATUS_PROMETHEUS;
-        }
+            || (arg.len >= 10
+                && ngx_strncasecmp(arg.data, (u_char *) "text/plain", 10)
+                   == 0)))
+    {
+        return NGX_NOOM_STATUS_PROMETHEUS;
     }
 
     return NGX_NOOM_STATUS_JSON;

@@ -48,8 +48,6 @@ static void ngx_noom_ws_drop_queue(ngx_noom_ctx_t *ctx);
 static void ngx_noom_ws_ping_handler(ngx_event_t *ev);
 static void ngx_noom_ws_timer_handler(ngx_event_t *ev);
 static void ngx_noom_ws_cleanup(void *data);
-static ngx_int_t ngx_noom_ws_header_value(ngx_http_request_t *r,
-    char *name, size_t len, ngx_str_t *value, ngx_uint_t *n);
 static ngx_int_t ngx_noom_ws_has_token(ngx_http_request_t *r, char *name,
     size_t len, char *token, size_t tlen);
 
@@ -95,7 +93,7 @@ ngx_noom_ws_handshake(ngx_http_request_t *r, ngx_http_noom_loc_conf_t *lcf,
         return NGX_HTTP_BAD_REQUEST;
     }
 
-    if (ngx_noom_ws_header_value(r, "Sec-WebSocket-Version", 21, &value, &n)
+    if (ngx_noom_header(r, "Sec-WebSocket-Version", 21, &value, &n)
         != NGX_OK
         || n != 1 || value.len != 2 || ngx_strncmp(value.data, "13", 2) != 0)
     {
@@ -105,7 +103,7 @@ ngx_noom_ws_handshake(ngx_http_request_t *r, ngx_http_noom_loc_conf_t *lcf,
         return NGX_NOOM_HTTP_UPGRADE_REQUIRED;
     }
 
-    if (ngx_noom_ws_header_value(r, "Sec-WebSocket-Key", 17, key, &n)
+    if (ngx_noom_header(r, "Sec-WebSocket-Key", 17, key, &n)
         != NGX_OK
         || n != 1 || key->len != 24)
     {
@@ -130,7 +128,7 @@ ngx_noom_ws_handshake(ngx_http_request_t *r, ngx_http_noom_loc_conf_t *lcf,
     }
 
     if (lcf->origins == NULL
-        || ngx_noom_ws_header_value(r, "Origin", 6, &value, &n) != NGX_OK)
+        || ngx_noom_header(r, "Origin", 6, &value, &n) != NGX_OK)
     {
         return NGX_OK;
     }
@@ -154,8 +152,8 @@ ngx_noom_ws_handshake(ngx_http_request_t *r, ngx_http_noom_loc_conf_t *lcf,
 
 /* the value of a header and how many times it came */
 
-static ngx_int_t
-ngx_noom_ws_header_value(ngx_http_request_t *r, char *name, size_t len,
+ngx_int_t
+ngx_noom_header(ngx_http_request_t *r, char *name, size_t len,
     ngx_str_t *value, ngx_uint_t *n)
 {
     ngx_uint_t        i;
