@@ -131,8 +131,25 @@ def valid_name():
         write("valid_name", "%02d" % i, bytes([limit]) + name)
 
 
+def json_scan():
+    for i, text in enumerate([
+        b'["new_message","hi","r1"]',
+        b'[ "new_message" , "a\\"b\\\\c\\/d\\n" , "r1" ]',
+        b'["offer",{"type":"offer","sdp":"v=0\\r\\n","n":[1,-2,0]},"r"]',
+        b'["ice",null,"r","AAAAAAAAAAAAAAAAAAAA"]',
+        b'["ice",{"candidate":"c","sdpMLineIndex":0},"r",null]',
+        b'[true,false,null,123456789012345678]',
+        b'[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]',
+        b'["caf\\u00e9",1.5,1e3]',
+        b'["d\xc3\xa9j\xc3\xa0 \xe2\x9a\xa1"]',
+        b'[{"a":{},"b":[]},"",[]]',
+    ]):
+        write("json_scan", "%02d" % i, text)
+
+
 if __name__ == "__main__":
     ws_frame()
     utf8()
     sio_packet()
     valid_name()
+    json_scan()

@@ -426,6 +426,9 @@ void ngx_noom_sio_exit(void);
 void ngx_noom_sio_timeout(ngx_noom_ctx_t *ctx);
 ngx_noom_msg_t *ngx_noom_sio_encode(ngx_uint_t type, ngx_str_t *nsp,
     int64_t ack, json_t *data, ngx_noom_bin_t *bin);
+ngx_noom_msg_t *ngx_noom_sio_message(ngx_uint_t type, ngx_str_t *nsp,
+    int64_t ack, u_char *json, size_t len, ngx_noom_bin_t *bin);
+u_char *ngx_noom_sio_scratch_get(size_t size);
 void ngx_noom_sio_emit(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, json_t *args);
 void ngx_noom_sio_ack(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, int64_t ack,
     json_t *args);
@@ -439,6 +442,7 @@ void ngx_noom_app_connect(ngx_noom_ctx_t *ctx);
 void ngx_noom_app_event(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
     ngx_noom_bin_t *bin);
 void ngx_noom_app_disconnect(ngx_noom_ctx_t *ctx);
+ngx_int_t ngx_noom_app_fast(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt);
 void ngx_noom_app_rate_limited(ngx_noom_ctx_t *ctx, int64_t ack);
 void ngx_noom_app_exit(void);
 void ngx_noom_app_bye(uint64_t uid, uint32_t *per_worker, u_char *nick,

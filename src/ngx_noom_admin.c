@@ -996,9 +996,9 @@ ngx_noom_admin_apply(ngx_noom_ctx_t *ctx, ngx_uint_t action, u_char *p,
 
         /* "41": the client knows it was the server and does not come back */
 
-        m = ngx_noom_sio_encode(NGX_NOOM_SIO_DISCONNECT,
-                                &ngx_noom_admin_nsps[0], NGX_NOOM_SIO_NO_ACK,
-                                NULL, NULL);
+        m = ngx_noom_sio_message(NGX_NOOM_SIO_DISCONNECT,
+                                 &ngx_noom_admin_nsps[0], NGX_NOOM_SIO_NO_ACK,
+                                 (u_char *) "", 0, NULL);
         if (m == NULL) {
             ngx_noom_abort(ctx, "out of memory");
             return;

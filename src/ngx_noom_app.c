@@ -36,6 +36,10 @@ static void ngx_noom_app_signal(ngx_noom_ctx_t *ctx, json_t *args,
     int64_t ack, ngx_noom_bin_t *bin, const char *name);
 static void ngx_noom_app_ice(ngx_noom_ctx_t *ctx, json_t *args,
     int64_t ack, ngx_noom_bin_t *bin, const char *name);
+static ngx_int_t ngx_noom_app_fast_message(ngx_noom_ctx_t *ctx,
+    int64_t ack, ngx_noom_json_tok_t *text);
+static ngx_int_t ngx_noom_app_fast_signal(ngx_noom_ctx_t *ctx, int64_t ack,
+    const char *name, ngx_noom_json_tok_t *tok, ngx_uint_t n);
 static ngx_int_t ngx_noom_app_in_room(ngx_noom_ctx_t *ctx, json_t *room);
 static void ngx_noom_app_leave_room(ngx_noom_ctx_t *ctx);
 static json_t *ngx_noom_app_rooms(void);
@@ -146,6 +150,241 @@ ngx_noom_app_event(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
 
     ngx_noom_app_error(ctx, ack, name, "unknown_event",
                        "no such event");
+}
+
+
+/*
+ * The hot events without jansson: new_message and the signaling events
+ * when their JSON is in the subset that ngx_noom_json_scan() reads, and
+ * the sender is in the room it names.  The relayed JSON is put together
+ * from the tokens as they came: escaping is compositional, so a string's
+ * content copied between quotes stays the same string.  Whatever is not
+ * plainly well, errors included, is NGX_DECLINED and takes the jansson way
+ * with the same outcome as before.
+ */
+
+ngx_int_t
+ngx_noom_app_fast(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt)
+{
+    u_char                     *name;
+    size_t                      len;
+    ngx_str_t                  *e;
+    ngx_uint_t                  i, n;
+    ngx_noom_room_t            *room;
+    ngx_noom_json_tok_t         tok[4];
+    ngx_http_noom_main_conf_t  *mcf;
+
+    if (ctx->member == NULL
+        || ngx_noom_json_scan(pkt->data, pkt->len, tok, 4, &n) != NGX_OK
+        || n < 3
+        || tok[0].type != NGX_NOOM_JSON_STRING || tok[0].escaped
+        || tok[2].type != NGX_NOOM_JSON_STRING || tok[2].escaped)
+    {
+        return NGX_DECLINED;
+    }
+
+    room = ctx->member->room;
+
+    if (tok[2].slen != room->len
+        || ngx_memcmp(tok[2].data + 1, room->name, room->len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    name = tok[0].data + 1;
+    len = tok[0].slen;
+
+    if (len == sizeof("new_message") - 1
+        && ngx_strncmp(name, "new_message", len) == 0)
+    {
+        return (n == 3) ? ngx_noom_app_fast_message(ctx, pkt->ack, &tok[1])
+                        : NGX_DECLINED;
+    }
+
+    for (i = 0; ngx_noom_app_events[i].name; i++) {
+        if (ngx_noom_app_events[i].handler == ngx_noom_app_signal
+            && ngx_strlen(ngx_noom_app_events[i].name) == len
+            && ngx_strncmp(name, ngx_noom_app_events[i].name, len) == 0)
+        {
+            return ngx_noom_app_fast_signal(ctx, pkt->ack,
+                                            ngx_noom_app_events[i].name,
+                                            tok, n);
+        }
+    }
+
+    mcf = ctx->mcf;
+
+    if (mcf->room_events) {
+        e = mcf->room_events->elts;
+
+        for (i = 0; i < mcf->room_events->nelts; i++) {
+            if (e[i].len == len && ngx_strncmp(name, e[i].data, len) == 0) {
+                return ngx_noom_app_fast_signal(ctx, pkt->ack,
+                                                (char *) e[i].data, tok, n);
+            }
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* ngx_noom_app_message() for ["new_message","text","room"] */
+
+static ngx_int_t
+ngx_noom_app_fast_message(ngx_noom_ctx_t *ctx, int64_t ack,
+    ngx_noom_json_tok_t *text)
+{
+    u_char          *p, *json, *nick;
+    size_t           size, nick_len;
+    ngx_int_t        rc;
+    ngx_time_t      *tp;
+    ngx_noom_msg_t  *m;
+
+    if (text->type != NGX_NOOM_JSON_STRING
+        || text->slen > ctx->mcf->max_message)
+    {
+        return NGX_DECLINED;
+    }
+
+    size = sizeof("[\"new_message\",\": \",{\"id\":\"\",\"nickname\":\"\","
+                  "\"text\":,\"ts\":}]")
+           + 2 * 6 * ctx->nick_len + 2 * text->len + NGX_NOOM_ID_LEN
+           + NGX_INT64_LEN;
+
+    json = ngx_noom_sio_scratch_get(size);
+    if (json == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_noom_stat(events_in, 1);
+
+    p = ngx_cpymem(json, "[\"new_message\",\"",
+                   sizeof("[\"new_message\",\"") - 1);
+
+    nick = p;
+    p = ngx_noom_json_escape(p, ctx->nick, ctx->nick_len);
+    nick_len = p - nick;
+
+    *p++ = ':';
+    *p++ = ' ';
+    p = ngx_cpymem(p, text->data + 1, text->len - 2);
+
+    p = ngx_cpymem(p, "\",{\"id\":\"", sizeof("\",{\"id\":\"") - 1);
+    p = ngx_cpymem(p, ctx->nsp[0].id, NGX_NOOM_ID_LEN);
+    p = ngx_cpymem(p, "\",\"nickname\":\"", sizeof("\",\"nickname\":\"") - 1);
+    p = ngx_cpymem(p, nick, nick_len);
+    p = ngx_cpymem(p, "\",\"text\":", sizeof("\",\"text\":") - 1);
+    p = ngx_cpymem(p, text->data, text->len);
+
+    tp = ngx_timeofday();
+    p = ngx_sprintf(p, ",\"ts\":%L}]", (int64_t) tp->sec * 1000 + tp->msec);
+
+    m = ngx_noom_sio_message(NGX_NOOM_SIO_EVENT, &ngx_noom_app_root,
+                             NGX_NOOM_SIO_NO_ACK, json, p - json, NULL);
+    if (m == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return NGX_OK;
+    }
+
+    rc = ngx_noom_relay_room(ctx, ctx->member->room->uid,
+                             ctx->member->room->per_worker, m);
+    ngx_noom_msg_release(m);
+
+    if (rc != NGX_OK) {
+        ngx_noom_app_relay_failed(ctx, ack, "new_message");
+        return NGX_OK;
+    }
+
+    ngx_noom_sio_ack(ctx, 0, ack, NULL);
+
+    return NGX_OK;
+}
+
+
+/* ngx_noom_app_signal() for [name,payload,"room"[,"toId"|null]] */
+
+static ngx_int_t
+ngx_noom_app_fast_signal(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
+    ngx_noom_json_tok_t *tok, ngx_uint_t n)
+{
+    u_char                     *p, *json;
+    size_t                      len;
+    uint64_t                    serial;
+    ngx_int_t                   rc;
+    ngx_uint_t                  w;
+    ngx_noom_msg_t             *m;
+    ngx_noom_json_tok_t        *to;
+    ngx_http_noom_main_conf_t  *mcf;
+
+    mcf = ctx->mcf;
+
+    to = (n == 4 && tok[3].type != NGX_NOOM_JSON_NULL) ? &tok[3] : NULL;
+
+    if (to
+        && (to->type != NGX_NOOM_JSON_STRING || to->escaped
+            || to->slen != NGX_NOOM_ID_LEN
+            || ngx_noom_rooms_find(ctx, to->data + 1, &w, &serial)
+               != NGX_OK))
+    {
+        return NGX_DECLINED;
+    }
+
+    len = ngx_strlen(name);
+
+    /* ["<name>",<payload>,"<fromId>"] */
+
+    json = ngx_noom_sio_scratch_get(len + tok[1].len + NGX_NOOM_ID_LEN + 8);
+    if (json == NULL) {
+        return NGX_DECLINED;
+    }
+
+    p = json;
+    *p++ = '[';
+    *p++ = '"';
+    p = ngx_cpymem(p, name, len);
+    *p++ = '"';
+    *p++ = ',';
+    p = ngx_cpymem(p, tok[1].data, tok[1].len);
+    *p++ = ',';
+    *p++ = '"';
+    p = ngx_cpymem(p, ctx->nsp[0].id, NGX_NOOM_ID_LEN);
+    *p++ = '"';
+    *p++ = ']';
+
+    m = ngx_noom_sio_message(NGX_NOOM_SIO_EVENT, &ngx_noom_app_root,
+                             NGX_NOOM_SIO_NO_ACK, json, p - json, NULL);
+    if (m == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return NGX_OK;
+    }
+
+    if (m->len > mcf->max_signal + len + 64) {
+        /* jansson's compact form may be shorter: let it decide */
+        ngx_noom_msg_release(m);
+        return NGX_DECLINED;
+    }
+
+    ngx_noom_stat(events_in, 1);
+
+    if (to) {
+        rc = ngx_noom_relay_unicast(w, ctx->member->room->uid, serial, m);
+
+    } else {
+        rc = ngx_noom_relay_room(ctx, ctx->member->room->uid,
+                                 ctx->member->room->per_worker, m);
+    }
+
+    ngx_noom_msg_release(m);
+
+    if (rc != NGX_OK) {
+        ngx_noom_app_relay_failed(ctx, ack, name);
+        return NGX_OK;
+    }
+
+    ngx_noom_sio_ack(ctx, 0, ack, NULL);
+
+    return NGX_OK;
 }
 
 

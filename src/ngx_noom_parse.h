@@ -120,4 +120,26 @@ ngx_int_t ngx_noom_sio_parse(u_char *p, size_t len,
 ngx_int_t ngx_noom_valid_name(u_char *p, size_t len, size_t max);
 
 
+/* the JSON subset of the hot events, read without jansson */
+#define NGX_NOOM_JSON_STRING       1
+#define NGX_NOOM_JSON_NULL         2
+#define NGX_NOOM_JSON_VALUE        3        /* any other value */
+
+#define NGX_NOOM_JSON_MAX_DEPTH    32
+
+
+typedef struct {
+    u_char                    *data;        /* as it is in the text */
+    size_t                     len;
+    size_t                     slen;        /* a string, unescaped */
+    ngx_uint_t                 type;
+    ngx_uint_t                 escaped;     /* a string with escapes */
+} ngx_noom_json_tok_t;
+
+
+ngx_int_t ngx_noom_json_scan(u_char *p, size_t len, ngx_noom_json_tok_t *tok,
+    ngx_uint_t max, ngx_uint_t *n);
+u_char *ngx_noom_json_escape(u_char *dst, u_char *src, size_t len);
+
+
 #endif /* _NGX_NOOM_PARSE_H_INCLUDED_ */

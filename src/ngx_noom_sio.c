@@ -150,6 +150,14 @@ ngx_noom_sio_text(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
         return;
     }
 
+    if (pkt.type == NGX_NOOM_SIO_EVENT
+        && i == NGX_NOOM_NSP_APP
+        && ctx->kind == NGX_NOOM_KIND_SIO
+        && ngx_noom_app_fast(ctx, &pkt) == NGX_OK)
+    {
+        return;
+    }
+
     args = ngx_noom_sio_args(ctx, &pkt);
     if (args == NULL) {
         return;
@@ -551,27 +559,20 @@ void
 ngx_noom_sio_ack(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, int64_t ack,
     json_t *args)
 {
-    json_t          *none;
+    ngx_str_t       *name;
     ngx_noom_msg_t  *m;
 
     if (ack == NGX_NOOM_SIO_NO_ACK) {
         return;
     }
 
-    none = NULL;
+    name = ngx_noom_sio_nsp_name(ctx, nsp);
 
-    if (args == NULL) {
-        /* an ACK always carries an array */
-        none = json_array();
-        args = none;
-    }
+    /* an ACK always carries an array, "[]" when there is nothing to say */
 
-    m = args ? ngx_noom_sio_encode(NGX_NOOM_SIO_ACK,
-                                   ngx_noom_sio_nsp_name(ctx, nsp),
-                                   ack, args, NULL)
-             : NULL;
-
-    json_decref(none);
+    m = args ? ngx_noom_sio_encode(NGX_NOOM_SIO_ACK, name, ack, args, NULL)
+             : ngx_noom_sio_message(NGX_NOOM_SIO_ACK, name, ack,
+                                    (u_char *) "[]", 2, NULL);
 
     if (m == NULL) {
         ngx_noom_abort(ctx, "out of memory");
@@ -617,41 +618,63 @@ ngx_noom_sio_exit(void)
 }
 
 
+/* the worker's scratch buffer, at least size bytes of it */
+
+u_char *
+ngx_noom_sio_scratch_get(size_t size)
+{
+    if (size > ngx_noom_sio_scratch_size
+        && ngx_noom_sio_grow_scratch(size) != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return ngx_noom_sio_scratch;
+}
+
+
+/* a packet whose JSON is data, dumped once into the scratch buffer */
+
+ngx_noom_msg_t *
+ngx_noom_sio_encode(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
+    json_t *data, ngx_noom_bin_t *bin)
+{
+    size_t  json;
+
+    json = json_dumpb(data, (char *) ngx_noom_sio_scratch,
+                      ngx_noom_sio_scratch_size, JSON_COMPACT);
+
+    if (json == 0) {
+        return NULL;
+    }
+
+    if (json > ngx_noom_sio_scratch_size) {
+        if (ngx_noom_sio_grow_scratch(json) != NGX_OK) {
+            return NULL;
+        }
+
+        (void) json_dumpb(data, (char *) ngx_noom_sio_scratch,
+                          ngx_noom_sio_scratch_size, JSON_COMPACT);
+    }
+
+    return ngx_noom_sio_message(type, nsp, ack, ngx_noom_sio_scratch, json,
+                                bin);
+}
+
+
 /*
  * One text frame "4<type>[<n>-][<nsp>,][<ack>]<json>", then a binary frame
  * per attachment, all in one message, so a relay carries them together.
  */
 
 ngx_noom_msg_t *
-ngx_noom_sio_encode(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
-    json_t *data, ngx_noom_bin_t *bin)
+ngx_noom_sio_message(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
+    u_char *json, size_t len, ngx_noom_bin_t *bin)
 {
     u_char          *p, prefix[64 + NGX_INT64_LEN];
-    size_t           json, plen, total, text;
+    size_t           plen, total, text;
     ngx_uint_t       i, natt;
     ngx_noom_msg_t  *m;
-
-    json = 0;
-
-    if (data) {
-        /* dumped once, into the worker's scratch buffer */
-
-        json = json_dumpb(data, (char *) ngx_noom_sio_scratch,
-                          ngx_noom_sio_scratch_size, JSON_COMPACT);
-
-        if (json == 0) {
-            return NULL;
-        }
-
-        if (json > ngx_noom_sio_scratch_size) {
-            if (ngx_noom_sio_grow_scratch(json) != NGX_OK) {
-                return NULL;
-            }
-
-            (void) json_dumpb(data, (char *) ngx_noom_sio_scratch,
-                              ngx_noom_sio_scratch_size, JSON_COMPACT);
-        }
-    }
 
     natt = bin ? bin->pkt.attachments : 0;
 
@@ -678,7 +701,7 @@ ngx_noom_sio_encode(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
     }
 
     plen = p - prefix;
-    text = plen + json;
+    text = plen + len;
     total = NGX_NOOM_WS_MAX_HEADER + text;
 
     for (i = 0; i < natt; i++) {
@@ -695,8 +718,7 @@ ngx_noom_sio_encode(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
 
     p = m->data + ngx_noom_ws_header(m->data, NGX_NOOM_WS_TEXT, text);
     p = ngx_cpymem(p, prefix, plen);
-
-    p = ngx_cpymem(p, ngx_noom_sio_scratch, json);
+    p = ngx_cpymem(p, json, len);
 
     for (i = 0; i < natt; i++) {
         p += ngx_noom_ws_header(p, NGX_NOOM_WS_BINARY, bin->att[i].len);

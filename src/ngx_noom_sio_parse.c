@@ -2,12 +2,20 @@
 /*
  * Copyright (C) noom authors
  *
- * Socket.IO v5 packet prefix: <type>[<attachments>-][<nsp>,][<ack id>]<json>
- * and the checks on names people choose.  The JSON itself goes to jansson.
+ * Socket.IO v5 packet prefix: <type>[<attachments>-][<nsp>,][<ack id>]<json>,
+ * the checks on names people choose, and a scan of the JSON subset that the
+ * hot events use.  All other JSON goes to jansson.
  */
 
 
 #include "ngx_noom_parse.h"
+
+
+static u_char *ngx_noom_json_value(u_char *p, u_char *last, ngx_uint_t depth,
+    ngx_noom_json_tok_t *tok);
+static u_char *ngx_noom_json_string(u_char *p, u_char *last,
+    ngx_noom_json_tok_t *tok);
+static u_char *ngx_noom_json_space(u_char *p, u_char *last);
 
 
 ngx_int_t
@@ -124,4 +132,313 @@ ngx_noom_valid_name(u_char *p, size_t len, size_t max)
     }
 
     return visible ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * An event's JSON when it is an array of at most max elements in a subset
+ * of JSON: strings without \u escapes, integers of at most 18 digits, true,
+ * false, null, and objects and arrays of those at most
+ * NGX_NOOM_JSON_MAX_DEPTH deep.  The text must be valid UTF-8 (the WebSocket
+ * layer has checked it).  NGX_OK: jansson would read the same array, and
+ * tok[0..n-1] are its elements as they are in the text.  NGX_DECLINED:
+ * anything else, valid JSON or not, which is then jansson's to read.
+ */
+
+ngx_int_t
+ngx_noom_json_scan(u_char *p, size_t len, ngx_noom_json_tok_t *tok,
+    ngx_uint_t max, ngx_uint_t *n)
+{
+    u_char      *last;
+    ngx_uint_t   i;
+
+    last = p + len;
+    i = 0;
+
+    p = ngx_noom_json_space(p, last);
+
+    if (p == last || *p != '[') {
+        return NGX_DECLINED;
+    }
+
+    p = ngx_noom_json_space(p + 1, last);
+
+    if (p < last && *p == ']') {
+        p++;
+        goto done;
+    }
+
+    for ( ;; ) {
+        if (i == max) {
+            return NGX_DECLINED;
+        }
+
+        p = ngx_noom_json_value(p, last, 2, &tok[i]);
+        if (p == NULL) {
+            return NGX_DECLINED;
+        }
+
+        i++;
+
+        p = ngx_noom_json_space(p, last);
+
+        if (p == last) {
+            return NGX_DECLINED;
+        }
+
+        if (*p == ']') {
+            p++;
+            break;
+        }
+
+        if (*p != ',') {
+            return NGX_DECLINED;
+        }
+
+        p = ngx_noom_json_space(p + 1, last);
+    }
+
+done:
+
+    if (ngx_noom_json_space(p, last) != last) {
+        return NGX_DECLINED;
+    }
+
+    *n = i;
+
+    return NGX_OK;
+}
+
+
+static u_char *
+ngx_noom_json_value(u_char *p, u_char *last, ngx_uint_t depth,
+    ngx_noom_json_tok_t *tok)
+{
+    u_char               *start;
+    u_char                close;
+    ngx_uint_t            digits;
+    ngx_noom_json_tok_t   key;
+
+    if (p == last) {
+        return NULL;
+    }
+
+    start = p;
+    tok->data = p;
+    tok->type = NGX_NOOM_JSON_VALUE;
+
+    switch (*p) {
+
+    case '"':
+        return ngx_noom_json_string(p, last, tok);
+
+    case '{':
+    case '[':
+        if (depth > NGX_NOOM_JSON_MAX_DEPTH) {
+            return NULL;
+        }
+
+        close = (*p == '{') ? '}' : ']';
+        p = ngx_noom_json_space(p + 1, last);
+
+        if (p < last && *p == close) {
+            p++;
+            break;
+        }
+
+        for ( ;; ) {
+            if (close == '}') {
+                if (p == last || *p != '"') {
+                    return NULL;
+                }
+
+                p = ngx_noom_json_string(p, last, &key);
+                if (p == NULL) {
+                    return NULL;
+                }
+
+                p = ngx_noom_json_space(p, last);
+
+                if (p == last || *p != ':') {
+                    return NULL;
+                }
+
+                p = ngx_noom_json_space(p + 1, last);
+            }
+
+            p = ngx_noom_json_value(p, last, depth + 1, &key);
+            if (p == NULL) {
+                return NULL;
+            }
+
+            p = ngx_noom_json_space(p, last);
+
+            if (p == last) {
+                return NULL;
+            }
+
+            if (*p == close) {
+                p++;
+                break;
+            }
+
+            if (*p != ',') {
+                return NULL;
+            }
+
+            p = ngx_noom_json_space(p + 1, last);
+        }
+
+        break;
+
+    case 't':
+    case 'f':
+    case 'n':
+        if (last - p >= 4 && ngx_strncmp(p, "true", 4) == 0) {
+            p += 4;
+
+        } else if (last - p >= 5 && ngx_strncmp(p, "false", 5) == 0) {
+            p += 5;
+
+        } else if (last - p >= 4 && ngx_strncmp(p, "null", 4) == 0) {
+            tok->type = NGX_NOOM_JSON_NULL;
+            p += 4;
+
+        } else {
+            return NULL;
+        }
+
+        if (p < last && ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')) {
+            return NULL;
+        }
+
+        break;
+
+    default:
+        /* -?(0|[1-9][0-9]*), 18 digits at most: jansson's json_int_t */
+
+        if (*p == '-') {
+            p++;
+        }
+
+        digits = 0;
+
+        while (p < last && *p >= '0' && *p <= '9') {
+            if (digits == 18 || (digits == 1 && p[-1] == '0')) {
+                return NULL;
+            }
+
+            digits++;
+            p++;
+        }
+
+        if (digits == 0
+            || (p < last && (*p == '.' || *p == 'e' || *p == 'E')))
+        {
+            return NULL;
+        }
+    }
+
+    tok->len = p - start;
+
+    return p;
+}
+
+
+static u_char *
+ngx_noom_json_string(u_char *p, u_char *last, ngx_noom_json_tok_t *tok)
+{
+    u_char  *start;
+    size_t   escapes;
+
+    start = p++;
+    escapes = 0;
+
+    for ( /* void */ ; p < last; p++) {
+
+        if (*p == '"') {
+            tok->data = start;
+            tok->len = p + 1 - start;
+            tok->slen = tok->len - 2 - escapes;
+            tok->type = NGX_NOOM_JSON_STRING;
+            tok->escaped = (escapes != 0);
+
+            return p + 1;
+        }
+
+        if (*p < 0x20) {
+            return NULL;
+        }
+
+        if (*p == '\\') {
+            if (last - p < 2) {
+                return NULL;
+            }
+
+            switch (p[1]) {
+            case '"':
+            case '\\':
+            case '/':
+            case 'b':
+            case 'f':
+            case 'n':
+            case 'r':
+            case 't':
+                break;
+            default:
+                /* \u and anything invalid */
+                return NULL;
+            }
+
+            escapes++;
+            p++;
+        }
+    }
+
+    return NULL;
+}
+
+
+static u_char *
+ngx_noom_json_space(u_char *p, u_char *last)
+{
+    while (p < last
+           && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    {
+        p++;
+    }
+
+    return p;
+}
+
+
+/*
+ * A string's bytes as JSON string content: '"' and '\\' escaped, control
+ * characters as \u00XX.  dst holds 6 * len bytes at most.
+ */
+
+u_char *
+ngx_noom_json_escape(u_char *dst, u_char *src, size_t len)
+{
+    u_char  *last;
+
+    static u_char  hex[] = "0123456789abcdef";
+
+    for (last = src + len; src < last; src++) {
+
+        if (*src == '"' || *src == '\\') {
+            *dst++ = '\\';
+            *dst++ = *src;
+
+        } else if (*src < 0x20) {
+            dst = ngx_cpymem(dst, "\\u00", 4);
+            *dst++ = hex[*src >> 4];
+            *dst++ = hex[*src & 0xf];
+
+        } else {
+            *dst++ = *src;
+        }
+    }
+
+    return dst;
 }

@@ -42,6 +42,10 @@ static void ngx_noom_ws_control(ngx_noom_ctx_t *ctx);
 static void ngx_noom_ws_message(ngx_noom_ctx_t *ctx, ngx_uint_t opcode,
     u_char *p, size_t len);
 static ngx_int_t ngx_noom_ws_flush(ngx_noom_ctx_t *ctx);
+static ssize_t ngx_noom_ws_send(ngx_noom_ctx_t *ctx);
+#if (NGX_SSL)
+static ssize_t ngx_noom_ws_send_chain(ngx_connection_t *c, ngx_iovec_t *vec);
+#endif
 static void ngx_noom_ws_queue(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m);
 static void ngx_noom_ws_post_write(ngx_noom_ctx_t *ctx);
 static void ngx_noom_ws_drop_queue(ngx_noom_ctx_t *ctx);
@@ -56,8 +60,11 @@ static u_char           *ngx_noom_rbuf;
 static ngx_noom_out_t   *ngx_noom_out_free;
 static ngx_uint_t        ngx_noom_out_nfree;
 static uint64_t          ngx_noom_serial;
+static struct iovec      ngx_noom_iovs[NGX_NOOM_IOV];
+#if (NGX_SSL)
 static ngx_buf_t         ngx_noom_bufs[NGX_NOOM_IOV];
 static ngx_chain_t       ngx_noom_chain[NGX_NOOM_IOV];
+#endif
 
 static u_char  ngx_noom_ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -1504,12 +1511,11 @@ ngx_noom_ws_write_handler(ngx_noom_ctx_t *ctx)
 static ngx_int_t
 ngx_noom_ws_flush(ngx_noom_ctx_t *ctx)
 {
-    off_t                before;
-    size_t               sent;
-    ngx_uint_t           n, i;
-    ngx_chain_t         *cl;
-    ngx_noom_out_t      *out;
-    ngx_connection_t    *c;
+    off_t              before;
+    size_t             n;
+    ssize_t            sent;
+    ngx_noom_out_t    *out;
+    ngx_connection_t  *c;
 
     c = ctx->connection;
     before = c->sent;
@@ -1520,33 +1526,26 @@ ngx_noom_ws_flush(ngx_noom_ctx_t *ctx)
             return (c->sent > before) ? NGX_DONE : NGX_AGAIN;
         }
 
-        n = 0;
+        sent = ngx_noom_ws_send(ctx);
 
-        for (out = ctx->out; out && n < NGX_NOOM_IOV; out = out->next) {
-            ngx_memzero(&ngx_noom_bufs[n], sizeof(ngx_buf_t));
-            ngx_noom_bufs[n].pos = out->msg->pos + out->sent;
-            ngx_noom_bufs[n].last = out->msg->pos + out->msg->len;
-            ngx_noom_bufs[n].memory = 1;
-            ngx_noom_chain[n].buf = &ngx_noom_bufs[n];
-            ngx_noom_chain[n].next = &ngx_noom_chain[n + 1];
-            n++;
-        }
-
-        ngx_noom_chain[n - 1].next = NULL;
-        ngx_noom_bufs[n - 1].flush = 1;
-
-        cl = c->send_chain(c, ngx_noom_chain, 0);
-
-        if (cl == NGX_CHAIN_ERROR) {
+        if (sent == NGX_ERROR) {
             c->error = 1;
             return NGX_ERROR;
         }
 
-        for (i = 0; i < n; i++) {
+        if (sent == 0) {
+            return (c->sent > before) ? NGX_DONE : NGX_AGAIN;
+        }
+
+        ctx->out_bytes -= sent;
+
+        /* the messages sent, and where the first one not sent stopped */
+
+        while (sent) {
             out = ctx->out;
-            sent = ngx_noom_bufs[i].pos - (out->msg->pos + out->sent);
-            out->sent += sent;
-            ctx->out_bytes -= sent;
+            n = ngx_min((size_t) sent, out->msg->len - out->sent);
+            out->sent += n;
+            sent -= n;
 
             if (out->sent < out->msg->len) {
                 break;
@@ -1560,14 +1559,111 @@ ngx_noom_ws_flush(ngx_noom_ctx_t *ctx)
 
             ngx_noom_out_put(out);
         }
-
-        if (cl) {
-            return (c->sent > before) ? NGX_DONE : NGX_AGAIN;
-        }
     }
 
     return NGX_OK;
 }
+
+
+/*
+ * One writev() of the first NGX_NOOM_IOV queued messages, straight from
+ * the queue; TLS connections go through c->send_chain, which may take
+ * bytes into its buffer before they reach the socket.  The bytes taken, 0
+ * when none were; wev->ready is 0 when the socket took fewer than offered.
+ */
+
+static ssize_t
+ngx_noom_ws_send(ngx_noom_ctx_t *ctx)
+{
+    ssize_t            n;
+    ngx_uint_t         i;
+    ngx_iovec_t        vec;
+    ngx_noom_out_t    *out;
+    ngx_connection_t  *c;
+
+    c = ctx->connection;
+
+    vec.iovs = ngx_noom_iovs;
+    vec.nalloc = NGX_NOOM_IOV;
+    vec.size = 0;
+    i = 0;
+
+    for (out = ctx->out; out && i < NGX_NOOM_IOV; out = out->next) {
+        ngx_noom_iovs[i].iov_base = out->msg->pos + out->sent;
+        ngx_noom_iovs[i].iov_len = out->msg->len - out->sent;
+        vec.size += ngx_noom_iovs[i].iov_len;
+        i++;
+    }
+
+    vec.count = i;
+
+#if (NGX_SSL)
+
+    if (c->ssl) {
+        return ngx_noom_ws_send_chain(c, &vec);
+    }
+
+#endif
+
+    n = ngx_writev(c, &vec);
+
+    if (n == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (n == NGX_AGAIN) {
+        n = 0;
+    }
+
+    if ((size_t) n < vec.size) {
+        c->write->ready = 0;
+    }
+
+    c->sent += n;
+
+    return n;
+}
+
+
+#if (NGX_SSL)
+
+static ssize_t
+ngx_noom_ws_send_chain(ngx_connection_t *c, ngx_iovec_t *vec)
+{
+    size_t        left;
+    ngx_uint_t    i;
+    ngx_chain_t  *cl;
+
+    for (i = 0; i < vec->count; i++) {
+        ngx_memzero(&ngx_noom_bufs[i], sizeof(ngx_buf_t));
+        ngx_noom_bufs[i].pos = vec->iovs[i].iov_base;
+        ngx_noom_bufs[i].last = ngx_noom_bufs[i].pos + vec->iovs[i].iov_len;
+        ngx_noom_bufs[i].memory = 1;
+        ngx_noom_chain[i].buf = &ngx_noom_bufs[i];
+        ngx_noom_chain[i].next = &ngx_noom_chain[i + 1];
+    }
+
+    ngx_noom_chain[vec->count - 1].next = NULL;
+    ngx_noom_bufs[vec->count - 1].flush = 1;
+
+    cl = c->send_chain(c, ngx_noom_chain, 0);
+
+    if (cl == NGX_CHAIN_ERROR) {
+        return NGX_ERROR;
+    }
+
+    /* what it took, sent or buffered, by how far the bufs moved */
+
+    left = 0;
+
+    for (i = 0; i < vec->count; i++) {
+        left += ngx_noom_bufs[i].last - ngx_noom_bufs[i].pos;
+    }
+
+    return vec->size - left;
+}
+
+#endif
 
 
 /* a pong came: the next ping after delay */

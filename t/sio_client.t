@@ -32,7 +32,7 @@ http {
         listen 127.0.0.1:%%PORT_1%% ssl;
         ssl_certificate %%DIR%%/cert.pem;
         ssl_certificate_key %%DIR%%/key.pem;
-        location /ws { noom_rooms; }
+        location /ws { noom_rooms; noom_send_buffer 8m; }
     }
 }
 EOF
@@ -164,5 +164,35 @@ close $c->{s};
 # socket.io-client over plain HTTP, then a reload that closes the transport
 
 node_client('socket.io-client', $t->port, 'http', $t->master_pid);
+
+# A TLS client that does not read while 6 MB of offers queue up for it: the
+# socket fills, OpenSSL takes bytes it cannot send yet, and when the client
+# reads at last, every offer arrives once, whole and in order.
+
+my $d = TLSClient->connect_tls($t, $tls_port);
+$d->recv_frame(2);
+$d->send_text('40');
+$d->next_packet(2);
+$d->call('enter_room', 'bulk');
+
+my $sender = Noom::SIO->connect($t);
+$sender->call('enter_room', 'bulk');
+
+my $blob = join '', map { chr(65 + $_ % 26) } 1 .. 40_000;
+my $acked_offers = 0;
+for my $i (1 .. 150) {
+    my $r = $sender->call('offer', { seq => $i, sdp => $blob }, 'bulk');
+    $acked_offers++ if $r && ref $r eq 'ARRAY' && !@$r;
+}
+is($acked_offers, 150, '150 offers of 40 KB are relayed to a TLS client');
+
+my @seq;
+for (1 .. 150) {
+    my $e = $d->event('offer', 10) // last;
+    push @seq, $e->[0]{sdp} eq $blob ? $e->[0]{seq} : "bad $e->[0]{seq}";
+}
+is_deeply(\@seq, [1 .. 150],
+    'the TLS client reads them all at last: whole, once, in order');
+close $d->{s};
 
 $t->done;

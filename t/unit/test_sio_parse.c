@@ -4,8 +4,10 @@
  *
  * ngx_noom_sio_parse(): the Socket.IO v5 packet prefix
  * <type>[<attachments>-][<nsp>,][<ack id>]<json>, and ngx_noom_valid_name()
- * for nicknames and room names.  Every input is parsed from a heap copy of
- * exactly its size, so a read past the end is an ASan error.
+ * for nicknames and room names, ngx_noom_json_scan() and
+ * ngx_noom_json_escape() for the events that skip jansson.  Every input is
+ * parsed from a heap copy of exactly its size, so a read past the end is an
+ * ASan error.
  */
 
 
@@ -297,11 +299,166 @@ test_valid_name(void)
 }
 
 
+/*
+ * ngx_noom_json_scan(), up to 4 elements; want: NULL for NGX_DECLINED, else
+ * the elements as "<S|N|V><unescaped length of a string>[e]:<text>" joined
+ * by " | "
+ */
+
+typedef struct {
+    const char  *in;
+    const char  *want;
+} json_case_t;
+
+
+static const json_case_t  json_cases[] = {
+
+    { "[]", "" },
+    { " [ ] \r\n", "" },
+    { "[\"new_message\",\"hi\",\"r1\"]",
+      "S11:\"new_message\" | S2:\"hi\" | S2:\"r1\"" },
+    { "[ \"a\" ,\t\"b\"\n]", "S1:\"a\" | S1:\"b\"" },
+    { "[\"\"]", "S0:\"\"" },
+    { "[\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"]",
+      "S12e:\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"" },
+    { "[\"d\xc3\xa9j\xc3\xa0\"]", "S6:\"d\xc3\xa9j\xc3\xa0\"" },
+    { "[null,true,false,0,-0,-12,123456789012345678]",
+      NULL },                               /* 7 elements: more than 4 */
+    { "[null,true,false,-12]", "N:null | V:true | V:false | V:-12" },
+    { "[123456789012345678]", "V:123456789012345678" },
+    { "[-123456789012345678]", "V:-123456789012345678" },
+    { "[{\"a\":{\"b\":[1,{}]},\"c\" : \"d\"},[]]",
+      "V:{\"a\":{\"b\":[1,{}]},\"c\" : \"d\"} | V:[]" },
+    { "[\"offer\",{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n\"},\"r\",null]",
+      "S5:\"offer\" | V:{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n\"} | "
+      "S1:\"r\" | N:null" },
+
+    /* nesting: the event array is level 1 */
+    { "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+      "V:[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]" },
+    { "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+      NULL },
+
+    /* outside the subset: jansson's */
+    { "[\"caf\\u00e9\"]", NULL },
+    { "[1.5]", NULL },
+    { "[1e3]", NULL },
+    { "[1E3]", NULL },
+    { "[1234567890123456789]", NULL },
+    { "{\"a\":1}", NULL },
+    { "\"a\"", NULL },
+    { "", NULL },
+
+    /* not JSON */
+    { "[", NULL },
+    { "[\"a\"", NULL },
+    { "[\"a]", NULL },
+    { "[\"a\",]", NULL },
+    { "[,]", NULL },
+    { "[]]", NULL },
+    { "[] x", NULL },
+    { "[01]", NULL },
+    { "[-]", NULL },
+    { "[+1]", NULL },
+    { "[tru]", NULL },
+    { "[truex]", NULL },
+    { "[nul]", NULL },
+    { "[\"a\\q\"]", NULL },
+    { "[\"a\\\"]", NULL },
+    { "[\"a\tb\"]", NULL },
+    { "[{\"a\"}]", NULL },
+    { "[{\"a\":}]", NULL },
+    { "[{a:1}]", NULL },
+    { "[{\"a\":1,}]", NULL },
+    { "[{\"a\":1]", NULL },
+    { "[[1}]", NULL },
+    { "[1 2]", NULL },
+};
+
+
+static void
+test_json_scan(void)
+{
+    char                 got[512], *g, *copy;
+    size_t               i, len;
+    ngx_int_t            rc;
+    ngx_uint_t           n, k;
+    ngx_noom_json_tok_t  tok[4];
+    const json_case_t   *c;
+
+    for (i = 0; i < sizeof(json_cases) / sizeof(json_cases[0]); i++) {
+        c = &json_cases[i];
+        len = strlen(c->in);
+
+        copy = malloc(len ? len : 1);
+        if (copy == NULL) {
+            abort();
+        }
+
+        memcpy(copy, c->in, len);
+
+        n = 0;
+        rc = ngx_noom_json_scan((u_char *) copy, len, tok, 4, &n);
+
+        g = got;
+        *g = '\0';
+
+        for (k = 0; rc == NGX_OK && k < n; k++) {
+            g += sprintf(g, "%s%c", k ? " | " : "",
+                         tok[k].type == NGX_NOOM_JSON_STRING ? 'S'
+                         : tok[k].type == NGX_NOOM_JSON_NULL ? 'N' : 'V');
+
+            if (tok[k].type == NGX_NOOM_JSON_STRING) {
+                g += sprintf(g, "%zu%s", tok[k].slen,
+                             tok[k].escaped ? "e" : "");
+            }
+
+            g += sprintf(g, ":%.*s", (int) tok[k].len,
+                         (char *) tok[k].data);
+        }
+
+        if (c->want == NULL) {
+            is_int(rc, NGX_DECLINED, "json_scan declines %s", c->in);
+
+        } else {
+            ok(rc == NGX_OK && strcmp(got, c->want) == 0,
+               "json_scan %s", c->in);
+
+            if (rc != NGX_OK || strcmp(got, c->want) != 0) {
+                diag("rc %d, got '%s', want '%s'", (int) rc, got, c->want);
+            }
+        }
+
+        free(copy);
+    }
+}
+
+
+static void
+test_json_escape(void)
+{
+    u_char  out[64], *last;
+
+    last = ngx_noom_json_escape(out, (u_char *) "Zo\xc3\xab \"Z\" \\", 10);
+    is_mem(out, last - out, "Zo\xc3\xab \\\"Z\\\" \\\\", 13,
+           "json_escape: quotes and backslashes");
+
+    last = ngx_noom_json_escape(out, (u_char *) "a\nb\x01\x1f", 5);
+    is_mem(out, last - out, "a\\u000ab\\u0001\\u001f", 20,
+           "json_escape: control characters as \\u00XX");
+
+    last = ngx_noom_json_escape(out, (u_char *) "x", 0);
+    ok(last == out, "json_escape: nothing");
+}
+
+
 int
 main(void)
 {
     test_sio();
     test_valid_name();
+    test_json_scan();
+    test_json_escape();
 
     return done();
 }
