@@ -63,7 +63,7 @@ test-asan: deps
 # a reduced suite with nginx (master and workers) under valgrind's memcheck
 test-valgrind: deps all
 	@TEST_NOOM_VALGRIND=1 TEST_NOOM_SANITIZER=1 prove -I t/lib \
-	    t/rooms.t t/lobby.t t/single.t t/limits.t t/ws_frames.t
+	    t/rooms.t t/lobby.t t/single.t t/limits.t t/ws_frames.t t/fast_path.t
 
 test-unit: all
 	@$(MAKE) -C t/unit
