@@ -194,6 +194,8 @@ typedef struct {
     ngx_atomic_t               plain;
     ngx_atomic_t               admins;
     ngx_atomic_t               frames_out;  /* written by its worker only */
+    ngx_atomic_t               bytes_in;    /* written by its worker only */
+    ngx_atomic_t               bytes_out;   /* written by its worker only */
     ngx_uint_t                 members;
     ngx_noom_ring_t            ring;
 } ngx_noom_worker_t;
@@ -463,7 +465,14 @@ void ngx_noom_rooms_nick(ngx_noom_ctx_t *ctx);
 ngx_int_t ngx_noom_rooms_find(ngx_noom_ctx_t *ctx, u_char *id,
     ngx_uint_t *worker, uint64_t *serial);
 ngx_uint_t ngx_noom_rooms_list(u_char *buf, size_t size);
-ngx_atomic_uint_t ngx_noom_frames_out(void);
+ngx_atomic_uint_t ngx_noom_workers_sum(size_t offset);
+
+#define ngx_noom_frames_out()                                                 \
+    ngx_noom_workers_sum(offsetof(ngx_noom_worker_t, frames_out))
+#define ngx_noom_bytes_in()                                                   \
+    ngx_noom_workers_sum(offsetof(ngx_noom_worker_t, bytes_in))
+#define ngx_noom_bytes_out()                                                  \
+    ngx_noom_workers_sum(offsetof(ngx_noom_worker_t, bytes_out))
 void ngx_noom_rooms_usage(ngx_uint_t *used, ngx_uint_t *total);
 
 /* ngx_noom_relay.c */

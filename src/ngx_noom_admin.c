@@ -24,7 +24,7 @@
 #define NGX_NOOM_ADMIN_STATS_INTERVAL  2000
 #define NGX_NOOM_ADMIN_SESSION_TTL     86400
 #define NGX_NOOM_ADMIN_PASSWORD_MAX    256
-#define NGX_NOOM_ADMIN_COUNTERS        4
+#define NGX_NOOM_ADMIN_COUNTERS        6
 
 
 /* a registry entry copied out of the zone, its room with it */
@@ -105,7 +105,8 @@ static const char  *ngx_noom_admin_features[] = {
 };
 
 static const char  *ngx_noom_admin_event_types[] = {
-    "rawConnection", "rawDisconnection", "packetsIn", "packetsOut"
+    "rawConnection", "rawDisconnection", "packetsIn", "packetsOut",
+    "bytesIn", "bytesOut"
 };
 
 static char  *ngx_noom_admin_week[] = { "Sun", "Mon", "Tue", "Wed", "Thu",
@@ -384,6 +385,8 @@ ngx_noom_admin_accept(ngx_noom_ctx_t *ctx, ngx_uint_t new_session)
         ngx_noom_admin_last[1] = ngx_noom_shm->stats.disconnections;
         ngx_noom_admin_last[2] = ngx_noom_shm->stats.events_in;
         ngx_noom_admin_last[3] = ngx_noom_frames_out();
+        ngx_noom_admin_last[4] = ngx_noom_bytes_in();
+        ngx_noom_admin_last[5] = ngx_noom_bytes_out();
 
         ngx_add_timer(&ngx_noom_admin_stats_ev,
                       NGX_NOOM_ADMIN_STATS_INTERVAL);
@@ -1443,6 +1446,8 @@ ngx_noom_admin_stats(ngx_uint_t with_events)
     now[1] = ngx_noom_shm->stats.disconnections;
     now[2] = ngx_noom_shm->stats.events_in;
     now[3] = ngx_noom_frames_out();
+    now[4] = ngx_noom_bytes_in();
+    now[5] = ngx_noom_bytes_out();
 
     for (i = 0; with_events && i < NGX_NOOM_ADMIN_COUNTERS; i++) {
 

@@ -701,8 +701,10 @@ ngx_noom_rooms_worker_exit(ngx_cycle_t *cycle)
 }
 
 
+/* a counter of ngx_noom_worker_t, summed over the workers */
+
 ngx_atomic_uint_t
-ngx_noom_frames_out(void)
+ngx_noom_workers_sum(size_t offset)
 {
     ngx_uint_t         i;
     ngx_atomic_uint_t  n;
@@ -710,7 +712,8 @@ ngx_noom_frames_out(void)
     n = 0;
 
     for (i = 0; i < ngx_noom_shm->nworkers; i++) {
-        n += ngx_noom_shm->workers[i].frames_out;
+        n += *(ngx_atomic_t *) ((u_char *) &ngx_noom_shm->workers[i]
+                                + offset);
     }
 
     return n;

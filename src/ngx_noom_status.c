@@ -257,7 +257,7 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
 
     st = &ngx_noom_shm->stats;
 
-    size = 1536 + ngx_noom_shm->nworkers * (200 + 8 * NGX_ATOMIC_T_LEN);
+    size = 1536 + ngx_noom_shm->nworkers * (250 + 10 * NGX_ATOMIC_T_LEN);
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
@@ -274,6 +274,7 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     "\"disconnections_total\":%uA,"
                     "\"handshakes_refused\":%uA,"
                     "\"events_in\":%uA,\"frames_out\":%uA,"
+                    "\"bytes_in\":%uA,\"bytes_out\":%uA,"
                     "\"relayed\":%uA,\"relay_drops\":%uA,"
                     "\"slow_consumer_closes\":%uA,"
                     "\"protocol_closes\":%uA,\"limit_errors\":%uA,"
@@ -288,6 +289,7 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     st->connections, st->disconnections,
                     st->handshakes_refused,
                     st->events_in, ngx_noom_frames_out(),
+                    ngx_noom_bytes_in(), ngx_noom_bytes_out(),
                     st->relayed, st->relay_drops, st->slow_closes,
                     st->protocol_closes, st->limit_errors, st->rate_limited,
                     st->zone_errors, st->crashes,
@@ -301,10 +303,12 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                         "\"connections\":%uA,\"lobby\":%uA,"
                         "\"members\":%ui,\"admins\":%uA,"
                         "\"frames_out\":%uA,"
+                        "\"bytes_in\":%uA,\"bytes_out\":%uA,"
                         "\"queue\":{\"size\":%uz,\"used\":%uz,"
                         "\"drops\":%uA}}",
                         i ? "," : "", i, w->pid, w->conns, w->plain,
-                        w->members, w->admins, w->frames_out, w->ring.size,
+                        w->members, w->admins, w->frames_out, w->bytes_in,
+                        w->bytes_out, w->ring.size,
                         w->ring.tail - w->ring.head, w->ring.drops);
     }
 
@@ -347,6 +351,14 @@ ngx_noom_status_prometheus(ngx_http_request_t *r, ngx_noom_status_t *s)
     p = ngx_noom_status_metric(p, "noom_frames_out_total", "counter",
                                "Messages queued for sending to clients.");
     p = ngx_sprintf(p, "noom_frames_out_total %uA\n", ngx_noom_frames_out());
+
+    p = ngx_noom_status_metric(p, "noom_received_bytes_total", "counter",
+                               "Bytes read from WebSocket clients.");
+    p = ngx_sprintf(p, "noom_received_bytes_total %uA\n", ngx_noom_bytes_in());
+
+    p = ngx_noom_status_metric(p, "noom_sent_bytes_total", "counter",
+                               "Bytes written to WebSocket clients.");
+    p = ngx_sprintf(p, "noom_sent_bytes_total %uA\n", ngx_noom_bytes_out());
 
     p = ngx_noom_status_metric(p, "noom_rooms", "gauge", "Rooms.");
     p = ngx_sprintf(p, "noom_rooms %ui\n", s->rooms);

@@ -784,6 +784,8 @@ ngx_noom_ws_read_handler(ngx_noom_ctx_t *ctx)
             return;
         }
 
+        ngx_noom_shm->workers[ngx_worker].bytes_in += n;
+
         if (ctx->close_rcvd || ctx->parser.dead) {
             /* after a close, or an error past recovery, input is discarded */
             continue;
@@ -1538,6 +1540,7 @@ ngx_noom_ws_flush(ngx_noom_ctx_t *ctx)
         }
 
         ctx->out_bytes -= sent;
+        ngx_noom_shm->workers[ngx_worker].bytes_out += sent;
 
         /* the messages sent, and where the first one not sent stopped */
 

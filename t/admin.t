@@ -213,6 +213,9 @@ ok($agg{rawConnection} && $agg{rawConnection}{count} >= 3,
     'aggregatedEvents counts the connections');
 ok($agg{packetsIn} && $agg{packetsIn}{count} >= 6,
     'and the events that came in');
+ok($agg{bytesIn} && $agg{bytesIn}{count} > 6 * 20
+    && $agg{bytesOut} && $agg{bytesOut}{count} > 6 * 20,
+    'and the bytes in and out');
 
 # a second admin on worker 3, back with the session id
 

@@ -66,12 +66,40 @@ ok($js->{frames_out} - $before->{frames_out} >= 10 + 3 + 3,
     'frames out: acks, events, room changes');
 is($js->{frames_out}, $w->[0]{frames_out} + $w->[1]{frames_out},
     'the workers\' frames add up');
+is($js->{bytes_in}, $w->[0]{bytes_in} + $w->[1]{bytes_in},
+    'the workers\' bytes in add up');
+is($js->{bytes_out}, $w->[0]{bytes_out} + $w->[1]{bytes_out},
+    'the workers\' bytes out add up');
 ok($js->{connections_total} >= 4, 'connections_total');
 is($js->{relay_drops}, 0, 'no relay drop');
 is($js->{slow_consumer_closes}, 0, 'no slow consumer');
 ok($js->{zone}{pages_used} > 0 && $js->{zone}{pages_used}
     < $js->{zone}{pages_total}, 'zone use');
 is($w->[0]{queue}{size}, 1024 * 1024, 'the queue size (the default)');
+
+# bytes, exactly: one event in; its ack and one delivery out
+
+$_->flush_events for $a, $b;
+my $s0 = $t->status_json;
+my $frame = Noom::WS::frame_bytes(op => 'text',
+    data => '4299["new_message","x","one"]');
+$a->raw($frame);
+my $ack = $a->recv_frame(5);
+my $got = $b->recv_frame(5);
+my $s1 = $t->status_json;
+
+sub wire {
+    my $n = length $_[0] // '';
+    return $n + ($n < 126 ? 2 : $n < 65536 ? 4 : 10);
+}
+
+is($ack && $ack->{data}, '4399[]', 'the ack');
+like($got && $got->{data}, qr/^42\["new_message"/, 'the delivery');
+is($s1->{bytes_in} - $s0->{bytes_in}, length $frame,
+    'bytes_in: the client\'s frame, header and mask included');
+is($s1->{bytes_out} - $s0->{bytes_out},
+    wire($ack && $ack->{data}) + wire($got && $got->{data}),
+    'bytes_out: the two frames sent');
 
 # Prometheus
 
@@ -105,6 +133,9 @@ is($m{'noom_worker_lobby_connections{worker="1"}'}, 1,
 is($m{'noom_worker_room_members{worker="0"}'}, 2, 'noom_worker_room_members');
 ok($m{'noom_events_in_total'} >= $js->{events_in}, 'noom_events_in_total');
 ok($m{'noom_frames_out_total'} >= $js->{frames_out}, 'noom_frames_out_total');
+ok($m{'noom_received_bytes_total'} >= $s1->{bytes_in},
+    'noom_received_bytes_total');
+ok($m{'noom_sent_bytes_total'} >= $s1->{bytes_out}, 'noom_sent_bytes_total');
 is($m{'noom_relay_drops_total'}, 0, 'noom_relay_drops_total');
 is($m{'noom_slow_consumer_closes_total'}, 0,
     'noom_slow_consumer_closes_total');
