@@ -319,6 +319,9 @@ ngx_noom_app_fast_signal(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
 
     mcf = ctx->mcf;
 
+    w = 0;
+    serial = 0;
+
     to = (n == 4 && tok[3].type != NGX_NOOM_JSON_NULL) ? &tok[3] : NULL;
 
     if (to
