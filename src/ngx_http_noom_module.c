@@ -14,6 +14,7 @@
 
 #define NGX_NOOM_ZONE_BASE         (16 * 1024 * 1024)
 #define NGX_NOOM_QUEUE_SIZE        (1024 * 1024)
+#define NGX_NOOM_QUEUE_WAIT        500
 
 
 static ngx_int_t ngx_http_noom_handler(ngx_http_request_t *r);
@@ -43,6 +44,8 @@ static char *ngx_http_noom_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_noom_origins(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_noom_room_events(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_noom_worker_queue(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_noom_event_rate(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -100,11 +103,11 @@ static ngx_command_t  ngx_http_noom_commands[] = {
       NULL },
 
     { ngx_string("noom_worker_queue"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_noom_worker_queue,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_noom_main_conf_t, queue_size),
-      &ngx_http_noom_positive_p },
+      0,
+      NULL },
 
     { ngx_string("noom_max_rooms"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -486,6 +489,7 @@ ngx_http_noom_create_main_conf(ngx_conf_t *cf)
 
     mcf->cycle = cf->cycle;
     mcf->queue_size = NGX_CONF_UNSET_SIZE;
+    mcf->queue_wait = NGX_CONF_UNSET_MSEC;
     mcf->max_nickname = NGX_CONF_UNSET_SIZE;
     mcf->max_room_name = NGX_CONF_UNSET_SIZE;
     mcf->max_message = NGX_CONF_UNSET_SIZE;
@@ -504,6 +508,7 @@ ngx_http_noom_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_noom_main_conf_t *mcf = conf;
 
     ngx_conf_init_size_value(mcf->queue_size, NGX_NOOM_QUEUE_SIZE);
+    ngx_conf_init_msec_value(mcf->queue_wait, NGX_NOOM_QUEUE_WAIT);
     ngx_conf_init_size_value(mcf->max_nickname, 64);
     ngx_conf_init_size_value(mcf->max_room_name, 64);
     ngx_conf_init_size_value(mcf->max_message, 4096);
@@ -1030,6 +1035,58 @@ ngx_http_noom_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return rv;
+}
+
+
+/* noom_worker_queue <size> [wait=<time>] */
+
+static char *
+ngx_http_noom_worker_queue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_noom_main_conf_t *mcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value, s;
+    ngx_msec_t  wait;
+
+    if (mcf->queue_size != NGX_CONF_UNSET_SIZE) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    size = ngx_parse_size(&value[1]);
+
+    if (size <= 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid size \"%V\" in \"%V\" directive",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->queue_size = size;
+
+    if (cf->args->nelts == 3) {
+        wait = (ngx_msec_t) NGX_ERROR;
+
+        if (ngx_strncmp(value[2].data, "wait=", 5) == 0) {
+            s.data = value[2].data + 5;
+            s.len = value[2].len - 5;
+            wait = ngx_parse_time(&s, 0);
+        }
+
+        if (wait == (ngx_msec_t) NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" in \"%V\" "
+                               "directive, it must be \"wait=<time>\"",
+                               &value[2], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        mcf->queue_wait = wait;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

@@ -112,6 +112,7 @@ typedef struct {
     ngx_shm_zone_t            *zone;
     ngx_cycle_t               *cycle;
     size_t                     queue_size;
+    ngx_msec_t                 queue_wait;  /* backpressure, at most */
     size_t                     max_nickname;
     size_t                     max_room_name;
     size_t                     max_message;
@@ -208,6 +209,7 @@ typedef struct {
     ngx_atomic_t               events_in;
     ngx_atomic_t               relayed;
     ngx_atomic_t               relay_drops;
+    ngx_atomic_t               relay_waits;
     ngx_atomic_t               slow_closes;
     ngx_atomic_t               protocol_closes;
     ngx_atomic_t               limit_errors;
@@ -348,6 +350,7 @@ struct ngx_noom_ctx_s {
     uint64_t                   serial;
     ngx_queue_t                lists[NGX_NOOM_LISTS];
     ngx_queue_t                room_queue;
+    ngx_queue_t                held;        /* input waits: backpressure */
     ngx_noom_lroom_t          *lroom;
     ngx_noom_member_t         *member;
 
@@ -380,6 +383,7 @@ struct ngx_noom_ctx_s {
     unsigned                   pong_wait:1;
     unsigned                   close_now:1;
     unsigned                   done:1;
+    unsigned                   is_held:1;
 };
 
 
@@ -497,6 +501,8 @@ void ngx_noom_relay_rooms_changed_local(void);
 ngx_int_t ngx_noom_ring_put_locked(ngx_uint_t w, ngx_uint_t type,
     uint64_t room, uint64_t target, u_char *p, size_t len);
 void ngx_noom_relay_wake(ngx_uint_t w);
+ngx_int_t ngx_noom_relay_hold(ngx_noom_ctx_t *ctx);
+void ngx_noom_relay_unhold(ngx_noom_ctx_t *ctx);
 
 /* ngx_noom_admin.c */
 ngx_int_t ngx_noom_admin_init_process(ngx_cycle_t *cycle);

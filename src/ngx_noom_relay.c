@@ -9,8 +9,10 @@
  * ready-made frames, into that worker's bounded ring in the zone; an
  * eventfd per worker, rung only when its ring goes from quiet to pending,
  * wakes it.  Workers are named by ngx_worker, which a respawned worker
- * keeps, so nothing depends on process slots.  A full ring drops the
- * record, counts it, and the sender is told.
+ * keeps, so nothing depends on process slots.  While a ring this worker
+ * writes to is over 3/4 full, the worker stops reading its clients (for
+ * noom_worker_queue wait= at most); a full ring drops the record, counts
+ * it, and the sender is told.
  */
 
 
@@ -20,6 +22,10 @@
 
 #define NGX_NOOM_DRAIN_BATCH       256
 
+#define NGX_NOOM_HOLD_NONE         0
+#define NGX_NOOM_HOLD_ON           1
+#define NGX_NOOM_HOLD_GAVE_UP      2
+
 
 static void ngx_noom_relay_close_fds(void *data);
 static void ngx_noom_relay_bell_handler(ngx_event_t *ev);
@@ -28,6 +34,9 @@ static void ngx_noom_relay_drain(void);
 static void ngx_noom_relay_deliver(ngx_noom_rec_t *rec, u_char *payload);
 static ngx_noom_lroom_t *ngx_noom_local_room(uint64_t uid);
 static void ngx_noom_relay_room_change_handler(ngx_event_t *ev);
+static ngx_uint_t ngx_noom_relay_congested(void);
+static void ngx_noom_relay_hold_handler(ngx_event_t *ev);
+static void ngx_noom_relay_release(void);
 
 
 static ngx_rbtree_t                ngx_noom_lrooms;
@@ -35,6 +44,10 @@ static ngx_rbtree_node_t           ngx_noom_lrooms_sentinel;
 static ngx_queue_t                 ngx_noom_lists[NGX_NOOM_LISTS];
 static ngx_connection_t           *ngx_noom_bell;
 static ngx_event_t                 ngx_noom_room_change_ev;
+static ngx_event_t                 ngx_noom_hold_ev;
+static ngx_queue_t                 ngx_noom_held;
+static ngx_uint_t                  ngx_noom_hold_state;
+static ngx_msec_t                  ngx_noom_hold_start;
 static ngx_http_noom_main_conf_t  *ngx_noom_relay_mcf;
 
 
@@ -133,6 +146,11 @@ ngx_noom_relay_init_process(ngx_cycle_t *cycle)
     ngx_noom_room_change_ev.log = cycle->log;
     ngx_noom_room_change_ev.cancelable = 1;
 
+    ngx_queue_init(&ngx_noom_held);
+    ngx_noom_hold_ev.handler = ngx_noom_relay_hold_handler;
+    ngx_noom_hold_ev.log = cycle->log;
+    ngx_noom_hold_ev.cancelable = 1;
+
     c = ngx_get_connection(mcf->wake[ngx_worker], cycle->log);
     if (c == NULL) {
         return NGX_ERROR;
@@ -175,6 +193,10 @@ ngx_noom_relay_exit_process(ngx_cycle_t *cycle)
 
     if (ngx_noom_room_change_ev.posted) {
         ngx_delete_posted_event(&ngx_noom_room_change_ev);
+    }
+
+    if (ngx_noom_hold_ev.timer_set) {
+        ngx_del_timer(&ngx_noom_hold_ev);
     }
 }
 
@@ -423,6 +445,130 @@ ngx_noom_relay_wake(ngx_uint_t w)
     {
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
                       "noom: write() to eventfd of worker %ui failed", w);
+    }
+}
+
+
+/*
+ * Backpressure.  A client's input is not read while a ring this worker
+ * writes to is over 3/4 full: the connection waits in ngx_noom_held, and a
+ * 1 ms timer lets everyone in again once the rings are below that.  A
+ * consumer that does not drain within noom_worker_queue wait= (a stopped
+ * or starved worker) does not stop this one: it reads again, and a full
+ * ring drops as it did without backpressure, until the rings are clear.
+ */
+
+ngx_int_t
+ngx_noom_relay_hold(ngx_noom_ctx_t *ctx)
+{
+    if (ngx_noom_hold_state == NGX_NOOM_HOLD_GAVE_UP) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_noom_hold_state == NGX_NOOM_HOLD_NONE) {
+
+        if (ngx_noom_relay_mcf->queue_wait == 0
+            || !ngx_noom_relay_congested())
+        {
+            return NGX_DECLINED;
+        }
+
+        ngx_noom_hold_state = NGX_NOOM_HOLD_ON;
+        ngx_noom_hold_start = ngx_current_msec;
+        ngx_add_timer(&ngx_noom_hold_ev, 1);
+
+        ngx_noom_stat(relay_waits, 1);
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "noom: worker queues over 3/4, input waits");
+    }
+
+    if (!ctx->is_held) {
+        ngx_queue_insert_tail(&ngx_noom_held, &ctx->held);
+        ctx->is_held = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_noom_relay_unhold(ngx_noom_ctx_t *ctx)
+{
+    if (ctx->is_held) {
+        ngx_queue_remove(&ctx->held);
+        ctx->is_held = 0;
+    }
+}
+
+
+static ngx_uint_t
+ngx_noom_relay_congested(void)
+{
+    ngx_uint_t        i;
+    ngx_noom_ring_t  *ring;
+
+    for (i = 0; i < ngx_noom_shm->nworkers; i++) {
+
+        if (i == ngx_worker) {
+            continue;
+        }
+
+        /* read without the lock: an estimate is enough */
+
+        ring = &ngx_noom_shm->workers[i].ring;
+
+        if (ring->tail - ring->head > ring->size / 4 * 3) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+ngx_noom_relay_hold_handler(ngx_event_t *ev)
+{
+    if (!ngx_noom_relay_congested()) {
+        ngx_noom_hold_state = NGX_NOOM_HOLD_NONE;
+        ngx_noom_relay_release();
+        return;
+    }
+
+    if (ngx_noom_hold_state == NGX_NOOM_HOLD_ON
+        && ngx_current_msec - ngx_noom_hold_start
+           >= ngx_noom_relay_mcf->queue_wait)
+    {
+        ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                      "noom: worker queues stayed over 3/4 full for %M ms, "
+                      "reading clients again: messages may be dropped",
+                      ngx_current_msec - ngx_noom_hold_start);
+
+        ngx_noom_hold_state = NGX_NOOM_HOLD_GAVE_UP;
+        ngx_noom_relay_release();
+    }
+
+    /* on until the rings are clear: 1 ms holding, 10 ms after giving up */
+
+    ngx_add_timer(ev, ngx_noom_hold_state == NGX_NOOM_HOLD_ON ? 1 : 10);
+}
+
+
+static void
+ngx_noom_relay_release(void)
+{
+    ngx_queue_t     *q;
+    ngx_noom_ctx_t  *ctx;
+
+    while (!ngx_queue_empty(&ngx_noom_held)) {
+        q = ngx_queue_head(&ngx_noom_held);
+        ngx_queue_remove(q);
+
+        ctx = ngx_queue_data(q, ngx_noom_ctx_t, held);
+        ctx->is_held = 0;
+
+        ngx_post_event(ctx->connection->read, &ngx_posted_events);
     }
 }
 

@@ -79,6 +79,11 @@ static ngx_noom_status_counter_t  ngx_noom_status_counters[] = {
       "Records dropped because a worker queue was full.",
       ngx_noom_status_off(relay_drops) },
 
+    { "noom_relay_waits_total", "counter",
+      "Times a worker stopped reading its clients because a worker queue "
+      "was over 3/4 full.",
+      ngx_noom_status_off(relay_waits) },
+
     { "noom_slow_consumer_closes_total", "counter",
       "Connections closed because the client did not read.",
       ngx_noom_status_off(slow_closes) },
@@ -276,6 +281,7 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     "\"events_in\":%uA,\"frames_out\":%uA,"
                     "\"bytes_in\":%uA,\"bytes_out\":%uA,"
                     "\"relayed\":%uA,\"relay_drops\":%uA,"
+                    "\"relay_waits\":%uA,"
                     "\"slow_consumer_closes\":%uA,"
                     "\"protocol_closes\":%uA,\"limit_errors\":%uA,"
                     "\"rate_limited\":%uA,"
@@ -290,7 +296,8 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     st->handshakes_refused,
                     st->events_in, ngx_noom_frames_out(),
                     ngx_noom_bytes_in(), ngx_noom_bytes_out(),
-                    st->relayed, st->relay_drops, st->slow_closes,
+                    st->relayed, st->relay_drops, st->relay_waits,
+                    st->slow_closes,
                     st->protocol_closes, st->limit_errors, st->rate_limited,
                     st->zone_errors, st->crashes,
                     ngx_noom_shm->admins, s->sockets, s->admin_sockets,

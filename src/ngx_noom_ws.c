@@ -770,6 +770,15 @@ ngx_noom_ws_read_handler(ngx_noom_ctx_t *ctx)
 
     for (i = 0; i < NGX_NOOM_READ_BUDGET; i++) {
 
+        if ((ctx->kind == NGX_NOOM_KIND_SIO
+             || ctx->kind == NGX_NOOM_KIND_PLAIN)
+            && !ctx->close_sent
+            && ngx_noom_relay_hold(ctx) == NGX_OK)
+        {
+            /* another worker's queue is nearly full: this input can wait */
+            return;
+        }
+
         n = c->recv(c, ngx_noom_rbuf, NGX_NOOM_RBUF_SIZE);
 
         if (n == NGX_AGAIN) {
@@ -1781,6 +1790,8 @@ ngx_noom_ws_cleanup(void *data)
     }
 
     ngx_noom_stat(disconnections, 1);
+
+    ngx_noom_relay_unhold(ctx);
 
     if (ctx->kind == NGX_NOOM_KIND_SIO || ctx->kind == NGX_NOOM_KIND_SIO_TEST)
     {
