@@ -327,19 +327,23 @@ is($st, 404, 'a missing static file is a 404, not a noom answer');
 
 # configuration errors name the directive and the line
 
+# a directive in location /ws, or at the http level if it starts with "http "
 sub conf_error {
     my ($directive) = @_;
+    my $http = $directive =~ s/^http // ? $directive : '';
+    my $loc = $http ? '' : $directive;
     my $c = Noom::Test->new(workers => 2);
     $c->write_conf(<<"EOF");
 %%TEST_GLOBALS%%
 events { worker_connections 1024; }
 http {
     %%TEST_GLOBALS_HTTP%%
+    $http
     server {
         listen 127.0.0.1:%%PORT%%;
         location /ws {
             noom_rooms;
-            $directive
+            $loc
         }
     }
 }
@@ -363,9 +367,13 @@ for my $case (
     ['noom_allowed_origins evil;', 'noom_allowed_origins'],
     ['noom_allowed_origins https://good.example/;', 'noom_allowed_origins'],
     ['noom_worker_header maybe;', 'noom_worker_header'],
+    ['http noom_worker_queue 0;', 'noom_worker_queue'],
+    ['http noom_worker_queue 1m wait=soon;', 'noom_worker_queue'],
+    ['http noom_worker_queue 1m 2s;', 'noom_worker_queue'],
 ) {
     my ($conf, $name) = @$case;
     my ($ok, $out, $line) = conf_error($conf);
+    $conf =~ s/^http //;
     ok(!$ok, "\"$conf\" is refused by nginx -t");
     like($out, qr/\[emerg\].*\Q$name\E.*nginx\.conf:$line\b/,
         "the message for \"$conf\" names $name and nginx.conf:$line");
@@ -373,5 +381,7 @@ for my $case (
 
 my ($ok, $out) = conf_error('noom_ping_interval 300ms;');
 ok($ok, 'a good value passes nginx -t') or diag $out;
+($ok, $out) = conf_error('http noom_worker_queue 2m wait=0;');
+ok($ok, 'noom_worker_queue 2m wait=0 passes nginx -t') or diag $out;
 
 $t->done;
