@@ -45,6 +45,9 @@ static void ngx_noom_app_leave_room(ngx_noom_ctx_t *ctx);
 static json_t *ngx_noom_app_rooms(void);
 static void ngx_noom_app_error(ngx_noom_ctx_t *ctx, int64_t ack,
     const char *event, const char *code, const char *message);
+static void ngx_noom_app_relay(ngx_noom_ctx_t *ctx, int64_t ack,
+    const char *name, ngx_noom_msg_t *m, ngx_uint_t unicast, ngx_uint_t w,
+    uint64_t serial);
 static void ngx_noom_app_relay_failed(ngx_noom_ctx_t *ctx, int64_t ack,
     const char *event);
 
@@ -237,7 +240,6 @@ ngx_noom_app_fast_message(ngx_noom_ctx_t *ctx, int64_t ack,
 {
     u_char          *p, *json, *nick;
     size_t           size, nick_len;
-    ngx_int_t        rc;
     ngx_time_t      *tp;
     ngx_noom_msg_t  *m;
 
@@ -287,16 +289,7 @@ ngx_noom_app_fast_message(ngx_noom_ctx_t *ctx, int64_t ack,
         return NGX_OK;
     }
 
-    rc = ngx_noom_relay_room(ctx, ctx->member->room->uid,
-                             ctx->member->room->per_worker, m);
-    ngx_noom_msg_release(m);
-
-    if (rc != NGX_OK) {
-        ngx_noom_app_relay_failed(ctx, ack, "new_message");
-        return NGX_OK;
-    }
-
-    ngx_noom_sio_ack(ctx, 0, ack, NULL);
+    ngx_noom_app_relay(ctx, ack, "new_message", m, 0, 0, 0);
 
     return NGX_OK;
 }
@@ -311,7 +304,6 @@ ngx_noom_app_fast_signal(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
     u_char                     *p, *json;
     size_t                      len;
     uint64_t                    serial;
-    ngx_int_t                   rc;
     ngx_uint_t                  w;
     ngx_noom_msg_t             *m;
     ngx_noom_json_tok_t        *to;
@@ -370,22 +362,7 @@ ngx_noom_app_fast_signal(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
 
     ngx_noom_stat(events_in, 1);
 
-    if (to) {
-        rc = ngx_noom_relay_unicast(w, ctx->member->room->uid, serial, m);
-
-    } else {
-        rc = ngx_noom_relay_room(ctx, ctx->member->room->uid,
-                                 ctx->member->room->per_worker, m);
-    }
-
-    ngx_noom_msg_release(m);
-
-    if (rc != NGX_OK) {
-        ngx_noom_app_relay_failed(ctx, ack, name);
-        return NGX_OK;
-    }
-
-    ngx_noom_sio_ack(ctx, 0, ack, NULL);
+    ngx_noom_app_relay(ctx, ack, name, m, to != NULL, w, serial);
 
     return NGX_OK;
 }
@@ -671,7 +648,6 @@ ngx_noom_app_message(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
     u_char                     *line;
     json_t                     *text, *out;
     size_t                      len;
-    ngx_int_t                   rc;
     ngx_time_t                 *tp;
     ngx_noom_msg_t             *m;
     ngx_http_noom_main_conf_t  *mcf;
@@ -737,8 +713,27 @@ ngx_noom_app_message(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
         return;
     }
 
-    rc = ngx_noom_relay_room(ctx, ctx->member->room->uid,
-                             ctx->member->room->per_worker, m);
+    ngx_noom_app_relay(ctx, ack, name, m, 0, 0, 0);
+}
+
+
+/*
+ * The end of a relayed event: m to the sender's room, or to member (w,
+ * serial) when unicast, then the sender's ack, or its "busy" error.
+ */
+
+static void
+ngx_noom_app_relay(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
+    ngx_noom_msg_t *m, ngx_uint_t unicast, ngx_uint_t w, uint64_t serial)
+{
+    ngx_int_t         rc;
+    ngx_noom_room_t  *room;
+
+    room = ctx->member->room;
+
+    rc = unicast ? ngx_noom_relay_unicast(w, room->uid, serial, m)
+                 : ngx_noom_relay_room(ctx, room->uid, room->per_worker, m);
+
     ngx_noom_msg_release(m);
 
     if (rc != NGX_OK) {
@@ -789,7 +784,6 @@ ngx_noom_app_signal(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
 {
     json_t                     *payload, *to, *out;
     uint64_t                    serial;
-    ngx_int_t                   rc;
     ngx_uint_t                  w;
     ngx_noom_msg_t             *m;
     ngx_http_noom_main_conf_t  *mcf;
@@ -850,21 +844,11 @@ ngx_noom_app_signal(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
             return;
         }
 
-        rc = ngx_noom_relay_unicast(w, ctx->member->room->uid, serial, m);
-
-    } else {
-        rc = ngx_noom_relay_room(ctx, ctx->member->room->uid,
-                                 ctx->member->room->per_worker, m);
-    }
-
-    ngx_noom_msg_release(m);
-
-    if (rc != NGX_OK) {
-        ngx_noom_app_relay_failed(ctx, ack, name);
+        ngx_noom_app_relay(ctx, ack, name, m, 1, w, serial);
         return;
     }
 
-    ngx_noom_sio_ack(ctx, 0, ack, NULL);
+    ngx_noom_app_relay(ctx, ack, name, m, 0, 0, 0);
 }
 
 
