@@ -39,7 +39,7 @@ static void ngx_noom_app_ice(ngx_noom_ctx_t *ctx, json_t *args,
 static ngx_int_t ngx_noom_app_fast_message(ngx_noom_ctx_t *ctx,
     int64_t ack, ngx_noom_json_tok_t *text);
 static ngx_int_t ngx_noom_app_fast_signal(ngx_noom_ctx_t *ctx, int64_t ack,
-    const char *name, ngx_noom_json_tok_t *tok, ngx_uint_t n);
+    const char *name, size_t len, ngx_noom_json_tok_t *tok, ngx_uint_t n);
 static ngx_int_t ngx_noom_app_in_room(ngx_noom_ctx_t *ctx, json_t *room);
 static void ngx_noom_app_leave_room(ngx_noom_ctx_t *ctx);
 static json_t *ngx_noom_app_rooms(void);
@@ -206,12 +206,12 @@ ngx_noom_app_fast(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt)
 
     for (i = 0; ngx_noom_app_events[i].name; i++) {
         if (ngx_noom_app_events[i].handler == ngx_noom_app_signal
-            && ngx_strlen(ngx_noom_app_events[i].name) == len
-            && ngx_strncmp(name, ngx_noom_app_events[i].name, len) == 0)
+            && ngx_strncmp(name, ngx_noom_app_events[i].name, len) == 0
+            && ngx_noom_app_events[i].name[len] == '\0')
         {
             return ngx_noom_app_fast_signal(ctx, pkt->ack,
                                             ngx_noom_app_events[i].name,
-                                            tok, n);
+                                            len, tok, n);
         }
     }
 
@@ -223,7 +223,8 @@ ngx_noom_app_fast(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt)
         for (i = 0; i < mcf->room_events->nelts; i++) {
             if (e[i].len == len && ngx_strncmp(name, e[i].data, len) == 0) {
                 return ngx_noom_app_fast_signal(ctx, pkt->ack,
-                                                (char *) e[i].data, tok, n);
+                                                (char *) e[i].data, len,
+                                                tok, n);
             }
         }
     }
@@ -299,10 +300,9 @@ ngx_noom_app_fast_message(ngx_noom_ctx_t *ctx, int64_t ack,
 
 static ngx_int_t
 ngx_noom_app_fast_signal(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
-    ngx_noom_json_tok_t *tok, ngx_uint_t n)
+    size_t len, ngx_noom_json_tok_t *tok, ngx_uint_t n)
 {
     u_char                     *p, *json;
-    size_t                      len;
     uint64_t                    serial;
     ngx_uint_t                  w;
     ngx_noom_msg_t             *m;
@@ -324,8 +324,6 @@ ngx_noom_app_fast_signal(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
     {
         return NGX_DECLINED;
     }
-
-    len = ngx_strlen(name);
 
     /* ["<name>",<payload>,"<fromId>"] */
 

@@ -649,7 +649,7 @@ ngx_noom_sio_encode(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
     }
 
     if (json > ngx_noom_sio_scratch_size) {
-        if (ngx_noom_sio_grow_scratch(json) != NGX_OK) {
+        if (ngx_noom_sio_scratch_get(json) == NULL) {
             return NULL;
         }
 
