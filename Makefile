@@ -28,7 +28,7 @@ $(OBJS)/Makefile: config
 	rm -rf $(NGX_TREE) && mkdir -p $(BUILD) && cp -a $(NGX_SRC) $(NGX_TREE)
 	cd $(NGX_TREE) && . ./conf_flags && \
 	    ./configure "$${NGX_CONF_FLAGS[@]}" \
-	        --with-cc-opt="-g -O2 -Wextra -Wno-unused-parameter" \
+	        --with-cc-opt="-g -O2 -Wextra -Wno-unused-parameter -DNGX_NOOM_HOOKS=1" \
 	        --add-dynamic-module=$(TOP) --builddir=$(OBJS) >$(BUILD)/configure.log
 
 $(MODULE): $(OBJS)/Makefile $(SRCS)

@@ -1209,3 +1209,27 @@ ngx_http_noom_turn_warn(ngx_conf_t *cf, ngx_http_noom_main_conf_t *mcf)
         }
     }
 }
+
+
+#if (NGX_NOOM_HOOKS)
+
+ngx_int_t
+ngx_noom_hook(const char *point, u_char *arg, size_t len)
+{
+    size_t   n;
+    u_char  *v;
+
+    v = (u_char *) getenv("NOOM_HOOK");
+    if (v == NULL) {
+        return 0;
+    }
+
+    n = ngx_strlen(point);
+
+    return ngx_strlen(v) == n + 1 + len
+           && ngx_strncmp(v, point, n) == 0
+           && v[n] == ':'
+           && ngx_strncmp(v + n + 1, arg, len) == 0;
+}
+
+#endif

@@ -215,6 +215,7 @@ typedef struct {
     ngx_atomic_t               limit_errors;
     ngx_atomic_t               rate_limited;
     ngx_atomic_t               zone_errors;
+    ngx_atomic_t               zone_repairs;
     ngx_atomic_t               crashes;
     ngx_atomic_t               admin_logins;
     ngx_atomic_t               admin_refused;
@@ -229,6 +230,7 @@ typedef struct {
 
 
 typedef struct {
+    ngx_pid_t                  dirty;       /* a change is under way */
     ngx_rbtree_t               rooms;
     ngx_rbtree_node_t          sentinel;
     ngx_queue_t                order;       /* rooms by creation */
@@ -469,6 +471,14 @@ void ngx_noom_rooms_nick(ngx_noom_ctx_t *ctx);
 ngx_int_t ngx_noom_rooms_find(ngx_noom_ctx_t *ctx, u_char *id,
     ngx_uint_t *worker, uint64_t *serial);
 ngx_uint_t ngx_noom_rooms_list(u_char *buf, size_t size);
+void ngx_noom_zone_lock(void);
+void ngx_noom_zone_unlock(void);
+
+/*
+ * Marks the zone as being changed until the unlock: a process that dies
+ * in between leaves the mark, and the next one to lock repairs the zone.
+ */
+#define ngx_noom_zone_dirty()  ngx_noom_shm->dirty = ngx_pid
 ngx_atomic_uint_t ngx_noom_workers_sum(size_t offset);
 
 #define ngx_noom_frames_out()                                                 \
@@ -530,6 +540,20 @@ json_t *ngx_noom_turn_servers(ngx_http_noom_main_conf_t *mcf, u_char *id);
 
 /* ngx_noom_status.c */
 ngx_int_t ngx_noom_status_handler(ngx_http_request_t *r);
+
+
+/*
+ * Test builds only (-DNGX_NOOM_HOOKS=1): the environment variable
+ * NOOM_HOOK="point:arg", passed on by an "env NOOM_HOOK;" line, makes
+ * ngx_noom_hook(point, arg) true, so that a test can fail an allocation
+ * or kill a worker at a chosen place.
+ */
+#if (NGX_NOOM_HOOKS)
+ngx_int_t ngx_noom_hook(const char *point, u_char *arg, size_t len);
+#else
+#define ngx_noom_hook(point, arg, len)  0
+#endif
+#define ngx_noom_hook_die()  (void) kill(ngx_pid, SIGKILL)
 
 
 #define ngx_noom_stat(name, n)                                               \

@@ -478,7 +478,7 @@ ngx_noom_admin_session_find(u_char *id, size_t len)
     now = ngx_time();
     rc = NGX_DECLINED;
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
 
     for (i = 0; i < NGX_NOOM_ADMIN_SESSIONS; i++) {
         s = &ngx_noom_shm->sessions[i];
@@ -490,7 +490,7 @@ ngx_noom_admin_session_find(u_char *id, size_t len)
         }
     }
 
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     return rc;
 }
@@ -506,7 +506,7 @@ ngx_noom_admin_session_new(u_char *id)
         return NGX_ERROR;
     }
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
 
     oldest = &ngx_noom_shm->sessions[0];
 
@@ -521,7 +521,7 @@ ngx_noom_admin_session_new(u_char *id)
     ngx_memcpy(oldest->id, id, NGX_NOOM_ID_LEN);
     oldest->expires = ngx_time() + NGX_NOOM_ADMIN_SESSION_TTL;
 
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     return NGX_OK;
 }
@@ -549,13 +549,13 @@ ngx_noom_admin_register(ngx_noom_ctx_t *ctx, ngx_uint_t nsp)
     url = ctx->url.len;
     ua = ctx->ua.len;
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
 
     s = ngx_slab_alloc_locked(ngx_noom_shpool,
                               sizeof(ngx_noom_asock_t) + addr + url + ua
                               + ngx_noom_admin_mcf->max_nickname);
     if (s == NULL) {
-        ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+        ngx_noom_zone_unlock();
 
         ngx_noom_stat(zone_errors, 1);
 
@@ -603,7 +603,7 @@ ngx_noom_admin_register(ngx_noom_ctx_t *ctx, ngx_uint_t nsp)
     ngx_queue_insert_tail(&ngx_noom_shm->sockets, &s->queue);
     ngx_noom_shm->nsockets[nsp]++;
 
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     ctx->asock[nsp] = s;
 
@@ -628,9 +628,9 @@ ngx_noom_admin_connected(ngx_noom_ctx_t *ctx, ngx_uint_t nsp)
         return;
     }
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
     ngx_noom_admin_copy_locked(ctx->asock[nsp], info);
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     sock = ngx_noom_admin_socket_json(info);
     ngx_free(info);
@@ -655,13 +655,13 @@ ngx_noom_admin_unregister(ngx_noom_ctx_t *ctx, ngx_uint_t nsp)
 
     s = ctx->asock[nsp];
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
 
     ngx_queue_remove(&s->queue);
     ngx_noom_shm->nsockets[nsp]--;
     ngx_slab_free_locked(ngx_noom_shpool, s);
 
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     ctx->asock[nsp] = NULL;
 
@@ -709,12 +709,12 @@ ngx_noom_admin_nick(ngx_noom_ctx_t *ctx)
 
     s = ctx->asock[NGX_NOOM_NSP_APP];
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
 
     s->nick_len = ctx->nick_len;
     ngx_memcpy(s->nick, ctx->nick, ctx->nick_len);
 
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     if (ngx_noom_shm->admins == 0) {
         return;
@@ -869,9 +869,9 @@ ngx_noom_admin_targets(json_t *filter, ngx_noom_admin_target_t **targets)
     f = json_is_string(filter) ? (u_char *) json_string_value(filter) : NULL;
     flen = f ? json_string_length(filter) : 0;
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
     max = ngx_noom_shm->nsockets[NGX_NOOM_NSP_APP];
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     /* sockets that come meanwhile were not there when the admin asked */
 
@@ -886,7 +886,7 @@ ngx_noom_admin_targets(json_t *filter, ngx_noom_admin_target_t **targets)
 
     n = 0;
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
 
     for (q = ngx_queue_head(&ngx_noom_shm->sockets);
          q != ngx_queue_sentinel(&ngx_noom_shm->sockets) && n < max;
@@ -915,7 +915,7 @@ ngx_noom_admin_targets(json_t *filter, ngx_noom_admin_target_t **targets)
         n++;
     }
 
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     *targets = t;
 
@@ -940,10 +940,10 @@ ngx_noom_admin_act(ngx_noom_admin_target_t *t, ngx_uint_t action, u_char *p,
         return;
     }
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
     rc = ngx_noom_ring_put_locked(t->worker, NGX_NOOM_REC_ACTION, action,
                                   t->serial, p, len);
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     if (rc == NGX_OK) {
         ngx_noom_relay_wake(t->worker);
@@ -1123,10 +1123,10 @@ ngx_noom_admin_broadcast(json_t *args, ngx_noom_ctx_t *except)
             continue;
         }
 
-        ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+        ngx_noom_zone_lock();
         (void) ngx_noom_ring_put_locked(w, NGX_NOOM_REC_ADMIN, 0, 0, m->pos,
                                         m->len);
-        ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+        ngx_noom_zone_unlock();
 
         ngx_noom_relay_wake(w);
     }
@@ -1180,9 +1180,9 @@ ngx_noom_admin_all_sockets(ngx_noom_ctx_t *ctx)
     ngx_noom_asock_t       *s;
     ngx_noom_admin_info_t  *info;
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
     max = ngx_noom_shm->nsockets[0] + ngx_noom_shm->nsockets[1];
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     one = ngx_noom_admin_info_size();
 
@@ -1194,7 +1194,7 @@ ngx_noom_admin_all_sockets(ngx_noom_ctx_t *ctx)
 
     n = 0;
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
 
     for (q = ngx_queue_head(&ngx_noom_shm->sockets);
          q != ngx_queue_sentinel(&ngx_noom_shm->sockets) && n < max;
@@ -1206,7 +1206,7 @@ ngx_noom_admin_all_sockets(ngx_noom_ctx_t *ctx)
         n++;
     }
 
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     list = json_array();
     budget = ctx->conf->send_buffer / 2;
@@ -1485,10 +1485,10 @@ ngx_noom_admin_stats(ngx_uint_t with_events)
         clients += w->conns - w->plain;
     }
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
     sockets = ngx_noom_shm->nsockets[NGX_NOOM_NSP_APP];
     admins = ngx_noom_shm->nsockets[NGX_NOOM_NSP_ADMIN];
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     pid = (ngx_process == NGX_PROCESS_WORKER) ? ngx_parent : ngx_pid;
 
@@ -1538,9 +1538,9 @@ ngx_noom_admin_purge(ngx_cycle_t *cycle, ngx_uint_t crashed)
     nsps = NULL;
     k = 0;
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
     n = ngx_noom_shm->nsockets[0] + ngx_noom_shm->nsockets[1];
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     if (n == 0) {
         goto admins;
@@ -1553,7 +1553,7 @@ ngx_noom_admin_purge(ngx_cycle_t *cycle, ngx_uint_t crashed)
         ids = nsps ? (u_char *) &nsps[n] : NULL;
     }
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
 
     for (q = ngx_queue_head(&ngx_noom_shm->sockets);
          q != ngx_queue_sentinel(&ngx_noom_shm->sockets);
@@ -1576,7 +1576,7 @@ ngx_noom_admin_purge(ngx_cycle_t *cycle, ngx_uint_t crashed)
         ngx_slab_free_locked(ngx_noom_shpool, s);
     }
 
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
 admins:
 

@@ -465,6 +465,8 @@ ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
         }
     }
 
+    n = mcf->max_members;
+
     rc = ngx_noom_rooms_join(ctx, &rname, ngx_noom_app_peers, &n, &count);
 
     switch (rc) {

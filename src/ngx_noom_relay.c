@@ -265,10 +265,10 @@ ngx_noom_relay_drain(void)
 
     ring = &ngx_noom_shm->workers[ngx_worker].ring;
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
     head = ring->head;
     tail = ring->tail;
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     /* producers write only past tail: [head, tail) is the reader's alone */
 
@@ -296,9 +296,9 @@ ngx_noom_relay_drain(void)
         head += len;
     }
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
     ring->head = head;
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     if (head < tail) {
         /* the rest after the other connections of this worker had a turn */
@@ -590,7 +590,7 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
     rc = NGX_OK;
     n = 0;
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
 
     for (w = 0; w < ngx_noom_shm->nworkers; w++) {
 
@@ -614,7 +614,7 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
         }
     }
 
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     for (w = 0; w < n; w++) {
         ngx_noom_relay_wake(woken[w]);
@@ -684,10 +684,10 @@ ngx_noom_relay_unicast(ngx_uint_t w, uint64_t uid, uint64_t serial,
         return NGX_OK;
     }
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
     rc = ngx_noom_ring_put_locked(w, NGX_NOOM_REC_UNICAST, uid, serial,
                                   m->pos, m->len);
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     if (rc == NGX_OK) {
         ngx_noom_relay_wake(w);
@@ -715,7 +715,7 @@ ngx_noom_relay_plain(ngx_noom_ctx_t *sender, ngx_noom_msg_t *m)
             continue;
         }
 
-        ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+        ngx_noom_zone_lock();
 
         if (ngx_noom_ring_put_locked(w, NGX_NOOM_REC_PLAIN, 0, 0, m->pos,
                                      m->len)
@@ -724,7 +724,7 @@ ngx_noom_relay_plain(ngx_noom_ctx_t *sender, ngx_noom_msg_t *m)
             rc = NGX_DECLINED;
         }
 
-        ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+        ngx_noom_zone_unlock();
 
         ngx_noom_relay_wake(w);
     }
@@ -761,10 +761,10 @@ ngx_noom_relay_rooms_changed(void)
             continue;
         }
 
-        ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+        ngx_noom_zone_lock();
         (void) ngx_noom_ring_put_locked(w, NGX_NOOM_REC_ROOMS_CHANGED, 0, 0,
                                         NULL, 0);
-        ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+        ngx_noom_zone_unlock();
 
         ngx_noom_relay_wake(w);
     }

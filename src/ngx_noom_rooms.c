@@ -8,6 +8,14 @@
  * done under the slab pool's own mutex, the one lock nginx releases when a
  * worker dies holding it; under it there are lookups, pointer updates and
  * copies, never parsing, allocation from the heap or a system call.
+ *
+ * nginx frees the lock of a dead worker but cannot know what it was doing
+ * with the zone.  Every change marks the zone dirty with its pid until the
+ * unlock; whoever takes the lock next and finds the mark repairs what a
+ * change cut short can leave: the tree is rebuilt from the list of rooms,
+ * every count is recounted from the member lists, and rooms left without
+ * members are freed.  The lists themselves are the truth: a member is
+ * linked before anything counts it and unlinked before its counts fall.
  */
 
 
@@ -30,11 +38,16 @@ static ngx_noom_room_t *ngx_noom_rooms_lookup(ngx_str_t *name,
     uint32_t hash);
 static void ngx_noom_rooms_remove_locked(ngx_noom_member_t *mb);
 static void ngx_noom_rooms_purge(ngx_cycle_t *cycle, ngx_uint_t n);
+static void ngx_noom_zone_repair_locked(void);
+static void ngx_noom_zone_repaired(ngx_event_t *ev);
 
 
 ngx_noom_shm_t                     *ngx_noom_shm;
 ngx_slab_pool_t                    *ngx_noom_shpool;
 static ngx_http_noom_main_conf_t   *ngx_noom_mcf;
+
+/* the room list changed under a repair: everybody is told, after it */
+static ngx_event_t                  ngx_noom_repair_ev;
 
 
 ngx_int_t
@@ -205,8 +218,7 @@ ngx_noom_rooms_lookup(ngx_str_t *name, uint32_t hash)
 
 /*
  * Joins a room, creating it if needed, and copies out the members already
- * there.  peers must have room for max_members entries whose nick points
- * at max_nickname bytes each.
+ * there: at most *npeers of them, each nick into max_nickname bytes.
  */
 
 ngx_int_t
@@ -215,7 +227,7 @@ ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
 {
     uint32_t            hash;
     ngx_int_t           rc;
-    ngx_uint_t          n, created;
+    ngx_uint_t          n, max, created;
     ngx_queue_t        *q;
     ngx_noom_room_t    *room;
     ngx_noom_member_t  *mb, *m;
@@ -224,7 +236,9 @@ ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
     created = 0;
     rc = NGX_OK;
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    max = *npeers;
+
+    ngx_noom_zone_lock();
 
     room = ngx_noom_rooms_lookup(name, hash);
 
@@ -237,9 +251,11 @@ ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
     if (room == NULL) {
 
         if (ngx_noom_shm->nrooms >= ngx_noom_mcf->max_rooms) {
-            ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+            ngx_noom_zone_unlock();
             return NGX_NOOM_ERR_ROOMS;
         }
+
+        ngx_noom_zone_dirty();
 
         room = ngx_slab_alloc_locked(ngx_noom_shpool,
                                      sizeof(ngx_noom_room_t)
@@ -270,9 +286,11 @@ ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
         created = 1;
 
     } else if (room->count >= ngx_noom_mcf->max_members) {
-        ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+        ngx_noom_zone_unlock();
         return NGX_NOOM_ERR_FULL;
     }
+
+    ngx_noom_zone_dirty();
 
     mb = ngx_slab_alloc_locked(ngx_noom_shpool,
                                offsetof(ngx_noom_member_t, nick)
@@ -309,6 +327,10 @@ copy:
             continue;
         }
 
+        if (n == max) {
+            break;
+        }
+
         ngx_memcpy(peers[n].id, m->id, NGX_NOOM_ID_LEN);
         peers[n].nick_len = m->nick_len;
         ngx_memcpy(peers[n].nick, m->nick, m->nick_len);
@@ -317,6 +339,11 @@ copy:
 
     if (rc == NGX_OK) {
         ngx_queue_insert_tail(&room->members, &mb->queue);
+
+        if (ngx_noom_hook("join", mb->nick, mb->nick_len)) {
+            ngx_noom_hook_die();
+        }
+
         room->count++;
         room->per_worker[ngx_worker]++;
         ngx_noom_shm->nmembers++;
@@ -331,13 +358,13 @@ copy:
     *npeers = n;
     *count = room->count;
 
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     return rc;
 
 nomem:
 
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     ngx_noom_stat(zone_errors, 1);
 
@@ -361,7 +388,8 @@ ngx_noom_rooms_leave(ngx_noom_ctx_t *ctx, ngx_noom_snapshot_t *snap)
 
     mb = ctx->member;
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
+    ngx_noom_zone_dirty();
 
     room = mb->room;
 
@@ -377,7 +405,7 @@ ngx_noom_rooms_leave(ngx_noom_ctx_t *ctx, ngx_noom_snapshot_t *snap)
 
     ngx_noom_rooms_remove_locked(mb);
 
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     ctx->member = NULL;
 }
@@ -391,6 +419,11 @@ ngx_noom_rooms_remove_locked(ngx_noom_member_t *mb)
     room = mb->room;
 
     ngx_queue_remove(&mb->queue);
+
+    if (ngx_noom_hook("leave", mb->nick, mb->nick_len)) {
+        ngx_noom_hook_die();
+    }
+
     room->count--;
     room->per_worker[mb->worker]--;
     ngx_noom_shm->nmembers--;
@@ -410,12 +443,12 @@ ngx_noom_rooms_remove_locked(ngx_noom_member_t *mb)
 void
 ngx_noom_rooms_nick(ngx_noom_ctx_t *ctx)
 {
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
 
     ctx->member->nick_len = ctx->nick_len;
     ngx_memcpy(ctx->member->nick, ctx->nick, ctx->nick_len);
 
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 }
 
 
@@ -432,7 +465,7 @@ ngx_noom_rooms_find(ngx_noom_ctx_t *ctx, u_char *id, ngx_uint_t *worker,
 
     rc = NGX_DECLINED;
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
 
     room = ctx->member->room;
 
@@ -450,7 +483,7 @@ ngx_noom_rooms_find(ngx_noom_ctx_t *ctx, u_char *id, ngx_uint_t *worker,
         }
     }
 
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     return rc;
 }
@@ -474,7 +507,7 @@ ngx_noom_rooms_list(u_char *buf, size_t size)
     last = buf + size;
     n = 0;
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
 
     for (q = ngx_queue_head(&ngx_noom_shm->order);
          q != ngx_queue_sentinel(&ngx_noom_shm->order);
@@ -498,7 +531,7 @@ ngx_noom_rooms_list(u_char *buf, size_t size)
         n++;
     }
 
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     return n;
 }
@@ -530,7 +563,7 @@ ngx_noom_rooms_worker_start(ngx_cycle_t *cycle)
 
     w = &ngx_noom_shm->workers[ngx_worker];
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
 
     dead = w->pid;
     n = w->members;
@@ -544,7 +577,7 @@ ngx_noom_rooms_worker_start(ngx_cycle_t *cycle)
     /* what was queued for the dead process was for its connections */
     w->ring.head = w->ring.tail;
 
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     if (dead == 0) {
         return;
@@ -599,7 +632,8 @@ ngx_noom_rooms_purge(ngx_cycle_t *cycle, ngx_uint_t n)
 
     k = 0;
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
+    ngx_noom_zone_dirty();
 
     for (q = ngx_queue_head(&ngx_noom_shm->order);
          q != ngx_queue_sentinel(&ngx_noom_shm->order) && k < n;
@@ -639,7 +673,7 @@ ngx_noom_rooms_purge(ngx_cycle_t *cycle, ngx_uint_t n)
         }
     }
 
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     for (i = 0; i < k; i++) {
         if (v[i].count) {
@@ -666,7 +700,8 @@ ngx_noom_rooms_worker_exit(ngx_cycle_t *cycle)
 
     ngx_noom_admin_purge(cycle, 0);
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
+    ngx_noom_zone_dirty();
 
     /* members whose connections were never closed, as after SIGTERM */
 
@@ -697,7 +732,116 @@ ngx_noom_rooms_worker_exit(ngx_cycle_t *cycle)
 
     w->pid = 0;
 
+    ngx_noom_zone_unlock();
+}
+
+
+void
+ngx_noom_zone_lock(void)
+{
+    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+
+    if (ngx_noom_shm->dirty) {
+        ngx_noom_zone_repair_locked();
+    }
+}
+
+
+void
+ngx_noom_zone_unlock(void)
+{
+    ngx_noom_shm->dirty = 0;
+
     ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+}
+
+
+static void
+ngx_noom_zone_repaired(ngx_event_t *ev)
+{
+    ngx_noom_relay_rooms_changed();
+}
+
+
+static void
+ngx_noom_zone_repair_locked(void)
+{
+    ngx_uint_t          i, nrooms, nmembers, freed;
+    ngx_queue_t        *q, *mq, *next;
+    ngx_noom_room_t    *room;
+    ngx_noom_shm_t     *sh;
+    ngx_noom_member_t  *m;
+
+    sh = ngx_noom_shm;
+
+    ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                  "noom: process %P died while changing the zone, "
+                  "repairing it", sh->dirty);
+
+    ngx_rbtree_init(&sh->rooms, &sh->sentinel, ngx_noom_rooms_insert);
+
+    for (i = 0; i < sh->nworkers; i++) {
+        sh->workers[i].members = 0;
+    }
+
+    nrooms = 0;
+    nmembers = 0;
+    freed = 0;
+
+    for (q = ngx_queue_head(&sh->order);
+         q != ngx_queue_sentinel(&sh->order);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        room = ngx_queue_data(q, ngx_noom_room_t, order);
+
+        if (ngx_queue_empty(&room->members)) {
+            ngx_queue_remove(&room->order);
+            ngx_slab_free_locked(ngx_noom_shpool, room);
+            freed++;
+            continue;
+        }
+
+        room->count = 0;
+        ngx_memzero(room->per_worker, sh->nworkers * sizeof(uint32_t));
+
+        for (mq = ngx_queue_head(&room->members);
+             mq != ngx_queue_sentinel(&room->members);
+             mq = ngx_queue_next(mq))
+        {
+            m = ngx_queue_data(mq, ngx_noom_member_t, queue);
+
+            room->count++;
+            room->per_worker[m->worker]++;
+            sh->workers[m->worker].members++;
+        }
+
+        nmembers += room->count;
+        nrooms++;
+
+        ngx_rbtree_insert(&sh->rooms, &room->node);
+    }
+
+    sh->nrooms = nrooms;
+    sh->nmembers = nmembers;
+    sh->dirty = 0;
+
+    ngx_noom_stat(zone_repairs, 1);
+
+    /*
+     * The next loop turn, not this one's posted events: a new worker may
+     * be repairing from its init, before anything would wake it up.
+     */
+
+    if (!ngx_noom_repair_ev.posted) {
+        ngx_noom_repair_ev.handler = ngx_noom_zone_repaired;
+        ngx_noom_repair_ev.log = ngx_cycle->log;
+        ngx_post_event(&ngx_noom_repair_ev, &ngx_posted_next_events);
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "noom: zone repaired: %ui rooms, %ui members, "
+                  "%ui empty rooms freed", nrooms, nmembers, freed);
 }
 
 
@@ -723,11 +867,11 @@ ngx_noom_workers_sum(size_t offset)
 void
 ngx_noom_rooms_usage(ngx_uint_t *used, ngx_uint_t *total)
 {
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
 
     *total = (ngx_noom_shpool->end - ngx_noom_shpool->start)
              >> ngx_pagesize_shift;
     *used = *total - ngx_noom_shpool->pfree;
 
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 }

@@ -108,6 +108,10 @@ static ngx_noom_status_counter_t  ngx_noom_status_counters[] = {
       "Workers replaced after exiting abnormally.",
       ngx_noom_status_off(crashes) },
 
+    { "noom_zone_repairs_total", "counter",
+      "Zone repairs after a process died while changing it.",
+      ngx_noom_status_off(zone_repairs) },
+
     { "noom_admin_logins_total", "counter",
       "Logins to the admin namespace.",
       ngx_noom_status_off(admin_logins) },
@@ -178,12 +182,12 @@ ngx_noom_status_handler(ngx_http_request_t *r)
 
     ngx_noom_rooms_usage(&s.used, &s.total);
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
     s.rooms = ngx_noom_shm->nrooms;
     s.members = ngx_noom_shm->nmembers;
     s.sockets = ngx_noom_shm->nsockets[NGX_NOOM_NSP_APP];
     s.admin_sockets = ngx_noom_shm->nsockets[NGX_NOOM_NSP_ADMIN];
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     format = ngx_noom_status_format(r);
 
@@ -286,6 +290,7 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     "\"protocol_closes\":%uA,\"limit_errors\":%uA,"
                     "\"rate_limited\":%uA,"
                     "\"zone_errors\":%uA,\"worker_crashes\":%uA,"
+                    "\"zone_repairs\":%uA,"
                     "\"admin\":{\"admins\":%uA,\"sockets\":%ui,"
                     "\"admin_sockets\":%ui,\"logins\":%uA,"
                     "\"refused\":%uA,\"actions\":%uA},"
@@ -299,7 +304,7 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     st->relayed, st->relay_drops, st->relay_waits,
                     st->slow_closes,
                     st->protocol_closes, st->limit_errors, st->rate_limited,
-                    st->zone_errors, st->crashes,
+                    st->zone_errors, st->crashes, st->zone_repairs,
                     ngx_noom_shm->admins, s->sockets, s->admin_sockets,
                     st->admin_logins, st->admin_refused, st->admin_actions);
 

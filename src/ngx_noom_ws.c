@@ -887,8 +887,12 @@ ngx_noom_ws_input(ngx_noom_ctx_t *ctx, u_char *pos, u_char *last)
             }
 
             if (ngx_noom_ws_reserve(ctx, ctx->msg_len + p->len) != NGX_OK) {
+                /* the rest of the message is read past, never stored */
                 ngx_noom_close(ctx, NGX_NOOM_WS_INTERNAL, "out of memory");
-                break;
+
+                if (ctx->terminate) {
+                    return;
+                }
             }
 
             break;
@@ -901,7 +905,7 @@ ngx_noom_ws_input(ngx_noom_ctx_t *ctx, u_char *pos, u_char *last)
                 break;
             }
 
-            if (ctx->close_sent) {
+            if (ctx->close_sent || ctx->terminate) {
                 break;
             }
 
@@ -909,6 +913,12 @@ ngx_noom_ws_input(ngx_noom_ctx_t *ctx, u_char *pos, u_char *last)
                 whole = data;
                 whole_len = n;
                 break;
+            }
+
+            if (n > ctx->msg_size - ctx->msg_len) {
+                /* cannot be: every frame's bytes are reserved first */
+                ngx_noom_abort(ctx, "message buffer overrun");
+                return;
             }
 
             ngx_memcpy(ctx->msg + ctx->msg_len, data, n);
@@ -1016,6 +1026,10 @@ ngx_noom_ws_reserve(ngx_noom_ctx_t *ctx, size_t size)
 
     size = ngx_max(size, ctx->msg_size + ctx->msg_size / 2);
     size = ngx_min(size, (size_t) ctx->conf->max_payload);
+
+    if (ctx->msg && ngx_noom_hook("alloc", (u_char *) "ws", 2)) {
+        return NGX_ERROR;
+    }
 
     p = ngx_alloc(size, ctx->connection->log);
     if (p == NULL) {
@@ -1400,7 +1414,8 @@ ngx_noom_close(ngx_noom_ctx_t *ctx, ngx_uint_t code, const char *why)
         len = 2 + (why ? ngx_min(ngx_strlen(why), 123) : 0);
     }
 
-    m = ngx_noom_msg_frame(NGX_NOOM_WS_CLOSE, len, &payload);
+    m = ngx_noom_hook("alloc", (u_char *) "ws", 2)
+        ? NULL : ngx_noom_msg_frame(NGX_NOOM_WS_CLOSE, len, &payload);
     if (m == NULL) {
         ngx_noom_abort(ctx, "out of memory");
         return;
