@@ -266,7 +266,7 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
 
     st = &ngx_noom_shm->stats;
 
-    size = 1536 + ngx_noom_shm->nworkers * (250 + 10 * NGX_ATOMIC_T_LEN);
+    size = 2048 + ngx_noom_shm->nworkers * (250 + 10 * NGX_ATOMIC_T_LEN);
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
