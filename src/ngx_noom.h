@@ -77,6 +77,20 @@
 #define NGX_NOOM_ADMIN_STR_LEN      256
 
 
+/*
+ * Why a session ends, as the layers above the transports say it.  The
+ * values are WebSocket's close codes, which the WebSocket transport sends
+ * as they are; HTTP long-polling ends the session with a close packet.
+ */
+#define NGX_NOOM_END_NORMAL         1000
+#define NGX_NOOM_END_GOING_AWAY     1001
+#define NGX_NOOM_END_UNSUPPORTED    1003
+#define NGX_NOOM_END_BAD_DATA       1007
+#define NGX_NOOM_END_POLICY         1008
+#define NGX_NOOM_END_TOO_BIG        1009
+#define NGX_NOOM_END_INTERNAL       1011
+
+
 typedef struct ngx_noom_ctx_s       ngx_noom_ctx_t;
 typedef struct ngx_noom_out_s       ngx_noom_out_t;
 typedef struct ngx_noom_lroom_s     ngx_noom_lroom_t;
@@ -153,6 +167,23 @@ typedef struct {
     u_char                     id[NGX_NOOM_ID_LEN];
     unsigned                   connected:1;
 } ngx_noom_nsp_t;
+
+
+/*
+ * What carries a session's packets: a WebSocket (ngx_noom_ws.c) or HTTP
+ * long-polling (ngx_noom_poll.c).  The layers above queue messages with
+ * ngx_noom_send() and end sessions with ngx_noom_close() or
+ * ngx_noom_abort(), and never learn which transport it is.
+ */
+
+typedef struct {
+    const char                *name;
+    void                     (*wake)(ngx_noom_ctx_t *ctx);
+    void                     (*close)(ngx_noom_ctx_t *ctx, ngx_uint_t reason,
+                                      const char *why);
+    void                     (*abort)(ngx_noom_ctx_t *ctx, const char *why);
+    void                     (*resume)(ngx_noom_ctx_t *ctx);
+} ngx_noom_transport_t;
 
 
 /* a BINARY_EVENT or BINARY_ACK waiting for its attachments */
@@ -327,9 +358,18 @@ struct ngx_noom_lroom_s {
 };
 
 
+/*
+ * A session: Engine.IO, Socket.IO and the app's state, and its outgoing
+ * queue.  A session born of a WebSocket handshake is that WebSocket too
+ * (connection, parser, closing handshake), as it always stays on it; one
+ * born of a polling handshake has no connection of its own.
+ */
+
 struct ngx_noom_ctx_s {
+    ngx_noom_transport_t      *transport;
+    ngx_log_t                 *log;
     ngx_http_request_t        *request;     /* until the takeover */
-    ngx_connection_t          *connection;
+    ngx_connection_t          *connection;  /* NULL: polling */
     ngx_http_noom_loc_conf_t  *conf;
     ngx_http_noom_main_conf_t *mcf;
     ngx_msec_t                 send_timeout;
@@ -395,8 +435,32 @@ extern ngx_noom_shm_t  *ngx_noom_shm;
 extern ngx_slab_pool_t *ngx_noom_shpool;
 
 
+/* ngx_noom_session.c */
+void ngx_noom_session_init(ngx_noom_ctx_t *ctx, ngx_noom_transport_t *tp,
+    ngx_log_t *log, ngx_http_noom_loc_conf_t *lcf, ngx_uint_t kind);
+size_t ngx_noom_session_size(ngx_http_noom_main_conf_t *mcf);
+void ngx_noom_session_cleanup(ngx_noom_ctx_t *ctx);
+void ngx_noom_session_exit(void);
+ngx_noom_msg_t *ngx_noom_msg_frame(ngx_uint_t opcode, size_t len,
+    u_char **payload);
+ngx_noom_msg_t *ngx_noom_msg_copy(u_char *p, size_t len);
+void ngx_noom_msg_release(ngx_noom_msg_t *m);
+void ngx_noom_send(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m);
+ngx_int_t ngx_noom_send_text(ngx_noom_ctx_t *ctx, u_char *p, size_t len);
+void ngx_noom_queue(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m);
+void ngx_noom_out_put(ngx_noom_out_t *out);
+void ngx_noom_drop_queue(ngx_noom_ctx_t *ctx);
+void ngx_noom_close(ngx_noom_ctx_t *ctx, ngx_uint_t reason, const char *why);
+void ngx_noom_abort(ngx_noom_ctx_t *ctx, const char *why);
+void ngx_noom_heartbeat(ngx_noom_ctx_t *ctx, ngx_msec_t delay);
+ngx_int_t ngx_noom_rate(ngx_noom_ctx_t *ctx);
+void ngx_noom_init_serial(ngx_uint_t epoch);
+ngx_int_t ngx_noom_random_id(u_char *id);
+
 /* ngx_noom_ws.c */
 #define NGX_NOOM_HTTP_UPGRADE_REQUIRED  426
+
+extern ngx_noom_transport_t  ngx_noom_ws_transport;
 
 ngx_int_t ngx_noom_ws_refuse_version(ngx_http_request_t *r);
 ngx_int_t ngx_noom_header(ngx_http_request_t *r, char *name, size_t len,
@@ -405,19 +469,7 @@ ngx_int_t ngx_noom_ws_handshake(ngx_http_request_t *r,
     ngx_http_noom_loc_conf_t *lcf, ngx_str_t *key);
 ngx_int_t ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key,
     ngx_uint_t kind);
-ngx_noom_msg_t *ngx_noom_msg_frame(ngx_uint_t opcode, size_t len,
-    u_char **payload);
-ngx_noom_msg_t *ngx_noom_msg_copy(u_char *p, size_t len);
-void ngx_noom_msg_release(ngx_noom_msg_t *m);
-void ngx_noom_send(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m);
-ngx_int_t ngx_noom_send_text(ngx_noom_ctx_t *ctx, u_char *p, size_t len);
-void ngx_noom_close(ngx_noom_ctx_t *ctx, ngx_uint_t code, const char *why);
-void ngx_noom_abort(ngx_noom_ctx_t *ctx, const char *why);
-void ngx_noom_ws_heartbeat(ngx_noom_ctx_t *ctx, ngx_msec_t delay);
-ngx_int_t ngx_noom_rate(ngx_noom_ctx_t *ctx);
 void ngx_noom_ws_exit(void);
-void ngx_noom_ws_init_serial(ngx_uint_t epoch);
-ngx_int_t ngx_noom_random_id(u_char *id);
 
 /* ngx_noom_eio.c */
 void ngx_noom_eio_open(ngx_noom_ctx_t *ctx);
@@ -426,7 +478,6 @@ void ngx_noom_eio_message(ngx_noom_ctx_t *ctx, ngx_uint_t opcode,
 void ngx_noom_eio_ping(ngx_noom_ctx_t *ctx);
 
 /* ngx_noom_sio.c */
-void ngx_noom_sio_open(ngx_noom_ctx_t *ctx);
 void ngx_noom_sio_text(ngx_noom_ctx_t *ctx, u_char *p, size_t len);
 void ngx_noom_sio_binary(ngx_noom_ctx_t *ctx, u_char *p, size_t len);
 void ngx_noom_sio_cleanup(ngx_noom_ctx_t *ctx);

@@ -220,7 +220,7 @@ ngx_noom_admin_check(ngx_noom_ctx_t *ctx, json_t *pass)
 
     task = ngx_calloc(sizeof(ngx_thread_task_t)
                       + sizeof(ngx_noom_admin_auth_t),
-                      ctx->connection->log);
+                      ctx->log);
     if (task == NULL) {
         return NGX_ERROR;
     }
@@ -335,7 +335,7 @@ ngx_noom_admin_accept(ngx_noom_ctx_t *ctx, ngx_uint_t new_session)
         return;
     }
 
-    ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+    ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
                   "noom: admin logged in%s",
                   new_session ? " with credentials" : "");
 
@@ -407,7 +407,7 @@ ngx_noom_admin_accept(ngx_noom_ctx_t *ctx, ngx_uint_t new_session)
 static void
 ngx_noom_admin_refuse(ngx_noom_ctx_t *ctx, const char *message)
 {
-    ngx_log_error(NGX_LOG_WARN, ctx->connection->log, 0,
+    ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
                   "noom: admin login refused: %s", message);
 
     ngx_noom_stat(admin_refused, 1);
@@ -623,7 +623,7 @@ ngx_noom_admin_connected(ngx_noom_ctx_t *ctx, ngx_uint_t nsp)
         return;
     }
 
-    info = ngx_alloc(ngx_noom_admin_info_size(), ctx->connection->log);
+    info = ngx_alloc(ngx_noom_admin_info_size(), ctx->log);
     if (info == NULL) {
         return;
     }
@@ -754,7 +754,7 @@ ngx_noom_admin_event(ngx_noom_ctx_t *ctx, json_t *args)
     }
 
     if (ctx->conf->admin_readonly) {
-        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+        ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
                       "noom: admin action \"%s\" ignored: read only", name);
         return;
     }
@@ -834,7 +834,7 @@ ngx_noom_admin_event(ngx_noom_ctx_t *ctx, json_t *args)
 
     n = ngx_noom_admin_targets(filter, &targets);
 
-    ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+    ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
                   "noom: admin action \"%s\" on %ui sockets", name, n);
 
     ngx_noom_stat(admin_actions, 1);
@@ -1015,7 +1015,7 @@ ngx_noom_admin_apply(ngx_noom_ctx_t *ctx, ngx_uint_t action, u_char *p,
         ngx_noom_app_disconnect(ctx);
 
         if (action == NGX_NOOM_ACT_CLOSE) {
-            ngx_noom_close(ctx, NGX_NOOM_WS_NORMAL, "closed by the admin");
+            ngx_noom_close(ctx, NGX_NOOM_END_NORMAL, "closed by the admin");
         }
 
         return;
@@ -1186,7 +1186,7 @@ ngx_noom_admin_all_sockets(ngx_noom_ctx_t *ctx)
 
     one = ngx_noom_admin_info_size();
 
-    buf = ngx_alloc(max * one, ctx->connection->log);
+    buf = ngx_alloc(max * one, ctx->log);
     if (buf == NULL) {
         ngx_noom_abort(ctx, "out of memory");
         return;
@@ -1219,7 +1219,7 @@ ngx_noom_admin_all_sockets(ngx_noom_ctx_t *ctx)
                 + info->nick_len + info->room_len;
 
         if (used > budget) {
-            ngx_log_error(NGX_LOG_WARN, ctx->connection->log, 0,
+            ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
                           "noom: all_sockets lists %ui of %ui sockets, "
                           "the rest would not fit in \"noom_send_buffer\"",
                           i, n);

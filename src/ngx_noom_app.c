@@ -678,7 +678,7 @@ ngx_noom_app_message(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
         return;
     }
 
-    line = ngx_alloc(ctx->nick_len + 2 + len, ctx->connection->log);
+    line = ngx_alloc(ctx->nick_len + 2 + len, ctx->log);
     if (line == NULL) {
         ngx_noom_abort(ctx, "out of memory");
         return;
@@ -1004,7 +1004,7 @@ ngx_noom_app_error(ngx_noom_ctx_t *ctx, int64_t ack, const char *event,
 {
     json_t  *err, *args;
 
-    ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+    ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
                   "noom: \"%s\" refused: %s", event, code);
 
     err = json_pack("{ssssss}", "error", code, "message", message,
@@ -1049,7 +1049,7 @@ static void
 ngx_noom_app_relay_failed(ngx_noom_ctx_t *ctx, int64_t ack,
     const char *event)
 {
-    ngx_log_error(NGX_LOG_WARN, ctx->connection->log, 0,
+    ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
                   "noom: a worker queue is full, \"%s\" did not reach "
                   "every member", event);
 
@@ -1101,10 +1101,10 @@ ngx_noom_plain_message(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
 
     if (!json_is_string(type) || !json_is_string(data)) {
         json_decref(msg);
-        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+        ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
                       "noom: invalid lobby message, closing with 1007");
         ngx_noom_stat(protocol_closes, 1);
-        ngx_noom_close(ctx, NGX_NOOM_WS_BAD_DATA,
+        ngx_noom_close(ctx, NGX_NOOM_END_BAD_DATA,
                        "expected {\"type\":...,\"payload\":\"...\"}");
         return;
     }
@@ -1120,9 +1120,9 @@ ngx_noom_plain_message(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
         {
             json_decref(msg);
             ngx_noom_stat(limit_errors, 1);
-            ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+            ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
                           "noom: invalid lobby nickname, closing with 1008");
-            ngx_noom_close(ctx, NGX_NOOM_WS_POLICY, "invalid nickname");
+            ngx_noom_close(ctx, NGX_NOOM_END_POLICY, "invalid nickname");
             return;
         }
 
@@ -1135,10 +1135,10 @@ ngx_noom_plain_message(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
     if (ngx_strcmp(t, "new_message") != 0 || n > mcf->max_message) {
         json_decref(msg);
         ngx_noom_stat(limit_errors, 1);
-        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+        ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
                       "noom: unknown or too long lobby message, "
                       "closing with 1008");
-        ngx_noom_close(ctx, NGX_NOOM_WS_POLICY,
+        ngx_noom_close(ctx, NGX_NOOM_END_POLICY,
                        "unknown type or message too long");
         return;
     }
@@ -1161,7 +1161,7 @@ ngx_noom_plain_message(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
     json_decref(msg);
 
     if (ngx_noom_relay_plain(ctx, m) != NGX_OK) {
-        ngx_log_error(NGX_LOG_WARN, ctx->connection->log, 0,
+        ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
                       "noom: a worker queue is full, a lobby message did "
                       "not reach everybody");
     }

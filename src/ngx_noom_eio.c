@@ -36,7 +36,7 @@ ngx_noom_eio_open(ngx_noom_ctx_t *ctx)
         return;
     }
 
-    ngx_noom_ws_heartbeat(ctx, lcf->ping_interval);
+    ngx_noom_heartbeat(ctx, lcf->ping_interval);
 
     if (ctx->kind != NGX_NOOM_KIND_EIO_ECHO) {
         ngx_add_timer(&ctx->timer, lcf->connect_timeout);
@@ -96,17 +96,17 @@ ngx_noom_eio_message(ngx_noom_ctx_t *ctx, ngx_uint_t opcode, u_char *p,
     case NGX_NOOM_EIO_PONG:
 
         if (len == 1 && ctx->pong_wait) {
-            ngx_noom_ws_heartbeat(ctx, ctx->conf->ping_interval);
+            ngx_noom_heartbeat(ctx, ctx->conf->ping_interval);
         }
 
         return;
 
     case NGX_NOOM_EIO_CLOSE:
 
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->connection->log, 0,
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
                        "noom: engine.io close packet");
 
-        ngx_noom_close(ctx, NGX_NOOM_WS_NORMAL, NULL);
+        ngx_noom_close(ctx, NGX_NOOM_END_NORMAL, NULL);
         ctx->close_now = 1;
         return;
 
@@ -121,9 +121,9 @@ ngx_noom_eio_message(ngx_noom_ctx_t *ctx, ngx_uint_t opcode, u_char *p,
 
 invalid:
 
-    ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+    ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
                   "noom: invalid Engine.IO packet, closing with 1008");
 
     ngx_noom_stat(protocol_closes, 1);
-    ngx_noom_close(ctx, NGX_NOOM_WS_POLICY, "invalid Engine.IO packet");
+    ngx_noom_close(ctx, NGX_NOOM_END_POLICY, "invalid Engine.IO packet");
 }

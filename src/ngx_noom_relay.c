@@ -243,7 +243,7 @@ ngx_noom_relay_shutdown(void)
          q = ngx_queue_next(q))
     {
         ctx = ngx_queue_data(q, ngx_noom_ctx_t, lists[NGX_NOOM_LIST_ALL]);
-        ngx_noom_close(ctx, NGX_NOOM_WS_GOING_AWAY, "server shutting down");
+        ngx_noom_close(ctx, NGX_NOOM_END_GOING_AWAY, "server shutting down");
     }
 
     /*
@@ -568,7 +568,7 @@ ngx_noom_relay_release(void)
         ctx = ngx_queue_data(q, ngx_noom_ctx_t, held);
         ctx->is_held = 0;
 
-        ngx_post_event(ctx->connection->read, &ngx_posted_events);
+        ctx->transport->resume(ctx);
     }
 }
 
@@ -879,7 +879,7 @@ ngx_noom_local_join(ngx_noom_ctx_t *ctx, uint64_t uid)
     lr = ngx_noom_local_room(uid);
 
     if (lr == NULL) {
-        lr = ngx_alloc(sizeof(ngx_noom_lroom_t), ctx->connection->log);
+        lr = ngx_alloc(sizeof(ngx_noom_lroom_t), ctx->log);
         if (lr == NULL) {
             return NGX_ERROR;
         }

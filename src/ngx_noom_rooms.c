@@ -368,7 +368,7 @@ nomem:
 
     ngx_noom_stat(zone_errors, 1);
 
-    ngx_log_error(NGX_LOG_ERR, ctx->connection->log, 0,
+    ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
                   "noom: zone is full, cannot join room \"%V\"", name);
 
     return NGX_NOOM_ERR_NOMEM;
@@ -570,7 +570,7 @@ ngx_noom_rooms_worker_start(ngx_cycle_t *cycle)
 
     w->pid = ngx_pid;
     w->epoch++;
-    ngx_noom_ws_init_serial(w->epoch);
+    ngx_noom_init_serial(w->epoch);
     w->conns = 0;
     w->plain = 0;
 

@@ -60,11 +60,11 @@ ngx_noom_sio_timeout(ngx_noom_ctx_t *ctx)
         }
     }
 
-    ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+    ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
                   "noom: no namespace joined within %M ms, closing",
                   ctx->conf->connect_timeout);
 
-    ngx_noom_close(ctx, NGX_NOOM_WS_POLICY, "connect timeout");
+    ngx_noom_close(ctx, NGX_NOOM_END_POLICY, "connect timeout");
     ctx->close_now = 1;
 }
 
@@ -177,7 +177,7 @@ ngx_noom_sio_text(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
         return;
     }
 
-    bin = ngx_calloc(sizeof(ngx_noom_bin_t), ctx->connection->log);
+    bin = ngx_calloc(sizeof(ngx_noom_bin_t), ctx->log);
     if (bin == NULL) {
         json_decref(args);
         ngx_noom_abort(ctx, "out of memory");
@@ -210,15 +210,15 @@ ngx_noom_sio_binary(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
     }
 
     if (bin->total + len > ctx->conf->max_payload) {
-        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+        ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
                       "noom: attachments larger than %uz bytes, "
                       "closing with 1009", ctx->conf->max_payload);
         ngx_noom_stat(protocol_closes, 1);
-        ngx_noom_close(ctx, NGX_NOOM_WS_TOO_BIG, "attachments too large");
+        ngx_noom_close(ctx, NGX_NOOM_END_TOO_BIG, "attachments too large");
         return;
     }
 
-    copy = ngx_alloc(len ? len : 1, ctx->connection->log);
+    copy = ngx_alloc(len ? len : 1, ctx->log);
     if (copy == NULL) {
         ngx_noom_abort(ctx, "out of memory");
         return;
@@ -297,7 +297,7 @@ ngx_noom_sio_connect(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt,
     if (i == NGX_ERROR) {
         json_decref(auth);
 
-        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+        ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
                       "noom: namespace \"%V\" is not served", &pkt->nsp);
 
         data = json_pack("{ss}", "message", "Invalid namespace");
@@ -808,9 +808,9 @@ ngx_noom_sio_nsp_name(ngx_noom_ctx_t *ctx, ngx_uint_t i)
 static void
 ngx_noom_sio_invalid(ngx_noom_ctx_t *ctx, const char *why)
 {
-    ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+    ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
                   "noom: %s, closing with 1008", why);
 
     ngx_noom_stat(protocol_closes, 1);
-    ngx_noom_close(ctx, NGX_NOOM_WS_POLICY, why);
+    ngx_noom_close(ctx, NGX_NOOM_END_POLICY, why);
 }

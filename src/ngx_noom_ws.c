@@ -21,7 +21,6 @@
 #define NGX_NOOM_RBUF_SIZE         65536
 #define NGX_NOOM_READ_BUDGET       2
 #define NGX_NOOM_IOV               64
-#define NGX_NOOM_OUT_FREE_MAX      4096
 
 
 static void ngx_noom_ws_abandon(void *data);
@@ -46,10 +45,11 @@ static ssize_t ngx_noom_ws_send(ngx_noom_ctx_t *ctx);
 #if (NGX_SSL)
 static ssize_t ngx_noom_ws_send_chain(ngx_connection_t *c, ngx_iovec_t *vec);
 #endif
-static void ngx_noom_ws_queue(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m);
 static void ngx_noom_ws_post_write(ngx_noom_ctx_t *ctx);
-static void ngx_noom_ws_drop_queue(ngx_noom_ctx_t *ctx);
-static void ngx_noom_ws_ping_handler(ngx_event_t *ev);
+static void ngx_noom_ws_close(ngx_noom_ctx_t *ctx, ngx_uint_t code,
+    const char *why);
+static void ngx_noom_ws_abort(ngx_noom_ctx_t *ctx, const char *why);
+static void ngx_noom_ws_resume(ngx_noom_ctx_t *ctx);
 static void ngx_noom_ws_timer_handler(ngx_event_t *ev);
 static void ngx_noom_ws_cleanup(void *data);
 static ngx_int_t ngx_noom_ws_has_token(ngx_http_request_t *r, char *name,
@@ -57,9 +57,6 @@ static ngx_int_t ngx_noom_ws_has_token(ngx_http_request_t *r, char *name,
 
 
 static u_char           *ngx_noom_rbuf;
-static ngx_noom_out_t   *ngx_noom_out_free;
-static ngx_uint_t        ngx_noom_out_nfree;
-static uint64_t          ngx_noom_serial;
 static struct iovec      ngx_noom_iovs[NGX_NOOM_IOV];
 #if (NGX_SSL)
 static ngx_buf_t         ngx_noom_bufs[NGX_NOOM_IOV];
@@ -67,6 +64,15 @@ static ngx_chain_t       ngx_noom_chain[NGX_NOOM_IOV];
 #endif
 
 static u_char  ngx_noom_ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+
+ngx_noom_transport_t  ngx_noom_ws_transport = {
+    "websocket",
+    ngx_noom_ws_post_write,
+    ngx_noom_ws_close,
+    ngx_noom_ws_abort,
+    ngx_noom_ws_resume
+};
 
 
 ngx_int_t
@@ -316,7 +322,6 @@ ngx_int_t
 ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key, ngx_uint_t kind)
 {
     u_char                     hash[20];
-    size_t                     size;
     ngx_int_t                  rc;
     ngx_str_t                  src, accept;
     ngx_sha1_t                 sha1;
@@ -343,18 +348,10 @@ ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key, ngx_uint_t kind)
      * after it, and the admin panel's copy of the handshake if it has one.
      */
 
-    size = sizeof(ngx_noom_ctx_t) + mcf->max_nickname;
-
-    if (mcf->admin) {
-        size += 2 * NGX_NOOM_ADMIN_STR_LEN;
-    }
-
-    ctx = ngx_calloc(size, c->log);
+    ctx = ngx_calloc(ngx_noom_session_size(mcf), c->log);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ctx->nick = (u_char *) ctx + sizeof(ngx_noom_ctx_t);
 
     cln = ngx_http_cleanup_add(r, 0);
     if (cln == NULL) {
@@ -436,25 +433,13 @@ ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key, ngx_uint_t kind)
 
     ctx->request = r;
     ctx->connection = c;
-    ctx->conf = lcf;
-    ctx->mcf = mcf;
     ctx->send_timeout = clcf->send_timeout;
     ctx->send_lowat = clcf->send_lowat;
-    ctx->kind = kind;
-    ctx->out_last = &ctx->out;
-    ctx->serial = ++ngx_noom_serial;
-    ctx->nick_len = ngx_min(mcf->max_nickname, 4);
-    ngx_memcpy(ctx->nick, "Anon", ctx->nick_len);
 
-    ngx_queue_init(&ctx->room_queue);
+    ngx_noom_session_init(ctx, &ngx_noom_ws_transport, c->log, lcf, kind);
     ngx_noom_ws_parser_init(&ctx->parser, lcf->max_payload, 0);
 
-    ctx->ping.handler = ngx_noom_ws_ping_handler;
-    ctx->ping.data = ctx;
-    ctx->ping.log = c->log;
     ctx->timer.handler = ngx_noom_ws_takeover;
-    ctx->timer.data = ctx;
-    ctx->timer.log = c->log;
 
     rc = ngx_http_send_header(r);
 
@@ -602,7 +587,7 @@ ngx_noom_ws_takeover(ngx_event_t *ev)
     (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_worker].conns, 1);
 
     if (m) {
-        ngx_noom_ws_queue(ctx, m);
+        ngx_noom_queue(ctx, m);
         ngx_noom_msg_release(m);
     }
 
@@ -610,7 +595,7 @@ ngx_noom_ws_takeover(ngx_event_t *ev)
 
     case NGX_NOOM_KIND_PLAIN:
         ngx_noom_plain_open(ctx);
-        ngx_noom_ws_heartbeat(ctx, ctx->conf->ping_interval);
+        ngx_noom_heartbeat(ctx, ctx->conf->ping_interval);
         break;
 
     case NGX_NOOM_KIND_WS_ECHO:
@@ -978,7 +963,7 @@ ngx_noom_ws_input(ngx_noom_ctx_t *ctx, u_char *pos, u_char *last)
             whole = NULL;
 
             if (!ctx->close_sent) {
-                ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
                               "noom: %s, closing with %ui",
                               p->error, p->close_code);
 
@@ -1031,7 +1016,7 @@ ngx_noom_ws_reserve(ngx_noom_ctx_t *ctx, size_t size)
         return NGX_ERROR;
     }
 
-    p = ngx_alloc(size, ctx->connection->log);
+    p = ngx_alloc(size, ctx->log);
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -1077,7 +1062,7 @@ ngx_noom_ws_control(ngx_noom_ctx_t *ctx)
     case NGX_NOOM_WS_PONG:
 
         if (ctx->kind == NGX_NOOM_KIND_PLAIN && ctx->pong_wait) {
-            ngx_noom_ws_heartbeat(ctx, ctx->conf->ping_interval);
+            ngx_noom_heartbeat(ctx, ctx->conf->ping_interval);
         }
 
         return;
@@ -1087,7 +1072,7 @@ ngx_noom_ws_control(ngx_noom_ctx_t *ctx)
         if (ngx_noom_ws_close_payload(ctx->ctrl, ctx->ctrl_len, &code)
             != NGX_OK)
         {
-            ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+            ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
                           "noom: invalid close frame, closing with 1002");
             ngx_noom_stat(protocol_closes, 1);
             ngx_noom_close(ctx, NGX_NOOM_WS_PROTOCOL, "invalid close frame");
@@ -1096,7 +1081,7 @@ ngx_noom_ws_control(ngx_noom_ctx_t *ctx)
             return;
         }
 
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->connection->log, 0,
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
                        "noom: close frame %ui", code);
 
         if (!ctx->close_sent) {
@@ -1154,250 +1139,8 @@ ngx_noom_ws_message(ngx_noom_ctx_t *ctx, ngx_uint_t opcode, u_char *p,
 }
 
 
-/*
- * A token bucket per connection, for the noom app and the lobby (not the
- * protocol test locations): noom_event_rate a second, up to burst at once.
- * What counts: a Socket.IO packet (not its attachments, not a CONNECT), a
- * lobby message, a WebSocket ping; never Engine.IO's heartbeat, so a busy
- * client is not cut off for a missing pong.  NGX_DECLINED: drop it (the
- * caller says so, ctx->dropped is 1 on the first of a series); a client
- * that goes on sending as many again is closed with 1008.
- */
-
-ngx_int_t
-ngx_noom_rate(ngx_noom_ctx_t *ctx)
-{
-    ngx_msec_t                 now, elapsed;
-    ngx_uint_t                 max;
-    ngx_http_noom_loc_conf_t  *lcf;
-
-    lcf = ctx->conf;
-
-    if (lcf->rate == 0
-        || (ctx->kind != NGX_NOOM_KIND_SIO
-            && ctx->kind != NGX_NOOM_KIND_PLAIN))
-    {
-        return NGX_OK;
-    }
-
-    now = ngx_current_msec;
-    max = lcf->burst * 1000;
-
-    if (ctx->rate_last == 0) {
-        ctx->tokens = max;
-
-    } else {
-        elapsed = now - ctx->rate_last;
-
-        if (elapsed > max / lcf->rate) {
-            ctx->tokens = max;
-
-        } else {
-            ctx->tokens = ngx_min(max, ctx->tokens + elapsed * lcf->rate);
-        }
-    }
-
-    ctx->rate_last = now;
-
-    if (ctx->tokens >= 1000) {
-        ctx->tokens -= 1000;
-        ctx->dropped = 0;
-        return NGX_OK;
-    }
-
-    if (ctx->dropped++ == 0) {
-        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
-                      "noom: more than %ui events a second, dropping",
-                      lcf->rate);
-
-        ngx_noom_stat(rate_limited, 1);
-
-    } else if (ctx->dropped > lcf->burst) {
-        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
-                      "noom: client goes on over the event rate, "
-                      "closing with 1008");
-
-        ngx_noom_close(ctx, NGX_NOOM_WS_POLICY, "event rate exceeded");
-    }
-
-    return NGX_DECLINED;
-}
-
-
-/* frames: a message with room for its header in front */
-
-ngx_noom_msg_t *
-ngx_noom_msg_frame(ngx_uint_t opcode, size_t len, u_char **payload)
-{
-    size_t           h;
-    ngx_noom_msg_t  *m;
-
-    m = ngx_alloc(offsetof(ngx_noom_msg_t, data) + NGX_NOOM_WS_MAX_HEADER
-                  + len, ngx_cycle->log);
-    if (m == NULL) {
-        return NULL;
-    }
-
-    h = ngx_noom_ws_header(m->data, opcode, len);
-
-    m->refs = 1;
-    m->pos = m->data;
-    m->len = h + len;
-    *payload = m->data + h;
-
-    return m;
-}
-
-
-/* frames another worker built, copied out of its ring */
-
-ngx_noom_msg_t *
-ngx_noom_msg_copy(u_char *p, size_t len)
-{
-    ngx_noom_msg_t  *m;
-
-    m = ngx_alloc(offsetof(ngx_noom_msg_t, data) + len, ngx_cycle->log);
-    if (m == NULL) {
-        return NULL;
-    }
-
-    m->refs = 1;
-    m->pos = m->data;
-    m->len = len;
-    ngx_memcpy(m->data, p, len);
-
-    return m;
-}
-
-
-void
-ngx_noom_msg_release(ngx_noom_msg_t *m)
-{
-    if (--m->refs == 0) {
-        ngx_free(m);
-    }
-}
-
-
-ngx_int_t
-ngx_noom_send_text(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
-{
-    u_char          *payload;
-    ngx_noom_msg_t  *m;
-
-    m = ngx_noom_msg_frame(NGX_NOOM_WS_TEXT, len, &payload);
-    if (m == NULL) {
-        ngx_noom_abort(ctx, "out of memory");
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(payload, p, len);
-    ngx_noom_send(ctx, m);
-    ngx_noom_msg_release(m);
-
-    return NGX_OK;
-}
-
-
-void
-ngx_noom_send(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
-{
-    if (ctx->close_sent || ctx->done) {
-        return;
-    }
-
-    if (ctx->out_bytes + m->len > ctx->conf->send_buffer) {
-        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
-                      "noom: client does not read, %uz bytes queued, "
-                      "closing with 1008", ctx->out_bytes);
-
-        ngx_noom_stat(slow_closes, 1);
-        ngx_noom_ws_drop_queue(ctx);
-        ngx_noom_close(ctx, NGX_NOOM_WS_POLICY, "slow consumer");
-        return;
-    }
-
-    /* one writer, no atomic operation: the sum is read by the status */
-    ngx_noom_shm->workers[ngx_worker].frames_out++;
-
-    ngx_noom_ws_queue(ctx, m);
-}
-
-
 static void
-ngx_noom_ws_queue(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
-{
-    ngx_noom_out_t  *out;
-
-    out = ngx_noom_out_free;
-
-    if (out) {
-        ngx_noom_out_free = out->next;
-        ngx_noom_out_nfree--;
-
-    } else {
-        out = ngx_alloc(sizeof(ngx_noom_out_t), ngx_cycle->log);
-        if (out == NULL) {
-            ngx_noom_abort(ctx, "out of memory");
-            return;
-        }
-    }
-
-    out->next = NULL;
-    out->msg = m;
-    out->sent = 0;
-    m->refs++;
-
-    *ctx->out_last = out;
-    ctx->out_last = &out->next;
-    ctx->out_bytes += m->len;
-
-    ngx_noom_ws_post_write(ctx);
-}
-
-
-static void
-ngx_noom_out_put(ngx_noom_out_t *out)
-{
-    ngx_noom_msg_release(out->msg);
-
-    if (ngx_noom_out_nfree >= NGX_NOOM_OUT_FREE_MAX) {
-        ngx_free(out);
-        return;
-    }
-
-    out->next = ngx_noom_out_free;
-    ngx_noom_out_free = out;
-    ngx_noom_out_nfree++;
-}
-
-
-/* everything queued but a frame already half on the wire */
-
-static void
-ngx_noom_ws_drop_queue(ngx_noom_ctx_t *ctx)
-{
-    ngx_noom_out_t  *out, *next, **keep;
-
-    keep = &ctx->out;
-
-    if (ctx->out && ctx->out->sent) {
-        keep = &ctx->out->next;
-    }
-
-    for (out = *keep; out; out = next) {
-        next = out->next;
-        ctx->out_bytes -= out->msg->len;
-        ngx_noom_out_put(out);
-    }
-
-    *keep = NULL;
-    ctx->out_last = keep;
-}
-
-
-void
-ngx_noom_close(ngx_noom_ctx_t *ctx, ngx_uint_t code, const char *why)
+ngx_noom_ws_close(ngx_noom_ctx_t *ctx, ngx_uint_t code, const char *why)
 {
     size_t           len;
     u_char          *payload;
@@ -1429,7 +1172,7 @@ ngx_noom_close(ngx_noom_ctx_t *ctx, ngx_uint_t code, const char *why)
 
     /* a close frame goes out whatever the cap says */
 
-    ngx_noom_ws_queue(ctx, m);
+    ngx_noom_queue(ctx, m);
     ngx_noom_msg_release(m);
 
     ctx->close_sent = 1;
@@ -1449,18 +1192,29 @@ ngx_noom_close(ngx_noom_ctx_t *ctx, ngx_uint_t code, const char *why)
 }
 
 
-void
-ngx_noom_abort(ngx_noom_ctx_t *ctx, const char *why)
+static void
+ngx_noom_ws_abort(ngx_noom_ctx_t *ctx, const char *why)
 {
     if (ctx->done) {
         return;
     }
 
-    ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+    ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
                   "noom: closing the connection: %s", why);
 
     ctx->terminate = 1;
     ngx_noom_ws_post_write(ctx);
+}
+
+
+/* input held back for another worker's queue may be read again */
+
+static void
+ngx_noom_ws_resume(ngx_noom_ctx_t *ctx)
+{
+    if (!ctx->connection->read->posted) {
+        ngx_post_event(ctx->connection->read, &ngx_posted_events);
+    }
 }
 
 
@@ -1693,64 +1447,6 @@ ngx_noom_ws_send_chain(ngx_connection_t *c, ngx_iovec_t *vec)
 #endif
 
 
-/* a pong came: the next ping after delay */
-
-void
-ngx_noom_ws_heartbeat(ngx_noom_ctx_t *ctx, ngx_msec_t delay)
-{
-    if (ctx->close_sent) {
-        return;
-    }
-
-    ctx->pong_wait = 0;
-
-    /* ngx_add_timer() would keep a pending one due within 300 ms */
-
-    if (ctx->ping.timer_set) {
-        ngx_del_timer(&ctx->ping);
-    }
-
-    ngx_add_timer(&ctx->ping, delay);
-}
-
-
-static void
-ngx_noom_ws_ping_handler(ngx_event_t *ev)
-{
-    u_char          *payload;
-    ngx_noom_ctx_t  *ctx;
-    ngx_noom_msg_t  *m;
-
-    ctx = ev->data;
-
-    if (ctx->pong_wait) {
-        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
-                      "noom: no pong within %M ms, closing",
-                      ctx->conf->ping_timeout);
-        ngx_noom_close(ctx, NGX_NOOM_WS_GOING_AWAY, "ping timeout");
-        ctx->close_now = 1;
-        return;
-    }
-
-    if (ctx->kind == NGX_NOOM_KIND_PLAIN) {
-        m = ngx_noom_msg_frame(NGX_NOOM_WS_PING, 0, &payload);
-        if (m == NULL) {
-            ngx_noom_abort(ctx, "out of memory");
-            return;
-        }
-
-        ngx_noom_send(ctx, m);
-        ngx_noom_msg_release(m);
-
-    } else {
-        ngx_noom_eio_ping(ctx);
-    }
-
-    ctx->pong_wait = 1;
-    ngx_add_timer(&ctx->ping, ctx->conf->ping_timeout);
-}
-
-
 static void
 ngx_noom_ws_timer_handler(ngx_event_t *ev)
 {
@@ -1759,7 +1455,7 @@ ngx_noom_ws_timer_handler(ngx_event_t *ev)
     ctx = ev->data;
 
     if (ctx->close_sent) {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->connection->log, 0,
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
                        "noom: no close frame from the client in time");
         ctx->terminate = 1;
         ngx_noom_ws_post_write(ctx);
@@ -1775,72 +1471,18 @@ ngx_noom_ws_cleanup(void *data)
 {
     ngx_noom_ctx_t  *ctx = data;
 
-    ngx_noom_out_t  *out, *next;
-
     if (ctx->done) {
         return;
     }
 
     ctx->done = 1;
 
-    if (ctx->ping.timer_set) {
-        ngx_del_timer(&ctx->ping);
-    }
-
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
-    }
-
-    if (ctx->ping.posted) {
-        ngx_delete_posted_event(&ctx->ping);
-    }
-
-    if (ctx->timer.posted) {
-        ngx_delete_posted_event(&ctx->timer);
-    }
-
-    if (ctx->lists[NGX_NOOM_LIST_ALL].next == NULL) {
-        /* never got past the handshake */
-        return;
-    }
-
-    ngx_noom_stat(disconnections, 1);
-
-    ngx_noom_relay_unhold(ctx);
-
-    if (ctx->kind == NGX_NOOM_KIND_SIO || ctx->kind == NGX_NOOM_KIND_SIO_TEST)
-    {
-        ngx_noom_sio_cleanup(ctx);
-    }
-
-    ngx_noom_local_remove(ctx);
-
-    for (out = ctx->out; out; out = next) {
-        next = out->next;
-        ngx_noom_out_put(out);
-    }
-
-    ctx->out = NULL;
+    ngx_noom_session_cleanup(ctx);
 
     if (ctx->msg) {
         ngx_free(ctx->msg);
         ctx->msg = NULL;
     }
-
-    (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_worker].conns,
-                                -1);
-}
-
-
-/*
- * Connection serials start from the worker's epoch: after a crash the new
- * process never reuses a serial its predecessor's members still carried.
- */
-
-void
-ngx_noom_ws_init_serial(ngx_uint_t epoch)
-{
-    ngx_noom_serial = (uint64_t) epoch << 40;
 }
 
 
@@ -1849,40 +1491,10 @@ ngx_noom_ws_init_serial(ngx_uint_t epoch)
 void
 ngx_noom_ws_exit(void)
 {
-    ngx_noom_out_t  *out;
-
-    while (ngx_noom_out_free) {
-        out = ngx_noom_out_free;
-        ngx_noom_out_free = out->next;
-        ngx_free(out);
-    }
-
-    ngx_noom_out_nfree = 0;
+    ngx_noom_session_exit();
 
     if (ngx_noom_rbuf) {
         ngx_free(ngx_noom_rbuf);
         ngx_noom_rbuf = NULL;
     }
-}
-
-
-ngx_int_t
-ngx_noom_random_id(u_char *id)
-{
-    u_char     raw[NGX_NOOM_ID_RAW];
-    ngx_str_t  src, dst;
-
-    if (getrandom(raw, sizeof(raw), 0) != (ssize_t) sizeof(raw)) {
-        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
-                      "noom: getrandom() failed");
-        return NGX_ERROR;
-    }
-
-    src.data = raw;
-    src.len = sizeof(raw);
-    dst.data = id;
-
-    ngx_encode_base64url(&dst, &src);
-
-    return NGX_OK;
 }

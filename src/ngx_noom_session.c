@@ -1,0 +1,490 @@
+
+/*
+ * Copyright (C) noom authors
+ *
+ * What a session has whatever carries it: messages (one or more complete
+ * WebSocket frames, reference counted, shared by every queue that sends
+ * them, the internal format of everything sent; the polling transport
+ * takes the frames apart again), the outgoing queue with its byte cap,
+ * the server's heartbeat, the token bucket, socket ids, and the end of a
+ * session, which each transport carries out in its own way.
+ */
+
+
+#include "ngx_noom.h"
+#include <sys/random.h>
+
+
+#define NGX_NOOM_OUT_FREE_MAX      4096
+
+
+static void ngx_noom_ping_handler(ngx_event_t *ev);
+
+
+static ngx_noom_out_t   *ngx_noom_out_free;
+static ngx_uint_t        ngx_noom_out_nfree;
+static uint64_t          ngx_noom_serial;
+
+
+/*
+ * A token bucket per connection, for the noom app and the lobby (not the
+ * protocol test locations): noom_event_rate a second, up to burst at once.
+ * What counts: a Socket.IO packet (not its attachments, not a CONNECT), a
+ * lobby message, a WebSocket ping; never Engine.IO's heartbeat, so a busy
+ * client is not cut off for a missing pong.  NGX_DECLINED: drop it (the
+ * caller says so, ctx->dropped is 1 on the first of a series); a client
+ * that goes on sending as many again is closed with 1008.
+ */
+
+ngx_int_t
+ngx_noom_rate(ngx_noom_ctx_t *ctx)
+{
+    ngx_msec_t                 now, elapsed;
+    ngx_uint_t                 max;
+    ngx_http_noom_loc_conf_t  *lcf;
+
+    lcf = ctx->conf;
+
+    if (lcf->rate == 0
+        || (ctx->kind != NGX_NOOM_KIND_SIO
+            && ctx->kind != NGX_NOOM_KIND_PLAIN))
+    {
+        return NGX_OK;
+    }
+
+    now = ngx_current_msec;
+    max = lcf->burst * 1000;
+
+    if (ctx->rate_last == 0) {
+        ctx->tokens = max;
+
+    } else {
+        elapsed = now - ctx->rate_last;
+
+        if (elapsed > max / lcf->rate) {
+            ctx->tokens = max;
+
+        } else {
+            ctx->tokens = ngx_min(max, ctx->tokens + elapsed * lcf->rate);
+        }
+    }
+
+    ctx->rate_last = now;
+
+    if (ctx->tokens >= 1000) {
+        ctx->tokens -= 1000;
+        ctx->dropped = 0;
+        return NGX_OK;
+    }
+
+    if (ctx->dropped++ == 0) {
+        ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
+                      "noom: more than %ui events a second, dropping",
+                      lcf->rate);
+
+        ngx_noom_stat(rate_limited, 1);
+
+    } else if (ctx->dropped > lcf->burst) {
+        ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
+                      "noom: client goes on over the event rate, "
+                      "closing with 1008");
+
+        ngx_noom_close(ctx, NGX_NOOM_WS_POLICY, "event rate exceeded");
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* frames: a message with room for its header in front */
+
+ngx_noom_msg_t *
+ngx_noom_msg_frame(ngx_uint_t opcode, size_t len, u_char **payload)
+{
+    size_t           h;
+    ngx_noom_msg_t  *m;
+
+    m = ngx_alloc(offsetof(ngx_noom_msg_t, data) + NGX_NOOM_WS_MAX_HEADER
+                  + len, ngx_cycle->log);
+    if (m == NULL) {
+        return NULL;
+    }
+
+    h = ngx_noom_ws_header(m->data, opcode, len);
+
+    m->refs = 1;
+    m->pos = m->data;
+    m->len = h + len;
+    *payload = m->data + h;
+
+    return m;
+}
+
+
+/* frames another worker built, copied out of its ring */
+
+ngx_noom_msg_t *
+ngx_noom_msg_copy(u_char *p, size_t len)
+{
+    ngx_noom_msg_t  *m;
+
+    m = ngx_alloc(offsetof(ngx_noom_msg_t, data) + len, ngx_cycle->log);
+    if (m == NULL) {
+        return NULL;
+    }
+
+    m->refs = 1;
+    m->pos = m->data;
+    m->len = len;
+    ngx_memcpy(m->data, p, len);
+
+    return m;
+}
+
+
+void
+ngx_noom_msg_release(ngx_noom_msg_t *m)
+{
+    if (--m->refs == 0) {
+        ngx_free(m);
+    }
+}
+
+
+ngx_int_t
+ngx_noom_send_text(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
+{
+    u_char          *payload;
+    ngx_noom_msg_t  *m;
+
+    m = ngx_noom_msg_frame(NGX_NOOM_WS_TEXT, len, &payload);
+    if (m == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(payload, p, len);
+    ngx_noom_send(ctx, m);
+    ngx_noom_msg_release(m);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_noom_send(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
+{
+    if (ctx->close_sent || ctx->done) {
+        return;
+    }
+
+    if (ctx->out_bytes + m->len > ctx->conf->send_buffer) {
+        ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
+                      "noom: client does not read, %uz bytes queued, "
+                      "closing with 1008", ctx->out_bytes);
+
+        ngx_noom_stat(slow_closes, 1);
+        ngx_noom_drop_queue(ctx);
+        ngx_noom_close(ctx, NGX_NOOM_WS_POLICY, "slow consumer");
+        return;
+    }
+
+    /* one writer, no atomic operation: the sum is read by the status */
+    ngx_noom_shm->workers[ngx_worker].frames_out++;
+
+    ngx_noom_queue(ctx, m);
+}
+
+
+void
+ngx_noom_queue(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
+{
+    ngx_noom_out_t  *out;
+
+    out = ngx_noom_out_free;
+
+    if (out) {
+        ngx_noom_out_free = out->next;
+        ngx_noom_out_nfree--;
+
+    } else {
+        out = ngx_alloc(sizeof(ngx_noom_out_t), ngx_cycle->log);
+        if (out == NULL) {
+            ngx_noom_abort(ctx, "out of memory");
+            return;
+        }
+    }
+
+    out->next = NULL;
+    out->msg = m;
+    out->sent = 0;
+    m->refs++;
+
+    *ctx->out_last = out;
+    ctx->out_last = &out->next;
+    ctx->out_bytes += m->len;
+
+    ctx->transport->wake(ctx);
+}
+
+
+void
+ngx_noom_out_put(ngx_noom_out_t *out)
+{
+    ngx_noom_msg_release(out->msg);
+
+    if (ngx_noom_out_nfree >= NGX_NOOM_OUT_FREE_MAX) {
+        ngx_free(out);
+        return;
+    }
+
+    out->next = ngx_noom_out_free;
+    ngx_noom_out_free = out;
+    ngx_noom_out_nfree++;
+}
+
+
+/* everything queued but a frame already half on the wire */
+
+void
+ngx_noom_drop_queue(ngx_noom_ctx_t *ctx)
+{
+    ngx_noom_out_t  *out, *next, **keep;
+
+    keep = &ctx->out;
+
+    if (ctx->out && ctx->out->sent) {
+        keep = &ctx->out->next;
+    }
+
+    for (out = *keep; out; out = next) {
+        next = out->next;
+        ctx->out_bytes -= out->msg->len;
+        ngx_noom_out_put(out);
+    }
+
+    *keep = NULL;
+    ctx->out_last = keep;
+}
+
+
+/* a pong came: the next ping after delay */
+
+void
+ngx_noom_heartbeat(ngx_noom_ctx_t *ctx, ngx_msec_t delay)
+{
+    if (ctx->close_sent) {
+        return;
+    }
+
+    ctx->pong_wait = 0;
+
+    /* ngx_add_timer() would keep a pending one due within 300 ms */
+
+    if (ctx->ping.timer_set) {
+        ngx_del_timer(&ctx->ping);
+    }
+
+    ngx_add_timer(&ctx->ping, delay);
+}
+
+
+static void
+ngx_noom_ping_handler(ngx_event_t *ev)
+{
+    u_char          *payload;
+    ngx_noom_ctx_t  *ctx;
+    ngx_noom_msg_t  *m;
+
+    ctx = ev->data;
+
+    if (ctx->pong_wait) {
+        ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
+                      "noom: no pong within %M ms, closing",
+                      ctx->conf->ping_timeout);
+        ngx_noom_close(ctx, NGX_NOOM_WS_GOING_AWAY, "ping timeout");
+        ctx->close_now = 1;
+        return;
+    }
+
+    if (ctx->kind == NGX_NOOM_KIND_PLAIN) {
+        m = ngx_noom_msg_frame(NGX_NOOM_WS_PING, 0, &payload);
+        if (m == NULL) {
+            ngx_noom_abort(ctx, "out of memory");
+            return;
+        }
+
+        ngx_noom_send(ctx, m);
+        ngx_noom_msg_release(m);
+
+    } else {
+        ngx_noom_eio_ping(ctx);
+    }
+
+    ctx->pong_wait = 1;
+    ngx_add_timer(&ctx->ping, ctx->conf->ping_timeout);
+}
+
+
+/*
+ * Connection serials start from the worker's epoch: after a crash the new
+ * process never reuses a serial its predecessor's members still carried.
+ */
+
+void
+ngx_noom_init_serial(ngx_uint_t epoch)
+{
+    ngx_noom_serial = (uint64_t) epoch << 40;
+}
+
+
+ngx_int_t
+ngx_noom_random_id(u_char *id)
+{
+    u_char     raw[NGX_NOOM_ID_RAW];
+    ngx_str_t  src, dst;
+
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t) sizeof(raw)) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                      "noom: getrandom() failed");
+        return NGX_ERROR;
+    }
+
+    src.data = raw;
+    src.len = sizeof(raw);
+    dst.data = id;
+
+    ngx_encode_base64url(&dst, &src);
+
+    return NGX_OK;
+}
+
+
+
+/* a new session, whatever its transport: ctx is zeroed */
+
+void
+ngx_noom_session_init(ngx_noom_ctx_t *ctx, ngx_noom_transport_t *tp,
+    ngx_log_t *log, ngx_http_noom_loc_conf_t *lcf, ngx_uint_t kind)
+{
+    ctx->transport = tp;
+    ctx->log = log;
+    ctx->conf = lcf;
+    ctx->mcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                                   ngx_http_noom_module);
+    ctx->kind = kind;
+    ctx->out_last = &ctx->out;
+    ctx->serial = ++ngx_noom_serial;
+    ctx->nick = (u_char *) ctx + sizeof(ngx_noom_ctx_t);
+    ctx->nick_len = ngx_min(ctx->mcf->max_nickname, 4);
+    ngx_memcpy(ctx->nick, "Anon", ctx->nick_len);
+
+    ngx_queue_init(&ctx->room_queue);
+
+    ctx->ping.handler = ngx_noom_ping_handler;
+    ctx->ping.data = ctx;
+    ctx->ping.log = log;
+    ctx->timer.data = ctx;
+    ctx->timer.log = log;
+}
+
+
+/* how much a session takes on the heap, with what follows the struct */
+
+size_t
+ngx_noom_session_size(ngx_http_noom_main_conf_t *mcf)
+{
+    size_t  size;
+
+    size = sizeof(ngx_noom_ctx_t) + mcf->max_nickname;
+
+    if (mcf->admin) {
+        size += 2 * NGX_NOOM_ADMIN_STR_LEN;
+    }
+
+    return size;
+}
+
+
+void
+ngx_noom_close(ngx_noom_ctx_t *ctx, ngx_uint_t reason, const char *why)
+{
+    ctx->transport->close(ctx, reason, why);
+}
+
+
+void
+ngx_noom_abort(ngx_noom_ctx_t *ctx, const char *why)
+{
+    ctx->transport->abort(ctx, why);
+}
+
+
+/* what every session does as it ends, whatever carried it */
+
+void
+ngx_noom_session_cleanup(ngx_noom_ctx_t *ctx)
+{
+    ngx_noom_out_t  *out, *next;
+
+    if (ctx->ping.timer_set) {
+        ngx_del_timer(&ctx->ping);
+    }
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    if (ctx->ping.posted) {
+        ngx_delete_posted_event(&ctx->ping);
+    }
+
+    if (ctx->timer.posted) {
+        ngx_delete_posted_event(&ctx->timer);
+    }
+
+    if (ctx->lists[NGX_NOOM_LIST_ALL].next == NULL) {
+        /* never got past the handshake */
+        return;
+    }
+
+    ngx_noom_stat(disconnections, 1);
+
+    ngx_noom_relay_unhold(ctx);
+
+    if (ctx->kind == NGX_NOOM_KIND_SIO || ctx->kind == NGX_NOOM_KIND_SIO_TEST)
+    {
+        ngx_noom_sio_cleanup(ctx);
+    }
+
+    ngx_noom_local_remove(ctx);
+
+    for (out = ctx->out; out; out = next) {
+        next = out->next;
+        ngx_noom_out_put(out);
+    }
+
+    ctx->out = NULL;
+    ctx->out_last = &ctx->out;
+    ctx->out_bytes = 0;
+
+    (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_worker].conns,
+                                -1);
+}
+
+
+/* the worker's own free lists, at its exit */
+
+void
+ngx_noom_session_exit(void)
+{
+    ngx_noom_out_t  *out;
+
+    while (ngx_noom_out_free) {
+        out = ngx_noom_out_free;
+        ngx_noom_out_free = out->next;
+        ngx_free(out);
+    }
+
+    ngx_noom_out_nfree = 0;
+}
