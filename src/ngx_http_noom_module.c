@@ -302,8 +302,8 @@ static ngx_int_t
 ngx_http_noom_handler(ngx_http_request_t *r)
 {
     ngx_int_t                  rc;
-    ngx_str_t                  key, eio, value;
-    ngx_uint_t                 kind, upgrade, n;
+    ngx_str_t                  key, eio, value, sid;
+    ngx_uint_t                 kind, upgrade, n, owner;
     ngx_http_noom_loc_conf_t  *lcf;
 
     if (r != r->main) {
@@ -347,6 +347,26 @@ ngx_http_noom_handler(ngx_http_request_t *r)
             /* refused, the response is out */
             return rc;
         }
+
+        if (ngx_http_arg(r, (u_char *) "transport", 9, &value) == NGX_OK
+            && value.len == 7
+            && ngx_strncmp(value.data, "polling", 7) == 0)
+        {
+            return ngx_noom_poll_handler(r, lcf, kind);
+        }
+    }
+
+    owner = 0;
+
+    if (ngx_http_arg(r, (u_char *) "sid", 3, &sid) == NGX_OK) {
+        /* the upgrade of a polling session, that may live elsewhere */
+
+        if (ngx_noom_poll_proxy_sid(&sid, &owner) != NGX_OK) {
+            return ngx_http_noom_json_error(r, NGX_HTTP_BAD_REQUEST, 1,
+                                            "Session ID unknown");
+        }
+
+        kind = NGX_NOOM_KIND_PROXY;
     }
 
     rc = ngx_noom_ws_handshake(r, lcf, &key);
@@ -361,7 +381,7 @@ ngx_http_noom_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    return ngx_noom_ws_upgrade(r, &key, kind);
+    return ngx_noom_ws_upgrade(r, &key, kind, &sid, owner);
 }
 
 
@@ -369,7 +389,7 @@ static ngx_int_t
 ngx_http_noom_eio_request(ngx_http_request_t *r,
     ngx_http_noom_loc_conf_t *lcf, ngx_uint_t upgrade, ngx_uint_t *kind)
 {
-    ngx_str_t  eio, transport, sid;
+    ngx_str_t  eio, transport;
 
     *kind = 0;
 
@@ -381,21 +401,16 @@ ngx_http_noom_eio_request(ngx_http_request_t *r,
     }
 
     if (ngx_http_arg(r, (u_char *) "transport", 9, &transport) != NGX_OK
-        || transport.len != 9
-        || ngx_strncmp(transport.data, "websocket", 9) != 0)
+        || !((transport.len == 9
+              && ngx_strncmp(transport.data, "websocket", 9) == 0)
+             || (transport.len == 7
+                 && ngx_strncmp(transport.data, "polling", 7) == 0)))
     {
-        /* HTTP long-polling is not served: Transport unknown */
         return ngx_http_noom_json_error(r, NGX_HTTP_BAD_REQUEST, 0,
                                         "Transport unknown");
     }
 
-    if (ngx_http_arg(r, (u_char *) "sid", 3, &sid) == NGX_OK) {
-        /* an upgrade of a polling session that cannot exist here */
-        return ngx_http_noom_json_error(r, NGX_HTTP_BAD_REQUEST, 1,
-                                        "Session ID unknown");
-    }
-
-    if (!upgrade) {
+    if (transport.len == 9 && !upgrade) {
         return ngx_http_noom_json_error(r, NGX_HTTP_BAD_REQUEST, 3,
                                         "Bad request");
     }
@@ -697,6 +712,10 @@ ngx_http_noom_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_noom_poll_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ngx_noom_admin_init_process(cycle) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -724,6 +743,7 @@ ngx_http_noom_exit_process(ngx_cycle_t *cycle)
     ngx_noom_app_exit();
     ngx_noom_sio_exit();
     ngx_noom_ws_exit();
+    ngx_noom_poll_exit();
 }
 
 

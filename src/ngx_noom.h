@@ -34,6 +34,7 @@
 #define NGX_NOOM_KIND_WS_ECHO       3
 #define NGX_NOOM_KIND_EIO_ECHO      4
 #define NGX_NOOM_KIND_SIO_TEST      5
+#define NGX_NOOM_KIND_PROXY         6   /* upgrades a polling session */
 
 #define NGX_NOOM_NSP_MAX            2
 #define NGX_NOOM_MAX_WORKERS        1024
@@ -64,6 +65,9 @@
 #define NGX_NOOM_REC_ROOMS_CHANGED  4   /* send room_change to all */
 #define NGX_NOOM_REC_ADMIN          5   /* frames for the admin sockets */
 #define NGX_NOOM_REC_ACTION         6   /* an admin action on one socket */
+#define NGX_NOOM_REC_POLL           7   /* to a polling session's owner */
+#define NGX_NOOM_REC_PREQ           8   /* to a parked polling request */
+#define NGX_NOOM_REC_PROXY          9   /* to an upgrading WebSocket */
 
 /* admin actions, in the room field of an NGX_NOOM_REC_ACTION record */
 #define NGX_NOOM_ACT_DISCONNECT     1   /* "41", as if the client left "/" */
@@ -223,6 +227,7 @@ typedef struct {
     ngx_pid_t                  pid;
     ngx_uint_t                 epoch;
     ngx_atomic_t               conns;
+    ngx_atomic_t               polling;     /* sessions on polling */
     ngx_atomic_t               plain;
     ngx_atomic_t               admins;
     ngx_atomic_t               frames_out;  /* written by its worker only */
@@ -248,6 +253,8 @@ typedef struct {
     ngx_atomic_t               zone_errors;
     ngx_atomic_t               zone_repairs;
     ngx_atomic_t               crashes;
+    ngx_atomic_t               polling_requests;
+    ngx_atomic_t               upgrades;
     ngx_atomic_t               admin_logins;
     ngx_atomic_t               admin_refused;
     ngx_atomic_t               admin_actions;
@@ -317,6 +324,7 @@ typedef struct {
     u_char                     id[NGX_NOOM_ID_LEN];
     u_char                     eio[NGX_NOOM_ID_LEN];
     ngx_uint_t                 secure;
+    ngx_uint_t                 polling;
     size_t                     addr_len;
     size_t                     url_len;
     size_t                     ua_len;
@@ -405,6 +413,7 @@ struct ngx_noom_ctx_s {
 
     ngx_str_t                  url;         /* for the admin panel */
     ngx_str_t                  ua;
+    ngx_str_t                  addr;
     uint64_t                   issued;
 
     ngx_noom_asock_t          *asock[NGX_NOOM_NSP_MAX];
@@ -413,6 +422,9 @@ struct ngx_noom_ctx_s {
 
     ngx_uint_t                 kind;
     ngx_uint_t                 close_code;
+
+    void                      *poll;        /* a polling session's */
+    ngx_uint_t                 owner;       /* a proxy's session's worker */
 
     ngx_msec_t                 rate_last;   /* token bucket */
     ngx_uint_t                 tokens;      /* in thousandths */
@@ -426,6 +438,8 @@ struct ngx_noom_ctx_s {
     unsigned                   close_now:1;
     unsigned                   done:1;
     unsigned                   is_held:1;
+    unsigned                   proxy_closed:1;
+    unsigned                   secure:1;
 };
 
 
@@ -468,8 +482,25 @@ ngx_int_t ngx_noom_header(ngx_http_request_t *r, char *name, size_t len,
 ngx_int_t ngx_noom_ws_handshake(ngx_http_request_t *r,
     ngx_http_noom_loc_conf_t *lcf, ngx_str_t *key);
 ngx_int_t ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key,
-    ngx_uint_t kind);
+    ngx_uint_t kind, ngx_str_t *sid, ngx_uint_t owner);
 void ngx_noom_ws_exit(void);
+void ngx_noom_keep_handshake(ngx_noom_ctx_t *ctx, ngx_http_request_t *r);
+
+/* ngx_noom_poll.c */
+extern ngx_noom_transport_t  ngx_noom_poll_transport;
+
+ngx_int_t ngx_noom_poll_init_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_noom_poll_handler(ngx_http_request_t *r,
+    ngx_http_noom_loc_conf_t *lcf, ngx_uint_t kind);
+size_t ngx_noom_poll_max_payload(ngx_http_noom_loc_conf_t *lcf);
+ngx_int_t ngx_noom_poll_proxy_sid(ngx_str_t *sid, ngx_uint_t *w);
+void ngx_noom_poll_proxy_open(ngx_noom_ctx_t *ctx);
+void ngx_noom_poll_proxy_message(ngx_noom_ctx_t *ctx, ngx_uint_t opcode,
+    u_char *p, size_t len);
+void ngx_noom_poll_proxy_cleanup(ngx_noom_ctx_t *ctx);
+void ngx_noom_poll_record(ngx_noom_rec_t *rec, u_char *payload);
+void ngx_noom_poll_shutdown(void);
+void ngx_noom_poll_exit(void);
 
 /* ngx_noom_eio.c */
 void ngx_noom_eio_open(ngx_noom_ctx_t *ctx);
@@ -578,6 +609,7 @@ void ngx_noom_admin_unregister(ngx_noom_ctx_t *ctx, ngx_uint_t nsp);
 void ngx_noom_admin_room(ngx_noom_ctx_t *ctx, u_char *name, size_t len,
     ngx_uint_t joined);
 void ngx_noom_admin_nick(ngx_noom_ctx_t *ctx);
+void ngx_noom_admin_upgraded(ngx_noom_ctx_t *ctx);
 void ngx_noom_admin_deliver(ngx_noom_rec_t *rec, u_char *payload);
 void ngx_noom_admin_purge(ngx_cycle_t *cycle, ngx_uint_t crashed);
 char *ngx_noom_admin_auth_conf(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -35,6 +35,7 @@ typedef struct {
     uint64_t                   issued;
     ngx_uint_t                 nsp;
     ngx_uint_t                 secure;
+    ngx_uint_t                 polling;
     size_t                     addr_len;
     size_t                     url_len;
     size_t                     ua_len;
@@ -538,14 +539,11 @@ ngx_noom_admin_register(ngx_noom_ctx_t *ctx, ngx_uint_t nsp)
 {
     u_char            *p;
     size_t             addr, url, ua;
-    ngx_connection_t  *c;
     ngx_noom_asock_t  *s;
 
-    c = ctx->connection;
+    /* the handshake's address, url and user agent were kept */
 
-    /* the handshake's url and user agent were kept at the takeover */
-
-    addr = ngx_min(c->addr_text.len, NGX_NOOM_ADMIN_ADDR_LEN);
+    addr = ctx->addr.len;
     url = ctx->url.len;
     ua = ctx->ua.len;
 
@@ -559,7 +557,7 @@ ngx_noom_admin_register(ngx_noom_ctx_t *ctx, ngx_uint_t nsp)
 
         ngx_noom_stat(zone_errors, 1);
 
-        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+        ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
                       "noom: zone is full, cannot list a socket for the "
                       "admin namespace");
         return NGX_ERROR;
@@ -575,15 +573,12 @@ ngx_noom_admin_register(ngx_noom_ctx_t *ctx, ngx_uint_t nsp)
     ngx_memcpy(s->id, ctx->nsp[nsp].id, NGX_NOOM_ID_LEN);
     ngx_memcpy(s->eio, ctx->eio_sid, NGX_NOOM_ID_LEN);
 
-#if (NGX_HTTP_SSL)
-    s->secure = (c->ssl != NULL);
-#else
-    s->secure = 0;
-#endif
+    s->secure = ctx->secure;
+    s->polling = (ctx->transport == &ngx_noom_poll_transport);
 
     s->addr = p;
     s->addr_len = addr;
-    p = ngx_cpymem(p, c->addr_text.data, addr);
+    p = ngx_cpymem(p, ctx->addr.data, addr);
 
     s->url = p;
     s->url_len = url;
@@ -701,6 +696,25 @@ ngx_noom_admin_room(ngx_noom_ctx_t *ctx, u_char *name, size_t len,
 
 
 /* socket_updated({id, nsp, data}): the UI shows data.nickname */
+
+/* a polling session moved to its WebSocket */
+
+void
+ngx_noom_admin_upgraded(ngx_noom_ctx_t *ctx)
+{
+    ngx_uint_t  i;
+
+    ngx_noom_zone_lock();
+
+    for (i = 0; i < NGX_NOOM_NSP_MAX; i++) {
+        if (ctx->asock[i]) {
+            ctx->asock[i]->polling = 0;
+        }
+    }
+
+    ngx_noom_zone_unlock();
+}
+
 
 void
 ngx_noom_admin_nick(ngx_noom_ctx_t *ctx)
@@ -1270,6 +1284,7 @@ ngx_noom_admin_copy_locked(ngx_noom_asock_t *s, ngx_noom_admin_info_t *info)
     info->issued = s->issued;
     info->nsp = s->nsp;
     info->secure = s->secure;
+    info->polling = s->polling;
 
     info->addr_len = s->addr_len;
     ngx_memcpy(info->addr, s->addr, s->addr_len);
@@ -1340,13 +1355,14 @@ ngx_noom_admin_socket_json(ngx_noom_admin_info_t *s)
                      " s{ss# so s{ssss} sI sb ss# ss# sb} so}",
                      "id", s->id, (int) NGX_NOOM_ID_LEN,
                      "clientId", s->eio, 12,
-                     "transport", "websocket",
+                     "transport", s->polling ? "polling" : "websocket",
                      "nsp", ngx_noom_admin_nsps[s->nsp].data,
                      "data", data,
                      "handshake",
                      "address", s->addr, (int) s->addr_len,
                      "headers", headers,
-                     "query", "EIO", "4", "transport", "websocket",
+                     "query", "EIO", "4",
+                     "transport", s->polling ? "polling" : "websocket",
                      "issued", (json_int_t) s->issued,
                      "secure", (int) s->secure,
                      "time", time, (int) (p - time),
@@ -1429,7 +1445,7 @@ ngx_noom_admin_stats(ngx_uint_t with_events)
 {
     json_t             *events, *e, *args;
     ngx_pid_t           pid;
-    ngx_uint_t          i, clients, sockets, admins;
+    ngx_uint_t          i, clients, polling, sockets, admins;
     ngx_time_t         *tp;
     ngx_noom_msg_t     *m;
     ngx_atomic_uint_t   now[NGX_NOOM_ADMIN_COUNTERS];
@@ -1479,10 +1495,12 @@ ngx_noom_admin_stats(ngx_uint_t with_events)
     }
 
     clients = 0;
+    polling = 0;
 
     for (i = 0; i < ngx_noom_shm->nworkers; i++) {
         w = &ngx_noom_shm->workers[i];
         clients += w->conns - w->plain;
+        polling += w->polling;
     }
 
     ngx_noom_zone_lock();
@@ -1502,7 +1520,7 @@ ngx_noom_admin_stats(ngx_uint_t with_events)
                      "uptime", (double) (tp->sec - ngx_noom_shm->start)
                                + tp->msec / 1000.0,
                      "clientsCount", (json_int_t) clients,
-                     "pollingClientsCount", (json_int_t) 0,
+                     "pollingClientsCount", (json_int_t) polling,
                      "aggregatedEvents", events,
                      "namespaces",
                      "name", "/", "socketsCount", (json_int_t) sockets,

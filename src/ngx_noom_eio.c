@@ -2,10 +2,10 @@
 /*
  * Copyright (C) noom authors
  *
- * Engine.IO v4 over WebSocket: the open packet, the server's heartbeat and
- * the packet types.  One Engine.IO packet per WebSocket message; a binary
- * message is a message packet carrying bytes.  HTTP long-polling is not
- * served (see ngx_http_noom_eio_request()).
+ * Engine.IO v4: the open packet and the packet types, whatever the
+ * transport.  One Engine.IO packet per WebSocket message (or per record of
+ * a polling payload, see ngx_noom_poll.c); a binary message is a message
+ * packet carrying bytes.
  */
 
 
@@ -20,17 +20,31 @@ ngx_noom_eio_open(ngx_noom_ctx_t *ctx)
 
     lcf = ctx->conf;
 
-    if (ngx_noom_random_id(ctx->eio_sid) != NGX_OK) {
-        ngx_noom_abort(ctx, "no random id");
-        return;
-    }
+    /* a polling session is opened, a WebSocket one cannot be upgraded */
 
-    p = ngx_snprintf(buf, sizeof(buf),
-                     "0{\"sid\":\"%*s\",\"upgrades\":[],\"pingInterval\":%M,"
-                     "\"pingTimeout\":%M,\"maxPayload\":%uz}",
-                     (size_t) NGX_NOOM_ID_LEN, ctx->eio_sid,
-                     lcf->ping_interval, lcf->ping_timeout,
-                     lcf->max_payload);
+    if (ctx->connection == NULL) {
+        p = ngx_snprintf(buf, sizeof(buf),
+                         "0{\"sid\":\"%*s\",\"upgrades\":[\"websocket\"],"
+                         "\"pingInterval\":%M,\"pingTimeout\":%M,"
+                         "\"maxPayload\":%uz}",
+                         (size_t) NGX_NOOM_ID_LEN, ctx->eio_sid,
+                         lcf->ping_interval, lcf->ping_timeout,
+                         ngx_noom_poll_max_payload(lcf));
+
+    } else {
+        if (ngx_noom_random_id(ctx->eio_sid) != NGX_OK) {
+            ngx_noom_abort(ctx, "no random id");
+            return;
+        }
+
+        p = ngx_snprintf(buf, sizeof(buf),
+                         "0{\"sid\":\"%*s\",\"upgrades\":[],"
+                         "\"pingInterval\":%M,\"pingTimeout\":%M,"
+                         "\"maxPayload\":%uz}",
+                         (size_t) NGX_NOOM_ID_LEN, ctx->eio_sid,
+                         lcf->ping_interval, lcf->ping_timeout,
+                         lcf->max_payload);
+    }
 
     if (ngx_noom_send_text(ctx, buf, p - buf) != NGX_OK) {
         return;

@@ -246,6 +246,8 @@ ngx_noom_relay_shutdown(void)
         ngx_noom_close(ctx, NGX_NOOM_END_GOING_AWAY, "server shutting down");
     }
 
+    ngx_noom_poll_shutdown();
+
     /*
      * Called from the worker's quit handling, outside of the event loop:
      * the posted writes would otherwise wait for the next event or timer.
@@ -317,6 +319,11 @@ ngx_noom_relay_deliver(ngx_noom_rec_t *rec, u_char *payload)
 
     if (rec->type == NGX_NOOM_REC_ROOMS_CHANGED) {
         ngx_noom_relay_rooms_changed_local();
+        return;
+    }
+
+    if (rec->type >= NGX_NOOM_REC_POLL) {
+        ngx_noom_poll_record(rec, payload);
         return;
     }
 

@@ -399,7 +399,7 @@ ngx_noom_session_size(ngx_http_noom_main_conf_t *mcf)
     size = sizeof(ngx_noom_ctx_t) + mcf->max_nickname;
 
     if (mcf->admin) {
-        size += 2 * NGX_NOOM_ADMIN_STR_LEN;
+        size += 2 * NGX_NOOM_ADMIN_STR_LEN + NGX_NOOM_ADMIN_ADDR_LEN;
     }
 
     return size;
@@ -448,8 +448,6 @@ ngx_noom_session_cleanup(ngx_noom_ctx_t *ctx)
         return;
     }
 
-    ngx_noom_stat(disconnections, 1);
-
     ngx_noom_relay_unhold(ctx);
 
     if (ctx->kind == NGX_NOOM_KIND_SIO || ctx->kind == NGX_NOOM_KIND_SIO_TEST)
@@ -468,8 +466,11 @@ ngx_noom_session_cleanup(ngx_noom_ctx_t *ctx)
     ctx->out_last = &ctx->out;
     ctx->out_bytes = 0;
 
-    (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_worker].conns,
-                                -1);
+    if (ctx->kind != NGX_NOOM_KIND_PROXY) {
+        ngx_noom_stat(disconnections, 1);
+        (void) ngx_atomic_fetch_add(
+                   &ngx_noom_shm->workers[ngx_worker].conns, -1);
+    }
 }
 
 

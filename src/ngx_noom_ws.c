@@ -27,8 +27,6 @@ static void ngx_noom_ws_abandon(void *data);
 static void ngx_noom_ws_takeover(ngx_event_t *ev);
 static void ngx_noom_ws_close_early(ngx_noom_ctx_t *ctx,
     ngx_http_request_t *r);
-static void ngx_noom_ws_keep_handshake(ngx_noom_ctx_t *ctx,
-    ngx_http_request_t *r);
 static void ngx_noom_ws_read_event(ngx_event_t *rev);
 static void ngx_noom_ws_write_event(ngx_event_t *wev);
 static void ngx_noom_ws_read_handler(ngx_noom_ctx_t *ctx);
@@ -319,7 +317,8 @@ ngx_noom_ws_refuse_version(ngx_http_request_t *r)
 
 
 ngx_int_t
-ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key, ngx_uint_t kind)
+ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key, ngx_uint_t kind,
+    ngx_str_t *sid, ngx_uint_t owner)
 {
     u_char                     hash[20];
     ngx_int_t                  rc;
@@ -441,6 +440,11 @@ ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key, ngx_uint_t kind)
 
     ctx->timer.handler = ngx_noom_ws_takeover;
 
+    if (kind == NGX_NOOM_KIND_PROXY) {
+        ngx_memcpy(ctx->eio_sid, sid->data, NGX_NOOM_ID_LEN);
+        ctx->owner = owner;
+    }
+
     rc = ngx_http_send_header(r);
 
     if (rc == NGX_ERROR || rc > NGX_OK) {
@@ -541,9 +545,7 @@ ngx_noom_ws_takeover(ngx_event_t *ev)
         }
     }
 
-    if (ctx->mcf->admin) {
-        ngx_noom_ws_keep_handshake(ctx, r);
-    }
+    ngx_noom_keep_handshake(ctx, r);
 
     /* the frames that came with the handshake stay in the connection's pool */
 
@@ -583,8 +585,12 @@ ngx_noom_ws_takeover(ngx_event_t *ev)
 
     ngx_noom_local_add(ctx, NGX_NOOM_LIST_ALL);
 
-    ngx_noom_stat(connections, 1);
-    (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_worker].conns, 1);
+    if (ctx->kind != NGX_NOOM_KIND_PROXY) {
+        /* a proxy is its session's transport, not a session */
+        ngx_noom_stat(connections, 1);
+        (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_worker].conns,
+                                    1);
+    }
 
     if (m) {
         ngx_noom_queue(ctx, m);
@@ -599,6 +605,10 @@ ngx_noom_ws_takeover(ngx_event_t *ev)
         break;
 
     case NGX_NOOM_KIND_WS_ECHO:
+        break;
+
+    case NGX_NOOM_KIND_PROXY:
+        ngx_noom_poll_proxy_open(ctx);
         break;
 
     default:
@@ -669,10 +679,20 @@ ngx_noom_ws_close_early(ngx_noom_ctx_t *ctx, ngx_http_request_t *r)
 
 /* what the admin panel shows of the handshake, copied out of the request */
 
-static void
-ngx_noom_ws_keep_handshake(ngx_noom_ctx_t *ctx, ngx_http_request_t *r)
+void
+ngx_noom_keep_handshake(ngx_noom_ctx_t *ctx, ngx_http_request_t *r)
 {
     u_char  *p;
+
+    ctx->issued = (uint64_t) r->start_sec * 1000 + r->start_msec;
+
+#if (NGX_HTTP_SSL)
+    ctx->secure = (r->connection->ssl != NULL);
+#endif
+
+    if (!ctx->mcf->admin) {
+        return;
+    }
 
     p = ctx->nick + ctx->mcf->max_nickname;
 
@@ -688,7 +708,12 @@ ngx_noom_ws_keep_handshake(ngx_noom_ctx_t *ctx, ngx_http_request_t *r)
         ngx_memcpy(p, r->headers_in.user_agent->value.data, ctx->ua.len);
     }
 
-    ctx->issued = (uint64_t) r->start_sec * 1000 + r->start_msec;
+    p += NGX_NOOM_ADMIN_STR_LEN;
+
+    ctx->addr.data = p;
+    ctx->addr.len = ngx_min(r->connection->addr_text.len,
+                            NGX_NOOM_ADMIN_ADDR_LEN);
+    ngx_memcpy(p, r->connection->addr_text.data, ctx->addr.len);
 }
 
 
@@ -1133,6 +1158,10 @@ ngx_noom_ws_message(ngx_noom_ctx_t *ctx, ngx_uint_t opcode, u_char *p,
         ngx_noom_plain_message(ctx, p, len);
         return;
 
+    case NGX_NOOM_KIND_PROXY:
+        ngx_noom_poll_proxy_message(ctx, opcode, p, len);
+        return;
+
     default:
         ngx_noom_eio_message(ctx, opcode, p, len);
     }
@@ -1476,6 +1505,10 @@ ngx_noom_ws_cleanup(void *data)
     }
 
     ctx->done = 1;
+
+    if (ctx->kind == NGX_NOOM_KIND_PROXY) {
+        ngx_noom_poll_proxy_cleanup(ctx);
+    }
 
     ngx_noom_session_cleanup(ctx);
 

@@ -1,11 +1,16 @@
 // The Node.js app's flow with the official socket.io-client against noom:
 // two clients with nicknames, enter_room acked, welcome("bob", 2),
 // new_message("bob: hi"), bye("bob", 1) when one disconnects, room_change
-// seen by a third client in the lobby.  Usage: node app_flow.mjs <port>
+// seen by a third client in the lobby, an offer to one member by its id.
+// Usage: node app_flow.mjs <port> [websocket|polling|default [path]]
+// (default: Socket.IO's own transports, polling then the upgrade)
 
 import { io } from "socket.io-client";
 
 const url = `http://127.0.0.1:${process.argv[2]}`;
+const mode = process.argv[3] || "websocket";
+const path = process.argv[4] || "/ws";
+const transports = mode === "default" ? undefined : [mode];
 let n = 0, failed = 0;
 
 function ok(cond, name) {
@@ -21,8 +26,7 @@ function is(got, want, name) {
 }
 
 function connect() {
-    const s = io(url, { path: "/ws", transports: ["websocket"],
-                        reconnection: false });
+    const s = io(url, { path, transports, reconnection: false });
     return new Promise((resolve, reject) => {
         s.on("connect", () => resolve(s));
         s.on("connect_error", reject);
@@ -92,6 +96,11 @@ try {
     is(line, "bob: hi", 'new_message("bob: hi")');
     is([detail.id, detail.nickname, detail.text], [bob.id, "bob", "hi"],
        "with {id, nickname, text}");
+
+    const offer = next(alice, "offer");
+    bob.emit("offer", { type: "offer", sdp: "v=0" }, "lobby", alice.id);
+    const [desc, from] = await offer;
+    is([desc.sdp, from], ["v=0", bob.id], "an offer reaches its toId");
 
     const bye = next(alice, "bye");
     const bobId = bob.id;
