@@ -228,6 +228,7 @@ typedef struct {
     ngx_uint_t                 epoch;
     ngx_atomic_t               conns;
     ngx_atomic_t               polling;     /* sessions on polling */
+    ngx_atomic_t               waiting;     /* of them, with a GET here */
     ngx_atomic_t               plain;
     ngx_atomic_t               admins;
     ngx_atomic_t               frames_out;  /* written by its worker only */

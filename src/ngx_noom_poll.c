@@ -114,6 +114,7 @@ static void ngx_noom_poll_wake(ngx_noom_ctx_t *ctx);
 static void ngx_noom_poll_flush_handler(ngx_event_t *ev);
 static void ngx_noom_poll_answer_get(ngx_noom_poll_t *pl, u_char *extra,
     size_t extra_len);
+static void ngx_noom_poll_detach_get(ngx_noom_poll_t *pl);
 static void ngx_noom_poll_close(ngx_noom_ctx_t *ctx, ngx_uint_t reason,
     const char *why);
 static void ngx_noom_poll_abort(ngx_noom_ctx_t *ctx, const char *why);
@@ -233,6 +234,10 @@ ngx_noom_poll_handler(ngx_http_request_t *r, ngx_http_noom_loc_conf_t *lcf,
 
     rc = ngx_noom_poll_cors(r, lcf);
 
+    if (rc == NGX_HTTP_FORBIDDEN) {
+        return ngx_noom_poll_error(r, rc, 4);
+    }
+
     if (rc != NGX_OK) {
         return rc;
     }
@@ -342,7 +347,7 @@ ngx_noom_poll_cors(ngx_http_request_t *r, ngx_http_noom_loc_conf_t *lcf)
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "noom: origin \"%V\" is not allowed", &origin);
 
-            return ngx_noom_poll_error(r, NGX_HTTP_FORBIDDEN, 4);
+            return NGX_HTTP_FORBIDDEN;
         }
     }
 
@@ -547,6 +552,8 @@ ngx_noom_poll_handshake(ngx_http_request_t *r, ngx_http_noom_loc_conf_t *lcf,
 
     pl->get_worker = ngx_worker;
     pl->get_id = pr->node.key;
+    (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_worker].waiting,
+                                1);
 
     ngx_noom_eio_open(ctx);
 
@@ -1024,6 +1031,8 @@ ngx_noom_poll_op(ngx_uint_t src, ngx_uint_t op, u_char *sid, uint64_t id,
 
         pl->get_worker = src;
         pl->get_id = id;
+        (void) ngx_atomic_fetch_add(
+                   &ngx_noom_shm->workers[ngx_worker].waiting, 1);
 
         if (ctx->out) {
             ngx_noom_poll_wake(ctx);
@@ -1045,7 +1054,7 @@ ngx_noom_poll_op(ngx_uint_t src, ngx_uint_t op, u_char *sid, uint64_t id,
     case NGX_NOOM_POLL_GONE:
 
         if (pl->get_worker == src && pl->get_id == id) {
-            pl->get_worker = NGX_NOOM_POLL_NONE;
+            ngx_noom_poll_detach_get(pl);
 
             ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
                           "noom: the client closed its polling request");
@@ -1548,7 +1557,16 @@ ngx_noom_poll_answer_get(ngx_noom_poll_t *pl, u_char *extra,
     ngx_noom_poll_to_req(pl->get_worker, pl->get_id, NGX_HTTP_OK, buf,
                          p - buf);
 
+    ngx_noom_poll_detach_get(pl);
+}
+
+
+static void
+ngx_noom_poll_detach_get(ngx_noom_poll_t *pl)
+{
     pl->get_worker = NGX_NOOM_POLL_NONE;
+    (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_worker].waiting,
+                                -1);
 }
 
 
@@ -1604,7 +1622,7 @@ ngx_noom_poll_abort(ngx_noom_ctx_t *ctx, const char *why)
 
     if (pl->get_worker != NGX_NOOM_POLL_NONE) {
         ngx_noom_poll_refuse(pl->get_worker, pl->get_id, 1);
-        pl->get_worker = NGX_NOOM_POLL_NONE;
+        ngx_noom_poll_detach_get(pl);
     }
 
     ctx->close_sent = 1;

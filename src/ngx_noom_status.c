@@ -56,11 +56,11 @@ static u_char *ngx_noom_status_metric(u_char *p, char *name, char *type,
 static ngx_noom_status_counter_t  ngx_noom_status_counters[] = {
 
     { "noom_connections_total", "counter",
-      "WebSocket connections upgraded.",
+      "Sessions opened (WebSocket or polling).",
       ngx_noom_status_off(connections) },
 
     { "noom_disconnections_total", "counter",
-      "WebSocket connections closed.",
+      "Sessions closed.",
       ngx_noom_status_off(disconnections) },
 
     { "noom_handshakes_refused_total", "counter",
@@ -108,6 +108,14 @@ static ngx_noom_status_counter_t  ngx_noom_status_counters[] = {
       "Workers replaced after exiting abnormally.",
       ngx_noom_status_off(crashes) },
 
+    { "noom_polling_requests_total", "counter",
+      "HTTP long-polling requests (handshakes, GETs, POSTs, preflights).",
+      ngx_noom_status_off(polling_requests) },
+
+    { "noom_upgrades_total", "counter",
+      "Polling sessions upgraded to a WebSocket.",
+      ngx_noom_status_off(upgrades) },
+
     { "noom_zone_repairs_total", "counter",
       "Zone repairs after a process died while changing it.",
       ngx_noom_status_off(zone_repairs) },
@@ -131,7 +139,7 @@ static ngx_noom_status_counter_t  ngx_noom_status_counters[] = {
 static ngx_noom_status_worker_t  ngx_noom_status_workers[] = {
 
     { "noom_worker_connections", "gauge",
-      "Open WebSocket connections of a worker.", 0 },
+      "Open sessions of a worker (WebSocket or polling).", 0 },
 
     { "noom_worker_lobby_connections", "gauge",
       "Plain WebSocket lobby connections of a worker.", 1 },
@@ -153,6 +161,13 @@ static ngx_noom_status_worker_t  ngx_noom_status_workers[] = {
 
     { "noom_worker_frames_out_total", "counter",
       "Messages a worker queued for sending to its clients.", 7 },
+
+    { "noom_worker_polling_sessions", "gauge",
+      "Sessions of a worker on HTTP long-polling (the others are on "
+      "WebSockets).", 8 },
+
+    { "noom_worker_polling_waiting", "gauge",
+      "Polling sessions of a worker with a GET waiting for packets.", 9 },
 
     { NULL, NULL, NULL, 0 }
 };
@@ -291,6 +306,8 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     "\"rate_limited\":%uA,"
                     "\"zone_errors\":%uA,\"worker_crashes\":%uA,"
                     "\"zone_repairs\":%uA,"
+                    "\"polling\":%uA,\"polling_waiting\":%uA,"
+                    "\"polling_requests\":%uA,\"upgrades\":%uA,"
                     "\"admin\":{\"admins\":%uA,\"sockets\":%ui,"
                     "\"admin_sockets\":%ui,\"logins\":%uA,"
                     "\"refused\":%uA,\"actions\":%uA},"
@@ -305,6 +322,11 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     st->slow_closes,
                     st->protocol_closes, st->limit_errors, st->rate_limited,
                     st->zone_errors, st->crashes, st->zone_repairs,
+                    ngx_noom_workers_sum(offsetof(ngx_noom_worker_t,
+                                                  polling)),
+                    ngx_noom_workers_sum(offsetof(ngx_noom_worker_t,
+                                                  waiting)),
+                    st->polling_requests, st->upgrades,
                     ngx_noom_shm->admins, s->sockets, s->admin_sockets,
                     st->admin_logins, st->admin_refused, st->admin_actions);
 
@@ -312,13 +334,15 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
         w = &ngx_noom_shm->workers[i];
 
         p = ngx_sprintf(p, "%s{\"worker\":%ui,\"pid\":%P,"
-                        "\"connections\":%uA,\"lobby\":%uA,"
+                        "\"connections\":%uA,\"polling\":%uA,"
+                        "\"lobby\":%uA,"
                         "\"members\":%ui,\"admins\":%uA,"
                         "\"frames_out\":%uA,"
                         "\"bytes_in\":%uA,\"bytes_out\":%uA,"
                         "\"queue\":{\"size\":%uz,\"used\":%uz,"
                         "\"drops\":%uA}}",
-                        i ? "," : "", i, w->pid, w->conns, w->plain,
+                        i ? "," : "", i, w->pid, w->conns, w->polling,
+                        w->plain,
                         w->members, w->admins, w->frames_out, w->bytes_in,
                         w->bytes_out, w->ring.size,
                         w->ring.tail - w->ring.head, w->ring.drops);
@@ -413,7 +437,9 @@ ngx_noom_status_prometheus(ngx_http_request_t *r, ngx_noom_status_t *s)
             case 4:  v = w->ring.size; break;
             case 5:  v = w->ring.tail - w->ring.head; break;
             case 6:  v = w->ring.drops; break;
-            default: v = w->frames_out;
+            case 7:  v = w->frames_out; break;
+            case 8:  v = w->polling; break;
+            default: v = w->waiting;
             }
 
             p = ngx_sprintf(p, "%s{worker=\"%ui\"} %ui\n", wm->name, i, v);
