@@ -56,8 +56,8 @@ typedef struct {
     uint64_t                   get_id;
     ngx_uint_t                 ws_worker;   /* the probing WebSocket */
     uint64_t                   ws_serial;
+    unsigned                   probed:1;
     unsigned                   upgraded:1;
-    unsigned                   client_close:1;
 } ngx_noom_poll_t;
 
 
@@ -1034,6 +1034,12 @@ ngx_noom_poll_op(ngx_uint_t src, ngx_uint_t op, u_char *sid, uint64_t id,
         (void) ngx_atomic_fetch_add(
                    &ngx_noom_shm->workers[ngx_worker].waiting, 1);
 
+        if (pl->probed) {
+            /* the client upgrades once this GET is over: no waiting */
+            ngx_noom_poll_answer_get(pl, (u_char *) "6", 1);
+            return;
+        }
+
         if (ctx->out) {
             ngx_noom_poll_wake(ctx);
         }
@@ -1103,6 +1109,7 @@ ngx_noom_poll_op(ngx_uint_t src, ngx_uint_t op, u_char *sid, uint64_t id,
         }
 
         pl->ws_worker = NGX_NOOM_POLL_NONE;
+        pl->probed = 0;
 
         if (pl->upgraded) {
             ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
@@ -1212,8 +1219,12 @@ ngx_noom_poll_ws_in(ngx_noom_poll_t *pl, ngx_uint_t opcode, u_char *p,
                                NGX_NOOM_PROXY_OUT, m);
         ngx_noom_msg_release(m);
 
-        /* the client waits for its GET to end before it upgrades */
+        /*
+         * The client waits for its GET to end before it upgrades: the
+         * one waiting now, or the one on its way, gets a noop at once.
+         */
 
+        pl->probed = 1;
         ngx_noom_poll_answer_get(pl, (u_char *) "6", 1);
         return;
     }
@@ -1247,6 +1258,7 @@ ngx_noom_poll_ws_in(ngx_noom_poll_t *pl, ngx_uint_t opcode, u_char *p,
     ngx_noom_poll_to_proxy(pl->ws_worker, pl->ws_serial, NGX_NOOM_PROXY_CLOSE,
                            NULL);
     pl->ws_worker = NGX_NOOM_POLL_NONE;
+    pl->probed = 0;
 }
 
 

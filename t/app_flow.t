@@ -1,6 +1,10 @@
 #!/usr/bin/perl
 
-# The original app's flow through the official socket.io-client (node).
+# The original app's flow through the official socket.io-client (node):
+# over WebSocket only, over HTTP long-polling only, and with the client's
+# defaults (polling, then the upgrade), on four workers where every HTTP
+# request comes on a new connection, so that one session's requests land
+# on several workers (nginx's access log shows which).
 
 use strict;
 use warnings;
@@ -9,6 +13,9 @@ use lib 't/lib';
 use Test::More;
 use Noom::Test;
 
+plan(skip_all => 'node_modules missing (npm install)')
+    unless -d "$Noom::Test::TOP/node_modules/socket.io-client";
+
 my $t = Noom::Test->new(workers => 4);
 
 $t->write_conf(<<'EOC')->run;
@@ -16,18 +23,44 @@ $t->write_conf(<<'EOC')->run;
 events { worker_connections 1024; }
 http {
     %%TEST_GLOBALS_HTTP%%
+    log_format sid '$pid $arg_transport $arg_sid $status';
+    access_log %%DIR%%/logs/sid.log sid;
+    keepalive_timeout 0;
     server {
         listen 127.0.0.1:%%PORT%% reuseport;
         location /ws { noom_rooms; }
+        location /socket.io/ { noom_rooms; }
+        location /status { noom_status; }
     }
 }
 EOC
 
-my $out = `node $Noom::Test::TOP/t/js/app_flow.mjs ${\ $t->port} 2>&1`;
-my $rc = $?;
-my @lines = split /\n/, $out;
-diag($_) for grep { !/^ok / } @lines;
-is($rc, 0, 'socket.io-client runs the original app\'s flow');
-ok(scalar(grep { /^ok / } @lines) >= 12, 'with all its checks');
+for my $mode (qw(websocket polling default)) {
+    my $out = `node $Noom::Test::TOP/t/js/app_flow.mjs ${\ $t->port} $mode /socket.io 2>&1`;
+    my $rc = $?;
+    my @lines = split /\n/, $out;
+    diag($_) for grep { !/^ok / } @lines;
+    is($rc, 0, "socket.io-client ($mode) runs the original app's flow");
+    ok(scalar(grep { /^ok / } @lines) >= 13, "with all its checks ($mode)");
+}
+
+# which workers served each polling session
+
+my (%workers, %upgraded);
+for (split /\n/, $t->read_file('logs/sid.log')) {
+    my ($pid, $transport, $sid, $status) = split / /;
+    next if $sid eq '-' || $sid eq '';
+    $workers{$sid}{$pid} = 1;
+    $upgraded{$sid} = 1 if $transport eq 'websocket' && $status == 101;
+}
+my $spread = grep { keys %{ $workers{$_} } > 1 } keys %workers;
+cmp_ok($spread, '>', 0, "$spread polling sessions were served by more "
+    . 'than one worker');
+cmp_ok(scalar keys %upgraded, '>=', 3, 'the default client upgraded its '
+    . 'sessions to WebSockets');
+
+my $st = $t->status_json;
+is($st->{polling}, 0, 'no polling session is left');
+is($st->{members}, 0, 'nor any member');
 
 $t->done;
