@@ -588,7 +588,7 @@ void ngx_noom_relay_room_local(ngx_noom_ctx_t *sender, uint64_t uid,
     ngx_noom_msg_t *m);
 ngx_int_t ngx_noom_relay_unicast(ngx_uint_t w, uint64_t uid,
     uint64_t serial, ngx_noom_msg_t *m);
-ngx_int_t ngx_noom_relay_plain(ngx_noom_ctx_t *sender, ngx_noom_msg_t *m);
+ngx_int_t ngx_noom_relay_plain(ngx_noom_msg_t *m);
 void ngx_noom_relay_rooms_changed(void);
 void ngx_noom_relay_rooms_changed_local(void);
 ngx_int_t ngx_noom_ring_put_locked(ngx_uint_t w, ngx_uint_t type,

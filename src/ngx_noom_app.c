@@ -1160,7 +1160,7 @@ ngx_noom_plain_message(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
 
     json_decref(msg);
 
-    if (ngx_noom_relay_plain(ctx, m) != NGX_OK) {
+    if (ngx_noom_relay_plain(m) != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
                       "noom: a worker queue is full, a lobby message did "
                       "not reach everybody");

@@ -707,7 +707,7 @@ ngx_noom_relay_unicast(ngx_uint_t w, uint64_t uid, uint64_t serial,
 /* the plain lobby: every other socket of it, on every worker */
 
 ngx_int_t
-ngx_noom_relay_plain(ngx_noom_ctx_t *sender, ngx_noom_msg_t *m)
+ngx_noom_relay_plain(ngx_noom_msg_t *m)
 {
     ngx_int_t        rc;
     ngx_uint_t       w;
@@ -742,9 +742,8 @@ ngx_noom_relay_plain(ngx_noom_ctx_t *sender, ngx_noom_msg_t *m)
     {
         ctx = ngx_queue_data(q, ngx_noom_ctx_t, lists[NGX_NOOM_LIST_PLAIN]);
 
-        if (ctx != sender) {
-            ngx_noom_send(ctx, m);
-        }
+        /* the sender too: the tutorial's page shows its lines from this */
+        ngx_noom_send(ctx, m);
     }
 
     return rc;
