@@ -92,6 +92,10 @@ uint32_t ngx_noom_utf8(uint32_t state, u_char *p, size_t len);
 #define NGX_NOOM_EIO_UPGRADE       '5'
 #define NGX_NOOM_EIO_NOOP          '6'
 
+ngx_int_t ngx_noom_eio_payload_next(u_char **pos, u_char *last, u_char **p,
+    size_t *len, ngx_uint_t *binary);
+
+
 /* Socket.IO v5 packet types */
 #define NGX_NOOM_SIO_CONNECT       0
 #define NGX_NOOM_SIO_DISCONNECT    1

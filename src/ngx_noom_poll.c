@@ -1130,61 +1130,39 @@ ngx_noom_poll_refuse(ngx_uint_t src, uint64_t id, ngx_uint_t code)
 }
 
 
-/* a POST's packets, separated by the record separator */
+/* a POST's packets, handed to the session one by one */
 
 static void
 ngx_noom_poll_input(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
 {
-    u_char     *last, *end;
-    ngx_str_t   src, dst;
+    u_char     *pos, *last, *data;
+    size_t      n;
+    ngx_int_t   rc;
+    ngx_uint_t  binary;
 
+    pos = p;
     last = p + len;
 
-    while (p < last && !ctx->close_sent && !ctx->done) {
+    while (!ctx->close_sent && !ctx->done) {
 
-        end = ngx_strlchr(p, last, 0x1e);
-        if (end == NULL) {
-            end = last;
+        rc = ngx_noom_eio_payload_next(&pos, last, &data, &n, &binary);
+
+        if (rc == NGX_DONE) {
+            return;
         }
 
-        if (end == p) {
-            goto invalid;
+        if (rc == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
+                          "noom: invalid polling payload, closing");
+
+            ngx_noom_stat(protocol_closes, 1);
+            ngx_noom_close(ctx, NGX_NOOM_END_POLICY, "invalid payload");
+            return;
         }
 
-        if (p[0] == 'b') {
-            /* decoded where it is: base64 is longer than what it holds */
-            src.data = p + 1;
-            src.len = end - p - 1;
-            dst.data = p;
-
-            if (ngx_decode_base64(&dst, &src) != NGX_OK) {
-                goto invalid;
-            }
-
-            ngx_noom_eio_message(ctx, NGX_NOOM_WS_BINARY, dst.data, dst.len);
-
-        } else {
-            if (ngx_noom_utf8(NGX_NOOM_UTF8_ACCEPT, p, end - p)
-                != NGX_NOOM_UTF8_ACCEPT)
-            {
-                goto invalid;
-            }
-
-            ngx_noom_eio_message(ctx, NGX_NOOM_WS_TEXT, p, end - p);
-        }
-
-        p = end + 1;
+        ngx_noom_eio_message(ctx, binary ? NGX_NOOM_WS_BINARY
+                                         : NGX_NOOM_WS_TEXT, data, n);
     }
-
-    return;
-
-invalid:
-
-    ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
-                  "noom: invalid polling payload, closing");
-
-    ngx_noom_stat(protocol_closes, 1);
-    ngx_noom_close(ctx, NGX_NOOM_END_POLICY, "invalid payload");
 }
 
 
