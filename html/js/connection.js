@@ -34,9 +34,10 @@ export class Connection extends EventTarget {
         this.state = "connecting";
         this.everConnected = false;
 
+        // Socket.IO's own transports: polling first, then the WebSocket,
+        // so that a network that blocks WebSockets still gets a call
         this.socket = io({
             path,
-            transports: ["websocket"],
             reconnectionDelay: 500,
             reconnectionDelayMax: 4000,
             timeout: 8000,
