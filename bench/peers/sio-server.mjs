@@ -1,4 +1,5 @@
-// The Noom event set on Node.js + Socket.IO 4.8, WebSocket transport only:
+// The Noom event set on Node.js + Socket.IO 4.8 (WebSocket only, or the
+// transports SIO_TRANSPORTS lists, e.g. "polling,websocket"):
 // the peer noom is measured against.  One process; the same names,
 // argument orders, acks and errors as docs/protocol.md (the parts the
 // benchmarks use, and the rest of the event set for completeness).
@@ -25,7 +26,7 @@ const httpServer = http.createServer((req, res) => {
 
 const opts = {
   path: "/ws",
-  transports: ["websocket"],
+  transports: (process.env.SIO_TRANSPORTS || "websocket").split(","),
   serveClient: false,
   pingInterval: 25000,
   pingTimeout: 20000,
