@@ -713,6 +713,16 @@ ngx_noom_admin_upgraded(ngx_noom_ctx_t *ctx)
     }
 
     ngx_noom_zone_unlock();
+
+    if (ngx_noom_shm->admins == 0 || ctx->asock[NGX_NOOM_NSP_APP] == NULL) {
+        return;
+    }
+
+    ngx_noom_admin_broadcast(json_pack("[s{ss#ssss}]", "socket_updated",
+                                       "id", ctx->asock[NGX_NOOM_NSP_APP]->id,
+                                       (int) NGX_NOOM_ID_LEN,
+                                       "nsp", "/", "transport", "websocket"),
+                             NULL);
 }
 
 
