@@ -92,11 +92,11 @@ static void ngx_noom_preq_answer(uint64_t id, ngx_uint_t status, u_char *p,
     size_t len);
 static void ngx_noom_preq_respond(ngx_noom_preq_t *pr, ngx_uint_t status,
     u_char *p, size_t len);
-static void ngx_noom_poll_to_owner(ngx_uint_t w, ngx_uint_t op, u_char *sid,
-    uint64_t id, u_char *p, size_t len);
-static void ngx_noom_poll_to_req(ngx_uint_t w, uint64_t id,
+static ngx_int_t ngx_noom_poll_to_owner(ngx_uint_t w, ngx_uint_t op,
+    u_char *sid, uint64_t id, u_char *p, size_t len);
+static ngx_int_t ngx_noom_poll_to_req(ngx_uint_t w, uint64_t id,
     ngx_uint_t status, u_char *p, size_t len);
-static void ngx_noom_poll_to_proxy(ngx_uint_t w, uint64_t serial,
+static ngx_int_t ngx_noom_poll_to_proxy(ngx_uint_t w, uint64_t serial,
     ngx_uint_t op, ngx_noom_msg_t *m);
 static void ngx_noom_poll_op(ngx_uint_t src, ngx_uint_t op, u_char *sid,
     uint64_t id, u_char *p, size_t len);
@@ -839,7 +839,7 @@ ngx_noom_preq_respond(ngx_noom_preq_t *pr, ngx_uint_t status, u_char *p,
 
 /* messages between workers, or calls when both ends are here */
 
-static void
+static ngx_int_t
 ngx_noom_poll_to_owner(ngx_uint_t w, ngx_uint_t op, u_char *sid,
     uint64_t id, u_char *p, size_t len)
 {
@@ -848,7 +848,7 @@ ngx_noom_poll_to_owner(ngx_uint_t w, ngx_uint_t op, u_char *sid,
 
     if (w == ngx_worker) {
         ngx_noom_poll_op(w, op, sid, id, p, len);
-        return;
+        return NGX_OK;
     }
 
     buf = ngx_noom_poll_scratch_get(NGX_NOOM_ID_LEN + len);
@@ -870,7 +870,7 @@ ngx_noom_poll_to_owner(ngx_uint_t w, ngx_uint_t op, u_char *sid,
 
     if (rc == NGX_OK) {
         ngx_noom_relay_wake(w);
-        return;
+        return NGX_OK;
     }
 
 failed:
@@ -883,10 +883,12 @@ failed:
         ngx_noom_preq_answer(id, NGX_HTTP_SERVICE_UNAVAILABLE,
                              (u_char *) "{}", 2);
     }
+
+    return NGX_ERROR;
 }
 
 
-static void
+static ngx_int_t
 ngx_noom_poll_to_req(ngx_uint_t w, uint64_t id, ngx_uint_t status,
     u_char *p, size_t len)
 {
@@ -894,7 +896,7 @@ ngx_noom_poll_to_req(ngx_uint_t w, uint64_t id, ngx_uint_t status,
 
     if (w == ngx_worker) {
         ngx_noom_preq_answer(id, status, p, len);
-        return;
+        return NGX_OK;
     }
 
     ngx_noom_zone_lock();
@@ -903,7 +905,7 @@ ngx_noom_poll_to_req(ngx_uint_t w, uint64_t id, ngx_uint_t status,
 
     if (rc == NGX_OK) {
         ngx_noom_relay_wake(w);
-        return;
+        return NGX_OK;
     }
 
     /* the request is told by its own timer */
@@ -911,10 +913,12 @@ ngx_noom_poll_to_req(ngx_uint_t w, uint64_t id, ngx_uint_t status,
     ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                   "noom: the queue of worker %ui is full, a polling "
                   "answer is lost", w);
+
+    return NGX_ERROR;
 }
 
 
-static void
+static ngx_int_t
 ngx_noom_poll_to_proxy(ngx_uint_t w, uint64_t serial, ngx_uint_t op,
     ngx_noom_msg_t *m)
 {
@@ -922,7 +926,7 @@ ngx_noom_poll_to_proxy(ngx_uint_t w, uint64_t serial, ngx_uint_t op,
 
     if (w == ngx_worker) {
         ngx_noom_poll_proxy_op(serial, op, m);
-        return;
+        return NGX_OK;
     }
 
     ngx_noom_zone_lock();
@@ -933,6 +937,8 @@ ngx_noom_poll_to_proxy(ngx_uint_t w, uint64_t serial, ngx_uint_t op,
     if (rc == NGX_OK) {
         ngx_noom_relay_wake(w);
     }
+
+    return rc;
 }
 
 
@@ -1311,10 +1317,15 @@ void
 ngx_noom_poll_proxy_message(ngx_noom_ctx_t *ctx, ngx_uint_t opcode,
     u_char *p, size_t len)
 {
-    ngx_noom_poll_to_owner(ctx->owner,
-                           opcode == NGX_NOOM_WS_BINARY
-                           ? NGX_NOOM_POLL_WS_BINARY : NGX_NOOM_POLL_WS_TEXT,
-                           ctx->eio_sid, ctx->serial, p, len);
+    if (ngx_noom_poll_to_owner(ctx->owner,
+                               opcode == NGX_NOOM_WS_BINARY
+                               ? NGX_NOOM_POLL_WS_BINARY
+                               : NGX_NOOM_POLL_WS_TEXT,
+                               ctx->eio_sid, ctx->serial, p, len)
+        != NGX_OK)
+    {
+        ngx_noom_abort(ctx, "a worker queue is full");
+    }
 }
 
 
@@ -1442,6 +1453,7 @@ ngx_noom_poll_answer_get(ngx_noom_poll_t *pl, u_char *extra,
     u_char          *buf, *p, *data, *hdr;
     size_t           size, max, n;
     uint64_t         len;
+    ngx_int_t        rc;
     ngx_str_t        src, dst;
     ngx_uint_t       opcode;
     ngx_noom_out_t  *out;
@@ -1544,10 +1556,15 @@ ngx_noom_poll_answer_get(ngx_noom_poll_t *pl, u_char *extra,
 
     ngx_noom_shm->workers[ngx_worker].bytes_out += p - buf;
 
-    ngx_noom_poll_to_req(pl->get_worker, pl->get_id, NGX_HTTP_OK, buf,
-                         p - buf);
+    rc = ngx_noom_poll_to_req(pl->get_worker, pl->get_id, NGX_HTTP_OK, buf,
+                              p - buf);
 
     ngx_noom_poll_detach_get(pl);
+
+    if (rc != NGX_OK && !ctx->close_sent) {
+        /* what it held is lost: the client must not go on without it */
+        ngx_noom_abort(ctx, "a worker queue is full");
+    }
 }
 
 
@@ -1702,17 +1719,20 @@ ngx_noom_poll_timer_handler(ngx_event_t *ev)
 static void
 ngx_noom_wsp_wake(ngx_noom_ctx_t *ctx)
 {
+    ngx_int_t         rc;
     ngx_noom_out_t   *out;
     ngx_noom_poll_t  *pl;
 
     pl = ctx->poll;
 
+    rc = NGX_OK;
+
     while (ctx->out) {
         out = ctx->out;
 
-        if (pl->ws_worker != NGX_NOOM_POLL_NONE) {
-            ngx_noom_poll_to_proxy(pl->ws_worker, pl->ws_serial,
-                                   NGX_NOOM_PROXY_OUT, out->msg);
+        if (pl->ws_worker != NGX_NOOM_POLL_NONE && rc == NGX_OK) {
+            rc = ngx_noom_poll_to_proxy(pl->ws_worker, pl->ws_serial,
+                                        NGX_NOOM_PROXY_OUT, out->msg);
         }
 
         ctx->out = out->next;
@@ -1721,6 +1741,10 @@ ngx_noom_wsp_wake(ngx_noom_ctx_t *ctx)
     }
 
     ctx->out_last = &ctx->out;
+
+    if (rc != NGX_OK) {
+        ngx_noom_abort(ctx, "a worker queue is full");
+    }
 }
 
 
