@@ -1186,8 +1186,13 @@ ngx_noom_ws_close(ngx_noom_ctx_t *ctx, ngx_uint_t code, const char *why)
         len = 2 + (why ? ngx_min(ngx_strlen(why), 123) : 0);
     }
 
-    m = ngx_noom_hook("alloc", (u_char *) "ws", 2)
-        ? NULL : ngx_noom_msg_frame(NGX_NOOM_WS_CLOSE, len, &payload);
+    m = NULL;
+    payload = NULL;
+
+    if (!ngx_noom_hook("alloc", (u_char *) "ws", 2)) {
+        m = ngx_noom_msg_frame(NGX_NOOM_WS_CLOSE, len, &payload);
+    }
+
     if (m == NULL) {
         ngx_noom_abort(ctx, "out of memory");
         return;
