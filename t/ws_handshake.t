@@ -261,12 +261,13 @@ is_deeply([$st, $json],
     [400, { code => 5, message => 'Unsupported protocol version' }],
     'an empty EIO gets 400 code 5');
 
-($st, undef, $json) = eio_error('/ws/?EIO=4&transport=polling');
-is_deeply([$st, $json], [400, { code => 0, message => 'Transport unknown' }],
-    'transport=polling gets 400 {"code":0,"message":"Transport unknown"}');
-($st, undef, $json) = eio_error('/ws/?EIO=4&transport=polling&t=Nz5xK2a');
-is_deeply([$st, $json], [400, { code => 0, message => 'Transport unknown' }],
-    'a socket.io-client polling handshake gets the same answer');
+my $body;
+($st, $ct, $body) = $t->get('/ws/?EIO=4&transport=polling');
+is($st, 200, 'transport=polling opens a session (t/eio_polling.t has more)');
+like($body, qr/^0\{"sid":"[\w-]{20}","upgrades":\["websocket"\]/,
+    'its open packet offers the upgrade');
+($st, undef, $body) = $t->get('/ws/?EIO=4&transport=polling&t=Nz5xK2a');
+like($body, qr/^0\{"sid"/, 'so does a socket.io-client polling handshake');
 ($st, undef, $json) = eio_error('/ws/?EIO=4');
 is_deeply([$st, $json], [400, { code => 0, message => 'Transport unknown' }],
     'no transport gets code 0');
