@@ -14,7 +14,7 @@ PORT        ?= 8080
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps run stop test test-unit test-asan test-valgrind fuzz bench \
-        admin-ui clean
+        admin-ui deb clean
 
 all: $(MODULE)
 
@@ -46,6 +46,10 @@ stop:
 # the stock Socket.IO Admin UI, from npm, into build/admin-ui/
 admin-ui: deps
 	@admin/build
+
+# libnginx-mod-http-noom and noom-web, with Debian's tooling, into build/deb/
+deb: deps
+	@.ci/deb
 
 test: deps all
 	@t/run-all
