@@ -62,7 +62,8 @@ test-asan: deps
 	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	    LSAN_OPTIONS=suppressions=$(TOP)/t/asan.supp \
 	    UBSAN_OPTIONS=print_stacktrace=1 \
-	    prove -I t/lib -j2 $$(ls t/*.t | grep -v -e browser -e bench_smoke)
+	    prove -I t/lib -j2 $$(ls t/*.t | grep -v -e browser -e bench_smoke \
+	        -e deb\.t)
 
 # a reduced suite with nginx (master and workers) under valgrind's memcheck
 test-valgrind: deps all

@@ -32,6 +32,8 @@ my $MOD = 'libnginx-mod-http-noom';
 my $WEB = 'noom-web';
 my $POLICY = '/usr/sbin/policy-rc.d';
 
+plan skip_all => 'tests Debian\'s nginx, not TEST_NGINX_BINARY'
+    if $ENV{TEST_NGINX_BINARY};
 plan skip_all => 'installs packages: needs root' if $> != 0;
 plan skip_all => 'needs dpkg and apt-get'
     unless -x '/usr/bin/dpkg' && -x '/usr/bin/apt-get';
@@ -70,7 +72,7 @@ diag(sprintf 'make deb: %.0f s', time - $t0);
 
 my %deb = debs($version);
 ok(-f $deb{mod} && -f $deb{web}, "$MOD and $WEB $version are in build/deb/")
-    or BAIL_OUT('no packages');
+    or die "no packages: $out";
 
 is(field($deb{mod}, 'Architecture'), $arch, "$MOD is for $arch");
 like(field($deb{mod}, 'Depends'), qr/(^|, )\Q$abi\E(,|$)/,
@@ -125,13 +127,12 @@ is(join(' ', grep { m{build|obj-|node_modules|/src/|/t/|debian/|\.[cho]$} }
 # lintian: nothing, but for the tags docs/install.md explains
 
 my ($changes) = "$TOP/build/deb/noom_${version}_$arch.changes";
-my $lintian = 'lintian --pedantic -E -I';
-$out = `$lintian --fail-on error,warning,info,pedantic $changes 2>&1`;
+$out = `lintian --pedantic -E -I --show-overrides $changes 2>&1`;
 is($?, 0, 'lintian --pedantic passes') or diag $out;
-is(join("\n", grep { /^[A-Z]: / } split /\n/, $out), '', 'without a tag');
+is(join("\n", grep { /^[A-MP-Z]: / } split /\n/, $out), '',
+    'without a tag but the overridden ones');
 
-my %overridden = map { /^O: \S+ (\S+)/ ? ($1 => 1) : () }
-    `$lintian --show-overrides $changes 2>/dev/null`;
+my %overridden = map { /^O: \S+ (\S+)/ ? ($1 => 1) : () } split /\n/, $out;
 my ($why) = slurp("$TOP/docs/install.md")
     =~ /^## What lintian says\n(.*?)^## /ms;
 my %explained = map { $_ => 1 } ($why // '') =~ /^- `([a-z0-9-]+)`/mg;
@@ -267,7 +268,7 @@ sub nginx_conf {
         {$1include $sites;}mg;
     $n{modules} = () = $c =~ m{^\s*include /etc/nginx/modules-enabled/\*\.conf;}mg;
     my @bad = grep { $n{$_} != 1 } sort keys %n;
-    BAIL_OUT("$ETC/nginx.conf is not the distribution's: @bad") if @bad;
+    die "$ETC/nginx.conf is not the distribution's: @bad\n" if @bad;
     write_file("$dir/nginx.conf", $c);
     return "$dir/nginx.conf";
 }
