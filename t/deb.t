@@ -266,7 +266,8 @@ sub nginx_conf {
         {$1access_log $dir/access.log;}mg;
     $n{sites} = $c =~ s{^(\s*)include /etc/nginx/sites-enabled/\*;}
         {$1include $sites;}mg;
-    $n{modules} = () = $c =~ m{^\s*include /etc/nginx/modules-enabled/\*\.conf;}mg;
+    $n{modules} = () =
+        $c =~ m{^\s*include /etc/nginx/modules-enabled/\*\.conf;}mg;
     my @bad = grep { $n{$_} != 1 } sort keys %n;
     die "$ETC/nginx.conf is not the distribution's: @bad\n" if @bad;
     write_file("$dir/nginx.conf", $c);
@@ -374,7 +375,8 @@ sub member {
 # the installed version, or ''
 sub installed {
     my ($pkg) = @_;
-    my $s = `dpkg-query -W -f='\${db:Status-Status} \${Version}' $pkg 2>/dev/null`;
+    my $f = '${db:Status-Status} ${Version}';
+    my $s = `dpkg-query -W -f='$f' $pkg 2>/dev/null`;
     return $s =~ /^installed (\S+)/ ? $1 : '';
 }
 
