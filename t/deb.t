@@ -159,7 +159,10 @@ unless (-e $POLICY) {
 }
 
 $installed = 1;
-apt_ok("apt-get install $MOD and $WEB", 'install', $deb{mod}, $deb{web});
+$out = apt_ok("apt-get install $MOD and $WEB", 'install', $deb{mod},
+    $deb{web});
+like($out, qr/^Processing triggers for nginx\b/m,
+    'which triggers nginx\'s reload, as Debian\'s module packages do');
 is(installed($MOD), $version, "$MOD $version is installed");
 is(installed($WEB), $version, "$WEB $version is installed");
 
@@ -314,6 +317,7 @@ sub apt_ok {
     my $out = `DEBIAN_FRONTEND=noninteractive apt-get -y -q \\
         -o DPkg::Lock::Timeout=300 @args 2>&1`;
     is($?, 0, $name) or diag $out;
+    return $out;
 }
 
 # a GET /status from another local address than 127.0.0.1
