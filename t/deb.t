@@ -225,7 +225,22 @@ apt_ok("apt-get install $next", 'install', $newer{mod}, $newer{web});
 is(installed($MOD), $next, "$MOD $next is installed");
 is(installed($WEB), $next, "$WEB $next is installed");
 ok(-l "$ETC/modules-enabled/50-mod-http-noom.conf", 'still enabled');
+
+# docs/install.md: a reload keeps the old module, a restart loads the new
+my $so = '/usr/lib/nginx/modules/ngx_http_noom_module.so';
+my %old = map { $_ => 1 } workers();
+$out = `$NGINX -g 'daemon on; master_process on;' -c $conf -s reload 2>&1`;
+is($?, 0, 'nginx -s reload, as the service reloads') or diag $out;
+my @new;
+wait_for(sub { @new = grep { !$old{$_} } workers() });
+like(maps($new[0]), qr{\Q$so\E \(deleted\)},
+    'after a reload, the new workers still run the replaced module');
 restart_nginx('nginx restarts after the upgrade');
+my @w;
+wait_for(sub { @w = workers() });
+my $maps = maps($w[0]);
+ok($maps =~ /^\Q$so\E$/m && $maps !~ /^\Q$so\E \(deleted\)/m,
+    'after a restart, they run the new one');
 app_flow('the app flow after the upgrade');
 
 # purging, the site disabled first as docs/install.md says
@@ -396,6 +411,28 @@ sub dpkg_locked {
         return 1 if /\s[0-9a-f]+:[0-9a-f]+:(\d+)\s/ && $ino{$1};
     }
     return 0;
+}
+
+# the worker processes of the test's nginx
+sub workers {
+    my $master = slurp("$dir/nginx.pid") =~ s/\s+//gr or return ();
+    my @w;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        my $l = slurp($stat);
+        next unless $l =~ /^(\d+) \(.*\) [^Z] (\d+)/ && $2 == $master;
+        my $pid = $1;
+        push @w, $pid if slurp("/proc/$pid/cmdline") =~ /worker process/;
+    }
+    return sort { $a <=> $b } @w;
+}
+
+# the files a process has mapped, one a line
+sub maps {
+    my ($pid) = @_;
+    return '' unless $pid;
+    my %f = map { m{\s(/.*)$} ? ($1 => 1) : () }
+        split /\n/, slurp("/proc/$pid/maps");
+    return join '', map { "$_\n" } sort keys %f;
 }
 
 sub port_open {
