@@ -61,6 +61,7 @@ my $site = "$ETC/sites-enabled/noom-test-$$";
 my ($installed, $our_policy);
 
 END { cleanup() }
+$SIG{$_} = sub { exit 1 } for qw(INT TERM HUP);
 
 
 # building
