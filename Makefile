@@ -14,7 +14,7 @@ PORT        ?= 8080
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps run stop test test-unit test-asan test-valgrind fuzz bench \
-        admin-ui clean
+        admin-ui deb clean
 
 all: $(MODULE)
 
@@ -47,13 +47,18 @@ stop:
 admin-ui: deps
 	@admin/build
 
+# libnginx-mod-http-noom and noom-web, with Debian's tooling, into build/deb/
+deb: deps
+	@.ci/deb
+
 test: deps all
 	@t/run-all
 
 # the t/ suite on nginx and the module built with ASan + UBSan; not the
-# browser tests (slow, and the browser is not what is checked), nor HTTP/2
-# polling: UBSan stops nginx's own HTTP/2 code at a misaligned store
-# (ngx_http_v2_write_uint16 in ngx_http_v2_send_settings), not noom's
+# browser tests (slow, and the browser is not what is checked), not the
+# package test (it needs Debian's nginx), nor HTTP/2 polling: UBSan stops
+# nginx's own HTTP/2 code at a misaligned store (ngx_http_v2_write_uint16
+# in ngx_http_v2_send_settings), not noom's
 test-asan: deps
 	@.ci/asan-nginx
 	@TEST_NGINX_BINARY=$(BUILD)/asan/objs/nginx TEST_NOOM_MODULE=static \
@@ -62,7 +67,7 @@ test-asan: deps
 	    LSAN_OPTIONS=suppressions=$(TOP)/t/asan.supp \
 	    UBSAN_OPTIONS=print_stacktrace=1 \
 	    prove -I t/lib -j2 $$(ls t/*.t | grep -v -e browser -e bench_smoke \
-	        -e polling_h2)
+	        -e polling_h2 -e deb\.t)
 
 # a reduced suite with nginx (master and workers) under valgrind's memcheck
 test-valgrind: deps all

@@ -679,6 +679,9 @@ ngx_http_noom_init_module(ngx_cycle_t *cycle)
 {
     ngx_http_noom_main_conf_t  *mcf;
 
+    /* beside nginx's own "nginx/x.y.z": which noom a binary has loaded */
+    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0, "noom/" NGX_NOOM_VERSION);
+
     mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_noom_module);
 
     if (mcf == NULL || mcf->zone == NULL) {

@@ -373,9 +373,10 @@ ngx_noom_status_prometheus(ngx_http_request_t *r, ngx_noom_status_t *s)
         return NULL;
     }
 
-    p = ngx_noom_status_metric(b->last, "noom_info", "gauge",
-                               "The version of noom.");
-    p = ngx_sprintf(p, "noom_info{version=\"" NGX_NOOM_VERSION "\"} 1\n");
+    p = ngx_noom_status_metric(b->last, "noom_build_info", "gauge",
+                               "The version of noom, always 1.");
+    p = ngx_sprintf(p, "noom_build_info{version=\"" NGX_NOOM_VERSION
+                    "\"} 1\n");
 
     for (c = ngx_noom_status_counters; c->name; c++) {
         a = (ngx_atomic_t *) ((u_char *) &ngx_noom_shm->stats + c->offset);

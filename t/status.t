@@ -30,6 +30,15 @@ EOF
 
 my $before = $t->status_json;
 
+# the version: src/ngx_noom.h's, logged once at start and reported
+
+my ($version) = slurp("$Noom::Test::TOP/src/ngx_noom.h")
+    =~ /^#define NGX_NOOM_VERSION\s+"([^"]+)"/m;
+like($version, qr/^\d+\.\d+\.\d+/, "the source's version is $version");
+is(scalar(() = $t->error_log =~ m{\[notice\] \d+#\d+: noom/\Q$version\E$}mg),
+    1, "noom/$version is logged once, at notice level");
+is($before->{version}, $version, 'JSON: the version');
+
 # the load: three Socket.IO clients and a lobby client, two rooms
 
 my $a = Noom::SIO->connect_on_worker($t, 0);
@@ -143,7 +152,8 @@ is($m{'noom_worker_queue_size_bytes{worker="1"}'}, 1024 * 1024,
     'noom_worker_queue_size_bytes');
 is($m{'noom_zone_size_bytes'},
     $js->{zone}{pages_total} * $js->{zone}{page_size}, 'noom_zone_size_bytes');
-is($m{'noom_info{version="' . $js->{version} . '"}'}, 1, 'noom_info');
+is($m{'noom_build_info{version="' . $version . '"}'}, 1,
+    'noom_build_info carries the version');
 is($m{'noom_workers'}, 2, 'noom_workers');
 is($m{'noom_sockets{namespace="/"}'}, 0,
     'no socket registry without noom_admin');
@@ -188,4 +198,11 @@ sub parse_prometheus {
         $m{$k} = $v;
     }
     return %m;
+}
+
+sub slurp {
+    my ($path) = @_;
+    open my $fh, '<', $path or die "$path: $!";
+    local $/;
+    return <$fh>;
 }
