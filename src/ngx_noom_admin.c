@@ -307,6 +307,10 @@ ngx_noom_admin_auth_done(ngx_event_t *ev)
         } else {
             ngx_noom_admin_refuse(ctx, "invalid credentials");
         }
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                      "noom: admin login check ended after its client went");
     }
 
     ngx_explicit_memzero(&a->data, sizeof(a->data));

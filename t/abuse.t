@@ -259,6 +259,8 @@ diag(sprintf "pair p99: %.1f ms alone, %.1f ms next to a flood",
     ($quiet // 0) * 1000, ($loud // 0) * 1000);
 SKIP: {
     skip 'timing under a sanitizer', 1 if $ENV{TEST_NOOM_SANITIZER};
+    skip 'a timing (TEST_NOOM_TIMING=1 asserts it)', 1
+        unless $ENV{TEST_NOOM_TIMING};
     ok(defined $loud && $loud < 5 * $quiet + 0.05,
         'a flooding neighbour does not slow the pair down much (loosely)');
 }

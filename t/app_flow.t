@@ -9,6 +9,8 @@ use lib 't/lib';
 use Test::More;
 use Noom::Test;
 
+Noom::Test::need_node_modules('socket.io-client');
+
 my $t = Noom::Test->new(workers => 4);
 
 $t->write_conf(<<'EOC')->run;
