@@ -456,6 +456,8 @@ void ngx_noom_app_bye(uint64_t uid, uint32_t *per_worker, u_char *nick,
 ngx_noom_msg_t *ngx_noom_app_room_change(void);
 void ngx_noom_plain_open(ngx_noom_ctx_t *ctx);
 void ngx_noom_plain_message(ngx_noom_ctx_t *ctx, u_char *p, size_t len);
+json_t *ngx_noom_json_load(ngx_noom_ctx_t *ctx, u_char *p, size_t len,
+    json_error_t *err);
 
 /* ngx_noom_rooms.c */
 ngx_int_t ngx_noom_zone_init(ngx_shm_zone_t *zone, void *data);

@@ -1093,7 +1093,7 @@ ngx_noom_plain_message(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
 
     mcf = ctx->mcf;
 
-    msg = json_loadb((char *) p, len, JSON_ALLOW_NUL, NULL);
+    msg = ngx_noom_json_load(ctx, p, len, NULL);
     type = json_object_get(msg, "type");
     data = json_object_get(msg, "payload");
 
@@ -1165,4 +1165,29 @@ ngx_noom_plain_message(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
     }
 
     ngx_noom_msg_release(m);
+}
+
+
+/*
+ * Every JSON text a client sends goes to jansson through here: lone UTF-16
+ * surrogate escapes become U+FFFD first (ngx_noom_json_surrogates()), so a
+ * chat line cut inside an emoji costs one replacement character, not the
+ * connection.  The text is rewritten in place (it is the client's message,
+ * in the read buffer or in its own assembly buffer).
+ */
+
+json_t *
+ngx_noom_json_load(ngx_noom_ctx_t *ctx, u_char *p, size_t len,
+    json_error_t *err)
+{
+    ngx_uint_t  n;
+
+    n = ngx_noom_json_surrogates(p, len);
+
+    if (n) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->connection->log, 0,
+                       "noom: %ui lone surrogate escapes became U+FFFD", n);
+    }
+
+    return json_loadb((char *) p, len, JSON_ALLOW_NUL, err);
 }

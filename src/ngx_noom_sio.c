@@ -279,7 +279,7 @@ ngx_noom_sio_connect(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt,
     auth = NULL;
 
     if (pkt->len) {
-        auth = json_loadb((char *) pkt->data, pkt->len, JSON_ALLOW_NUL, &err);
+        auth = ngx_noom_json_load(ctx, pkt->data, pkt->len, &err);
 
         if (auth == NULL || !json_is_object(auth)) {
             json_decref(auth);
@@ -445,7 +445,7 @@ ngx_noom_sio_args(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt)
     const char    *s, **r;
     json_error_t   err;
 
-    args = json_loadb((char *) pkt->data, pkt->len, JSON_ALLOW_NUL, &err);
+    args = ngx_noom_json_load(ctx, pkt->data, pkt->len, &err);
 
     if (args == NULL || !json_is_array(args)) {
         json_decref(args);

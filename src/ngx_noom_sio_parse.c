@@ -16,6 +16,7 @@ static u_char *ngx_noom_json_value(u_char *p, u_char *last, ngx_uint_t depth,
 static u_char *ngx_noom_json_string(u_char *p, u_char *last,
     ngx_noom_json_tok_t *tok);
 static u_char *ngx_noom_json_space(u_char *p, u_char *last);
+static ngx_int_t ngx_noom_json_hex4(u_char *p);
 
 
 ngx_int_t
@@ -441,4 +442,96 @@ ngx_noom_json_escape(u_char *dst, u_char *src, size_t len)
     }
 
     return dst;
+}
+
+
+/*
+ * Lone UTF-16 surrogate escapes in the strings of a JSON text become
+ * "\ufffd", in place (six bytes for six bytes): a high surrogate escape not
+ * followed by a low one, and a low one not preceded by a high one.
+ * Browsers produce them when a string is cut inside a pair (slice()), and
+ * jansson refuses them, which used to close the connection; U+FFFD is what
+ * a browser's own decoders put in their place.  Text outside strings and
+ * anything that is not JSON are left as they are, for the JSON parser to
+ * judge.  Returns how many escapes were replaced.
+ */
+
+ngx_uint_t
+ngx_noom_json_surrogates(u_char *p, size_t len)
+{
+    u_char      *last;
+    ngx_int_t    c, lo;
+    ngx_uint_t   n, in;
+
+    n = 0;
+    in = 0;
+    last = p + len;
+
+    while (p < last) {
+
+        if (!in || *p == '"') {
+            in ^= (*p == '"');
+            p++;
+            continue;
+        }
+
+        if (*p != '\\') {
+            p++;
+            continue;
+        }
+
+        if (last - p < 6 || p[1] != 'u') {
+            p += (last - p < 2) ? 1 : 2;
+            continue;
+        }
+
+        c = ngx_noom_json_hex4(p + 2);
+
+        if (c < 0xd800 || c > 0xdfff) {
+            p += (c < 0) ? 2 : 6;
+            continue;
+        }
+
+        if (c <= 0xdbff && last - p >= 12 && p[6] == '\\' && p[7] == 'u') {
+            lo = ngx_noom_json_hex4(p + 8);
+
+            if (lo >= 0xdc00 && lo <= 0xdfff) {
+                p += 12;
+                continue;
+            }
+        }
+
+        ngx_memcpy(p + 2, "fffd", 4);
+        n++;
+        p += 6;
+    }
+
+    return n;
+}
+
+
+static ngx_int_t
+ngx_noom_json_hex4(u_char *p)
+{
+    u_char      ch;
+    ngx_int_t   c;
+    ngx_uint_t  i;
+
+    c = 0;
+
+    for (i = 0; i < 4; i++) {
+        ch = p[i];
+
+        if (ch >= '0' && ch <= '9') {
+            c = c * 16 + ch - '0';
+
+        } else if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f') {
+            c = c * 16 + (ch | 0x20) - 'a' + 10;
+
+        } else {
+            return -1;
+        }
+    }
+
+    return c;
 }

@@ -452,6 +452,69 @@ test_json_escape(void)
 }
 
 
+static void
+test_json_surrogates(void)
+{
+    static const struct {
+        const char  *in;
+        const char  *out;
+        ngx_uint_t   n;
+        const char  *name;
+    } cases[] = {
+        { "[\"a\\ud83d\"]", "[\"a\\ufffd\"]", 1, "a lone high surrogate" },
+        { "[\"\\ude00b\"]", "[\"\\ufffdb\"]", 1, "a lone low surrogate" },
+        { "[\"\\ud83d\\ude00\"]", "[\"\\ud83d\\ude00\"]", 0,
+          "a pair stays" },
+        { "[\"\\uD83D\\uDE00\"]", "[\"\\uD83D\\uDE00\"]", 0,
+          "a pair in upper case stays" },
+        { "[\"\\ude00\\ud83d\"]", "[\"\\ufffd\\ufffd\"]", 2,
+          "low then high: both alone" },
+        { "[\"\\ud83d\\ud83d\\ude00\"]",
+          "[\"\\ufffd\\ud83d\\ude00\"]", 1,
+          "two highs then a low: the first is alone" },
+        { "[\"\\ud83d\\n\"]", "[\"\\ufffd\\n\"]", 1,
+          "a high before another escape" },
+        { "[\"\\\\ud83d\"]", "[\"\\\\ud83d\"]", 0,
+          "an escaped backslash then ud83d: no escape" },
+        { "[\"\\\"\\ud83d\"]", "[\"\\\"\\ufffd\"]", 1,
+          "after an escaped quote, still in the string" },
+        { "{\"k\\udbff\":1}", "{\"k\\ufffd\":1}", 1, "in an object key" },
+        { "[1,\"x\"]\\ud83d", "[1,\"x\"]\\ud83d", 0,
+          "outside a string: left for jansson" },
+        { "[\"\\ud83", "[\"\\ud83", 0, "cut in the escape" },
+        { "[\"\\ud83d\\ude0", "[\"\\ufffd\\ude0", 1,
+          "a high before a cut low" },
+        { "[\"\\u00e9\\u0000\"]", "[\"\\u00e9\\u0000\"]", 0,
+          "other escapes stay" },
+        { "[\"\\uzzzz\\ud800\"]", "[\"\\uzzzz\\ufffd\"]", 1,
+          "after an invalid escape" },
+        { "\\", "\\", 0, "a backslash at the end" },
+        { "\"\\", "\"\\", 0, "a backslash at the end of a string" },
+    };
+
+    size_t  i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t      len = strlen(cases[i].in);
+        u_char     *copy;
+        ngx_uint_t  n;
+
+        copy = malloc(len ? len : 1);
+        if (copy == NULL) {
+            abort();
+        }
+
+        memcpy(copy, cases[i].in, len);
+        n = ngx_noom_json_surrogates(copy, len);
+        is_int(n, cases[i].n, "json_surrogates: %s: %u replaced",
+               cases[i].name, (unsigned) cases[i].n);
+        is_mem(copy, len, cases[i].out, strlen(cases[i].out),
+               "json_surrogates: %s: the text", cases[i].name);
+        free(copy);
+    }
+}
+
+
 int
 main(void)
 {
@@ -459,6 +522,7 @@ main(void)
     test_valid_name();
     test_json_scan();
     test_json_escape();
+    test_json_surrogates();
 
     return done();
 }
