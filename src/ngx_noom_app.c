@@ -41,6 +41,10 @@ static ngx_int_t ngx_noom_app_fast_message(ngx_noom_ctx_t *ctx,
 static ngx_int_t ngx_noom_app_fast_signal(ngx_noom_ctx_t *ctx, int64_t ack,
     const char *name, size_t len, ngx_noom_json_tok_t *tok, ngx_uint_t n);
 static ngx_int_t ngx_noom_app_in_room(ngx_noom_ctx_t *ctx, json_t *room);
+static ngx_int_t ngx_noom_app_room_is(ngx_noom_ctx_t *ctx, u_char *name,
+    size_t len);
+static u_char *ngx_noom_app_fold(ngx_noom_ctx_t *ctx, u_char *name,
+    size_t len);
 static void ngx_noom_app_leave_room(ngx_noom_ctx_t *ctx);
 static json_t *ngx_noom_app_rooms(void);
 static void ngx_noom_app_error(ngx_noom_ctx_t *ctx, int64_t ack,
@@ -73,6 +77,7 @@ static ngx_str_t  ngx_noom_app_root = ngx_string("/");
 static ngx_noom_peer_t  *ngx_noom_app_peers;
 static u_char           *ngx_noom_app_list_buf;
 static size_t            ngx_noom_app_list_size;
+static u_char           *ngx_noom_app_fold_buf;    /* noom_max_room_name */
 
 
 void
@@ -189,7 +194,7 @@ ngx_noom_app_fast(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt)
     room = ctx->member->room;
 
     if (tok[2].slen != room->len
-        || ngx_memcmp(tok[2].data + 1, room->name, room->len) != 0)
+        || ngx_noom_app_room_is(ctx, tok[2].data + 1, tok[2].slen) != NGX_OK)
     {
         return NGX_DECLINED;
     }
@@ -432,12 +437,20 @@ ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
         ngx_noom_stat(limit_errors, 1);
         ngx_noom_app_error(ctx, ack, name, "invalid_room_name",
                            "a room name is 1 to noom_max_room_name_length "
-                           "bytes without control characters");
+                           "bytes without control, format or "
+                           "bidirectional characters");
         return;
     }
 
-    rname.data = (u_char *) json_string_value(room);
+    /* "Team" and "team" are one room, shown as "team" */
+
     rname.len = json_string_length(room);
+    rname.data = ngx_noom_app_fold(ctx, (u_char *) json_string_value(room),
+                                   rname.len);
+    if (rname.data == NULL) {
+        ngx_noom_app_error(ctx, ack, name, "busy", "out of memory");
+        return;
+    }
 
     if (ctx->member
         && (ctx->member->room->len != rname.len
@@ -892,17 +905,63 @@ ngx_noom_app_ice(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
 static ngx_int_t
 ngx_noom_app_in_room(ngx_noom_ctx_t *ctx, json_t *room)
 {
-    if (ctx->member == NULL
-        || !json_is_string(room)
-        || json_string_length(room) != ctx->member->room->len
-        || ngx_memcmp(json_string_value(room), ctx->member->room->name,
-                      ctx->member->room->len)
-           != 0)
-    {
+    if (ctx->member == NULL || !json_is_string(room)) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_noom_app_room_is(ctx, (u_char *) json_string_value(room),
+                                json_string_length(room));
+}
+
+
+/* the socket's room, named as the client may: in any case */
+
+static ngx_int_t
+ngx_noom_app_room_is(ngx_noom_ctx_t *ctx, u_char *name, size_t len)
+{
+    u_char           *folded;
+    ngx_noom_room_t  *room;
+
+    room = ctx->member->room;
+
+    if (len != room->len) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_memcmp(name, room->name, len) == 0) {
+        return NGX_OK;
+    }
+
+    folded = ngx_noom_app_fold(ctx, name, len);
+
+    if (folded == NULL || ngx_memcmp(folded, room->name, len) != 0) {
         return NGX_DECLINED;
     }
 
     return NGX_OK;
+}
+
+
+/* a room name with its case folded, in a buffer of the worker's */
+
+static u_char *
+ngx_noom_app_fold(ngx_noom_ctx_t *ctx, u_char *name, size_t len)
+{
+    if (len > ctx->mcf->max_room_name) {
+        return NULL;
+    }
+
+    if (ngx_noom_app_fold_buf == NULL) {
+        ngx_noom_app_fold_buf = ngx_alloc(ctx->mcf->max_room_name,
+                                          ctx->connection->log);
+        if (ngx_noom_app_fold_buf == NULL) {
+            return NULL;
+        }
+    }
+
+    ngx_noom_fold_name(ngx_noom_app_fold_buf, name, len);
+
+    return ngx_noom_app_fold_buf;
 }
 
 
@@ -1068,6 +1127,11 @@ ngx_noom_app_exit(void)
     if (ngx_noom_app_list_buf) {
         ngx_free(ngx_noom_app_list_buf);
         ngx_noom_app_list_buf = NULL;
+    }
+
+    if (ngx_noom_app_fold_buf) {
+        ngx_free(ngx_noom_app_fold_buf);
+        ngx_noom_app_fold_buf = NULL;
     }
 }
 

@@ -118,6 +118,7 @@ typedef struct {
 ngx_int_t ngx_noom_sio_parse(u_char *p, size_t len,
     ngx_noom_sio_packet_t *pkt);
 ngx_int_t ngx_noom_valid_name(u_char *p, size_t len, size_t max);
+void ngx_noom_fold_name(u_char *dst, u_char *src, size_t len);
 
 
 /* the JSON subset of the hot events, read without jansson */
