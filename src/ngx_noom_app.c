@@ -79,6 +79,8 @@ static u_char           *ngx_noom_app_list_buf;
 static size_t            ngx_noom_app_list_size;
 static u_char           *ngx_noom_app_fold_buf;    /* noom_max_room_name */
 
+static ngx_noom_log_limit_t  ngx_noom_app_relay_log;
+
 
 void
 ngx_noom_app_connect(ngx_noom_ctx_t *ctx)
@@ -1106,9 +1108,10 @@ static void
 ngx_noom_app_relay_failed(ngx_noom_ctx_t *ctx, int64_t ack,
     const char *event)
 {
-    ngx_log_error(NGX_LOG_WARN, ctx->connection->log, 0,
-                  "noom: a worker queue is full, \"%s\" did not reach "
-                  "every member", event);
+    ngx_noom_log_limited(&ngx_noom_app_relay_log, ctx->conf->log_level,
+                         ctx->connection->log,
+                         "noom: a worker queue is full, \"%s\" did not "
+                         "reach every member", event);
 
     ngx_noom_app_error(ctx, ack, event, "busy",
                        "a worker queue is full: the event did not reach "
@@ -1223,9 +1226,10 @@ ngx_noom_plain_message(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
     json_decref(msg);
 
     if (ngx_noom_relay_plain(ctx, m) != NGX_OK) {
-        ngx_log_error(NGX_LOG_WARN, ctx->connection->log, 0,
-                      "noom: a worker queue is full, a lobby message did "
-                      "not reach everybody");
+        ngx_noom_log_limited(&ngx_noom_app_relay_log, ctx->conf->log_level,
+                             ctx->connection->log,
+                             "noom: a worker queue is full, a lobby message "
+                             "did not reach everybody");
     }
 
     ngx_noom_msg_release(m);

@@ -112,6 +112,11 @@ static ngx_noom_status_counter_t  ngx_noom_status_counters[] = {
       "Logins to the admin namespace.",
       ngx_noom_status_off(admin_logins) },
 
+    { "noom_admin_throttled_total", "counter",
+      "Admin logins refused without a password check: too many failures "
+      "or a full bcrypt queue.",
+      ngx_noom_status_off(admin_throttled) },
+
     { "noom_admin_refused_total", "counter",
       "Logins to the admin namespace refused.",
       ngx_noom_status_off(admin_refused) },
@@ -262,7 +267,7 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
 
     st = &ngx_noom_shm->stats;
 
-    size = 1536 + ngx_noom_shm->nworkers * (250 + 10 * NGX_ATOMIC_T_LEN);
+    size = 1600 + ngx_noom_shm->nworkers * (250 + 10 * NGX_ATOMIC_T_LEN);
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
@@ -288,7 +293,8 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     "\"zone_errors\":%uA,\"worker_crashes\":%uA,"
                     "\"admin\":{\"admins\":%uA,\"sockets\":%ui,"
                     "\"admin_sockets\":%ui,\"logins\":%uA,"
-                    "\"refused\":%uA,\"actions\":%uA},"
+                    "\"refused\":%uA,\"actions\":%uA,"
+                    "\"throttled\":%uA},"
                     "\"workers\":[",
                     ngx_pid, ngx_worker, s->rooms, s->members,
                     s->used, s->total, ngx_pagesize,
@@ -301,7 +307,8 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     st->protocol_closes, st->limit_errors, st->rate_limited,
                     st->zone_errors, st->crashes,
                     ngx_noom_shm->admins, s->sockets, s->admin_sockets,
-                    st->admin_logins, st->admin_refused, st->admin_actions);
+                    st->admin_logins, st->admin_refused, st->admin_actions,
+                    st->admin_throttled);
 
     for (i = 0; i < ngx_noom_shm->nworkers; i++) {
         w = &ngx_noom_shm->workers[i];

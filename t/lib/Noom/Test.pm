@@ -534,8 +534,10 @@ sub connect {
 
     my $path = $o{path} // '/ws/?EIO=4&transport=websocket';
     my $key = $o{key} // 'dGhlIHNhbXBsZSBub25jZQ==';
+    # local => '127.0.0.2': another client address (all of 127/8 is local)
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-        PeerPort => $o{port} // $t->port, Proto => 'tcp') or die "connect: $!";
+        PeerPort => $o{port} // $t->port, Proto => 'tcp',
+        ($o{local} ? (LocalAddr => $o{local}) : ())) or die "connect: $!";
     $s->autoflush(1);
     binmode $s;
 
@@ -834,7 +836,10 @@ sub _next {
         my $f = $self->recv_frame($timeout - (time - $t0));
         return undef unless $f;
         return { type => 'eof' } if $f->{op} eq 'eof';
-        return { type => 'close', code => $f->{code} } if $f->{op} eq 'close';
+        if ($f->{op} eq 'close') {
+            $self->{close_reason} = $f->{reason};
+            return { type => 'close', code => $f->{code} };
+        }
         if ($f->{op} eq 'ping') {
             $self->send_frame(op => 'pong', data => $f->{data});
             next;
