@@ -116,6 +116,18 @@ $c = sio();
 $c->send_text('42["new_message",' . ('[' x 5000) . (']' x 5000) . ',"r"]');
 is($c->wait_close, 1008, 'JSON nested 5000 deep gets 1008, not a crash');
 
+$c = sio(nsp => undef);
+$c->send_text('40/' . ('n' x 500000) . ',');
+my $f = $c->recv_frame(10);
+ok($f && $f->{data} eq '44/' . ('n' x 500000)
+    . ',{"message":"Invalid namespace"}',
+    'a namespace of 500,000 bytes gets its CONNECT_ERROR, naming it whole')
+    or diag 'got ' . length($f->{data} // '') . ' bytes: '
+        . substr($f->{data} // '', 0, 20);
+$c->send_text('40');
+my $p = $c->next_packet(5);
+is($p && $p->{type}, 0, 'and the connection stays: "/" connects after it');
+
 $c = sio();
 $c->send_text('42{"a":1}');
 is($c->wait_close, 1008, 'an EVENT that is not an array gets 1008');
