@@ -196,12 +196,6 @@ ngx_noom_admin_connect(ngx_noom_ctx_t *ctx, json_t *auth)
         return;
     }
 
-    if (ctx->auth) {
-        /* one check at a time per connection */
-        ngx_noom_admin_fail(ctx, "a login is being checked");
-        return;
-    }
-
     sid = json_object_get(auth, "sessionId");
 
     if (json_is_string(sid)

@@ -50,10 +50,9 @@ void
 ngx_noom_log_limited(ngx_noom_log_limit_t *ll, ngx_uint_t level,
     ngx_log_t *log, const char *fmt, ...)
 {
-    u_char      *p;
+    u_char      *p, line[NGX_MAX_ERROR_STR];
     va_list      args;
     ngx_msec_t   now;
-    u_char       line[NGX_MAX_ERROR_STR];
 
     if (log->log_level < level) {
         return;
