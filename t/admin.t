@@ -210,7 +210,20 @@ is_deeply($stats && $stats->[0]{namespaces},
     [{ name => '/', socketsCount => 3 }, { name => '/admin', socketsCount => 1 }],
     'counting the sockets of every worker');
 ok($stats && $stats->[0]{clientsCount} >= 4, 'clientsCount counts them all');
-my %agg = map { $_->{type} => $_ } @{ $stats ? $stats->[0]{aggregatedEvents} : [] };
+
+# the counts are per interval: the events above may fall into two of them
+# (or into one seen earlier) on a busy machine, so they are added up over
+# the next intervals until they are all there
+my %agg;
+for my $round (1 .. 6) {
+    for my $e (@{ $stats ? $stats->[0]{aggregatedEvents} : [] }) {
+        $agg{ $e->{type} }{count} += $e->{count};
+    }
+    last if ($agg{packetsIn}{count} // 0) >= 6
+        && ($agg{rawConnection}{count} // 0) >= 3
+        && ($agg{bytesOut}{count} // 0) > 6 * 20;
+    $stats = $admin->wait('server_stats', 5);
+}
 ok($agg{rawConnection} && $agg{rawConnection}{count} >= 3,
     'aggregatedEvents counts the connections');
 ok($agg{packetsIn} && $agg{packetsIn}{count} >= 6,
@@ -298,7 +311,7 @@ is((until_41($carol) // {})->{raw}, '1', 'and carol');
 # a read-only admin, without credentials
 
 my $ro = Admin->start($t->port, '/ro', {});
-ok($ro->wait('connect', 20), 'noom_admin_auth off lets anybody in');
+ok($ro->wait('connect', 60), 'noom_admin_auth off lets anybody in');
 is_deeply(($ro->wait('config') // [{}])->[0]{supportedFeatures},
     ['AGGREGATED_EVENTS', 'ALL_EVENTS'],
     'read-only: no action among the features');

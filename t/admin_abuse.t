@@ -231,15 +231,16 @@ my @slow = map {
 } 1 .. 6;
 my $throttled = $t->status_json->{admin}{throttled};
 $_->send_text('40/admin,{"username":"admin","password":"slow"}') for @slow;
-my @busy = map { answer($_) } @slow[4, 5];
-is_deeply(\@busy, ['server busy', 'server busy'],
-    'with one check running and three queued, two more get "server busy"');
+
+# the worker may read the six in any order; four checks of cost 13 one
+# after the other take a while on a busy machine
+my %got;
+$got{ answer($_, 90) }++ for @slow;
+is($got{'server busy'}, 2,
+    'with one check running and three queued, two more get "server busy"')
+    or diag explain \%got;
+is($got{accepted}, 4, 'the four checks in the pool log in');
 is($t->status_json->{admin}{throttled}, $throttled + 2, 'counted');
-# four checks of cost 13 one after the other: generous waits on a busy
-# machine
-is(answer($slow[0], 60), 'accepted', 'the running check logs in');
-is(scalar(grep { answer($_, 60) eq 'accepted' } @slow[1 .. 3]), 3,
-    'so do the queued ones');
 my $again = Noom::SIO->connect_on_worker($t, 1, nsp => undef,
     local => '127.0.0.11', path => '/slow/?EIO=4&transport=websocket');
 $again->send_text('40/admin,{"username":"admin","password":"slow"}');
