@@ -12,7 +12,10 @@
  *     element, and a string's unescaped length and escape flag are right;
  *   - the line new_message builds, "<escaped nick>: <string's text>", is a
  *     string of the nickname, ": " and the string;
- *   - the escape of the input, between quotes, reads back as the input.
+ *   - the escape of the input, between quotes, reads back as the input;
+ *   - ngx_noom_json_surrogates() keeps the length, finds nothing the second
+ *     time, changes nothing in a text jansson reads, and leaves no text
+ *     that jansson refuses for an invalid Unicode escape.
  */
 
 
@@ -38,6 +41,38 @@ load(const void *p, size_t len)
     json_error_t  err;
 
     return json_loadb(p, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+}
+
+
+static void
+surrogates(const uint8_t *data, size_t size, u_char *fixed)
+{
+    json_t        *before, *after;
+    ngx_uint_t     n;
+    json_error_t   err;
+
+    memcpy(fixed, data, size);
+    n = ngx_noom_json_surrogates(fixed, size);
+
+    check(ngx_noom_json_surrogates(fixed, size) == 0,
+          "surrogates: a second pass over '%.*s' still replaces", (int) size,
+          data);
+    check(n != 0 || memcmp(fixed, data, size) == 0,
+          "surrogates: '%.*s' changed with nothing replaced", (int) size,
+          data);
+
+    before = load(data, size);
+    after = json_loadb((char *) fixed, size,
+                       JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+
+    check(before == NULL || (after && json_equal(before, after)),
+          "surrogates: '%.*s' read otherwise after", (int) size, data);
+    check(after || strncmp(err.text, "invalid Unicode", 15) != 0,
+          "surrogates: '%.*s' still refused: %s", (int) size, data,
+          err.text);
+
+    json_decref(before);
+    json_decref(after);
 }
 
 
@@ -76,6 +111,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
           "the escape of '%.*s' does not read back", (int) size, data);
     json_decref(one);
 
+    surrogates(data, size, copy);
+
+    memcpy(copy, data, size);
     rc = ngx_noom_json_scan(copy, size, tok, 4, &n);
 
     check(rc == NGX_OK || rc == NGX_DECLINED, "returned %d", (int) rc);

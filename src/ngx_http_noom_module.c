@@ -71,6 +71,14 @@ static ngx_conf_post_handler_pt  ngx_http_noom_positive_sec_p =
 
 static ngx_str_t  ngx_http_noom_zone_name = ngx_string("noom");
 
+static ngx_conf_enum_t  ngx_http_noom_log_levels[] = {
+    { ngx_string("info"), NGX_LOG_INFO },
+    { ngx_string("notice"), NGX_LOG_NOTICE },
+    { ngx_string("warn"), NGX_LOG_WARN },
+    { ngx_string("error"), NGX_LOG_ERR },
+    { ngx_null_string, 0 }
+};
+
 
 static ngx_command_t  ngx_http_noom_commands[] = {
 
@@ -261,6 +269,27 @@ static ngx_command_t  ngx_http_noom_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_noom_loc_conf_t, worker_header),
+      NULL },
+
+    { ngx_string("noom_log_level"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_noom_loc_conf_t, log_level),
+      &ngx_http_noom_log_levels },
+
+    { ngx_string("noom_admin_login_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_noom_admin_login_limit_conf,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("noom_admin_bcrypt"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_noom_admin_bcrypt_conf,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
       ngx_null_command
@@ -512,6 +541,11 @@ ngx_http_noom_create_main_conf(ngx_conf_t *cf)
     mcf->max_rooms = NGX_CONF_UNSET_UINT;
     mcf->max_members = NGX_CONF_UNSET_UINT;
     mcf->turn_ttl = NGX_CONF_UNSET;
+    mcf->login_rate = NGX_CONF_UNSET_UINT;
+    mcf->login_burst = NGX_CONF_UNSET_UINT;
+    mcf->login_conn = NGX_CONF_UNSET_UINT;
+    mcf->bcrypt_threads = NGX_CONF_UNSET_UINT;
+    mcf->bcrypt_queue = NGX_CONF_UNSET_UINT;
 
     return mcf;
 }
@@ -544,7 +578,7 @@ ngx_http_noom_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return NGX_CONF_OK;
+    return ngx_noom_admin_init_main_conf(cf, mcf);
 }
 
 
@@ -573,6 +607,7 @@ ngx_http_noom_create_loc_conf(ngx_conf_t *cf)
     lcf->origins = NGX_CONF_UNSET_PTR;
     lcf->worker_header = NGX_CONF_UNSET;
     lcf->rate = NGX_CONF_UNSET_UINT;
+    lcf->log_level = NGX_CONF_UNSET_UINT;
     lcf->burst = NGX_CONF_UNSET_UINT;
     lcf->admin = NGX_CONF_UNSET;
     lcf->admin_readonly = NGX_CONF_UNSET;
@@ -605,6 +640,8 @@ ngx_http_noom_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->burst, prev->burst, 200);
     ngx_conf_merge_value(conf->admin, prev->admin, 0);
     ngx_conf_merge_value(conf->admin_readonly, prev->admin_readonly, 0);
+    ngx_conf_merge_uint_value(conf->log_level, prev->log_level,
+                              NGX_LOG_WARN);
 
     if (conf->admin_auth == NGX_CONF_UNSET) {
         conf->admin_auth = prev->admin_auth;

@@ -117,6 +117,7 @@ typedef struct {
     ngx_int_t                  admin_auth;  /* 0: off, 1: credentials */
     ngx_str_t                  admin_user;
     ngx_str_t                  admin_hash;  /* bcrypt, NUL-terminated */
+    ngx_uint_t                 log_level;   /* of per-event failures */
 } ngx_http_noom_loc_conf_t;
 
 
@@ -147,6 +148,12 @@ typedef struct {
     ngx_flag_t                 enabled;
     ngx_flag_t                 admin;       /* a location serves /admin */
     void                      *thread_pool; /* bcrypt runs there */
+    ngx_uint_t                 login_rate;  /* a minute, in thousandths */
+    ngx_uint_t                 login_burst; /* 0: no limit */
+    ngx_uint_t                 login_conn;  /* failures per connection */
+    ngx_uint_t                 bcrypt_threads;
+    ngx_uint_t                 bcrypt_queue;
+    ngx_flag_t                 bcrypt_used;
 } ngx_http_noom_main_conf_t;
 
 
@@ -259,7 +266,11 @@ typedef struct {
     ngx_atomic_t               admin_logins;
     ngx_atomic_t               admin_refused;
     ngx_atomic_t               admin_actions;
+    ngx_atomic_t               admin_throttled;
 } ngx_noom_stats_t;
+
+
+typedef struct ngx_noom_logins_s  ngx_noom_logins_t;
 
 
 typedef struct {
@@ -284,6 +295,7 @@ typedef struct {
     ngx_queue_t                sockets;     /* ngx_noom_asock_t */
     ngx_uint_t                 nsockets[NGX_NOOM_NSP_MAX];
     ngx_noom_session_t         sessions[NGX_NOOM_ADMIN_SESSIONS];
+    ngx_noom_logins_t         *logins;      /* failed admin logins */
 } ngx_noom_shm_t;
 
 
@@ -441,6 +453,8 @@ struct ngx_noom_ctx_s {
     unsigned                   is_held:1;
     unsigned                   proxy_closed:1;
     unsigned                   secure:1;
+
+    ngx_uint_t                 admin_fails; /* failed logins */
 };
 
 
@@ -541,6 +555,8 @@ void ngx_noom_app_bye(uint64_t uid, uint32_t *per_worker, u_char *nick,
 ngx_noom_msg_t *ngx_noom_app_room_change(void);
 void ngx_noom_plain_open(ngx_noom_ctx_t *ctx);
 void ngx_noom_plain_message(ngx_noom_ctx_t *ctx, u_char *p, size_t len);
+json_t *ngx_noom_json_load(ngx_noom_ctx_t *ctx, u_char *p, size_t len,
+    json_error_t *err);
 
 /* ngx_noom_rooms.c */
 ngx_int_t ngx_noom_zone_init(ngx_shm_zone_t *zone, void *data);
@@ -613,6 +629,12 @@ void ngx_noom_admin_nick(ngx_noom_ctx_t *ctx);
 void ngx_noom_admin_upgraded(ngx_noom_ctx_t *ctx);
 void ngx_noom_admin_deliver(ngx_noom_rec_t *rec, u_char *payload);
 void ngx_noom_admin_purge(ngx_cycle_t *cycle, ngx_uint_t crashed);
+char *ngx_noom_admin_init_main_conf(ngx_conf_t *cf,
+    ngx_http_noom_main_conf_t *mcf);
+char *ngx_noom_admin_login_limit_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_noom_admin_bcrypt_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 char *ngx_noom_admin_auth_conf(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
@@ -621,6 +643,24 @@ char *ngx_noom_turn_ice_server(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_noom_turn_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 json_t *ngx_noom_turn_servers(ngx_http_noom_main_conf_t *mcf, u_char *id);
+
+/* ngx_noom_limit.c */
+typedef struct {
+    ngx_msec_t                 start;
+    ngx_uint_t                 lines;
+    ngx_uint_t                 suppressed;
+} ngx_noom_log_limit_t;
+
+void ngx_noom_log_limited(ngx_noom_log_limit_t *ll, ngx_uint_t level,
+    ngx_log_t *log, const char *fmt, ...);
+#define NGX_NOOM_LOGIN_KEY_LEN     8
+
+size_t ngx_noom_login_key(ngx_connection_t *c, u_char *key);
+size_t ngx_noom_login_key_text(ngx_str_t *addr, u_char *key);
+ngx_int_t ngx_noom_login_start(ngx_http_noom_main_conf_t *mcf, u_char *key,
+    size_t len);
+void ngx_noom_login_done(ngx_http_noom_main_conf_t *mcf, u_char *key,
+    size_t len, ngx_uint_t ok);
 
 /* ngx_noom_status.c */
 ngx_int_t ngx_noom_status_handler(ngx_http_request_t *r);

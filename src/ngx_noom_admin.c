@@ -8,8 +8,10 @@
  * /admin), admin events reach the admin sockets of the other workers as
  * ring records, and so do the actions the UI asks for on a socket of
  * another worker.  With no admin logged in, a socket costs its registry
- * entry and nothing more.  bcrypt runs in nginx's thread pool, so a login
- * never stops a worker.
+ * entry and nothing more.  bcrypt runs in a thread pool of its own
+ * ("noom_bcrypt"), so a login never stops a worker nor waits for nginx's
+ * file I/O, and the checks in flight per worker are bounded; failed logins
+ * are counted per connection and per client address (ngx_noom_limit.c).
  */
 
 
@@ -18,6 +20,8 @@
 
 #if (NGX_THREADS)
 #include <ngx_thread_pool.h>
+
+extern ngx_module_t  ngx_thread_pool_module;
 #endif
 
 
@@ -61,12 +65,16 @@ typedef struct {
     ngx_noom_ctx_t            *conn;        /* NULL: the client went */
     char                      *hash;
     ngx_uint_t                 ok;
+    size_t                     key_len;
+    u_char                     key[NGX_NOOM_LOGIN_KEY_LEN];
     char                       password[NGX_NOOM_ADMIN_PASSWORD_MAX + 1];
     struct crypt_data          data;
 } ngx_noom_admin_auth_t;
 
 
-static ngx_int_t ngx_noom_admin_check(ngx_noom_ctx_t *ctx, json_t *pass);
+static ngx_int_t ngx_noom_admin_check(ngx_noom_ctx_t *ctx, json_t *pass,
+    u_char *key, size_t key_len);
+static void ngx_noom_admin_fail(ngx_noom_ctx_t *ctx, const char *message);
 #if (NGX_THREADS)
 static void ngx_noom_admin_auth_thread(void *data, ngx_log_t *log);
 static void ngx_noom_admin_auth_done(ngx_event_t *ev);
@@ -121,6 +129,14 @@ static char  *ngx_noom_admin_months[] = { "Jan", "Feb", "Mar", "Apr", "May",
 static ngx_event_t                 ngx_noom_admin_stats_ev;
 static ngx_http_noom_main_conf_t  *ngx_noom_admin_mcf;
 
+/* bcrypt checks of this worker in the pool, running or queued */
+static ngx_uint_t                  ngx_noom_admin_checks;
+
+static ngx_noom_log_limit_t        ngx_noom_admin_refused_log;
+static ngx_noom_log_limit_t        ngx_noom_admin_zone_log;
+
+static ngx_str_t  ngx_noom_admin_pool = ngx_string("noom_bcrypt");
+
 /* the zone's counters when this worker last sent server_stats */
 static ngx_atomic_uint_t  ngx_noom_admin_last[NGX_NOOM_ADMIN_COUNTERS];
 
@@ -156,10 +172,25 @@ ngx_noom_admin_exit_process(ngx_cycle_t *cycle)
 void
 ngx_noom_admin_connect(ngx_noom_ctx_t *ctx, json_t *auth)
 {
+    u_char                     key[NGX_NOOM_LOGIN_KEY_LEN];
+    size_t                     key_len;
     json_t                    *sid, *user, *pass;
+    ngx_int_t                  rc;
     ngx_http_noom_loc_conf_t  *lcf;
 
     lcf = ctx->conf;
+
+    /* a CONNECT to /admin counts as an event for noom_event_rate */
+
+    if (ngx_noom_rate(ctx) != NGX_OK) {
+        ngx_noom_stat(admin_throttled, 1);
+
+        if (!ctx->close_sent) {
+            ngx_noom_sio_refuse(ctx, NGX_NOOM_NSP_ADMIN, "rate limited");
+        }
+
+        return;
+    }
 
     if (lcf->admin_auth == 0) {
         ngx_noom_admin_accept(ctx, 0);
@@ -177,6 +208,28 @@ ngx_noom_admin_connect(ngx_noom_ctx_t *ctx, json_t *auth)
         return;
     }
 
+    /*
+     * From here on the attempt counts against the client's address until
+     * it succeeds: parallel connections cannot start more checks than the
+     * burst allows.
+     */
+
+    key_len = ctx->connection ? ngx_noom_login_key(ctx->connection, key)
+                              : ngx_noom_login_key_text(&ctx->addr, key);
+
+    rc = ngx_noom_login_start(ctx->mcf, key, key_len);
+
+    if (rc == NGX_BUSY) {
+        ngx_noom_stat(admin_throttled, 1);
+        ngx_noom_admin_fail(ctx, "too many failed logins");
+        return;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_noom_admin_refuse(ctx, "server busy");
+        return;
+    }
+
     user = json_object_get(auth, "username");
     pass = json_object_get(auth, "password");
 
@@ -186,17 +239,48 @@ ngx_noom_admin_connect(ngx_noom_ctx_t *ctx, json_t *auth)
                       lcf->admin_user.len)
            == 0)
     {
-        if (ngx_noom_admin_check(ctx, pass) == NGX_OK) {
+        rc = ngx_noom_admin_check(ctx, pass, key, key_len);
+
+        if (rc == NGX_OK) {
+            return;
+        }
+
+        if (rc == NGX_BUSY) {
+            /* not the client's failure: the attempt is given back */
+            ngx_noom_login_done(ctx->mcf, key, key_len, 1);
+            ngx_noom_stat(admin_throttled, 1);
+            ngx_noom_admin_refuse(ctx, "server busy");
             return;
         }
     }
 
-    ngx_noom_admin_refuse(ctx, "invalid credentials");
+    ngx_noom_admin_fail(ctx, "invalid credentials");
+}
+
+
+/*
+ * A failed login: CONNECT_ERROR, and after noom_admin_login_limit's
+ * connection= failures, the connection goes (1008).
+ */
+
+static void
+ngx_noom_admin_fail(ngx_noom_ctx_t *ctx, const char *message)
+{
+    ngx_noom_admin_refuse(ctx, message);
+
+    if (++ctx->admin_fails >= ctx->mcf->login_conn
+        && ctx->mcf->login_conn
+        && !ctx->close_sent)
+    {
+        ngx_noom_stat(protocol_closes, 1);
+        ngx_noom_close(ctx, NGX_NOOM_WS_POLICY, "too many failed logins");
+    }
 }
 
 
 static ngx_int_t
-ngx_noom_admin_check(ngx_noom_ctx_t *ctx, json_t *pass)
+ngx_noom_admin_check(ngx_noom_ctx_t *ctx, json_t *pass, u_char *key,
+    size_t key_len)
 {
 #if (NGX_THREADS)
     size_t                      len;
@@ -214,6 +298,10 @@ ngx_noom_admin_check(ngx_noom_ctx_t *ctx, json_t *pass)
 
     mcf = ctx->mcf;
 
+    if (ngx_noom_admin_checks >= mcf->bcrypt_threads + mcf->bcrypt_queue) {
+        return NGX_BUSY;
+    }
+
     /*
      * From the heap, not the request pool: the task outlives a client that
      * goes meanwhile, and the done handler frees it.
@@ -223,7 +311,7 @@ ngx_noom_admin_check(ngx_noom_ctx_t *ctx, json_t *pass)
                       + sizeof(ngx_noom_admin_auth_t),
                       ctx->log);
     if (task == NULL) {
-        return NGX_ERROR;
+        return NGX_BUSY;
     }
 
     a = (ngx_noom_admin_auth_t *) (task + 1);
@@ -231,6 +319,8 @@ ngx_noom_admin_check(ngx_noom_ctx_t *ctx, json_t *pass)
 
     a->conn = ctx;
     a->hash = (char *) ctx->conf->admin_hash.data;
+    a->key_len = key_len;
+    ngx_memcpy(a->key, key, key_len);
     ngx_memcpy(a->password, json_string_value(pass), len);
 
     task->handler = ngx_noom_admin_auth_thread;
@@ -241,9 +331,10 @@ ngx_noom_admin_check(ngx_noom_ctx_t *ctx, json_t *pass)
     if (ngx_thread_task_post(mcf->thread_pool, task) != NGX_OK) {
         ngx_explicit_memzero(a->password, sizeof(a->password));
         ngx_free(task);
-        return NGX_ERROR;
+        return NGX_BUSY;
     }
 
+    ngx_noom_admin_checks++;
     ctx->auth = task;
 
     return NGX_OK;
@@ -299,6 +390,9 @@ ngx_noom_admin_auth_done(ngx_event_t *ev)
     a = task->ctx;
     ctx = a->conn;
 
+    ngx_noom_admin_checks--;
+    ngx_noom_login_done(ngx_noom_admin_mcf, a->key, a->key_len, a->ok);
+
     if (ctx) {
         ctx->auth = NULL;
 
@@ -306,8 +400,12 @@ ngx_noom_admin_auth_done(ngx_event_t *ev)
             ngx_noom_admin_accept(ctx, 1);
 
         } else {
-            ngx_noom_admin_refuse(ctx, "invalid credentials");
+            ngx_noom_admin_fail(ctx, "invalid credentials");
         }
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                      "noom: admin login check ended after its client went");
     }
 
     ngx_explicit_memzero(&a->data, sizeof(a->data));
@@ -408,8 +506,9 @@ ngx_noom_admin_accept(ngx_noom_ctx_t *ctx, ngx_uint_t new_session)
 static void
 ngx_noom_admin_refuse(ngx_noom_ctx_t *ctx, const char *message)
 {
-    ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
-                  "noom: admin login refused: %s", message);
+    ngx_noom_log_limited(&ngx_noom_admin_refused_log, NGX_LOG_WARN,
+                         ctx->log,
+                         "noom: admin login refused: %s", message);
 
     ngx_noom_stat(admin_refused, 1);
 
@@ -557,9 +656,9 @@ ngx_noom_admin_register(ngx_noom_ctx_t *ctx, ngx_uint_t nsp)
 
         ngx_noom_stat(zone_errors, 1);
 
-        ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
-                      "noom: zone is full, cannot list a socket for the "
-                      "admin namespace");
+        ngx_noom_log_limited(&ngx_noom_admin_zone_log, NGX_LOG_ERR, ctx->log,
+                             "noom: zone is full, cannot list a socket for "
+                             "the admin namespace");
         return NGX_ERROR;
     }
 
@@ -1704,14 +1803,9 @@ ngx_noom_admin_auth_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 #if (NGX_THREADS)
 
+    /* the pool is declared once the http block is read */
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_noom_module);
-
-    if (mcf->thread_pool == NULL) {
-        mcf->thread_pool = ngx_thread_pool_add(cf, NULL);
-        if (mcf->thread_pool == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
+    mcf->bcrypt_used = 1;
 
 #else
 
@@ -1734,5 +1828,256 @@ invalid:
                        "invalid bcrypt hash \"%V\" in \"%V\" directive, it "
                        "must be like \"$2b$10$\" and 53 more characters",
                        &value[2], &cmd->name);
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * After the http block: the defaults, and the bcrypt pool.  noom declares
+ * "thread_pool noom_bcrypt" itself, sized by noom_admin_bcrypt, by running
+ * nginx's own thread_pool directive; a "thread_pool noom_bcrypt ...;" of
+ * the configuration, before the http block, is used instead.
+ */
+
+char *
+ngx_noom_admin_init_main_conf(ngx_conf_t *cf, ngx_http_noom_main_conf_t *mcf)
+{
+#if (NGX_THREADS)
+    char           *rv;
+    void           *tcf;
+    ngx_str_t      *value;
+    ngx_array_t    *args, *saved;
+    ngx_command_t  *cmd;
+#endif
+
+    ngx_conf_init_uint_value(mcf->login_rate, 6000);
+    ngx_conf_init_uint_value(mcf->login_burst, 5);
+    ngx_conf_init_uint_value(mcf->login_conn, 3);
+    ngx_conf_init_uint_value(mcf->bcrypt_threads, 2);
+    ngx_conf_init_uint_value(mcf->bcrypt_queue, 16);
+
+    if (!mcf->bcrypt_used) {
+        return NGX_CONF_OK;
+    }
+
+#if (NGX_THREADS)
+
+    mcf->thread_pool = ngx_thread_pool_get(cf->cycle, &ngx_noom_admin_pool);
+
+    if (mcf->thread_pool) {
+        return NGX_CONF_OK;
+    }
+
+    for (cmd = ngx_thread_pool_module.commands; cmd->name.len; cmd++) {
+        if (ngx_strcmp(cmd->name.data, "thread_pool") == 0) {
+            break;
+        }
+    }
+
+    if (cmd->name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "noom: nginx has no \"thread_pool\" directive");
+        return NGX_CONF_ERROR;
+    }
+
+    args = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+    if (args == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = ngx_array_push_n(args, 4);
+    if (value == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_str_set(&value[0], "thread_pool");
+    value[1] = ngx_noom_admin_pool;
+
+    value[2].data = ngx_pnalloc(cf->pool, 2 * (sizeof("max_queue=") - 1
+                                               + NGX_INT_T_LEN));
+    if (value[2].data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value[2].len = ngx_sprintf(value[2].data, "threads=%ui",
+                               mcf->bcrypt_threads)
+                   - value[2].data;
+    value[3].data = value[2].data + value[2].len;
+    value[3].len = ngx_sprintf(value[3].data, "max_queue=%ui",
+                               mcf->bcrypt_queue)
+                   - value[3].data;
+
+    tcf = ((void **) cf->cycle->conf_ctx)[ngx_thread_pool_module.index];
+
+    saved = cf->args;
+    cf->args = args;
+    rv = cmd->set(cf, cmd, tcf);
+    cf->args = saved;
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    mcf->thread_pool = ngx_thread_pool_get(cf->cycle, &ngx_noom_admin_pool);
+
+    if (mcf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+#endif
+
+    return NGX_CONF_OK;
+}
+
+
+/* noom_admin_login_limit [rate=<n>r/m] [burst=<n>] [connection=<n>] | off */
+
+char *
+ngx_noom_admin_login_limit_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_noom_main_conf_t *mcf = conf;
+
+    u_char      *p;
+    size_t       len;
+    ngx_int_t    n, scale;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (mcf->login_burst != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        mcf->login_burst = 0;
+        mcf->login_rate = 0;
+        mcf->login_conn = 0;
+        return NGX_CONF_OK;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "rate=", 5) == 0) {
+            p = value[i].data + 5;
+            len = value[i].len - 5;
+
+            if (len < 4 || p[len - 3] != 'r' || p[len - 2] != '/') {
+                goto invalid;
+            }
+
+            /* kept as failures a minute, in thousandths */
+
+            switch (p[len - 1]) {
+            case 's':
+                scale = 60 * 1000;
+                break;
+            case 'm':
+                scale = 1000;
+                break;
+            case 'h':
+                scale = 0;
+                break;
+            default:
+                goto invalid;
+            }
+
+            n = ngx_atoi(p, len - 3);
+            if (n <= 0) {
+                goto invalid;
+            }
+
+            mcf->login_rate = scale ? n * scale : (n * 1000 + 59) / 60;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "burst=", 6) == 0) {
+            n = ngx_atoi(value[i].data + 6, value[i].len - 6);
+            if (n <= 0) {
+                goto invalid;
+            }
+
+            mcf->login_burst = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "connection=", 11) == 0) {
+            n = ngx_atoi(value[i].data + 11, value[i].len - 11);
+            if (n < 0) {
+                goto invalid;
+            }
+
+            mcf->login_conn = n;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    if (mcf->login_burst == NGX_CONF_UNSET_UINT) {
+        mcf->login_burst = 5;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in \"%V\" directive",
+                       &value[i], &cmd->name);
+    return NGX_CONF_ERROR;
+}
+
+
+/* noom_admin_bcrypt threads=<n> [queue=<n>] */
+
+char *
+ngx_noom_admin_bcrypt_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_noom_main_conf_t *mcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (mcf->bcrypt_threads != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "threads=", 8) == 0) {
+            n = ngx_atoi(value[i].data + 8, value[i].len - 8);
+            if (n <= 0) {
+                goto invalid;
+            }
+
+            mcf->bcrypt_threads = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "queue=", 6) == 0) {
+            n = ngx_atoi(value[i].data + 6, value[i].len - 6);
+            if (n < 0) {
+                goto invalid;
+            }
+
+            mcf->bcrypt_queue = n;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in \"%V\" directive",
+                       &value[i], &cmd->name);
     return NGX_CONF_ERROR;
 }

@@ -41,6 +41,10 @@ static ngx_int_t ngx_noom_app_fast_message(ngx_noom_ctx_t *ctx,
 static ngx_int_t ngx_noom_app_fast_signal(ngx_noom_ctx_t *ctx, int64_t ack,
     const char *name, size_t len, ngx_noom_json_tok_t *tok, ngx_uint_t n);
 static ngx_int_t ngx_noom_app_in_room(ngx_noom_ctx_t *ctx, json_t *room);
+static ngx_int_t ngx_noom_app_room_is(ngx_noom_ctx_t *ctx, u_char *name,
+    size_t len);
+static u_char *ngx_noom_app_fold(ngx_noom_ctx_t *ctx, u_char *name,
+    size_t len);
 static void ngx_noom_app_leave_room(ngx_noom_ctx_t *ctx);
 static json_t *ngx_noom_app_rooms(void);
 static void ngx_noom_app_error(ngx_noom_ctx_t *ctx, int64_t ack,
@@ -73,6 +77,9 @@ static ngx_str_t  ngx_noom_app_root = ngx_string("/");
 static ngx_noom_peer_t  *ngx_noom_app_peers;
 static u_char           *ngx_noom_app_list_buf;
 static size_t            ngx_noom_app_list_size;
+static u_char           *ngx_noom_app_fold_buf;    /* noom_max_room_name */
+
+static ngx_noom_log_limit_t  ngx_noom_app_relay_log;
 
 
 void
@@ -189,7 +196,7 @@ ngx_noom_app_fast(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt)
     room = ctx->member->room;
 
     if (tok[2].slen != room->len
-        || ngx_memcmp(tok[2].data + 1, room->name, room->len) != 0)
+        || ngx_noom_app_room_is(ctx, tok[2].data + 1, tok[2].slen) != NGX_OK)
     {
         return NGX_DECLINED;
     }
@@ -432,12 +439,20 @@ ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
         ngx_noom_stat(limit_errors, 1);
         ngx_noom_app_error(ctx, ack, name, "invalid_room_name",
                            "a room name is 1 to noom_max_room_name_length "
-                           "bytes without control characters");
+                           "bytes without control, format or "
+                           "bidirectional characters");
         return;
     }
 
-    rname.data = (u_char *) json_string_value(room);
+    /* "Team" and "team" are one room, shown as "team" */
+
     rname.len = json_string_length(room);
+    rname.data = ngx_noom_app_fold(ctx, (u_char *) json_string_value(room),
+                                   rname.len);
+    if (rname.data == NULL) {
+        ngx_noom_app_error(ctx, ack, name, "busy", "out of memory");
+        return;
+    }
 
     if (ctx->member
         && (ctx->member->room->len != rname.len
@@ -894,17 +909,63 @@ ngx_noom_app_ice(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
 static ngx_int_t
 ngx_noom_app_in_room(ngx_noom_ctx_t *ctx, json_t *room)
 {
-    if (ctx->member == NULL
-        || !json_is_string(room)
-        || json_string_length(room) != ctx->member->room->len
-        || ngx_memcmp(json_string_value(room), ctx->member->room->name,
-                      ctx->member->room->len)
-           != 0)
-    {
+    if (ctx->member == NULL || !json_is_string(room)) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_noom_app_room_is(ctx, (u_char *) json_string_value(room),
+                                json_string_length(room));
+}
+
+
+/* the socket's room, named as the client may: in any case */
+
+static ngx_int_t
+ngx_noom_app_room_is(ngx_noom_ctx_t *ctx, u_char *name, size_t len)
+{
+    u_char           *folded;
+    ngx_noom_room_t  *room;
+
+    room = ctx->member->room;
+
+    if (len != room->len) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_memcmp(name, room->name, len) == 0) {
+        return NGX_OK;
+    }
+
+    folded = ngx_noom_app_fold(ctx, name, len);
+
+    if (folded == NULL || ngx_memcmp(folded, room->name, len) != 0) {
         return NGX_DECLINED;
     }
 
     return NGX_OK;
+}
+
+
+/* a room name with its case folded, in a buffer of the worker's */
+
+static u_char *
+ngx_noom_app_fold(ngx_noom_ctx_t *ctx, u_char *name, size_t len)
+{
+    if (len > ctx->mcf->max_room_name) {
+        return NULL;
+    }
+
+    if (ngx_noom_app_fold_buf == NULL) {
+        ngx_noom_app_fold_buf = ngx_alloc(ctx->mcf->max_room_name,
+                                          ctx->log);
+        if (ngx_noom_app_fold_buf == NULL) {
+            return NULL;
+        }
+    }
+
+    ngx_noom_fold_name(ngx_noom_app_fold_buf, name, len);
+
+    return ngx_noom_app_fold_buf;
 }
 
 
@@ -1049,9 +1110,10 @@ static void
 ngx_noom_app_relay_failed(ngx_noom_ctx_t *ctx, int64_t ack,
     const char *event)
 {
-    ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
-                  "noom: a worker queue is full, \"%s\" did not reach "
-                  "every member", event);
+    ngx_noom_log_limited(&ngx_noom_app_relay_log, ctx->conf->log_level,
+                         ctx->log,
+                         "noom: a worker queue is full, \"%s\" did not "
+                         "reach every member", event);
 
     ngx_noom_app_error(ctx, ack, event, "busy",
                        "a worker queue is full: the event did not reach "
@@ -1070,6 +1132,11 @@ ngx_noom_app_exit(void)
     if (ngx_noom_app_list_buf) {
         ngx_free(ngx_noom_app_list_buf);
         ngx_noom_app_list_buf = NULL;
+    }
+
+    if (ngx_noom_app_fold_buf) {
+        ngx_free(ngx_noom_app_fold_buf);
+        ngx_noom_app_fold_buf = NULL;
     }
 }
 
@@ -1095,7 +1162,7 @@ ngx_noom_plain_message(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
 
     mcf = ctx->mcf;
 
-    msg = json_loadb((char *) p, len, JSON_ALLOW_NUL, NULL);
+    msg = ngx_noom_json_load(ctx, p, len, NULL);
     type = json_object_get(msg, "type");
     data = json_object_get(msg, "payload");
 
@@ -1161,10 +1228,36 @@ ngx_noom_plain_message(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
     json_decref(msg);
 
     if (ngx_noom_relay_plain(m) != NGX_OK) {
-        ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
-                      "noom: a worker queue is full, a lobby message did "
-                      "not reach everybody");
+        ngx_noom_log_limited(&ngx_noom_app_relay_log, ctx->conf->log_level,
+                             ctx->log,
+                             "noom: a worker queue is full, a lobby message "
+                             "did not reach everybody");
     }
 
     ngx_noom_msg_release(m);
+}
+
+
+/*
+ * Every JSON text a client sends goes to jansson through here: lone UTF-16
+ * surrogate escapes become U+FFFD first (ngx_noom_json_surrogates()), so a
+ * chat line cut inside an emoji costs one replacement character, not the
+ * connection.  The text is rewritten in place (it is the client's message,
+ * in the read buffer or in its own assembly buffer).
+ */
+
+json_t *
+ngx_noom_json_load(ngx_noom_ctx_t *ctx, u_char *p, size_t len,
+    json_error_t *err)
+{
+    ngx_uint_t  n;
+
+    n = ngx_noom_json_surrogates(p, len);
+
+    if (n) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+                       "noom: %ui lone surrogate escapes became U+FFFD", n);
+    }
+
+    return json_loadb((char *) p, len, JSON_ALLOW_NUL, err);
 }

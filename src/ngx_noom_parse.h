@@ -122,6 +122,7 @@ typedef struct {
 ngx_int_t ngx_noom_sio_parse(u_char *p, size_t len,
     ngx_noom_sio_packet_t *pkt);
 ngx_int_t ngx_noom_valid_name(u_char *p, size_t len, size_t max);
+void ngx_noom_fold_name(u_char *dst, u_char *src, size_t len);
 
 
 /* the JSON subset of the hot events, read without jansson */
@@ -144,6 +145,7 @@ typedef struct {
 ngx_int_t ngx_noom_json_scan(u_char *p, size_t len, ngx_noom_json_tok_t *tok,
     ngx_uint_t max, ngx_uint_t *n);
 u_char *ngx_noom_json_escape(u_char *dst, u_char *src, size_t len);
+ngx_uint_t ngx_noom_json_surrogates(u_char *p, size_t len);
 
 
 #endif /* _NGX_NOOM_PARSE_H_INCLUDED_ */

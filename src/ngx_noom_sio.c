@@ -25,6 +25,7 @@ static void ngx_noom_sio_test_event(ngx_noom_ctx_t *ctx, ngx_uint_t nsp,
 static void ngx_noom_sio_free_bin(ngx_noom_ctx_t *ctx);
 static void ngx_noom_sio_invalid(ngx_noom_ctx_t *ctx, const char *why);
 static ngx_int_t ngx_noom_sio_grow_scratch(size_t size);
+static void ngx_noom_sio_long_nsp(ngx_noom_ctx_t *ctx, ngx_str_t *nsp);
 
 
 /* "/admin" only where noom_admin is on */
@@ -279,7 +280,7 @@ ngx_noom_sio_connect(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt,
     auth = NULL;
 
     if (pkt->len) {
-        auth = json_loadb((char *) pkt->data, pkt->len, JSON_ALLOW_NUL, &err);
+        auth = ngx_noom_json_load(ctx, pkt->data, pkt->len, &err);
 
         if (auth == NULL || !json_is_object(auth)) {
             json_decref(auth);
@@ -291,6 +292,12 @@ ngx_noom_sio_connect(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt,
     if (pkt->ack != NGX_NOOM_SIO_NO_ACK) {
         json_decref(auth);
         ngx_noom_sio_invalid(ctx, "CONNECT with an ack id");
+        return;
+    }
+
+    if (i == NGX_ERROR && pkt->nsp.len >= 64) {
+        json_decref(auth);
+        ngx_noom_sio_long_nsp(ctx, &pkt->nsp);
         return;
     }
 
@@ -445,7 +452,7 @@ ngx_noom_sio_args(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt)
     const char    *s, **r;
     json_error_t   err;
 
-    args = json_loadb((char *) pkt->data, pkt->len, JSON_ALLOW_NUL, &err);
+    args = ngx_noom_json_load(ctx, pkt->data, pkt->len, &err);
 
     if (args == NULL || !json_is_array(args)) {
         json_decref(args);
@@ -813,4 +820,39 @@ ngx_noom_sio_invalid(ngx_noom_ctx_t *ctx, const char *why)
 
     ngx_noom_stat(protocol_closes, 1);
     ngx_noom_close(ctx, NGX_NOOM_END_POLICY, why);
+}
+
+
+/*
+ * The CONNECT_ERROR of a namespace too long for the encoder's prefix: the
+ * client must see which CONNECT failed, so its namespace is echoed whole
+ * (it came in a message within noom_max_payload, so the answer fits
+ * noom_send_buffer).
+ */
+
+static void
+ngx_noom_sio_long_nsp(ngx_noom_ctx_t *ctx, ngx_str_t *nsp)
+{
+    u_char          *p;
+    ngx_noom_msg_t  *m;
+
+    static u_char  error[] = ",{\"message\":\"Invalid namespace\"}";
+
+    ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
+                  "noom: a namespace of %uz bytes is not served", nsp->len);
+
+    m = ngx_noom_msg_frame(NGX_NOOM_WS_TEXT,
+                           2 + nsp->len + sizeof(error) - 1, &p);
+    if (m == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    *p++ = NGX_NOOM_EIO_MESSAGE;
+    *p++ = '0' + NGX_NOOM_SIO_CONNECT_ERROR;
+    p = ngx_cpymem(p, nsp->data, nsp->len);
+    ngx_memcpy(p, error, sizeof(error) - 1);
+
+    ngx_noom_send(ctx, m);
+    ngx_noom_msg_release(m);
 }

@@ -16,6 +16,12 @@ static u_char *ngx_noom_json_value(u_char *p, u_char *last, ngx_uint_t depth,
 static u_char *ngx_noom_json_string(u_char *p, u_char *last,
     ngx_noom_json_tok_t *tok);
 static u_char *ngx_noom_json_space(u_char *p, u_char *last);
+static ngx_int_t ngx_noom_json_hex4(u_char *p);
+static uint32_t ngx_noom_name_decode(u_char **pos, u_char *last);
+static ngx_uint_t ngx_noom_name_class(uint32_t c);
+static ngx_uint_t ngx_noom_name_latin(uint32_t c);
+static ngx_uint_t ngx_noom_name_pictograph(uint32_t c);
+static ngx_uint_t ngx_noom_name_emoji_base(uint32_t c);
 
 
 ngx_int_t
@@ -98,40 +104,332 @@ ngx_noom_sio_parse(u_char *p, size_t len, ngx_noom_sio_packet_t *pkt)
 
 
 /*
- * A nickname or a room name: 1 to max bytes of UTF-8 (the WebSocket layer
- * has checked the encoding), no C0 or C1 control characters and no DEL, and
- * not only spaces.
+ * A nickname or a room name: what people see of each other, so nothing in
+ * it may hide or pretend.  1 to max bytes of UTF-8 (the WebSocket layer has
+ * checked the encoding; broken sequences are refused here all the same),
+ * and, read as code points:
+ *
+ *   - no C0 or C1 control, no DEL, no bidirectional control (U+061C,
+ *     U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), no invisible format
+ *     character (U+00AD, U+034F, U+115F, U+1160, U+17B4, U+17B5,
+ *     U+180B-U+180F, U+200B, U+200C, U+2028-U+2029, U+2060-U+2064,
+ *     U+206A-U+206F, U+3164, U+FEFF, U+FFA0, U+FFF0-U+FFFB, U+1BCA0-U+1BCA3,
+ *     U+1D173-U+1D17A, the tags outside a flag), no noncharacter;
+ *   - U+200D (zero width joiner) only between two pictographs, and the
+ *     variation selectors U+FE0E, U+FE0F only after a character that has an
+ *     emoji form: emoji sequences stay possible, hidden joiners do not;
+ *   - spaces (U+0020, U+00A0, U+1680, U+2000-U+200A, U+202F, U+205F,
+ *     U+2800, U+3000) neither first, nor last, nor two in a row;
+ *   - no combining accent (U+0300-U+036F) right after a Latin letter of
+ *     U+0041-U+00FF, the decomposed form of a letter that has a composed one
+ *     (keyboards send the composed one), and at most two combining marks
+ *     in a row;
+ *   - something visible: a code point that is no space, mark, joiner or
+ *     selector.
  */
+
+#define NGX_NOOM_NAME_OTHER   0
+#define NGX_NOOM_NAME_SPACE   1
+#define NGX_NOOM_NAME_MARK    2
+#define NGX_NOOM_NAME_ZWJ     3
+#define NGX_NOOM_NAME_VS      4
+#define NGX_NOOM_NAME_TAG     5
+#define NGX_NOOM_NAME_BAD     6
 
 ngx_int_t
 ngx_noom_valid_name(u_char *p, size_t len, size_t max)
 {
     u_char      *last;
-    ngx_uint_t   visible;
+    uint32_t     c, prev;
+    ngx_uint_t   cls, pcls, visible, marks;
 
     if (len == 0 || len > max) {
         return NGX_ERROR;
     }
 
-    visible = 0;
     last = p + len;
+    prev = 0;
+    pcls = NGX_NOOM_NAME_SPACE;
+    visible = 0;
+    marks = 0;
 
-    for ( /* void */ ; p < last; p++) {
+    while (p < last) {
 
-        if (*p < 0x20 || *p == 0x7f) {
+        c = ngx_noom_name_decode(&p, last);
+        cls = ngx_noom_name_class(c);
+
+        switch (cls) {
+
+        case NGX_NOOM_NAME_BAD:
             return NGX_ERROR;
-        }
 
-        if (*p == 0xc2 && p + 1 < last && p[1] >= 0x80 && p[1] <= 0x9f) {
-            return NGX_ERROR;
-        }
+        case NGX_NOOM_NAME_SPACE:
+            if (pcls == NGX_NOOM_NAME_SPACE) {
+                return NGX_ERROR;
+            }
+            break;
 
-        if (*p != ' ') {
+        case NGX_NOOM_NAME_MARK:
+            if (prev == 0 || pcls == NGX_NOOM_NAME_SPACE || ++marks > 2
+                || (c <= 0x036f && prev >= 0x41 && prev <= 0xff
+                    && ngx_noom_name_latin(prev)))
+            {
+                return NGX_ERROR;
+            }
+            break;
+
+        case NGX_NOOM_NAME_ZWJ:
+            if (!ngx_noom_name_pictograph(prev) && prev != 0xfe0f) {
+                return NGX_ERROR;
+            }
+            break;
+
+        case NGX_NOOM_NAME_VS:
+            if (!ngx_noom_name_emoji_base(prev)) {
+                return NGX_ERROR;
+            }
+            break;
+
+        case NGX_NOOM_NAME_TAG:
+            if (prev != 0x1f3f4 && pcls != NGX_NOOM_NAME_TAG) {
+                return NGX_ERROR;
+            }
+            break;
+
+        default: /* NGX_NOOM_NAME_OTHER */
             visible = 1;
         }
+
+        if (pcls == NGX_NOOM_NAME_ZWJ && !ngx_noom_name_pictograph(c)) {
+            return NGX_ERROR;
+        }
+
+        if (cls != NGX_NOOM_NAME_MARK) {
+            marks = 0;
+        }
+
+        prev = c;
+        pcls = cls;
+    }
+
+    if (pcls == NGX_NOOM_NAME_SPACE || pcls == NGX_NOOM_NAME_ZWJ) {
+        return NGX_ERROR;
     }
 
     return visible ? NGX_OK : NGX_ERROR;
+}
+
+
+/* the next code point; 0xffffffff for a broken sequence */
+
+static uint32_t
+ngx_noom_name_decode(u_char **pos, u_char *last)
+{
+    u_char      *p;
+    uint32_t     c;
+    ngx_uint_t   n, i;
+
+    p = *pos;
+    c = *p++;
+
+    if (c < 0x80) {
+        *pos = p;
+        return c;
+    }
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 1;
+        c &= 0x1f;
+
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 2;
+        c &= 0x0f;
+
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 3;
+        c &= 0x07;
+
+    } else {
+        *pos = p;
+        return 0xffffffff;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (p == last || (*p & 0xc0) != 0x80) {
+            *pos = p;
+            return 0xffffffff;
+        }
+
+        c = (c << 6) | (*p++ & 0x3f);
+    }
+
+    *pos = p;
+
+    if ((n == 2 && c < 0x800) || (n == 3 && (c < 0x10000 || c > 0x10ffff))
+        || (c >= 0xd800 && c <= 0xdfff))
+    {
+        return 0xffffffff;
+    }
+
+    return c;
+}
+
+
+static ngx_uint_t
+ngx_noom_name_class(uint32_t c)
+{
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) {
+        return NGX_NOOM_NAME_BAD;
+    }
+
+    if (c < 0x7f) {
+        return (c == ' ') ? NGX_NOOM_NAME_SPACE : NGX_NOOM_NAME_OTHER;
+    }
+
+    if (c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a)
+        || c == 0x202f || c == 0x205f || c == 0x2800 || c == 0x3000)
+    {
+        return NGX_NOOM_NAME_SPACE;
+    }
+
+    if ((c >= 0x0300 && c <= 0x036f) || (c >= 0x1ab0 && c <= 0x1aff)
+        || (c >= 0x1dc0 && c <= 0x1dff) || (c >= 0x20d0 && c <= 0x20ff)
+        || (c >= 0xfe20 && c <= 0xfe2f))
+    {
+        return NGX_NOOM_NAME_MARK;
+    }
+
+    if (c == 0x200d) {
+        return NGX_NOOM_NAME_ZWJ;
+    }
+
+    if (c == 0xfe0e || c == 0xfe0f) {
+        return NGX_NOOM_NAME_VS;
+    }
+
+    if (c >= 0xe0020 && c <= 0xe007f) {
+        return NGX_NOOM_NAME_TAG;
+    }
+
+    if (c == 0xad || c == 0x034f || c == 0x061c || c == 0x115f
+        || c == 0x1160 || c == 0x17b4 || c == 0x17b5
+        || (c >= 0x180b && c <= 0x180f)
+        || (c >= 0x200b && c <= 0x200f)
+        || (c >= 0x2028 && c <= 0x202e)
+        || (c >= 0x2060 && c <= 0x206f)
+        || c == 0x3164
+        || (c >= 0xfe00 && c <= 0xfe0f)
+        || c == 0xfeff || c == 0xffa0
+        || (c >= 0xfff0 && c <= 0xfffb)
+        || (c >= 0xfdd0 && c <= 0xfdef)
+        || (c & 0xfffe) == 0xfffe
+        || (c >= 0x1bca0 && c <= 0x1bca3)
+        || (c >= 0x1d173 && c <= 0x1d17a)
+        || (c >= 0xe0000 && c <= 0xe0fff)
+        || c > 0x10ffff)
+    {
+        return NGX_NOOM_NAME_BAD;
+    }
+
+    return NGX_NOOM_NAME_OTHER;
+}
+
+
+static ngx_uint_t
+ngx_noom_name_latin(uint32_t c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+           || (c >= 0xc0 && c <= 0xff && c != 0xd7 && c != 0xf7);
+}
+
+
+static ngx_uint_t
+ngx_noom_name_pictograph(uint32_t c)
+{
+    return (c >= 0x2300 && c <= 0x23ff) || (c >= 0x2600 && c <= 0x27bf)
+           || (c >= 0x2b00 && c <= 0x2bff) || (c >= 0x1f000 && c <= 0x1faff);
+}
+
+
+/* a character that has an emoji and a text form (and the keycap bases) */
+
+static ngx_uint_t
+ngx_noom_name_emoji_base(uint32_t c)
+{
+    return ngx_noom_name_pictograph(c)
+           || c == '#' || c == '*' || (c >= '0' && c <= '9')
+           || c == 0xa9 || c == 0xae || c == 0x203c || c == 0x2049
+           || c == 0x2122 || c == 0x2139 || (c >= 0x2194 && c <= 0x21aa)
+           || c == 0x24c2 || c == 0x25aa || c == 0x25ab || c == 0x25b6
+           || c == 0x25c0 || (c >= 0x25fb && c <= 0x25fe)
+           || c == 0x3030 || c == 0x303d || c == 0x3297 || c == 0x3299;
+}
+
+
+/*
+ * Room names are compared without case: the lobby must not show "Team" and
+ * "team" as two rooms.  The fold maps capitals to small letters in ASCII,
+ * Latin-1, Greek and Cyrillic, where each pair has the same UTF-8 length,
+ * so a name keeps its length; other scripts are compared as they are.
+ * dst may be src.
+ */
+
+void
+ngx_noom_fold_name(u_char *dst, u_char *src, size_t len)
+{
+    u_char  *last;
+
+    for (last = src + len; src < last; src++, dst++) {
+
+        if (*src >= 'A' && *src <= 'Z') {
+            *dst = *src | 0x20;
+            continue;
+        }
+
+        *dst = *src;
+
+        if (last - src < 2) {
+            continue;
+        }
+
+        if (*src == 0xc3 && src[1] >= 0x80 && src[1] <= 0x9e
+            && src[1] != 0x97)
+        {
+            /* U+00C0-U+00DE but U+00D7: +0x20 */
+            *++dst = *++src + 0x20;
+
+        } else if (*src == 0xce && ((src[1] >= 0x91 && src[1] <= 0x9f)
+                                    || (src[1] >= 0xa0 && src[1] <= 0xa9
+                                        && src[1] != 0xa2)))
+        {
+            /* U+0391-U+03A9 but U+03A2: +0x20 */
+            if (src[1] <= 0x9f) {
+                *++dst = *++src + 0x20;
+
+            } else {
+                *dst = 0xcf;
+                *++dst = *++src - 0x20;
+            }
+
+        } else if (*src == 0xd0 && src[1] >= 0x80 && src[1] <= 0xaf) {
+            /* U+0400-U+040F: +0x50, U+0410-U+042F: +0x20 */
+            if (src[1] <= 0x8f) {
+                *dst = 0xd1;
+                *++dst = *++src + 0x10;
+
+            } else if (src[1] <= 0x9f) {
+                *++dst = *++src + 0x20;
+
+            } else {
+                *dst = 0xd1;
+                *++dst = *++src - 0x20;
+            }
+
+        } else if (*src >= 0xc0) {
+            /* the rest of a sequence is copied as it is */
+            continue;
+        }
+    }
 }
 
 
@@ -441,4 +739,96 @@ ngx_noom_json_escape(u_char *dst, u_char *src, size_t len)
     }
 
     return dst;
+}
+
+
+/*
+ * Lone UTF-16 surrogate escapes in the strings of a JSON text become
+ * "\ufffd", in place (six bytes for six bytes): a high surrogate escape not
+ * followed by a low one, and a low one not preceded by a high one.
+ * Browsers produce them when a string is cut inside a pair (slice()), and
+ * jansson refuses them, which used to close the connection; U+FFFD is what
+ * a browser's own decoders put in their place.  Text outside strings and
+ * anything that is not JSON are left as they are, for the JSON parser to
+ * judge.  Returns how many escapes were replaced.
+ */
+
+ngx_uint_t
+ngx_noom_json_surrogates(u_char *p, size_t len)
+{
+    u_char      *last;
+    ngx_int_t    c, lo;
+    ngx_uint_t   n, in;
+
+    n = 0;
+    in = 0;
+    last = p + len;
+
+    while (p < last) {
+
+        if (!in || *p == '"') {
+            in ^= (*p == '"');
+            p++;
+            continue;
+        }
+
+        if (*p != '\\') {
+            p++;
+            continue;
+        }
+
+        if (last - p < 6 || p[1] != 'u') {
+            p += (last - p < 2) ? 1 : 2;
+            continue;
+        }
+
+        c = ngx_noom_json_hex4(p + 2);
+
+        if (c < 0xd800 || c > 0xdfff) {
+            p += (c < 0) ? 2 : 6;
+            continue;
+        }
+
+        if (c <= 0xdbff && last - p >= 12 && p[6] == '\\' && p[7] == 'u') {
+            lo = ngx_noom_json_hex4(p + 8);
+
+            if (lo >= 0xdc00 && lo <= 0xdfff) {
+                p += 12;
+                continue;
+            }
+        }
+
+        ngx_memcpy(p + 2, "fffd", 4);
+        n++;
+        p += 6;
+    }
+
+    return n;
+}
+
+
+static ngx_int_t
+ngx_noom_json_hex4(u_char *p)
+{
+    u_char      ch;
+    ngx_int_t   c;
+    ngx_uint_t  i;
+
+    c = 0;
+
+    for (i = 0; i < 4; i++) {
+        ch = p[i];
+
+        if (ch >= '0' && ch <= '9') {
+            c = c * 16 + ch - '0';
+
+        } else if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f') {
+            c = c * 16 + (ch | 0x20) - 'a' + 10;
+
+        } else {
+            return -1;
+        }
+    }
+
+    return c;
 }

@@ -124,6 +124,11 @@ static ngx_noom_status_counter_t  ngx_noom_status_counters[] = {
       "Logins to the admin namespace.",
       ngx_noom_status_off(admin_logins) },
 
+    { "noom_admin_throttled_total", "counter",
+      "Admin logins refused without a password check: too many failures "
+      "or a full bcrypt queue.",
+      ngx_noom_status_off(admin_throttled) },
+
     { "noom_admin_refused_total", "counter",
       "Logins to the admin namespace refused.",
       ngx_noom_status_off(admin_refused) },
@@ -281,7 +286,7 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
 
     st = &ngx_noom_shm->stats;
 
-    size = 2048 + ngx_noom_shm->nworkers * (250 + 10 * NGX_ATOMIC_T_LEN);
+    size = 2560 + ngx_noom_shm->nworkers * (250 + 10 * NGX_ATOMIC_T_LEN);
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
@@ -310,7 +315,8 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     "\"polling_requests\":%uA,\"upgrades\":%uA,"
                     "\"admin\":{\"admins\":%uA,\"sockets\":%ui,"
                     "\"admin_sockets\":%ui,\"logins\":%uA,"
-                    "\"refused\":%uA,\"actions\":%uA},"
+                    "\"refused\":%uA,\"actions\":%uA,"
+                    "\"throttled\":%uA},"
                     "\"workers\":[",
                     ngx_pid, ngx_worker, s->rooms, s->members,
                     s->used, s->total, ngx_pagesize,
@@ -328,7 +334,8 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                                                   waiting)),
                     st->polling_requests, st->upgrades,
                     ngx_noom_shm->admins, s->sockets, s->admin_sockets,
-                    st->admin_logins, st->admin_refused, st->admin_actions);
+                    st->admin_logins, st->admin_refused, st->admin_actions,
+                    st->admin_throttled);
 
     for (i = 0; i < ngx_noom_shm->nworkers; i++) {
         w = &ngx_noom_shm->workers[i];

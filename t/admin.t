@@ -20,6 +20,8 @@ use IPC::Open2;
 use Time::HiRes qw(time sleep);
 use Noom::Test;
 
+Noom::Test::need_node_modules('socket.io-client');
+
 my $JSON = JSON::PP->new->canonical;
 
 my $hash = bcrypt('s3cret', 10);
@@ -208,7 +210,20 @@ is_deeply($stats && $stats->[0]{namespaces},
     [{ name => '/', socketsCount => 3 }, { name => '/admin', socketsCount => 1 }],
     'counting the sockets of every worker');
 ok($stats && $stats->[0]{clientsCount} >= 4, 'clientsCount counts them all');
-my %agg = map { $_->{type} => $_ } @{ $stats ? $stats->[0]{aggregatedEvents} : [] };
+
+# the counts are per interval: the events above may fall into two of them
+# (or into one seen earlier) on a busy machine, so they are added up over
+# the next intervals until they are all there
+my %agg;
+for my $round (1 .. 6) {
+    for my $e (@{ $stats ? $stats->[0]{aggregatedEvents} : [] }) {
+        $agg{ $e->{type} }{count} += $e->{count};
+    }
+    last if ($agg{packetsIn}{count} // 0) >= 6
+        && ($agg{rawConnection}{count} // 0) >= 3
+        && ($agg{bytesOut}{count} // 0) > 6 * 20;
+    $stats = $admin->wait('server_stats', 5);
+}
 ok($agg{rawConnection} && $agg{rawConnection}{count} >= 3,
     'aggregatedEvents counts the connections');
 ok($agg{packetsIn} && $agg{packetsIn}{count} >= 6,
@@ -296,7 +311,7 @@ is((until_41($carol) // {})->{raw}, '1', 'and carol');
 # a read-only admin, without credentials
 
 my $ro = Admin->start($t->port, '/ro', {});
-ok($ro->wait('connect', 20), 'noom_admin_auth off lets anybody in');
+ok($ro->wait('connect', 60), 'noom_admin_auth off lets anybody in');
 is_deeply(($ro->wait('config') // [{}])->[0]{supportedFeatures},
     ['AGGREGATED_EVENTS', 'ALL_EVENTS'],
     'read-only: no action among the features');
@@ -323,10 +338,10 @@ my $login = Noom::SIO->connect_on_worker($t, 0, nsp => undef,
 my $t0 = time;
 $login->send_text('40/admin,{"username":"admin","password":"slow"}');
 my $r = $w0->call('list_rooms');
-my $rtt = time - $t0;
 ok($r, 'an event on the same worker during a slow bcrypt check');
-ok($rtt < 0.3, 'is answered at once') or diag "after $rtt s";
-$p = $login->next_packet(10);
+ok(!defined $login->next_packet(0),
+    'is answered before the check ends (the worker did not wait for it)');
+$p = $login->next_packet(30);
 is($p && $p->{type}, 0, 'and the slow login succeeds later');
 note sprintf 'bcrypt cost 13: %.2f s', time - $t0;
 
@@ -334,7 +349,8 @@ my $gone = Noom::SIO->connect_on_worker($t, 0, nsp => undef,
     path => '/slow/?EIO=4&transport=websocket');
 $gone->send_text('40/admin,{"username":"admin","password":"slow"}');
 $gone->close_socket;
-sleep 1.5;
+ok($t->wait_log(qr/admin login check ended after its client went/, 30),
+    'the check of a client gone meanwhile ends');
 ok($w0->call('list_rooms'),
     'a client gone during its check leaves the worker well');
 

@@ -13,8 +13,7 @@ use lib 't/lib';
 use Test::More;
 use Noom::Test;
 
-plan(skip_all => 'node_modules missing (npm install)')
-    unless -d "$Noom::Test::TOP/node_modules/socket.io-client";
+Noom::Test::need_node_modules('socket.io-client');
 
 my $t = Noom::Test->new(workers => 4);
 

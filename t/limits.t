@@ -33,6 +33,7 @@ http {
             noom_send_buffer 64k;
             noom_max_payload 60k;
             noom_event_rate off;    # the slow consumer test floods
+            noom_log_level notice;
         }
         location /status { noom_status; }
     }
@@ -107,6 +108,10 @@ for my $i (1 .. 40) {
 }
 ok($busy, 'the queue filled up');
 ok($sent >= 8, "$sent offers fit in a 16k queue first");
+like($t->error_log, qr/\[notice\].*a worker queue is full, "offer" did not/,
+    'the failure is logged at noom_log_level notice');
+unlike($t->error_log, qr/\[warn\].*a worker queue is full/,
+    'not at warn');
 
 kill 'CONT', $pid;
 

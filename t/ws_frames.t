@@ -314,11 +314,10 @@ is(closes_with(fb(op => 'text', fin => 0, data => 'x' x 1000)
     'a last fragment of one byte over the limit gets close 1009');
 
 $ws = echo(path => '/small');
-my $t0 = time;
 $ws->raw(fb(op => 'binary', len => 2**62));
-is(close_code($ws, 2), 1009,
-    'a frame that declares 2^62 bytes gets close 1009');
-ok(time - $t0 < 1, 'at once, without the bytes being sent');
+is(close_code($ws, 5), 1009,
+    'a frame that declares 2^62 bytes gets close 1009, without the bytes '
+    . 'being sent');
 $ws->close_socket;
 
 $ws = echo();
@@ -348,19 +347,21 @@ $ws->close_socket;
 
 $ws = echo(path => '/quick');
 $ws->send_frame(op => 'text', data => 'x', mask => 0);
-$t0 = time;
+my $t0 = time;
 is(close_code($ws), 1002, 'a client that does not answer the close gets 1002');
-ok($ws->wait_eof(3), 'and its TCP connection is closed');
+ok($ws->wait_eof(10), 'and its TCP connection is closed');
 my $took = time - $t0;
-ok($took > 0.3 && $took < 1.5,
-    'after noom_close_timeout 500ms') or diag "took $took s";
+
+# a timer never fires early by more than nginx's cached time lags (a few
+# ms): a lower bound only, no upper one (a busy machine is slow, not wrong)
+ok($took > 0.25, 'by noom_close_timeout 500ms, not at once')
+    or diag "took $took s";
 
 $ws = echo();
 $ws->send_frame(op => 'text', data => 'x', mask => 0);
 is(close_code($ws), 1002, 'a client that answers the close gets 1002');
 $ws->send_close(1002);
-$t0 = time;
-ok($ws->wait_eof(1), 'the server closes the TCP connection once the '
+ok($ws->wait_eof(5), 'the server closes the TCP connection once the '
     . 'client answers the close');
 $ws->close_socket;
 

@@ -191,7 +191,9 @@ test_valid_name(void)
         { "", 32, NGX_ERROR, "empty" },
         { "bob", 2, NGX_ERROR, "3 bytes, limit 2" },
         { "bob", 3, NGX_OK, "3 bytes, limit 3" },
-        { " bob ", 32, NGX_OK, "spaces around a name" },
+        { " bob", 32, NGX_ERROR, "a space first" },
+        { "bob ", 32, NGX_ERROR, "a space last" },
+        { "Mary  Ann", 32, NGX_ERROR, "two spaces in a row" },
         { "Mary Ann", 32, NGX_OK, "a space inside" },
         { " ", 32, NGX_ERROR, "one space" },
         { "     ", 32, NGX_ERROR, "only spaces" },
@@ -208,12 +210,55 @@ test_valid_name(void)
         { "a\xc2\x80", 32, NGX_ERROR, "U+0080 (C1)" },
         { "a\xc2\x85" "b", 32, NGX_ERROR, "U+0085 NEL (C1)" },
         { "\xc2\x9f", 32, NGX_ERROR, "U+009F (C1)" },
-        { "\xc2\xa0", 32, NGX_OK, "U+00A0 no-break space (not a control; "
-          "only U+0020 counts as a space)" },
+        { "\xc2\xa0", 32, NGX_ERROR, "U+00A0 no-break space alone" },
+        { "a\xc2\xa0" "b", 32, NGX_OK, "U+00A0 between letters" },
+        { "a \xc2\xa0" "b", 32, NGX_ERROR, "a space and U+00A0 in a row" },
+        { "\xe3\x80\x80", 32, NGX_ERROR, "U+3000 ideographic space alone" },
+        { "\xe2\xa0\x80", 32, NGX_ERROR, "U+2800 braille blank alone" },
+        { "\xe2\x80\x8b", 32, NGX_ERROR, "U+200B zero width space alone" },
+        { "a\xe2\x80\x8b" "b", 32, NGX_ERROR, "U+200B inside" },
+        { "\xef\xbb\xbf" "bob", 32, NGX_ERROR, "U+FEFF first" },
+        { "\xe2\x80\xae" "evil", 32, NGX_ERROR, "U+202E right-to-left "
+          "override" },
+        { "a\xe2\x81\xa6" "b", 32, NGX_ERROR, "U+2066 left-to-right "
+          "isolate" },
+        { "a\xe2\x80\x8f", 32, NGX_ERROR, "U+200F right-to-left mark" },
+        { "a\xd8\x9c", 32, NGX_ERROR, "U+061C Arabic letter mark" },
+        { "bo\xc2\xad" "b", 32, NGX_ERROR, "U+00AD soft hyphen" },
+        { "a\xe2\x81\xa0" "b", 32, NGX_ERROR, "U+2060 word joiner" },
+        { "\xe3\x85\xa4", 32, NGX_ERROR, "U+3164 Hangul filler" },
+        { "a\xe2\x80\xa9" "b", 32, NGX_ERROR, "U+2029 paragraph "
+          "separator" },
+        { "a\xef\xbf\xbe", 32, NGX_ERROR, "U+FFFE, a noncharacter" },
+        { "\xef\xbf\xbd", 32, NGX_OK, "U+FFFD, what a lone surrogate "
+          "became" },
+        { "e\xcc\x81", 32, NGX_ERROR, "e and a combining acute (NFD)" },
+        { "\xc3\xa9", 32, NGX_OK, "the composed letter (NFC)" },
+        { "\xe1\xba\xb9\xcc\x81", 32, NGX_OK, "U+1EB9 and a combining "
+          "acute (Yoruba; no composed form)" },
+        { "\xe1\xba\xb9\xcc\x81\xcc\x81\xcc\x81", 32, NGX_ERROR,
+          "three combining marks in a row" },
+        { "\xcc\x81" "a", 32, NGX_ERROR, "a combining mark first" },
+        { "\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb", 32, NGX_OK,
+          "woman, ZWJ, laptop (an emoji sequence)" },
+        { "\xe2\x9d\xa4\xef\xb8\x8f\xe2\x80\x8d\xf0\x9f\x94\xa5", 32,
+          NGX_OK, "heart, VS16, ZWJ, fire" },
+        { "a\xe2\x80\x8d" "b", 32, NGX_ERROR, "a ZWJ between letters" },
+        { "\xf0\x9f\x91\xa9\xe2\x80\x8d", 32, NGX_ERROR, "a ZWJ last" },
+        { "1\xef\xb8\x8f\xe2\x83\xa3", 32, NGX_OK, "keycap 1" },
+        { "a\xef\xb8\x8f" "b", 32, NGX_ERROR, "VS16 after a letter" },
+        { "\xef\xb8\x8f", 32, NGX_ERROR, "VS16 alone" },
+        { "a\xef\xb8\x80", 32, NGX_ERROR, "VS1" },
+        { "\xf0\x9f\x8f\xb4\xf3\xa0\x81\xa7\xf3\xa0\x81\xa2"
+          "\xf3\xa0\x81\xbf", 32, NGX_OK, "a flag with tags" },
+        { "a\xf3\xa0\x81\xa7", 32, NGX_ERROR, "a tag after a letter" },
         { "\xc2\xbf", 32, NGX_OK, "U+00BF" },
         { "\xc3\x80", 32, NGX_OK, "U+00C0 (80 after C3 is not C1)" },
-        { "\xe2\x80\xa8", 32, NGX_OK, "U+2028 line separator (not C0/C1)" },
-        { "x\xc2", 32, NGX_OK, "a cut C2 at the end is not read past" },
+        { "\xe2\x80\xa8", 32, NGX_ERROR, "U+2028 line separator" },
+        { "x\xc2", 32, NGX_ERROR, "a cut C2 at the end is not read past" },
+        { "x\xe2\x80", 32, NGX_ERROR, "a cut 3-byte sequence" },
+        { "x\xc0\xaf", 32, NGX_ERROR, "an overlong sequence" },
+        { "x\xed\xa0\x80", 32, NGX_ERROR, "an encoded surrogate" },
     };
 
     size_t  i;
@@ -452,6 +497,115 @@ test_json_escape(void)
 }
 
 
+static void
+test_json_surrogates(void)
+{
+    static const struct {
+        const char  *in;
+        const char  *out;
+        ngx_uint_t   n;
+        const char  *name;
+    } cases[] = {
+        { "[\"a\\ud83d\"]", "[\"a\\ufffd\"]", 1, "a lone high surrogate" },
+        { "[\"\\ude00b\"]", "[\"\\ufffdb\"]", 1, "a lone low surrogate" },
+        { "[\"\\ud83d\\ude00\"]", "[\"\\ud83d\\ude00\"]", 0,
+          "a pair stays" },
+        { "[\"\\uD83D\\uDE00\"]", "[\"\\uD83D\\uDE00\"]", 0,
+          "a pair in upper case stays" },
+        { "[\"\\ude00\\ud83d\"]", "[\"\\ufffd\\ufffd\"]", 2,
+          "low then high: both alone" },
+        { "[\"\\ud83d\\ud83d\\ude00\"]",
+          "[\"\\ufffd\\ud83d\\ude00\"]", 1,
+          "two highs then a low: the first is alone" },
+        { "[\"\\ud83d\\n\"]", "[\"\\ufffd\\n\"]", 1,
+          "a high before another escape" },
+        { "[\"\\\\ud83d\"]", "[\"\\\\ud83d\"]", 0,
+          "an escaped backslash then ud83d: no escape" },
+        { "[\"\\\"\\ud83d\"]", "[\"\\\"\\ufffd\"]", 1,
+          "after an escaped quote, still in the string" },
+        { "{\"k\\udbff\":1}", "{\"k\\ufffd\":1}", 1, "in an object key" },
+        { "[1,\"x\"]\\ud83d", "[1,\"x\"]\\ud83d", 0,
+          "outside a string: left for jansson" },
+        { "[\"\\ud83", "[\"\\ud83", 0, "cut in the escape" },
+        { "[\"\\ud83d\\ude0", "[\"\\ufffd\\ude0", 1,
+          "a high before a cut low" },
+        { "[\"\\u00e9\\u0000\"]", "[\"\\u00e9\\u0000\"]", 0,
+          "other escapes stay" },
+        { "[\"\\uzzzz\\ud800\"]", "[\"\\uzzzz\\ufffd\"]", 1,
+          "after an invalid escape" },
+        { "\\", "\\", 0, "a backslash at the end" },
+        { "\"\\", "\"\\", 0, "a backslash at the end of a string" },
+    };
+
+    size_t  i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t      len = strlen(cases[i].in);
+        u_char     *copy;
+        ngx_uint_t  n;
+
+        copy = malloc(len ? len : 1);
+        if (copy == NULL) {
+            abort();
+        }
+
+        memcpy(copy, cases[i].in, len);
+        n = ngx_noom_json_surrogates(copy, len);
+        is_int(n, cases[i].n, "json_surrogates: %s: %u replaced",
+               cases[i].name, (unsigned) cases[i].n);
+        is_mem(copy, len, cases[i].out, strlen(cases[i].out),
+               "json_surrogates: %s: the text", cases[i].name);
+        free(copy);
+    }
+}
+
+
+static void
+test_fold_name(void)
+{
+    static const struct {
+        const char  *in;
+        const char  *out;
+        const char  *name;
+    } cases[] = {
+        { "Team Blue", "team blue", "ASCII" },
+        { "\xc3\x89quipe \xc3\x97 \xc3\x9f", "\xc3\xa9quipe \xc3\x97 \xc3\x9f",
+          "Latin-1: \xc3\x89 folds, \xc3\x97 and \xc3\x9f stay" },
+        { "\xce\x91\xce\x9f\xce\xa0\xce\xa9\xce\xa2",
+          "\xce\xb1\xce\xbf\xcf\x80\xcf\x89\xce\xa2",
+          "Greek: Alpha, Omicron, Pi, Omega; U+03A2 stays" },
+        { "\xd0\x81\xd0\x90\xd0\x9f\xd0\xa0\xd0\xaf",
+          "\xd1\x91\xd0\xb0\xd0\xbf\xd1\x80\xd1\x8f",
+          "Cyrillic: Io, A, Pe, Er, Ya" },
+        { "\xe6\x97\xa5X\xf0\x9f\x98\x80", "\xe6\x97\xa5x\xf0\x9f\x98\x80",
+          "other scripts as they are" },
+        { "A\xc3", "a\xc3", "a cut sequence at the end" },
+    };
+
+    size_t  i;
+    u_char  out[64];
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t   len = strlen(cases[i].in);
+        u_char  *copy;
+
+        copy = malloc(len);
+        if (copy == NULL) {
+            abort();
+        }
+
+        memcpy(copy, cases[i].in, len);
+        ngx_noom_fold_name(out, copy, len);
+        is_mem(out, len, cases[i].out, strlen(cases[i].out),
+               "fold_name: %s", cases[i].name);
+        ngx_noom_fold_name(copy, copy, len);
+        is_mem(copy, len, cases[i].out, strlen(cases[i].out),
+               "fold_name: %s, in place", cases[i].name);
+        free(copy);
+    }
+}
+
+
 int
 main(void)
 {
@@ -459,6 +613,8 @@ main(void)
     test_valid_name();
     test_json_scan();
     test_json_escape();
+    test_json_surrogates();
+    test_fold_name();
 
     return done();
 }

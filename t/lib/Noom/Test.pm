@@ -13,6 +13,7 @@ use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use File::Path qw(make_path remove_tree);
 use File::Temp qw(tempdir);
+use Fcntl qw(:flock);
 use IO::Socket::INET;
 use POSIX qw(:sys_wait_h);
 use Test::More;
@@ -41,12 +42,66 @@ sub new {
     return $self;
 }
 
+# Ports that cannot collide when test files run in parallel (prove -j8),
+# here or in another checkout: each comes from a range below the kernel's
+# ephemeral ports, so no outgoing connection takes it, and is held by an
+# exclusive flock on /tmp/noom-ports/<port> for as long as the process that
+# chose it lives.  The lock dies with the process, even with SIGKILL; a
+# port some other process still listens on (an nginx a killed test left
+# behind) fails the bind check and is skipped.
+
+our $PORT_LOCKS = $ENV{TEST_NOOM_PORT_LOCKS} || '/tmp/noom-ports';
+our ($PORT_FIRST, $PORT_LAST) = (20000, 29999);
+my %held;
+
 sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-        Proto => 'tcp', Listen => 1, ReuseAddr => 1) or die "bind: $!";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
+    make_path($PORT_LOCKS, { mode => 01777 }) unless -d $PORT_LOCKS;
+    my $n = $PORT_LAST - $PORT_FIRST + 1;
+    my $start = int(rand($n));
+    for my $i (0 .. $n - 1) {
+        my $port = $PORT_FIRST + ($start + $i) % $n;
+        next if $held{$port};
+        open my $lock, '>>', "$PORT_LOCKS/$port" or next;
+        unless (flock($lock, LOCK_EX | LOCK_NB)) {
+            close $lock;
+            next;
+        }
+        if (port_bindable($port)) {
+            $held{$port} = $lock;
+            return $port;
+        }
+        close $lock;
+    }
+    die "no free port in $PORT_FIRST-$PORT_LAST";
+}
+
+sub port_bindable {
+    my ($port) = @_;
+    for my $proto ('tcp', 'udp') {
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+            LocalPort => $port, Proto => $proto,
+            ($proto eq 'tcp' ? (Listen => 1, ReuseAddr => 1) : ()))
+            or return 0;
+        close $s;
+    }
+    return 1;
+}
+
+# A test that needs node and npm packages skips when they are missing
+# (`npm install` brings them), instead of failing.
+sub need_node_modules {
+    my (@mods) = @_;
+    plan skip_all => 'no node' unless `node --version 2>/dev/null`;
+    for my $m (@mods) {
+        plan skip_all => "no node module $m (npm install)"
+            unless -d "$TOP/node_modules/$m";
+    }
+}
+
+sub have_node_modules {
+    my (@mods) = @_;
+    return 0 unless `node --version 2>/dev/null`;
+    return !grep { !-d "$TOP/node_modules/$_" } @mods;
 }
 
 sub port { $_[0]{port} }
@@ -137,6 +192,9 @@ sub run {
     my $pid = fork() // die "fork: $!";
 
     if ($pid == 0) {
+        # its own process group: workers outlive a SIGKILLed master, and
+        # stop() and DESTROY end them all with one kill
+        POSIX::setpgid(0, 0);
         open STDOUT, '>', "$d/logs/stdout.log";
         open STDERR, '>', "$d/logs/stderr.log";
         my @vg;
@@ -153,6 +211,7 @@ sub run {
     }
 
     $self->{pid} = $pid;
+    $self->{pgid} = $pid;
     $self->wait_port($self->{port}) or do {
         my $err = $self->read_file('logs/error.log') . $self->read_file('logs/stderr.log');
         die "nginx did not start:\n$err";
@@ -278,14 +337,44 @@ sub stop {
     while (time - $t0 < 15) {
         if (waitpid($self->{pid}, WNOHANG) > 0) {
             delete $self->{pid};
-            return 1;
+            return $self->kill_group == 0;
         }
         sleep 0.02;
     }
-    kill 'KILL', $self->{pid};
+    $self->kill_group;
     waitpid($self->{pid}, 0);
     delete $self->{pid};
     return 0;
+}
+
+# SIGKILL to every process left in nginx's group (workers of a dead master,
+# a stuck master, valgrind wrappers); returns how many there were
+sub kill_group {
+    my ($self) = @_;
+    my $g = $self->{pgid} or return 0;
+    my $n = 0;
+    for (1 .. 250) {
+        my @left = group_pids($g);
+        last unless @left;
+        $n ||= @left;
+        kill 'KILL', -$g;
+        waitpid($self->{pid}, WNOHANG) if $self->{pid};
+        sleep 0.02;
+    }
+    return $n;
+}
+
+sub group_pids {
+    my ($g) = @_;
+    my @p;
+    for my $stat (glob "/proc/[0-9]*/stat") {
+        open my $fh, '<', $stat or next;
+        my $l = <$fh> // next;
+        close $fh;
+        # pid (comm) state ppid pgrp; zombies are dead already
+        push @p, $1 if $l =~ /^(\d+) \(.*\) ([^Z]) \d+ (\d+)/ && $3 == $g;
+    }
+    return @p;
 }
 
 # what valgrind found: any memory error, and definitely lost blocks whose
@@ -375,7 +464,9 @@ sub alerts {
 
 sub DESTROY {
     my ($self) = @_;
+    local ($?, $!, $@);
     $self->stop_coturn;
+    $self->kill_group;
     if ($self->{pid}) {
         kill 'KILL', $self->{pid};
         waitpid($self->{pid}, 0);
@@ -443,8 +534,10 @@ sub connect {
 
     my $path = $o{path} // '/ws/?EIO=4&transport=websocket';
     my $key = $o{key} // 'dGhlIHNhbXBsZSBub25jZQ==';
+    # local => '127.0.0.2': another client address (all of 127/8 is local)
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-        PeerPort => $o{port} // $t->port, Proto => 'tcp') or die "connect: $!";
+        PeerPort => $o{port} // $t->port, Proto => 'tcp',
+        ($o{local} ? (LocalAddr => $o{local}) : ())) or die "connect: $!";
     $s->autoflush(1);
     binmode $s;
 
@@ -743,7 +836,10 @@ sub _next {
         my $f = $self->recv_frame($timeout - (time - $t0));
         return undef unless $f;
         return { type => 'eof' } if $f->{op} eq 'eof';
-        return { type => 'close', code => $f->{code} } if $f->{op} eq 'close';
+        if ($f->{op} eq 'close') {
+            $self->{close_reason} = $f->{reason};
+            return { type => 'close', code => $f->{code} };
+        }
         if ($f->{op} eq 'ping') {
             $self->send_frame(op => 'pong', data => $f->{data});
             next;
