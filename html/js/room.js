@@ -646,6 +646,9 @@ export class Room extends EventTarget {
             tile.classList.toggle("main", id === focus);
         }
         if (focus && n > 1) {
+            for (const t of tiles.children) {
+                t.style.gridColumn = "";
+            }
             tiles.dataset.mode = "focus";
             tiles.dataset.focus = focus;
             tiles.dataset.strip = String(n - 1);
@@ -660,8 +663,14 @@ export class Room extends EventTarget {
         tiles.dataset.mode = "grid";
         delete tiles.dataset.focus;
         const { cols, rows } = grid(n, tiles.clientWidth, tiles.clientHeight);
-        tiles.style.setProperty("--cols", String(cols));
+        tiles.style.setProperty("--cols2", String(2 * cols));
         tiles.style.setProperty("--rows", String(rows));
+        // the last row, when not full, in the middle
+        const rest = n % cols;
+        [...tiles.children].forEach((t, i) => {
+            t.style.gridColumn = rest && i === n - rest
+                ? `${cols - rest + 1} / span 2` : "";
+        });
     }
 
     // -- controls --------------------------------------------------------

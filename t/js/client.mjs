@@ -184,7 +184,9 @@ async function layoutAt(page, size, n, label) {
                 && g.bar && g.leave && !g.scrolls && g.smallest >= 100, ...g };
         }, { fn: geometry.toString(), n });
     } catch (err) {
-        check(false, name, err.message);
+        await shot(page, "failed-layout");
+        check(false, name, `${err.message} (see screenshot-failed-layout.png `
+            + `in ${SHOTS})`);
     }
     ok(`${name} (${Math.round(last.cover * 100)} %)`);
 }
@@ -331,6 +333,26 @@ async function scenario(browser, problems) {
     }
     await ben.click("#toggle-mic");
 
+    // everything by keyboard: Tab reaches the control bar, Space presses
+    await ben.evaluate(() => document.activeElement.blur());
+    let found = false;
+    for (let i = 0; i < 40 && !found; i++) {
+        await ben.keyboard.press("Tab");
+        found = await ben.evaluate(() => document.activeElement.id
+            === "toggle-cam");
+    }
+    check(found && await ben.evaluate(() => getComputedStyle(
+        document.activeElement).outlineStyle !== "none"),
+        "Tab reaches the camera button, with a visible focus ring");
+    await ben.keyboard.press("Space");
+    await expect(ann, "Space on it turns ben's camera off for the others",
+        (id) => document.querySelector(`#tiles .tile[data-id="${id}"]`)
+            .dataset.video === "off", b);
+    await ben.keyboard.press("Space");
+    await expect(ben, "and on again: the button says Stop camera",
+        () => document.querySelector("#toggle-cam .label").textContent
+            === "Stop camera");
+
     // a shared screen: large on the others' pages, cameras in a strip
     await cat.click("#toggle-screen");
     for (const p of [ann, ben]) {
@@ -417,12 +439,23 @@ async function scenario(browser, problems) {
     await ben.setViewportSize(DESKTOP);
 
     // three more, one of them a second "ben"; cameras off to spare the CPU
+    // dan refuses the camera and the microphone
     const more = [];
     for (const nick of ["dan", "eve", "ben"]) {
-        const p = await open(browser, BASE, `${nick}2`, "/", problems);
+        const p = await open(browser, BASE, `${nick}2`, "/", problems,
+            { deny: nick === "dan" });
         await joinAs(p, nick, { muted: true, camOff: true });
         more.push(p);
     }
+    await expect(more[0], "without camera and microphone the page says so, "
+        + "and the chat input stays in view", () => {
+        const input = document.querySelector("#chat-input");
+        const r = input.getBoundingClientRect();
+        return [...document.querySelectorAll("#messages li.sys")].some((li) =>
+            /No camera or microphone/.test(li.textContent))
+            && document.elementFromPoint(r.left + r.width / 2,
+                r.top + r.height / 2) === input;
+    });
     const six = [...three, ...more];
     await peopleCount(six, 6);
     const ben2 = more[2];

@@ -103,11 +103,20 @@ export async function launch() {
 }
 
 // a page in a context of its own (its own localStorage), 320x240 cameras
-export async function open(browser, base, nick, path, problems, viewport) {
+// deny: camera and microphone refused, as when people say no
+export async function open(browser, base, nick, path, problems,
+    { viewport, deny } = {})
+{
     const context = await browser.newContext({
         viewport: viewport || { width: 1280, height: 800 },
     });
     await context.addInitScript({ path: HOOKS });
+    if (deny) {
+        await context.addInitScript(() => {
+            navigator.mediaDevices.getUserMedia = () => Promise.reject(
+                new DOMException("Permission denied", "NotAllowedError"));
+        });
+    }
     await context.addInitScript(() => {
         const md = navigator.mediaDevices;
         const gum = md.getUserMedia.bind(md);
