@@ -4,7 +4,7 @@
 // time; the devices it opened are the ones the call goes on with.
 
 import { $, setText, show, showError, initial } from "./ui.js";
-import { store, MUTED_KEY, CAM_OFF_KEY } from "./media.js";
+import { store, stored, MUTED_KEY, CAM_OFF_KEY } from "./media.js";
 import { fill } from "./room.js";
 
 export class Prejoin {
@@ -74,6 +74,9 @@ export class Prejoin {
         setText($("#prejoin-room"), room);
         setText($("#preview-name"), nickname);
         setText(this.tile.querySelector(".avatar"), initial(nickname));
+        // what was chosen last time, not how the last call ended
+        this.media.audioOn = stored(MUTED_KEY) !== "1";
+        this.media.videoOn = stored(CAM_OFF_KEY) !== "1";
         this.muted.checked = !this.media.audioOn;
         this.camOff.checked = !this.media.videoOn;
         show(this.view, true);

@@ -10,8 +10,6 @@
 // dave watches from the lobby.
 
 import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join as pathJoin } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -22,9 +20,6 @@ if (!port || !masterPid) {
 }
 
 const TOP = pathJoin(dirname(fileURLToPath(import.meta.url)), "..", "..");
-// NOOM_SCREENSHOTS=1 refreshes the README's pictures in docs/
-const SHOTS = process.env.NOOM_SCREENSHOTS ? pathJoin(TOP, "docs")
-    : pathJoin(tmpdir(), `noom-shots-${process.pid}`);
 const BASE = `http://127.0.0.1:${port}`;
 // the test's window into the page (no debug global ships in html/)
 const HOOKS = pathJoin(TOP, "t", "js", "hooks.js");
@@ -379,8 +374,6 @@ async function scenario(browser, problems) {
         }, ROOM);
     await dave.fill("#nickname", "dave");
     await dave.fill("#room-name", ROOM);
-    mkdirSync(SHOTS, { recursive: true });
-    await dave.screenshot({ path: pathJoin(SHOTS, "screenshot-lobby.png") });
     await join(dave, "dave", ROOM);
     await expect(dave, "a fourth gets a clear room_full error in the lobby",
         () => {
@@ -391,9 +384,6 @@ async function scenario(browser, problems) {
                 && !document.querySelector("#lobby").hidden;
         });
 
-    await alice.fill("#chat-input", "");
-    await alice.screenshot({ path: pathJoin(SHOTS, "screenshot-call.png") });
-    ok(`screenshots saved in ${SHOTS}`);
 
     // mute, and back
     await alice.click("#toggle-mic");

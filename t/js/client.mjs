@@ -191,6 +191,19 @@ async function layoutAt(page, size, n, label) {
     ok(`${name} (${Math.round(last.cover * 100)} %)`);
 }
 
+async function noGlobals(page, where) {
+    const globals = await page.evaluate(() => {
+        const frame = document.createElement("iframe");
+        document.body.append(frame);
+        const plain = new Set(Object.getOwnPropertyNames(frame.contentWindow));
+        frame.remove();
+        return Object.getOwnPropertyNames(window).filter((k) => !plain.has(k)
+            && k !== "noomTest");
+    });
+    check(globals.length === 0, `the page adds no globals to window ${where}`,
+        globals);
+}
+
 // -- joining -----------------------------------------------------------------
 
 async function lobbyToPrejoin(page, nick, room) {
@@ -240,6 +253,10 @@ async function speaker(page, id, name) {
 
 async function scenario(browser, problems) {
     const ann = await open(browser, BASE, "ann", `/?room=${ROOM}`, problems);
+
+    // nothing of ours on window: what a fresh frame lacks is ours (the
+    // test's own noomTest aside)
+    await noGlobals(ann, "in the lobby");
 
     // the lobby: invited by link
     check(await ann.isVisible("#invite"), "a link to a room shows the invitation");
@@ -475,7 +492,6 @@ async function scenario(browser, problems) {
                 && li.querySelectorAll(".icons svg.off").length === 2;
         }, b2);
     await layoutAt(ann, DESKTOP, 6, "desktop");
-    await shot(ann, "call-six");
     await layoutAt(ann, PHONE, 6, "phone");
     await shot(ann, "phone");
     await ann.setViewportSize(DESKTOP);
@@ -506,6 +522,8 @@ async function scenario(browser, problems) {
     check(await ben2.evaluate(() => document.querySelector("#lobby").hidden
         && document.querySelector("#prejoin").hidden),
         "without the lobby or the pre-join screen");
+
+    await noGlobals(ann, "in a call");
 
     // Back asks first
     await ann.goBack();
