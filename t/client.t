@@ -32,6 +32,9 @@ events { worker_connections 1024; }
 http {
     %%TEST_GLOBALS_HTTP%%
     noom_max_room_members 6;
+    # not the defaults: the page must learn them from the server
+    noom_max_nickname_length 20;
+    noom_max_message_length 2000;
     types {
         text/html html;
         text/css css;

@@ -262,6 +262,13 @@ async function scenario(browser, problems) {
     check(await ann.isVisible("#invite"), "a link to a room shows the invitation");
     await shot(ann, "lobby");
 
+    // the server's limits (t/client.t: names 20 bytes), in UTF-8 bytes
+    await ann.fill("#nickname", "añ".repeat(10));
+    check(await ann.inputValue("#nickname") === "añ".repeat(6) + "a"
+        && /at most 20 bytes/.test(await ann.textContent("#nickname-note")),
+        "a name over the server's limit is cut where a character ends, "
+        + "with a notice");
+
     // pre-join: preview, level meter, devices, join muted
     await lobbyToPrejoin(ann, "ann");
     await expect(ann, "the pre-join screen shows the camera's preview",
@@ -421,6 +428,11 @@ async function scenario(browser, problems) {
         .fullscreenElement === document.querySelector(
             `#tiles .tile[data-id="${id}"]`), c);
     await ann.evaluate(() => document.exitFullscreen());
+
+    await ann.fill("#chat-input", "y".repeat(2500));
+    check((await ann.inputValue("#chat-input")).length === 2000
+        && /at most 2000 bytes/.test(await ann.textContent("#chat-note")),
+        "a message is kept within the server's limit (2000), with a notice");
 
     // chat: long messages scroll inside the chat, the input stays in view
     const long = "x".repeat(990);
