@@ -474,14 +474,25 @@ export class Room extends EventTarget {
         return tile;
     }
 
+    // the tile's buttons say whose video they act on
+    nameButtons(tile, who) {
+        const pin = tile.querySelector(".pin");
+        const pinned = pin.getAttribute("aria-pressed") === "true";
+        pin.setAttribute("aria-label", `${pinned ? "Unpin" : "Pin"} ${who}`);
+        tile.querySelector(".full").setAttribute("aria-label",
+            `${who} full screen`);
+    }
+
     pin(id) {
         this.pinned = id;
         for (const [tid, tile] of this.tiles) {
             const on = tid === id;
             tile.dataset.pinned = on ? "true" : "false";
-            const b = tile.querySelector(".pin");
-            b.setAttribute("aria-pressed", on ? "true" : "false");
-            b.setAttribute("aria-label", on ? "Unpin" : "Pin");
+            tile.querySelector(".pin").setAttribute("aria-pressed",
+                on ? "true" : "false");
+            const m = this.members.get(tid);
+            this.nameButtons(tile, m ? m.nickname
+                : `${this.nickname} (you)`);
         }
         this.layout();
     }
@@ -520,6 +531,7 @@ export class Room extends EventTarget {
         setText(tagEl, tag);
         tagEl.hidden = !tag;
         setText(tile.querySelector(".avatar"), initial(m.nickname));
+        this.nameButtons(tile, tag ? `${m.nickname} ${tag}` : m.nickname);
         // nothing heard yet: shown as on, the video tells
         const s = m.state || { audio: true, video: true, screen: false };
         tile.dataset.audio = s.audio ? "on" : "off";
@@ -533,6 +545,7 @@ export class Room extends EventTarget {
         if (tile) {
             setText(tile.querySelector(".name"), this.nickname);
             setText(tile.querySelector(".avatar"), initial(this.nickname));
+            this.nameButtons(tile, `${this.nickname} (you)`);
             tile.dataset.audio = s.audio ? "on" : "off";
             tile.dataset.video = s.video || s.screen ? "on" : "off";
             tile.dataset.screen = s.screen ? "on" : "off";

@@ -109,10 +109,6 @@ export function setIcon(button, name) {
     button.querySelector("use").setAttribute("href", `#i-${name}`);
 }
 
-export function setPressed(button, pressed) {
-    button.setAttribute("aria-pressed", pressed ? "true" : "false");
-}
-
 // "14:05" from a Unix time in ms
 export function clock(ts) {
     const d = new Date(ts);
