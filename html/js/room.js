@@ -626,15 +626,16 @@ export class Room extends EventTarget {
 
     // the speaking dot in the list, the active speaker's tile outlined
     renderSpeakers({ speaking, active }) {
+        speaking = speaking || new Set();
         for (const li of this.peopleEl.children) {
-            const on = !!speaking && speaking.has(li.dataset.id);
+            const on = speaking.has(li.dataset.id);
             li.dataset.speaking = on ? "true" : "false";
         }
         for (const [id, tile] of this.tiles) {
-            tile.dataset.speaking = speaking && speaking.has(id)
-                ? "true" : "false";
+            tile.dataset.speaking = speaking.has(id) ? "true" : "false";
+            // outlined while speaking: the last speaker, not a stale one
             tile.dataset.active = active === id && this.tiles.size > 1
-                ? "true" : "false";
+                && speaking.has(id) ? "true" : "false";
         }
     }
 

@@ -157,7 +157,7 @@ function contrast() {
     return { ok: checked > 0 && bad.length === 0, checked, bad };
 }
 
-async function contrastBoth(page, where) {
+async function contrastBoth(page, where, darkShot) {
     for (const scheme of ["light", "dark"]) {
         // no transitions: the colours are read at once
         await page.emulateMedia({ colorScheme: scheme,
@@ -165,6 +165,9 @@ async function contrastBoth(page, where) {
         const r = await page.evaluate(contrast);
         check(r.ok, `${where}: every control passes WCAG AA contrast in the `
             + `${scheme} theme (${r.checked} checked)`, r.bad);
+        if (darkShot && scheme === "dark") {
+            await shot(page, darkShot);
+        }
     }
     await page.emulateMedia({ colorScheme: "light" });
 }
@@ -258,7 +261,6 @@ async function scenario(browser, problems) {
 
     // the lobby: invited by link
     check(await ann.isVisible("#invite"), "a link to a room shows the invitation");
-    await shot(ann, "lobby");
 
     // the server's limits (t/client.t: names 20 bytes), in UTF-8 bytes
     await ann.fill("#nickname", "añ".repeat(10));
@@ -513,12 +515,14 @@ async function scenario(browser, problems) {
         return li && li.dataset.full === "true"
             && li.querySelector("button").disabled;
     }, ROOM);
+    await fay.fill("#nickname", "fay");
+    await shot(fay, "lobby");
     await contrastBoth(fay, "the lobby");
     await lobbyToPrejoin(fay, "fay", "elsewhere");
     await contrastBoth(fay, "the pre-join screen");
     await fay.close();
 
-    await contrastBoth(ann, "the room");
+    await contrastBoth(ann, "the room", "call-dark");
 
     // a reload rejoins the same room, as it was (muted, camera off)
     await ben2.reload();
