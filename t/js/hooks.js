@@ -15,6 +15,7 @@
             super(...args);
             this.t = { offersSent: 0, collisions: 0, endsSent: 0,
                 endsReceived: 0, first: null };
+            this.making = 0;    // our own descriptions being set
             this.addEventListener("icecandidate", (e) => {
                 if (!e.candidate) {
                     this.t.endsSent += 1;
@@ -24,7 +25,13 @@
         }
 
         async setLocalDescription(...args) {
-            const r = await super.setLocalDescription(...args);
+            this.making += 1;
+            let r;
+            try {
+                r = await super.setLocalDescription(...args);
+            } finally {
+                this.making -= 1;
+            }
             if (this.localDescription && this.localDescription.type === "offer") {
                 this.t.offersSent += 1;
             }
@@ -33,10 +40,13 @@
         }
 
         async setRemoteDescription(desc, ...rest) {
+            // an offer while ours is out or being made: the polite side
+            // rolls its own back
             if (desc && desc.type === "offer"
-                && this.signalingState === "have-local-offer")
+                && (this.signalingState === "have-local-offer"
+                    || this.making > 0))
             {
-                this.t.collisions += 1;     // the polite side rolls back
+                this.t.collisions += 1;
             }
             this.t.first = this.t.first || "remote";
             return super.setRemoteDescription(desc, ...rest);
