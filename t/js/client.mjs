@@ -126,9 +126,13 @@ function contrast() {
         const r = node.getBoundingClientRect();
         if (!r.width || !r.height || node.disabled
             || node.closest("[hidden], .sprite, .visually-hidden")
-            || getComputedStyle(node).visibility === "hidden"
-            || !node.textContent.trim() && !node.value)
+            || getComputedStyle(node).visibility === "hidden")
         {
+            continue;
+        }
+        // text, or else an icon (non-text contrast: 3:1)
+        const text = !!(node.textContent.trim() || node.value);
+        if (!text && !node.querySelector("svg")) {
             continue;
         }
         let n = node;
@@ -145,7 +149,7 @@ function contrast() {
         const fg = over(parse(s.color), bg);
         const size = parseFloat(s.fontSize);
         const large = size >= 24 || (size >= 18.66 && Number(s.fontWeight) >= 700);
-        const need = large ? 3 : 4.5;
+        const need = large || !text ? 3 : 4.5;
         const got = ratio(fg, bg);
         checked += 1;
         if (got < need) {
