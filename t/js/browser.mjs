@@ -7,7 +7,8 @@
 // failure and exits non-zero.
 //
 // alice, bob and "<img ...>" (the hostile nickname) meet in "standup";
-// dave watches from the lobby.
+// dave watches from the lobby.  The pages are read through t/js/hooks.js
+// (window.noomTest, injected by the test; the client has no debug global).
 
 import { chromium } from "playwright-core";
 import { dirname, join as pathJoin } from "node:path";
