@@ -8,8 +8,8 @@
 // Events: "change" {speaking: Set of ids ("self" for us), active, local}
 // "local" is the microphone's level, 0..1, for the pre-join meter.
 
-const INTERVAL = 300;
-const HOLD = 1200;          // ms a speaker stays speaking after a sound
+const INTERVAL = 500;
+const HOLD = 1500;          // ms a speaker stays speaking after a sound
 const THRESHOLD = 0.01;     // RMS level, 0..1
 
 export class Levels extends EventTarget {

@@ -157,6 +157,8 @@ async function open(browser, nick, path, problems) {
     });
     const page = await context.newPage();
     page.nick = nick;
+    // clicks and fills wait longer than Playwright's 30 s on a crowded machine
+    page.setDefaultTimeout(90000);
     page.on("pageerror", (err) => problems.push(`${nick}: ${err.message}`));
     page.on("dialog", (dialog) => {
         problems.push(`${nick}: a dialog opened: ${dialog.message()}`);

@@ -131,6 +131,8 @@ export async function open(browser, base, nick, path, problems,
     });
     const page = await context.newPage();
     page.nick = nick;
+    // clicks and fills wait longer than Playwright's 30 s on a crowded machine
+    page.setDefaultTimeout(90000);
     page.on("pageerror", (err) => problems.push(`${nick}: ${err.message}`));
     page.on("console", (msg) => {
         if (msg.type() === "error") {
