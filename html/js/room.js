@@ -465,10 +465,9 @@ export class Room extends EventTarget {
                 el("span", { class: "tag", attrs: { hidden: true } }),
                 self ? el("span", { class: "you", text: "you" }) : null,
                 el("span", { class: "badges" },
-                    el("span", { class: "badge mic-off", text: "muted" }),
-                    el("span", { class: "badge cam-off", text: "camera off" }),
-                    el("span", { class: "badge screen",
-                        text: "sharing screen" }))));
+                    badge("mic-off", "mic-off", "muted"),
+                    badge("cam-off", "cam-off", "camera off"),
+                    badge("screen", "screen", "sharing screen"))));
         this.tilesEl.append(tile);
         this.layout();
         return tile;
@@ -790,6 +789,12 @@ function control(button, state, iconName, label, key) {
     setIcon(button, iconName);
     setText(button.querySelector(".label"), label);
     button.title = `${label} (${key})`;
+}
+
+// a state on a tile: an icon, with words for screen readers and tooltips
+function badge(cls, iconName, words) {
+    return el("span", { class: `badge ${cls}`, attrs: { title: words } },
+        icon(iconName), el("span", { class: "visually-hidden", text: words }));
 }
 
 // the columns and rows for n tiles in a width x height area
