@@ -73,10 +73,14 @@ export function cutToBytes(text, max) {
 }
 
 // keeps an input within the server's limit as people type or paste, and
-// says so when the end was cut; limit() gives the bytes (null: not known)
+// says so when the end was cut; limit() gives the bytes (null: not known).
+// The limit, once known, is also the input's data-max-bytes.
 export function limitInput(input, note, limit, what) {
     const check = () => {
         const max = limit();
+        if (max) {
+            input.dataset.maxBytes = String(max);
+        }
         if (!max || bytes(input.value) <= max) {
             return;
         }

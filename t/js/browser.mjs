@@ -347,6 +347,7 @@ async function scenario(browser, problems) {
 
     // a name over the server's limit is cut where a character ends, and
     // the page says so (the limit comes from the server: 64 bytes)
+    await dave.waitForSelector("#nickname[data-max-bytes='64']");
     await dave.fill("#nickname", "é".repeat(40));
     check(await dave.inputValue("#nickname") === "é".repeat(32)
         && /at most 64 bytes/.test(await dave.textContent("#nickname-note")),

@@ -267,6 +267,7 @@ async function scenario(browser, problems) {
     check(await ann.isVisible("#invite"), "a link to a room shows the invitation");
 
     // the server's limits (t/client.t: names 20 bytes), in UTF-8 bytes
+    await ann.waitForSelector("#nickname[data-max-bytes='20']");
     await ann.fill("#nickname", "añ".repeat(10));
     check(await ann.inputValue("#nickname") === "añ".repeat(6) + "a"
         && /at most 20 bytes/.test(await ann.textContent("#nickname-note")),
