@@ -714,8 +714,15 @@ export class Room extends EventTarget {
             }
         });
 
-        // M, V, S and C, when not typing
+        // M, V, S and C, when not typing; Escape closes the phone's panel
         document.addEventListener("keydown", (e) => {
+            if (this.inRoom && e.key === "Escape" && SMALL.matches
+                && this.sideVisible() && !document.querySelector("dialog[open]"))
+            {
+                this.setSide(false);
+                this.sideButton.focus();
+                return;
+            }
             if (!this.inRoom || e.ctrlKey || e.metaKey || e.altKey
                 || e.target.closest("input, textarea, select, [contenteditable]")
                 || document.querySelector("dialog[open]"))

@@ -469,7 +469,10 @@ async function scenario(browser, problems) {
     await ben.click("#toggle-side");
     await expect(ben, "and opens as a panel with the input in view", chatInView);
     await shot(ben, "phone-chat");
-    await ben.click("#close-side");
+    await ben.keyboard.press("Escape");
+    await expect(ben, "Escape closes the panel, the focus back on Chat",
+        () => getComputedStyle(document.querySelector("#side")).display === "none"
+            && document.activeElement.id === "toggle-side");
     await ben.setViewportSize(DESKTOP);
 
     // three more, one of them a second "ben"; cameras off to spare the CPU
