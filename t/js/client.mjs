@@ -477,13 +477,21 @@ async function scenario(browser, problems) {
 
     // three more, one of them a second "ben"; cameras off to spare the CPU
     // dan refuses the camera and the microphone
-    const more = [];
-    for (const nick of ["dan", "eve", "ben"]) {
-        const p = await open(browser, BASE, `${nick}2`, "/", problems,
-            { deny: nick === "dan" });
-        await joinAs(p, nick, { muted: true, camOff: true });
-        more.push(p);
+    const nicks = ["dan", "eve", "ben"];
+    const more = await Promise.all(nicks.map((nick) => open(browser, BASE,
+        `${nick}2`, "/", problems, { deny: nick === "dan" })));
+    for (const [i, p] of more.entries()) {
+        // chosen on an earlier visit: the camera never opens
+        await p.evaluate(() => {
+            localStorage.setItem("noom.join-muted", "1");
+            localStorage.setItem("noom.join-camera-off", "1");
+        });
+        await joinAs(p, nicks[i]);
     }
+    check(await more[1].evaluate(() => document.querySelector("#toggle-cam")
+        .dataset.state === "off" && document.querySelector("#toggle-mic")
+        .dataset.state === "off"), "choices remembered from an earlier visit "
+        + "apply: microphone and camera off");
     await expect(more[0], "without camera and microphone the page says so, "
         + "and the chat input stays in view", () => {
         const input = document.querySelector("#chat-input");
