@@ -181,13 +181,24 @@ conn.on("connect", () => {
         resume = null;
         media.audioOn = audio !== false;
         media.videoOn = video !== false;
-        room.enter(name, nickname).then(() => entered(name), (err) => {
-            saveCall();
-            lobby.error(errorText(err));
-            lobby.show();
-        });
+        rejoinAfterReload(name, nickname, 3);
     }
 });
+
+// in a full room our own socket from before the reload may not be gone
+// yet: room_full is worth another try or two
+function rejoinAfterReload(name, nickname, tries) {
+    room.enter(name, nickname).then(() => entered(name), (err) => {
+        if (err.code === "room_full" && tries > 1) {
+            setTimeout(() => rejoinAfterReload(name, nickname, tries - 1),
+                1000);
+            return;
+        }
+        saveCall();
+        lobby.error(errorText(err));
+        lobby.show();
+    });
+}
 
 if (resume) {
     document.body.dataset.view = "rejoining";
