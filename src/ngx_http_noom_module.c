@@ -1027,7 +1027,7 @@ ngx_http_noom_room_events(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     static const char  *taken[] = {
         "nickname", "enter_room", "join_room", "leave_room", "new_message",
         "list_rooms", "offer", "answer", "ice", "media_state",
-        "ice_servers", "welcome", "bye",
+        "ice_servers", "limits", "welcome", "bye",
         "room_change", "error", "connect", "connect_error", "disconnect",
         "disconnecting", "newListener", "removeListener", NULL
     };

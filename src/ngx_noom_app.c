@@ -36,6 +36,8 @@ static void ngx_noom_app_signal(ngx_noom_ctx_t *ctx, json_t *args,
     int64_t ack, ngx_noom_bin_t *bin, const char *name);
 static void ngx_noom_app_ice(ngx_noom_ctx_t *ctx, json_t *args,
     int64_t ack, ngx_noom_bin_t *bin, const char *name);
+static void ngx_noom_app_limits(ngx_noom_ctx_t *ctx, json_t *args,
+    int64_t ack, ngx_noom_bin_t *bin, const char *name);
 static ngx_int_t ngx_noom_app_fast_message(ngx_noom_ctx_t *ctx,
     int64_t ack, ngx_noom_json_tok_t *text);
 static ngx_int_t ngx_noom_app_fast_signal(ngx_noom_ctx_t *ctx, int64_t ack,
@@ -68,6 +70,7 @@ static ngx_noom_app_event_t  ngx_noom_app_events[] = {
     { "ice", ngx_noom_app_signal },
     { "media_state", ngx_noom_app_signal },
     { "ice_servers", ngx_noom_app_ice },
+    { "limits", ngx_noom_app_limits },
     { NULL, NULL }
 };
 
@@ -92,6 +95,7 @@ ngx_noom_app_connect(ngx_noom_ctx_t *ctx)
     }
 
     ngx_noom_app_ice(ctx, NULL, NGX_NOOM_SIO_NO_ACK, NULL, "ice_servers");
+    ngx_noom_app_limits(ctx, NULL, NGX_NOOM_SIO_NO_ACK, NULL, "limits");
 }
 
 
@@ -888,6 +892,52 @@ ngx_noom_app_ice(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
 
     } else {
         out = json_pack("[o]", servers);
+    }
+
+    if (out == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    if (ack == NGX_NOOM_SIO_NO_ACK) {
+        ngx_noom_sio_emit(ctx, 0, out);
+
+    } else {
+        ngx_noom_sio_ack(ctx, 0, ack, out);
+    }
+
+    json_decref(out);
+}
+
+
+/*
+ * limits(ack), and the same unasked after ice_servers: what a client must
+ * know to refuse too long a name or message before the server does
+ */
+
+static void
+ngx_noom_app_limits(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
+    ngx_noom_bin_t *bin, const char *name)
+{
+    json_t                     *limits, *out;
+    ngx_http_noom_main_conf_t  *mcf;
+
+    mcf = ctx->mcf;
+
+    limits = json_pack("{sIsIsIsI}",
+                       "nickname", (json_int_t) mcf->max_nickname,
+                       "room_name", (json_int_t) mcf->max_room_name,
+                       "message", (json_int_t) mcf->max_message,
+                       "room_members", (json_int_t) mcf->max_members);
+
+    if (limits == NULL) {
+        out = NULL;
+
+    } else if (ack == NGX_NOOM_SIO_NO_ACK) {
+        out = json_pack("[so]", name, limits);
+
+    } else {
+        out = json_pack("[o]", limits);
     }
 
     if (out == NULL) {

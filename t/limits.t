@@ -42,6 +42,14 @@ EOF
 
 my @c = map { Noom::SIO->connect_on_worker($t, $_ % 2) } 0 .. 6;
 
+# the limits a client needs, pushed on connect and asked with an ack
+
+my $limits = { nickname => 8, room_name => 6, message => 20,
+    room_members => 2 };
+is_deeply($c[0]->event('limits'), [$limits],
+    'limits arrives on connect with the configured bounds');
+is_deeply($c[1]->call('limits'), [$limits], 'and as the ack of limits');
+
 # names
 
 is($c[0]->call('nickname', 'x' x 8)->[0], undef, 'a nickname of the maximum '

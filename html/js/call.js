@@ -31,10 +31,6 @@ export class Peer {
         this.answerPending = false;
         this.restarts = 0;
         this.restartTimer = null;
-        this.offersSent = 0;
-        this.collisions = 0;
-        this.endsSent = 0;       // null candidates: gathering complete
-        this.endsReceived = 0;
         this.queue = Promise.resolve();
         this.stream = new MediaStream();
         this.senders = { audio: null, video: null };
@@ -45,9 +41,6 @@ export class Peer {
 
         pc.addEventListener("negotiationneeded", () => this.offer());
         pc.addEventListener("icecandidate", ({ candidate }) => {
-            if (!candidate) {
-                this.endsSent += 1;
-            }
             this.send("ice", candidate ? candidate.toJSON() : null);
         });
         pc.addEventListener("track", ({ track }) => {
@@ -92,7 +85,6 @@ export class Peer {
         try {
             this.makingOffer = true;
             await this.pc.setLocalDescription();
-            this.offersSent += 1;
             this.send("offer", this.pc.localDescription.toJSON());
         } catch (err) {
             console.warn(`noom: offer to ${this.id}:`, err);
@@ -110,9 +102,6 @@ export class Peer {
             const readyForOffer = !this.makingOffer
                 && (pc.signalingState === "stable" || this.answerPending);
             const collision = desc.type === "offer" && !readyForOffer;
-            if (collision) {
-                this.collisions += 1;
-            }
             this.ignoreOffer = !this.polite && collision;
             if (this.ignoreOffer) {
                 return;
@@ -135,9 +124,6 @@ export class Peer {
         return this.enqueue(async () => {
             if (this.closed) {
                 return;
-            }
-            if (!candidate) {
-                this.endsReceived += 1;
             }
             try {
                 // null: the end of the remote candidates
@@ -220,9 +206,8 @@ export class Peer {
         }
     }
 
-    // force: even when connected (the debug hook, to test the path)
-    restartIce(force) {
-        if (this.closed || (!force && this.pc.connectionState === "connected")) {
+    restartIce() {
+        if (this.closed || this.pc.connectionState === "connected") {
             return;
         }
         this.restarts += 1;
@@ -285,25 +270,6 @@ export class Call extends EventTarget {
 
     emit(type, peer) {
         this.dispatchEvent(new CustomEvent(type, { detail: peer }));
-    }
-
-    // the candidate types of each connection's selected pair
-    async candidates() {
-        const out = [];
-        for (const [id, peer] of this.peers) {
-            const report = await peer.pc.getStats();
-            let pair = null;
-            report.forEach((s) => {
-                if (s.type === "transport" && s.selectedCandidatePairId) {
-                    pair = report.get(s.selectedCandidatePairId);
-                }
-            });
-            const type = (cid) => (pair && report.get(cid)
-                ? report.get(cid).candidateType : null);
-            out.push({ id, local: type(pair && pair.localCandidateId),
-                remote: type(pair && pair.remoteCandidateId) });
-        }
-        return out;
     }
 
     iceServers() {
@@ -373,45 +339,5 @@ export class Call extends EventTarget {
                 this.drop(peer.id);
             }
         });
-    }
-
-    // for the test and for curious people: inbound video per peer
-    async stats() {
-        const out = [];
-        for (const peer of this.peers.values()) {
-            const item = {
-                id: peer.id,
-                connectionState: peer.pc.connectionState,
-                signalingState: peer.pc.signalingState,
-                polite: peer.polite,
-                active: peer.active,
-                offersSent: peer.offersSent,
-                collisions: peer.collisions,
-                endsSent: peer.endsSent,
-                endsReceived: peer.endsReceived,
-                iceServers: peer.pc.getConfiguration().iceServers || [],
-                video: null,
-                audio: null,
-                localUfrag: (peer.pc.localDescription
-                    && /a=ice-ufrag:(\S+)/.exec(peer.pc.localDescription.sdp)
-                    || [])[1] || null,
-            };
-            const report = await peer.pc.getStats();
-            report.forEach((s) => {
-                if (s.type === "inbound-rtp" && (s.kind === "video"
-                    || s.kind === "audio"))
-                {
-                    item[s.kind] = {
-                        bytesReceived: s.bytesReceived || 0,
-                        framesDecoded: s.framesDecoded || 0,
-                        frameWidth: s.frameWidth || 0,
-                        frameHeight: s.frameHeight || 0,
-                        totalAudioEnergy: s.totalAudioEnergy || 0,
-                    };
-                }
-            });
-            out.push(item);
-        }
-        return out;
     }
 }

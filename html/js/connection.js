@@ -31,6 +31,8 @@ export class Connection extends EventTarget {
     constructor(path = "/ws") {
         super();
         this.iceServers = [];
+        // the server's limits (bytes, members), from the "limits" event
+        this.limits = {};
         this.state = "connecting";
         this.everConnected = false;
 
@@ -64,6 +66,7 @@ export class Connection extends EventTarget {
 
         // pushed by the server right after connecting
         this.socket.on("ice_servers", (servers) => this.setIceServers(servers));
+        this.socket.on("limits", (limits) => this.setLimits(limits));
 
         // refusals of events sent without an ack
         this.socket.on("error", (err) => {
@@ -97,6 +100,21 @@ export class Connection extends EventTarget {
         this.iceServers = servers.filter((s) => s && s.urls);
         this.dispatchEvent(new CustomEvent("iceservers",
             { detail: this.iceServers }));
+    }
+
+    setLimits(limits) {
+        if (!limits || typeof limits !== "object") {
+            return;
+        }
+        const out = {};
+        for (const k of ["nickname", "room_name", "message", "room_members"]) {
+            const n = Number(limits[k]);
+            if (Number.isInteger(n) && n > 0) {
+                out[k] = n;
+            }
+        }
+        this.limits = out;
+        this.dispatchEvent(new CustomEvent("limits", { detail: out }));
     }
 
     // asks again, in case the pushed copy was missed; a server without

@@ -1,8 +1,11 @@
 // The lobby: a nickname (remembered), the open rooms with their live
-// member counts (room_change, and list_rooms on every connect), and a form
-// to create or join a room by name; /?room=name fills the form in.
+// member counts (room_change, and list_rooms on every connect; a room at
+// the server's member limit shows as full), and a form to create or join
+// a room by name; /?room=name fills the form in.  Names are kept within
+// the server's limits in UTF-8 bytes, with a word when one is cut.
 
-import { $, el, setText, show, showError, errorText } from "./ui.js";
+import { $, el, setText, show, showError, errorText,
+    limitInput } from "./ui.js";
 
 const NICK_KEY = "noom.nickname";
 
@@ -21,6 +24,7 @@ export class Lobby {
         this.emptyEl = $("#rooms-empty");
         this.inviteEl = $("#invite");
         this.busy = false;
+        this.rooms = { names: [], counts: {} };
 
         this.nickInput.value = remembered();
         const invited = new URL(location.href).searchParams.get("room");
@@ -30,6 +34,16 @@ export class Lobby {
                 + "Enter your name and join.");
             show(this.inviteEl, true);
         }
+
+        const checkNick = limitInput(this.nickInput, $("#nickname-note"),
+            () => this.conn.limits.nickname, "Names");
+        const checkRoom = limitInput(this.roomInput, $("#room-note"),
+            () => this.conn.limits.room_name, "Room names");
+        conn.addEventListener("limits", () => {
+            checkNick();
+            checkRoom();
+            this.render(this.rooms.names, this.rooms.counts);
+        });
 
         this.form.addEventListener("submit", (e) => {
             e.preventDefault();
@@ -46,9 +60,13 @@ export class Lobby {
         }).catch(() => {});
     }
 
-    show() {
+    show(focus = true) {
         show(this.view, true);
+        document.body.dataset.view = "lobby";
         document.title = "noom";
+        if (!focus) {
+            return;
+        }
         if (!this.nickInput.value) {
             this.nickInput.focus();
         } else {
@@ -60,6 +78,12 @@ export class Lobby {
         show(this.view, false);
     }
 
+    // after leaving a call: the invitation is used up
+    forgetInvite() {
+        show(this.inviteEl, false);
+        setText(this.inviteEl, "");
+    }
+
     error(text) {
         showError(this.errorEl, text);
     }
@@ -68,20 +92,30 @@ export class Lobby {
         return this.errorEl.hidden ? "" : this.errorEl.textContent;
     }
 
+    isFull(name) {
+        const max = this.conn.limits.room_members;
+        return !!max && (Number(this.rooms.counts[name]) || 0) >= max;
+    }
+
     render(names, counts) {
         if (!Array.isArray(names)) {
             return;
         }
         counts = counts && typeof counts === "object" ? counts : {};
+        this.rooms = { names, counts };
         const items = names.map((name) => {
             const n = Number(counts[name]) || 0;
-            return el("li", { attrs: { "data-room": name } },
+            const full = this.isFull(name);
+            const people = n === 1 ? "1 person" : `${n} people`;
+            return el("li", { attrs: { "data-room": name,
+                "data-full": full ? "true" : "false" } },
                 el("span", { class: "room-name", text: name }),
-                el("span", { class: "members", text: n === 1
-                    ? "1 person" : `${n} people` }),
+                el("span", { class: "members",
+                    text: full ? `${people}, full` : people }),
                 el("button", {
-                    text: "Join",
-                    attrs: { type: "button", "aria-label": `Join ${name}` },
+                    text: full ? "Full" : "Join",
+                    attrs: { type: "button", disabled: full,
+                        "aria-label": full ? `${name} is full` : `Join ${name}` },
                     on: { click: () => this.join(name) },
                 }));
         });

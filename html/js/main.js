@@ -1,12 +1,15 @@
-// The page: one connection, the lobby or a room, and the connection state
-// in the banner.
+// The page: one connection; the lobby, the pre-join screen or a room; the
+// connection state in the banner; a reload in a call rejoins it, and Back
+// in a call asks first.
 
-import { Connection } from "./connection.js";
+import { Connection, NoomError } from "./connection.js";
 import { Media } from "./media.js";
 import { Call } from "./call.js";
+import { Levels } from "./levels.js";
 import { Room, roomLink } from "./room.js";
 import { Lobby } from "./lobby.js";
-import { $, setText } from "./ui.js";
+import { Prejoin } from "./prejoin.js";
+import { $, setText, errorText } from "./ui.js";
 
 const STATUS = {
     connecting: "Connecting to the server…",
@@ -15,21 +18,124 @@ const STATUS = {
     unreachable: "The server cannot be reached. Retrying…",
 };
 
+// the call this tab is in, for a reload: {room, nickname, audio, video}
+const CALL_KEY = "noom.call";
+
 const conn = new Connection("/ws");
 const media = new Media();
 const call = new Call(conn, media);
-const room = new Room(conn, media, call);
+const levels = new Levels(call, media);
+const room = new Room(conn, media, call, levels);
+const prejoin = new Prejoin(media, levels);
 const lobby = new Lobby(conn, async (name, nickname) => {
-    await room.enter(name, nickname);
+    if (lobby.isFull(name)) {
+        throw new NoomError("room_full");
+    }
+    // a refused name is said in the lobby, before the devices open
+    await conn.request("nickname", nickname);
     lobby.hide();
-    history.replaceState(null, "", roomLink(name));
+    prejoin.show(name, nickname);
 });
 
+prejoin.onBack = () => {
+    prejoin.hide();
+    levels.stop();
+    media.stop();
+    lobby.show();
+};
+
+prejoin.onJoin = async (name, nickname) => {
+    try {
+        await room.enter(name, nickname);
+    } catch (err) {
+        if (err.code === "timeout" || err.code === "offline"
+            || err.code === "busy")
+        {
+            prejoin.error(errorText(err));
+            return;
+        }
+        prejoin.onBack();
+        lobby.error(errorText(err));
+        return;
+    }
+    prejoin.hide();
+    entered(name);
+};
+
+// in the call: the address is the room's link, and one history entry of
+// our own makes Back ask before leaving
+function entered(name) {
+    if (!(history.state && history.state.noom === "call")) {
+        history.pushState({ noom: "call" }, "", roomLink(name));
+    } else {
+        history.replaceState({ noom: "call" }, "", roomLink(name));
+    }
+    saveCall();
+}
+
+function saveCall() {
+    try {
+        if (room.inRoom) {
+            sessionStorage.setItem(CALL_KEY, JSON.stringify({
+                room: room.name, nickname: room.nickname,
+                audio: media.audioOn, video: media.videoOn,
+            }));
+        } else {
+            sessionStorage.removeItem(CALL_KEY);
+        }
+    } catch (err) {
+        // not kept: a reload lands in the lobby
+    }
+}
+
+function savedCall() {
+    try {
+        const saved = JSON.parse(sessionStorage.getItem(CALL_KEY) || "null");
+        const invited = new URL(location.href).searchParams.get("room");
+        if (saved && typeof saved.room === "string"
+            && typeof saved.nickname === "string" && saved.room === invited)
+        {
+            return saved;
+        }
+    } catch (err) {
+        // nothing usable
+    }
+    return null;
+}
+
+room.addEventListener("state", saveCall);
+
 room.addEventListener("left", (e) => {
+    const dialog = $("#leave-dialog");
+    if (dialog.open) {
+        dialog.close();
+    }
+    saveCall();
     history.replaceState(null, "", "/");
+    lobby.forgetInvite();
     lobby.error(e.detail.reason || "");
     lobby.show();
     lobby.refresh();
+});
+
+// Back in a call: stay on the page and ask
+window.addEventListener("popstate", () => {
+    if (!room.inRoom || (history.state && history.state.noom === "call")) {
+        return;
+    }
+    history.pushState({ noom: "call" }, "", roomLink(room.name));
+    const dialog = $("#leave-dialog");
+    setText($("#leave-dialog-room"), room.name);
+    if (!dialog.open) {
+        dialog.returnValue = "";
+        dialog.showModal();
+    }
+});
+
+$("#leave-dialog").addEventListener("close", () => {
+    if ($("#leave-dialog").returnValue === "leave") {
+        room.leave();
+    }
 });
 
 const statusEl = $("#status");
@@ -61,40 +167,41 @@ conn.addEventListener("state", (e) => {
 });
 renderStatus(conn.state);
 
+// a reload in a call: straight back into it, as it was
+let resume = savedCall();
+
 // every (re)connect: the same nickname and room again
 conn.on("connect", () => {
     if (room.inRoom) {
         room.rejoin();
+        return;
+    }
+    if (resume) {
+        const { room: name, nickname, audio, video } = resume;
+        resume = null;
+        media.audioOn = audio !== false;
+        media.videoOn = video !== false;
+        rejoinAfterReload(name, nickname, 3);
     }
 });
 
-lobby.show();
-
-// a small window into the call, for the browser test and for debugging
-window.noomDebug = {
-    id: () => conn.id,
-    connected: () => conn.connected,
-    room: () => room.name,
-    members: () => [...room.members.values()].map((m) => ({
-        id: m.id, nickname: m.nickname, state: m.state })),
-    peers: () => [...call.peers.keys()],
-    media: () => ({
-        ...media.state,
-        camLabel: media.cam ? media.cam.label : null,
-        camId: media.cam ? media.cam.getSettings().deviceId : null,
-        videoTrackId: (media.outgoing("video") || {}).id || null,
-    }),
-    cams: () => media.cams.map((d) => ({ id: d.deviceId, label: d.label })),
-    iceServers: () => conn.iceServers,
-    stats: () => call.stats(),
-    candidates: () => call.candidates(),
-    // an ICE restart now, or at a given time (two pages at once: glare)
-    restartIce: (id, at) => {
-        const peer = call.peers.get(id);
-        if (peer) {
-            setTimeout(() => peer.restartIce(true),
-                Math.max(0, (at || 0) - Date.now()));
+// in a full room our own socket from before the reload may not be gone
+// yet: room_full is worth another try or two
+function rejoinAfterReload(name, nickname, tries) {
+    room.enter(name, nickname).then(() => entered(name), (err) => {
+        if (err.code === "room_full" && tries > 1) {
+            setTimeout(() => rejoinAfterReload(name, nickname, tries - 1),
+                1000);
+            return;
         }
-        return !!peer;
-    },
-};
+        saveCall();
+        lobby.error(errorText(err));
+        lobby.show();
+    });
+}
+
+if (resume) {
+    document.body.dataset.view = "rejoining";
+} else {
+    lobby.show();
+}

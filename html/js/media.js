@@ -1,5 +1,6 @@
 // The local media: microphone, camera, screen.  What goes out to the
-// others is one audio track (the microphone, disabled when muted) and one
+// others is one audio track (the microphone; none while muted, so not a
+// byte of sound leaves a muted page) and one
 // video track (the screen while sharing, otherwise the camera, or nothing
 // when the camera is off).  Changes are events:
 //   "tracks"  the outgoing tracks changed (call.js swaps them in with
@@ -9,6 +10,9 @@
 
 const CAMERA_KEY = "noom.camera";
 const MIC_KEY = "noom.microphone";
+// the pre-join choices, for next time
+export const MUTED_KEY = "noom.join-muted";
+export const CAM_OFF_KEY = "noom.join-camera-off";
 
 function stored(key) {
     try {
@@ -17,6 +21,8 @@ function stored(key) {
         return "";
     }
 }
+
+export { stored, store };
 
 function store(key, value) {
     try {
@@ -34,8 +40,8 @@ export class Media extends EventTarget {
         this.mic = null;
         this.cam = null;
         this.screen = null;
-        this.audioOn = true;
-        this.videoOn = true;
+        this.audioOn = stored(MUTED_KEY) !== "1";
+        this.videoOn = stored(CAM_OFF_KEY) !== "1";
         this.micId = stored(MIC_KEY);
         this.camId = stored(CAMERA_KEY);
         this.cams = [];
@@ -72,7 +78,7 @@ export class Media extends EventTarget {
 
     outgoing(kind) {
         if (kind === "audio") {
-            return this.mic;
+            return this.audioOn ? this.mic : null;
         }
         return this.screen || this.cam;
     }
@@ -208,7 +214,7 @@ export class Media extends EventTarget {
         this.audioOn = on;
         if (this.mic) {
             this.mic.enabled = on;
-            this.changed(["state"]);
+            this.changed(["tracks", "state"]);
             return Promise.resolve();
         }
         if (!on || !this.started) {

@@ -1,22 +1,22 @@
 // Being in a room: joining and rejoining, the participant list, the chat,
-// a video tile per member, and telling the others about our microphone,
-// camera and screen (media_state).  The members are the server's: the ack
-// of join_room, then welcome and bye.
+// a video tile per member laid out to fill the stage, the active speaker,
+// and telling the others about our microphone, camera and screen
+// (media_state).  The members are the server's: the ack of join_room,
+// then welcome and bye.
 
-import { $, el, setText, show, showError, setPressed, clock, initial,
-    errorText } from "./ui.js";
+import { $, el, setText, show, showError, clock, initial, errorText,
+    icon, setIcon, limitInput } from "./ui.js";
 
-const STATE_WORDS = [
-    ["audio", "microphone off"],
-    ["video", "camera off"],
-];
+const SMALL = window.matchMedia("(max-width: 52rem)");
+const GAP = 8;  // px, the .tiles gap
 
 export class Room extends EventTarget {
-    constructor(conn, media, call) {
+    constructor(conn, media, call, levels) {
         super();
         this.conn = conn;
         this.media = media;
         this.call = call;
+        this.levels = levels;
         this.name = null;
         this.nickname = "";
         this.members = new Map();   // id -> { id, nickname, state }
@@ -26,6 +26,8 @@ export class Room extends EventTarget {
         // may still list the old one until it notices it is gone
         this.ownIds = new Set();
         this.joining = false;
+        this.pinned = null;
+        this.unread = 0;
 
         this.view = $("#room");
         this.titleEl = $("#room-name-label");
@@ -40,11 +42,14 @@ export class Room extends EventTarget {
         this.micButton = $("#toggle-mic");
         this.camButton = $("#toggle-cam");
         this.screenButton = $("#toggle-screen");
+        this.sideButton = $("#toggle-side");
+        this.unreadEl = $("#unread");
         this.camSelect = $("#camera-select");
         this.micSelect = $("#mic-select");
 
         this.listen();
         this.bindControls();
+        new ResizeObserver(() => this.layout()).observe(this.tilesEl);
     }
 
     get inRoom() {
@@ -53,7 +58,8 @@ export class Room extends EventTarget {
 
     // -- joining and leaving --------------------------------------------
 
-    // from the lobby; throws the server's refusal (room_full, ...)
+    // from the pre-join screen, or after a reload; throws the server's
+    // refusal (room_full, ...)
     async enter(name, nickname) {
         if (this.joining) {
             return;
@@ -68,6 +74,7 @@ export class Room extends EventTarget {
             this.showRoom();
             this.system(`You joined ${name}.`);
             this.settle(count, members);
+            this.levels.start();
             this.media.start().then(() => {
                 if (this.media.lastError && !this.media.mic && !this.media.cam) {
                     this.system("No camera or microphone: you can watch, "
@@ -116,6 +123,7 @@ export class Room extends EventTarget {
     // the ack of join_room: the members now, each one offered a call
     settle(count, members) {
         this.ownIds.add(this.conn.id);
+        this.view.dataset.self = this.conn.id;
         this.call.start(this.name, this.conn.id);
         const now = new Map((members || []).map((m) => [m.id, m]));
         for (const id of [...this.members.keys()]) {
@@ -143,11 +151,17 @@ export class Room extends EventTarget {
         this.name = null;
         this.call.stop();
         this.media.stop();
+        this.levels.stop();
         if (this.conn.connected) {
             this.conn.request("leave_room", name).catch(() => {});
         }
         this.clear();
         show(this.view, false);
+        delete this.view.dataset.room;
+        delete this.view.dataset.self;
+        if (document.fullscreenElement) {
+            document.exitFullscreen().catch(() => {});
+        }
         this.dispatchEvent(new CustomEvent("left", { detail: { reason } }));
     }
 
@@ -157,8 +171,10 @@ export class Room extends EventTarget {
         }
         this.members.clear();
         this.states.clear();
+        this.pinned = null;
         this.messagesEl.replaceChildren();
         showError(this.errorEl, "");
+        this.setUnread(0);
         const self = this.tiles.get("self");
         if (self) {
             self.remove();
@@ -168,12 +184,16 @@ export class Room extends EventTarget {
 
     showRoom() {
         setText(this.titleEl, this.name);
+        this.view.dataset.room = this.name;
         document.title = `${this.name} – noom`;
         this.tiles.set("self", this.makeTile("self", this.nickname, true));
+        this.setSide(!SMALL.matches);
         this.renderSelf();
         this.renderPeople();
         show(this.view, true);
-        this.chatInput.focus();
+        document.body.dataset.view = "room";
+        // not the chat box: on a phone that would open the keyboard
+        $("#room-title").focus();
     }
 
     // -- members --------------------------------------------------------
@@ -187,7 +207,6 @@ export class Room extends EventTarget {
             this.tiles.set(id, this.makeTile(id, nickname, false));
         } else {
             m.nickname = nickname;
-            setText(this.tiles.get(id).querySelector(".name"), nickname);
         }
         this.renderTile(id);
         return m;
@@ -196,6 +215,9 @@ export class Room extends EventTarget {
     removeMember(id) {
         this.members.delete(id);
         this.call.drop(id);
+        if (this.pinned === id) {
+            this.pinned = null;
+        }
         const tile = this.tiles.get(id);
         if (tile) {
             const video = tile.querySelector("video");
@@ -219,7 +241,7 @@ export class Room extends EventTarget {
             this.addMember(id, nickname);
             this.call.peerFor(id, false);
             this.renderPeople();
-            this.system(`${nickname} arrived.`);
+            this.system(`${this.label(id, nickname)} arrived.`);
             this.sendState(id);
         });
 
@@ -228,10 +250,11 @@ export class Room extends EventTarget {
                 return;
             }
             const known = this.members.has(id);
+            const who = this.label(id, nickname);
             this.removeMember(id);
             this.renderPeople();
             if (known) {
-                this.system(`${nickname} left.`);
+                this.system(`${who} left.`);
             }
         });
 
@@ -244,11 +267,11 @@ export class Room extends EventTarget {
                 if (m && m.nickname !== msg.nickname) {
                     m.nickname = msg.nickname;
                     this.renderPeople();
-                    this.renderTile(msg.id);
                 }
-                this.chat(msg.nickname, msg.text, msg.ts, false);
+                this.chat(msg.nickname, this.tag(msg.id, msg.nickname),
+                    msg.text, msg.ts, false);
             } else {
-                this.chat("", String(line), Date.now(), false);
+                this.chat("", "", String(line), Date.now(), false);
             }
         });
 
@@ -267,9 +290,10 @@ export class Room extends EventTarget {
                 return;
             }
             m.state = clean;
-            this.renderTile(fromId);
             this.renderPeople();
         });
+
+        conn.addEventListener("limits", () => this.checkChat());
 
         this.call.addEventListener("peer", (e) => this.attach(e.detail));
         this.call.addEventListener("track", (e) => this.attach(e.detail));
@@ -290,10 +314,15 @@ export class Room extends EventTarget {
         this.media.addEventListener("tracks", () => this.renderSelf());
         this.media.addEventListener("devices", () => this.renderDevices());
 
+        this.levels.addEventListener("change", (e) => this.renderSpeakers(
+            e.detail));
+
         this.chatForm.addEventListener("submit", (e) => {
             e.preventDefault();
             this.send();
         });
+        this.checkChat = limitInput(this.chatInput, $("#chat-note"),
+            () => this.conn.limits.message, "Messages");
     }
 
     // our media_state, to everyone or to one newcomer
@@ -306,6 +335,28 @@ export class Room extends EventTarget {
             args.push(toId);
         }
         this.conn.request("media_state", ...args).catch(() => {});
+        this.dispatchEvent(new Event("state"));
+    }
+
+    // -- names: the same nickname twice is told apart by the id ------------
+
+    tag(id, nickname) {
+        if (!id) {
+            return "";
+        }
+        let same = nickname === this.nickname ? 1 : 0;
+        for (const m of this.members.values()) {
+            if (m.nickname === nickname) {
+                same += 1;
+            }
+        }
+        return same > 1 ? `#${id.replace(/[^A-Za-z0-9]/g, "").slice(0, 4)}`
+            : "";
+    }
+
+    label(id, nickname) {
+        const tag = this.tag(id, nickname);
+        return tag ? `${nickname} (${tag})` : nickname;
     }
 
     // -- chat -----------------------------------------------------------
@@ -317,20 +368,26 @@ export class Room extends EventTarget {
         }
         try {
             await this.conn.request("new_message", text, this.name);
-            this.chat(this.nickname, text, Date.now(), true);
+            this.chat(this.nickname, "", text, Date.now(), true);
             this.chatInput.value = "";
+            setText($("#chat-note"), "");
         } catch (err) {
             this.system(`Not sent: ${errorText(err)}`, true);
         }
     }
 
-    chat(nickname, text, ts, own) {
+    chat(nickname, tag, text, ts, own) {
         const li = el("li", { class: own ? "msg own" : "msg" },
-            el("span", { class: "who", text: own ? `${nickname} (you)` : nickname }),
+            el("span", { class: "who", text: own ? `${nickname} (you)`
+                : nickname }),
+            tag ? el("span", { class: "tag", text: `${tag} ` }) : null,
             el("span", { class: "text", text }),
             el("time", { text: clock(ts), attrs: {
                 datetime: new Date(ts).toISOString() } }));
         this.appendLine(li);
+        if (!own && !this.sideVisible()) {
+            this.setUnread(this.unread + 1);
+        }
     }
 
     system(text, error) {
@@ -350,12 +407,51 @@ export class Room extends EventTarget {
         }
     }
 
+    // -- the side panel (a panel you open on a phone) ----------------------
+
+    sideVisible() {
+        return this.view.dataset.side === "open";
+    }
+
+    setSide(open) {
+        this.view.dataset.side = open ? "open" : "closed";
+        this.sideButton.setAttribute("aria-expanded", open ? "true" : "false");
+        setText(this.sideButton.querySelector(".label"),
+            open && SMALL.matches ? "Close chat" : "Chat");
+        if (open) {
+            this.setUnread(0);
+            const list = this.messagesEl;
+            list.scrollTop = list.scrollHeight;
+        }
+        this.layout();
+    }
+
+    setUnread(n) {
+        this.unread = n;
+        setText(this.unreadEl, n > 9 ? "9+" : String(n));
+        show(this.unreadEl, n > 0);
+        this.sideButton.setAttribute("aria-label", n > 0
+            ? `Chat, ${n} unread` : "Chat");
+    }
+
     // -- tiles and the participant list -----------------------------------
 
     makeTile(id, nickname, self) {
         const video = el("video", { attrs: {
             autoplay: true, playsinline: true, muted: self } });
         video.muted = self;
+        const pin = el("button", {
+            class: "pin",
+            attrs: { type: "button", "aria-pressed": "false",
+                "aria-label": "Pin", title: "Pin: keep this video large" },
+            on: { click: () => this.pin(this.pinned === id ? null : id) },
+        }, icon("pin"));
+        const full = el("button", {
+            class: "full",
+            attrs: { type: "button", "aria-label": "Full screen",
+                title: "Full screen" },
+            on: { click: () => this.fullscreen(tile) },
+        }, icon("full"));
         const tile = el("figure", {
             class: self ? "tile self" : "tile",
             attrs: { "data-id": id },
@@ -363,17 +459,50 @@ export class Room extends EventTarget {
             video,
             el("div", { class: "avatar", text: initial(nickname),
                 attrs: { "aria-hidden": "true" } }),
+            el("div", { class: "tile-actions" }, pin, full),
             el("figcaption", {},
                 el("span", { class: "name", text: nickname }),
-                self ? el("span", { class: "you", text: " (you)" }) : null,
+                el("span", { class: "tag", attrs: { hidden: true } }),
+                self ? el("span", { class: "you", text: "you" }) : null,
                 el("span", { class: "badges" },
-                    el("span", { class: "badge mic-off", text: "muted" }),
-                    el("span", { class: "badge cam-off", text: "camera off" }),
-                    el("span", { class: "badge screen",
-                        text: "sharing screen" }))));
+                    badge("mic-off", "mic-off", "muted"),
+                    badge("cam-off", "cam-off", "camera off"),
+                    badge("screen", "screen", "sharing screen"))));
         this.tilesEl.append(tile);
         this.layout();
         return tile;
+    }
+
+    // the tile's buttons say whose video they act on
+    nameButtons(tile, who) {
+        const pin = tile.querySelector(".pin");
+        const pinned = pin.getAttribute("aria-pressed") === "true";
+        pin.setAttribute("aria-label", `${pinned ? "Unpin" : "Pin"} ${who}`);
+        tile.querySelector(".full").setAttribute("aria-label",
+            `${who} full screen`);
+    }
+
+    pin(id) {
+        this.pinned = id;
+        for (const [tid, tile] of this.tiles) {
+            const on = tid === id;
+            tile.dataset.pinned = on ? "true" : "false";
+            tile.querySelector(".pin").setAttribute("aria-pressed",
+                on ? "true" : "false");
+            const m = this.members.get(tid);
+            this.nameButtons(tile, m ? m.nickname
+                : `${this.nickname} (you)`);
+        }
+        this.layout();
+    }
+
+    fullscreen(tile) {
+        if (document.fullscreenElement === tile) {
+            document.exitFullscreen().catch(() => {});
+        } else if (tile.requestFullscreen) {
+            tile.requestFullscreen().catch((err) =>
+                this.problem(`Cannot go full screen: ${err.message}`));
+        }
     }
 
     // the tile of a remote member shows its peer's stream
@@ -396,7 +525,12 @@ export class Room extends EventTarget {
             return;
         }
         setText(tile.querySelector(".name"), m.nickname);
+        const tag = this.tag(id, m.nickname);
+        const tagEl = tile.querySelector(".tag");
+        setText(tagEl, tag);
+        tagEl.hidden = !tag;
         setText(tile.querySelector(".avatar"), initial(m.nickname));
+        this.nameButtons(tile, tag ? `${m.nickname} ${tag}` : m.nickname);
         // nothing heard yet: shown as on, the video tells
         const s = m.state || { audio: true, video: true, screen: false };
         tile.dataset.audio = s.audio ? "on" : "off";
@@ -410,6 +544,7 @@ export class Room extends EventTarget {
         if (tile) {
             setText(tile.querySelector(".name"), this.nickname);
             setText(tile.querySelector(".avatar"), initial(this.nickname));
+            this.nameButtons(tile, `${this.nickname} (you)`);
             tile.dataset.audio = s.audio ? "on" : "off";
             tile.dataset.video = s.video || s.screen ? "on" : "off";
             tile.dataset.screen = s.screen ? "on" : "off";
@@ -424,44 +559,131 @@ export class Room extends EventTarget {
             }
             tile.classList.toggle("mirror", !!track && !this.media.screen);
         }
-        setPressed(this.micButton, !this.media.audioOn);
-        setPressed(this.camButton, !this.media.videoOn);
-        setPressed(this.screenButton, !!this.media.screen);
+        const micOn = this.media.audioOn && !!this.media.mic;
+        const camOn = this.media.videoOn && !!this.media.cam;
+        control(this.micButton, micOn ? "on" : "off", micOn ? "mic" : "mic-off",
+            micOn ? "Mute" : "Unmute", "M");
+        control(this.camButton, camOn ? "on" : "off", camOn ? "cam" : "cam-off",
+            camOn ? "Stop camera" : "Start camera", "V");
+        const sharing = !!this.media.screen;
+        control(this.screenButton, sharing ? "sharing" : "idle", "screen",
+            sharing ? "Stop sharing" : "Share screen", "S");
         this.screenButton.hidden = !this.media.canShareScreen;
         this.renderPeople();
     }
 
     renderPeople() {
         const items = [];
-        const self = { nickname: this.nickname, state: this.media.state };
+        const self = { id: "self", nickname: this.nickname,
+            state: this.media.state };
         items.push(this.person(self, true));
         for (const m of this.members.values()) {
             items.push(this.person(m, false));
+            this.renderTile(m.id);
         }
         this.peopleEl.replaceChildren(...items);
         const n = this.members.size + 1;
         setText(this.peopleCountEl, n);
         setText(this.countEl, n === 1 ? "1 person" : `${n} people`);
+        this.renderSpeakers(this.levels);
         this.layout();
     }
 
     person(m, self) {
         const s = m.state || { audio: true, video: true, screen: false };
-        const words = STATE_WORDS.filter(([k]) => !s[k]).map(([, w]) => w);
+        const words = [];
+        if (!s.audio) {
+            words.push("microphone off");
+        }
+        if (!s.video) {
+            words.push("camera off");
+        }
         if (s.screen) {
             words.push("sharing screen");
         }
-        return el("li", { attrs: { "data-id": self ? "self" : m.id } },
-            el("span", { class: "name", text: m.nickname }),
-            self ? el("span", { class: "you", text: " (you)" }) : null,
-            words.length
-                ? el("span", { class: "state", text: ` — ${words.join(", ")}` })
-                : null);
+        const tag = self ? "" : this.tag(m.id, m.nickname);
+        return el("li", { attrs: {
+            "data-id": m.id,
+            "data-audio": s.audio ? "on" : "off",
+            "data-video": s.video ? "on" : "off",
+            "data-screen": s.screen ? "on" : "off",
+            "data-speaking": "false",
+        } },
+            el("span", { class: "speaking", attrs: { title: "speaking",
+                "aria-hidden": "true" } }),
+            el("span", { class: "who" },
+                el("span", { class: "name", text: m.nickname }),
+                tag ? el("span", { class: "tag", text: ` ${tag}` }) : null,
+                self ? el("span", { class: "you", text: " (you)" }) : null,
+                el("span", { class: "visually-hidden state",
+                    text: words.length ? `: ${words.join(", ")}` : "" })),
+            el("span", { class: "icons", attrs: { "aria-hidden": "true" } },
+                icon(s.audio ? "mic" : "mic-off", s.audio ? "" : "off"),
+                icon(s.video ? "cam" : "cam-off", s.video ? "" : "off"),
+                s.screen ? icon("screen") : null));
     }
 
+    // the speaking dot in the list, the active speaker's tile outlined
+    renderSpeakers({ speaking, active }) {
+        speaking = speaking || new Set();
+        for (const li of this.peopleEl.children) {
+            const on = speaking.has(li.dataset.id);
+            li.dataset.speaking = on ? "true" : "false";
+        }
+        for (const [id, tile] of this.tiles) {
+            tile.dataset.speaking = speaking.has(id) ? "true" : "false";
+            // outlined while speaking: the last speaker, not a stale one
+            tile.dataset.active = active === id && this.tiles.size > 1
+                && speaking.has(id) ? "true" : "false";
+        }
+    }
+
+    // gallery: the columns that give every tile the largest 4:3 picture,
+    // each tile filling its cell.  Focus: a pinned tile, or else a shared
+    // screen, large; the others in a strip beside it (under it on a phone)
     layout() {
-        const n = this.tilesEl.children.length;
-        this.tilesEl.dataset.count = String(n);
+        const tiles = this.tilesEl;
+        const n = tiles.children.length;
+        tiles.dataset.count = String(n);
+        let focus = this.pinned && this.tiles.has(this.pinned)
+            ? this.pinned : null;
+        if (!focus) {
+            for (const m of this.members.values()) {
+                if (m.state && m.state.screen) {
+                    focus = m.id;
+                    break;
+                }
+            }
+        }
+        for (const [id, tile] of this.tiles) {
+            tile.classList.toggle("main", id === focus);
+        }
+        if (focus && n > 1) {
+            for (const t of tiles.children) {
+                t.style.gridColumn = "";
+            }
+            tiles.dataset.mode = "focus";
+            tiles.dataset.focus = focus;
+            tiles.dataset.strip = String(n - 1);
+            tiles.style.setProperty("--strip", String(Math.max(1, n - 1)));
+            // strip tiles of about 4:3
+            const h = tiles.clientHeight;
+            const each = (h - GAP * (n - 2)) / Math.max(1, n - 1);
+            tiles.style.setProperty("--strip-w",
+                `${Math.round(Math.min(240, Math.max(120, each * 4 / 3)))}px`);
+            return;
+        }
+        tiles.dataset.mode = "grid";
+        delete tiles.dataset.focus;
+        const { cols, rows } = grid(n, tiles.clientWidth, tiles.clientHeight);
+        tiles.style.setProperty("--cols2", String(2 * cols));
+        tiles.style.setProperty("--rows", String(rows));
+        // the last row, when not full, in the middle
+        const rest = n % cols;
+        [...tiles.children].forEach((t, i) => {
+            t.style.gridColumn = rest && i === n - rest
+                ? `${cols - rest + 1} / span 2` : "";
+        });
     }
 
     // -- controls --------------------------------------------------------
@@ -470,6 +692,12 @@ export class Room extends EventTarget {
         this.micButton.addEventListener("click", () => this.toggleMic());
         this.camButton.addEventListener("click", () => this.toggleCam());
         this.screenButton.addEventListener("click", () => this.toggleScreen());
+        this.sideButton.addEventListener("click",
+            () => this.setSide(!this.sideVisible()));
+        $("#close-side").addEventListener("click", () => {
+            this.setSide(false);
+            this.sideButton.focus();
+        });
         this.camSelect.addEventListener("change", () => {
             this.media.switchCamera(this.camSelect.value).catch((err) =>
                 this.problem(`Cannot use that camera: ${err.message}`));
@@ -480,20 +708,35 @@ export class Room extends EventTarget {
         });
         $("#leave").addEventListener("click", () => this.leave());
         $("#copy-link").addEventListener("click", () => this.copyLink());
+        SMALL.addEventListener("change", () => {
+            if (this.inRoom) {
+                this.setSide(!SMALL.matches);
+            }
+        });
 
-        // M and V, as in other meeting apps, when not typing
+        // M, V, S and C, when not typing; Escape closes the phone's panel
         document.addEventListener("keydown", (e) => {
+            if (this.inRoom && e.key === "Escape" && SMALL.matches
+                && this.sideVisible() && !document.querySelector("dialog[open]"))
+            {
+                this.setSide(false);
+                this.sideButton.focus();
+                return;
+            }
             if (!this.inRoom || e.ctrlKey || e.metaKey || e.altKey
-                || e.target.closest("input, textarea, select, [contenteditable]"))
+                || e.target.closest("input, textarea, select, [contenteditable]")
+                || document.querySelector("dialog[open]"))
             {
                 return;
             }
-            if (e.key === "m" || e.key === "M") {
+            const key = e.key.toLowerCase();
+            const act = { m: () => this.toggleMic(),
+                v: () => this.toggleCam(),
+                s: () => this.toggleScreen(),
+                c: () => this.setSide(!this.sideVisible()) }[key];
+            if (act) {
                 e.preventDefault();
-                this.toggleMic();
-            } else if (e.key === "v" || e.key === "V") {
-                e.preventDefault();
-                this.toggleCam();
+                act();
             }
         });
     }
@@ -504,17 +747,22 @@ export class Room extends EventTarget {
 
     toggleMic() {
         showError(this.errorEl, "");
-        this.media.setAudio(!this.media.audioOn).catch((err) =>
-            this.problem(`Cannot start the microphone: ${err.message}`));
+        this.media.setAudio(!(this.media.audioOn && this.media.mic))
+            .catch((err) =>
+                this.problem(`Cannot start the microphone: ${err.message}`));
     }
 
     toggleCam() {
         showError(this.errorEl, "");
-        this.media.setVideo(!this.media.videoOn).catch((err) =>
-            this.problem(`Cannot start the camera: ${err.message}`));
+        this.media.setVideo(!(this.media.videoOn && this.media.cam))
+            .catch((err) =>
+                this.problem(`Cannot start the camera: ${err.message}`));
     }
 
     toggleScreen() {
+        if (!this.media.canShareScreen) {
+            return;
+        }
         showError(this.errorEl, "");
         const p = this.media.screen ? this.media.stopScreen()
             : this.media.startScreen();
@@ -541,13 +789,43 @@ export class Room extends EventTarget {
     }
 }
 
+// a control bar button: its state (red when "off"), icon, and a label
+// that says what a press does, with the shortcut in the tooltip
+function control(button, state, iconName, label, key) {
+    button.dataset.state = state;
+    setIcon(button, iconName);
+    setText(button.querySelector(".label"), label);
+    button.title = `${label} (${key})`;
+}
+
+// a state on a tile: an icon, with words for screen readers and tooltips
+function badge(cls, iconName, words) {
+    return el("span", { class: `badge ${cls}`, attrs: { title: words } },
+        icon(iconName), el("span", { class: "visually-hidden", text: words }));
+}
+
+// the columns and rows for n tiles in a width x height area
+export function grid(n, width, height) {
+    let best = { cols: 1, rows: Math.max(1, n), size: -1 };
+    for (let cols = 1; cols <= Math.max(1, n); cols++) {
+        const rows = Math.ceil(n / cols);
+        const w = (width - GAP * (cols - 1)) / cols;
+        const h = (height - GAP * (rows - 1)) / rows;
+        const size = Math.min(w, h * 4 / 3);
+        if (size > best.size + 0.5) {
+            best = { cols, rows, size };
+        }
+    }
+    return best;
+}
+
 export function roomLink(name) {
     const url = new URL("/", location.href);
     url.searchParams.set("room", name);
     return url.href;
 }
 
-function fill(select, devices, current, word) {
+export function fill(select, devices, current, word) {
     const options = devices.map((d, i) => el("option", {
         text: d.label || `${word} ${i + 1}`,
         attrs: { value: d.deviceId, selected: d.deviceId === current },

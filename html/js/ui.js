@@ -50,8 +50,67 @@ export function showError(node, text) {
     node.hidden = !text;
 }
 
-export function setPressed(button, pressed) {
-    button.setAttribute("aria-pressed", pressed ? "true" : "false");
+// the size the server counts: UTF-8 bytes
+const encoder = new TextEncoder();
+
+export function bytes(text) {
+    return encoder.encode(String(text)).length;
+}
+
+// the longest start of text that fits in max UTF-8 bytes, never cutting
+// a character in two
+export function cutToBytes(text, max) {
+    let used = 0;
+    let out = "";
+    for (const ch of String(text)) {
+        used += bytes(ch);
+        if (used > max) {
+            break;
+        }
+        out += ch;
+    }
+    return out;
+}
+
+// keeps an input within the server's limit as people type or paste, and
+// says so when the end was cut; limit() gives the bytes (null: not known).
+// The limit, once known, is also the input's data-max-bytes.
+export function limitInput(input, note, limit, what) {
+    const check = () => {
+        const max = limit();
+        if (max) {
+            input.dataset.maxBytes = String(max);
+        }
+        if (!max || bytes(input.value) <= max) {
+            return;
+        }
+        input.value = cutToBytes(input.value, max);
+        note.textContent = `${what} can be at most ${max} bytes: `
+            + "the end was cut.";
+    };
+    input.addEventListener("input", () => {
+        note.textContent = "";
+        check();
+    });
+    return check;
+}
+
+// an icon from the sprite in index.html
+export function icon(name, cls) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("aria-hidden", "true");
+    if (cls) {
+        svg.setAttribute("class", cls);
+    }
+    const use = document.createElementNS(ns, "use");
+    use.setAttribute("href", `#i-${name}`);
+    svg.append(use);
+    return svg;
+}
+
+export function setIcon(button, name) {
+    button.querySelector("use").setAttribute("href", `#i-${name}`);
 }
 
 // "14:05" from a Unix time in ms
@@ -69,10 +128,10 @@ export function initial(name) {
 // the words people read for a server error code
 const ERRORS = {
     room_full: "This room is full. Try again later or pick another room.",
-    invalid_room_name: "That room name is not allowed: use 1 to 64 bytes, "
-        + "not only spaces, and no control characters.",
-    invalid_nickname: "That name is not allowed: use 1 to 64 bytes, "
-        + "not only spaces, and no control characters.",
+    invalid_room_name: "That room name is not allowed: not only spaces, "
+        + "and no control characters.",
+    invalid_nickname: "That name is not allowed: not only spaces, "
+        + "and no control characters.",
     too_many_rooms: "The server has as many rooms as it can hold. "
         + "Join an open room instead.",
     message_too_long: "That message is too long.",

@@ -6,6 +6,11 @@
 // candidate pair must be relay on both ends.  Prints TAP.
 
 import { chromium } from "playwright-core";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+// the test's window into the page (no debug global ships in html/)
+const HOOKS = join(dirname(fileURLToPath(import.meta.url)), "hooks.js");
 
 const port = Number(process.argv[2]);
 const BASE = `http://127.0.0.1:${port}`;
@@ -41,26 +46,29 @@ const browser = await chromium.launch({
 try {
     const pages = [];
     for (const nick of ["ana", "ben"]) {
-        const page = await (await browser.newContext()).newPage();
+        const context = await browser.newContext();
+        await context.addInitScript({ path: HOOKS });
+        const page = await context.newPage();
         await page.goto(`${BASE}/?room=relay&ice=relay`);
-        ok(await until(page, () => window.noomDebug && noomDebug.connected()),
+        ok(await until(page, () => window.noomTest && noomTest.connected()),
            `${nick}'s page connects`);
-        ok(await until(page, () => noomDebug.iceServers().some(
-               (s) => s.username && s.credential)),
-           `${nick}'s page got TURN credentials from noom`);
         await page.fill("#nickname", nick);
         await page.click("#join-button");
+        await page.click("#join-now");
         pages.push(page);
     }
 
     for (const page of pages) {
+        ok(await until(page, () => noomTest.iceServers().some(
+               (s) => s.username && s.credential)),
+           "the page got TURN credentials from noom");
         ok(await until(page, async () => {
-            const stats = await noomDebug.stats();
+            const stats = await noomTest.stats();
             return stats.length === 1 && stats[0].video
                 && stats[0].video.framesDecoded > 10
                 && stats[0].video.frameWidth > 0;
         }), "video arrives through the relay");
-        const c = await page.evaluate(() => noomDebug.candidates());
+        const c = await page.evaluate(() => noomTest.candidates());
         ok(c.length === 1 && c[0].local === "relay" && c[0].remote === "relay",
            "the selected candidate pair is relay on both ends",
            JSON.stringify(c));

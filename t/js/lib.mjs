@@ -1,0 +1,145 @@
+// What the browser tests share: Debian's Chromium with fake devices,
+// pages with the test hooks (t/js/hooks.js), polling for conditions, and
+// TAP output ("ok - ...", "not ok - ...", "# ...").
+
+import { chromium } from "playwright-core";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const TOP = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const HOOKS = join(TOP, "t", "js", "hooks.js");
+// generous: other jobs may share the machine
+export const WAIT = 30000;
+const T0 = Date.now();
+
+let count = 0;
+
+export class Failure extends Error {}
+
+export function ok(name) {
+    count += 1;
+    console.log(`ok - ${name}`);
+    if (process.env.NOOM_TIMES) {
+        console.log(`# ${((Date.now() - T0) / 1000).toFixed(1)} s`);
+    }
+}
+
+export function note(text) {
+    for (const line of String(text).split("\n")) {
+        console.log(`# ${line}`);
+    }
+}
+
+export function summary() {
+    return `${count} checks in ${((Date.now() - T0) / 1000).toFixed(1)} s`;
+}
+
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// polls fn(arg) in the page until it is true
+export async function until(page, fn, arg, timeout = WAIT) {
+    const end = Date.now() + timeout;
+    let error;
+    let last;
+    for (;;) {
+        try {
+            last = await page.evaluate(fn, arg);
+            if (last === true || (last && last.ok === true)) {
+                return last;
+            }
+            error = null;
+        } catch (err) {
+            error = err;
+        }
+        if (Date.now() > end) {
+            const e = new Error(`no success within ${timeout} ms`
+                + (error ? `: ${error.message.split("\n")[0]}` : "")
+                + (last && typeof last === "object"
+                    ? `: ${JSON.stringify(last)}` : ""));
+            throw e;
+        }
+        await pause(100);
+    }
+}
+
+// a condition in the page, as a test; a timeout fails it
+export async function expect(page, name, fn, arg, timeout = WAIT) {
+    try {
+        await until(page, fn, arg, timeout);
+    } catch (err) {
+        console.log(`not ok - ${name}`);
+        note(`${page.nick}: ${err.message}`);
+        throw new Failure(name);
+    }
+    ok(name);
+}
+
+export function check(cond, name, detail) {
+    if (!cond) {
+        console.log(`not ok - ${name}`);
+        if (detail !== undefined) {
+            note(typeof detail === "string" ? detail : JSON.stringify(detail));
+        }
+        throw new Failure(name);
+    }
+    ok(name);
+}
+
+export async function launch() {
+    return chromium.launch({
+        executablePath: "/usr/bin/chromium",
+        args: [
+            "--no-sandbox", "--headless=new",
+            "--use-fake-device-for-media-stream=fps=10",
+            // also grants getDisplayMedia: a fake screen
+            "--use-fake-ui-for-media-stream",
+            "--allow-loopback-in-peer-connection",
+            "--disable-features=WebRtcHideLocalIpsWithMdns",
+            "--autoplay-policy=no-user-gesture-required",
+            "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-gpu",
+            "--mute-audio",
+        ],
+    });
+}
+
+// a page in a context of its own (its own localStorage), 320x240 cameras
+// deny: camera and microphone refused, as when people say no
+export async function open(browser, base, nick, path, problems,
+    { viewport, deny } = {})
+{
+    const context = await browser.newContext({
+        viewport: viewport || { width: 1280, height: 800 },
+    });
+    await context.addInitScript({ path: HOOKS });
+    if (deny) {
+        await context.addInitScript(() => {
+            navigator.mediaDevices.getUserMedia = () => Promise.reject(
+                new DOMException("Permission denied", "NotAllowedError"));
+        });
+    }
+    await context.addInitScript(() => {
+        const md = navigator.mediaDevices;
+        const gum = md.getUserMedia.bind(md);
+        md.getUserMedia = (c) => {
+            if (c && c.video) {
+                c = { ...c, video: { ...(c.video === true ? {} : c.video),
+                    width: { ideal: 320 }, height: { ideal: 240 } } };
+            }
+            return gum(c);
+        };
+    });
+    const page = await context.newPage();
+    page.nick = nick;
+    // clicks and fills wait longer than Playwright's 30 s on a crowded machine
+    page.setDefaultTimeout(90000);
+    page.on("pageerror", (err) => problems.push(`${nick}: ${err.message}`));
+    page.on("console", (msg) => {
+        if (msg.type() === "error") {
+            note(`${nick} console: ${msg.text()}`);
+        }
+    });
+    await page.goto(base + path);
+    await until(page, () => window.noomTest && noomTest.connected());
+    return page;
+}
