@@ -261,7 +261,6 @@ is_deeply([$st, $json],
     [400, { code => 5, message => 'Unsupported protocol version' }],
     'an empty EIO gets 400 code 5');
 
-my $body;
 ($st, $ct, $body) = $t->get('/ws/?EIO=4&transport=polling');
 is($st, 200, 'transport=polling opens a session (t/eio_polling.t has more)');
 like($body, qr/^0\{"sid":"[\w-]{20}","upgrades":\["websocket"\]/,

@@ -84,11 +84,15 @@ try {
     is(members, [], "and the members already there");
 
     const welcome = next(alice, "welcome");
+    // room_change gives the latest state: it is waited for while it lasts
+    const two = until(carol, "room_change",
+                      (names, counts) => counts.lobby === 2);
     const [count2, members2] = await call(bob, "enter_room", "lobby");
     is(count2, 2, "the second member is acked with count 2");
     is(members2, [{ id: alice.id, nickname: "alice" }],
        "and sees the first");
     is(await welcome, ["bob", 2, bob.id], 'the first gets welcome("bob", 2)');
+    await two;
 
     const msg = next(alice, "new_message");
     await call(bob, "new_message", "hi", "lobby");
