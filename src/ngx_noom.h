@@ -138,6 +138,7 @@ typedef struct {
     size_t                     max_signal;
     ngx_uint_t                 max_rooms;
     ngx_uint_t                 max_members;
+    ngx_msec_t                 room_change_interval;
     ngx_array_t               *room_events; /* ngx_str_t */
     ngx_array_t               *ice_servers; /* ngx_noom_ice_server_t */
     ngx_str_t                  turn_secret;

@@ -44,6 +44,7 @@ static ngx_rbtree_node_t           ngx_noom_lrooms_sentinel;
 static ngx_queue_t                 ngx_noom_lists[NGX_NOOM_LISTS];
 static ngx_connection_t           *ngx_noom_bell;
 static ngx_event_t                 ngx_noom_room_change_ev;
+static ngx_msec_t                  ngx_noom_room_change_last;
 static ngx_event_t                 ngx_noom_hold_ev;
 static ngx_queue_t                 ngx_noom_held;
 static ngx_uint_t                  ngx_noom_hold_state;
@@ -752,8 +753,8 @@ ngx_noom_relay_plain(ngx_noom_msg_t *m)
 
 /*
  * Rooms appeared, went or changed their counts: every worker sends its
- * Socket.IO sockets one room_change, built once per worker and once per
- * turn of its event loop however many changes the turn brought.
+ * Socket.IO sockets one room_change, built once per worker, at most once
+ * per noom_room_change_interval however many changes there were.
  */
 
 void
@@ -779,14 +780,35 @@ ngx_noom_relay_rooms_changed(void)
 }
 
 
+/*
+ * At most one room_change per noom_room_change_interval on each worker: the
+ * first change of a quiet spell goes out in this turn of the loop, the
+ * changes after it wait for the interval's end and go out as one, with the
+ * state of that moment.  Whatever clients do, a socket gets at most one
+ * room list per interval, and always the last one.
+ */
+
 void
 ngx_noom_relay_rooms_changed_local(void)
 {
-    if (!ngx_noom_room_change_ev.posted
-        && !ngx_queue_empty(&ngx_noom_lists[NGX_NOOM_LIST_APP]))
+    ngx_msec_t  interval, elapsed;
+
+    if (ngx_noom_room_change_ev.posted
+        || ngx_noom_room_change_ev.timer_set
+        || ngx_queue_empty(&ngx_noom_lists[NGX_NOOM_LIST_APP]))
     {
-        ngx_post_event(&ngx_noom_room_change_ev, &ngx_posted_events);
+        return;
     }
+
+    interval = ngx_noom_relay_mcf->room_change_interval;
+    elapsed = ngx_current_msec - ngx_noom_room_change_last;
+
+    if (interval == 0 || elapsed >= interval) {
+        ngx_post_event(&ngx_noom_room_change_ev, &ngx_posted_events);
+        return;
+    }
+
+    ngx_add_timer(&ngx_noom_room_change_ev, interval - elapsed);
 }
 
 
@@ -796,6 +818,8 @@ ngx_noom_relay_room_change_handler(ngx_event_t *ev)
     ngx_queue_t     *q;
     ngx_noom_ctx_t  *ctx;
     ngx_noom_msg_t  *m;
+
+    ngx_noom_room_change_last = ngx_current_msec;
 
     m = ngx_noom_app_room_change();
     if (m == NULL) {

@@ -1,0 +1,96 @@
+#!/usr/bin/perl
+
+# room_change amplification (issue 15, point 1): one socket alternating
+# enter_room between two rooms, inside the event rate, made every worker
+# send the whole room list to every socket at each change.  With
+# noom_room_change_interval a socket gets at most one room_change per
+# interval, and the last one carries the final state; with the interval
+# off (0), the same attack shows the amplification it would cause.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use Test::More;
+use Time::HiRes qw(time);
+use Noom::Test;
+
+sub attack {
+    my ($interval) = @_;
+
+    my $t = Noom::Test->new(workers => 4);
+    $t->write_conf(<<"EOF")->run;
+%%TEST_GLOBALS%%
+events { worker_connections 1024; }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    noom_room_change_interval $interval;
+    server {
+        listen 127.0.0.1:%%PORT%% reuseport;
+        location /ws { noom_rooms; noom_worker_header on; }
+        location /status { noom_status; }
+    }
+}
+EOF
+
+    my @watch = map { Noom::SIO->connect_on_worker($t, $_) } 0 .. 3;
+    my $attacker = Noom::SIO->connect($t);
+    $attacker->call('nickname', 'mallory');
+
+    # a room that stays, so the list is never empty
+    my $stay = Noom::SIO->connect($t);
+    $stay->call('enter_room', 'stay');
+    for my $w (@watch) {
+        1 while $w->event('room_change', 0.2);
+        $w->flush_events;
+    }
+
+    my $bytes0 = $t->status_json->{bytes_out};
+    my $t0 = time;
+    for my $i (1 .. 120) {
+        $attacker->call('enter_room', $i % 2 ? 'a' : 'b');
+    }
+    my $elapsed = time - $t0;
+    my $bytes = $t->status_json->{bytes_out} - $bytes0;
+
+    # every watcher gets the final state: the attacker in "b"
+    my @counts;
+    for my $w (@watch) {
+        my ($n, $last) = (0, undef);
+        for (1 .. 400) {
+            my $rc = $w->event('room_change', 5) or last;
+            $n++;
+            $last = $rc;
+            last if exists $rc->[1]{b} && !exists $rc->[1]{a};
+        }
+        # what came after that would be a change nobody made
+        $n++ while $w->event('room_change', 0.7);
+        push @counts, [$n, $last];
+    }
+
+    $_->close_socket for @watch, $attacker, $stay;
+    $t->check;
+
+    return (\@counts, $elapsed, $bytes);
+}
+
+my ($counts, $elapsed, $bytes) = attack('500ms');
+for my $i (0 .. 3) {
+    my ($n, $last) = @{ $counts->[$i] };
+    is_deeply($last, [['stay', 'b'], { stay => 1, b => 1 }],
+        "watcher on worker $i ends with the final state");
+    cmp_ok($n, '<=', int($elapsed / 0.5) + 2,
+        "and got $n room_change for 120 changes in "
+        . sprintf('%.1f s', $elapsed) . ' (at most one per 500 ms)');
+}
+note "bytes out during the attack, interval 500ms: $bytes";
+
+my ($off, $elapsed_off, $bytes_off) = attack('0');
+my $n_off = $off->[0][0];
+cmp_ok($n_off, '>', $counts->[0][0],
+    "without the interval the same watcher got $n_off");
+is_deeply($off->[0][1], [['stay', 'b'], { stay => 1, b => 1 }],
+    'and the same final state');
+note "bytes out during the attack, interval off: $bytes_off";
+
+done_testing();
