@@ -124,6 +124,20 @@ static ngx_command_t  ngx_http_noom_commands[] = {
       offsetof(ngx_http_noom_main_conf_t, room_change_interval),
       NULL },
 
+    { ngx_string("noom_message_buffers"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_noom_main_conf_t, message_buffers),
+      NULL },
+
+    { ngx_string("noom_message_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_noom_main_conf_t, message_timeout),
+      NULL },
+
     { ngx_string("noom_max_rooms"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -547,6 +561,8 @@ ngx_http_noom_create_main_conf(ngx_conf_t *cf)
     mcf->max_signal = NGX_CONF_UNSET_SIZE;
     mcf->max_rooms = NGX_CONF_UNSET_UINT;
     mcf->room_change_interval = NGX_CONF_UNSET_MSEC;
+    mcf->message_buffers = NGX_CONF_UNSET_SIZE;
+    mcf->message_timeout = NGX_CONF_UNSET_MSEC;
     mcf->max_members = NGX_CONF_UNSET_UINT;
     mcf->turn_ttl = NGX_CONF_UNSET;
     mcf->login_rate = NGX_CONF_UNSET_UINT;
@@ -572,6 +588,8 @@ ngx_http_noom_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_size_value(mcf->max_signal, 65536);
     ngx_conf_init_uint_value(mcf->max_rooms, 1000);
     ngx_conf_init_msec_value(mcf->room_change_interval, 500);
+    ngx_conf_init_size_value(mcf->message_buffers, 64 * 1024 * 1024);
+    ngx_conf_init_msec_value(mcf->message_timeout, 10000);
     ngx_conf_init_uint_value(mcf->max_members, 6);
     ngx_conf_init_value(mcf->turn_ttl, 3600);
 

@@ -139,6 +139,8 @@ typedef struct {
     ngx_uint_t                 max_rooms;
     ngx_uint_t                 max_members;
     ngx_msec_t                 room_change_interval;
+    size_t                     message_buffers;     /* per worker */
+    ngx_msec_t                 message_timeout;
     ngx_array_t               *room_events; /* ngx_str_t */
     ngx_array_t               *ice_servers; /* ngx_noom_ice_server_t */
     ngx_str_t                  turn_secret;
@@ -261,6 +263,7 @@ typedef struct {
     ngx_atomic_t               rate_limited;
     ngx_atomic_t               zone_errors;
     ngx_atomic_t               zone_repairs;
+    ngx_atomic_t               message_budget_closes;
     ngx_atomic_t               crashes;
     ngx_atomic_t               polling_requests;
     ngx_atomic_t               upgrades;

@@ -116,6 +116,10 @@ static ngx_noom_status_counter_t  ngx_noom_status_counters[] = {
       "Polling sessions upgraded to a WebSocket.",
       ngx_noom_status_off(upgrades) },
 
+    { "noom_message_budget_closes_total", "counter",
+      "Connections closed because noom_message_buffers was taken.",
+      ngx_noom_status_off(message_budget_closes) },
+
     { "noom_zone_repairs_total", "counter",
       "Zone repairs after a process died while changing it.",
       ngx_noom_status_off(zone_repairs) },
@@ -310,7 +314,7 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     "\"protocol_closes\":%uA,\"limit_errors\":%uA,"
                     "\"rate_limited\":%uA,"
                     "\"zone_errors\":%uA,\"worker_crashes\":%uA,"
-                    "\"zone_repairs\":%uA,"
+                    "\"zone_repairs\":%uA,\"message_budget_closes\":%uA,"
                     "\"polling\":%uA,\"polling_waiting\":%uA,"
                     "\"polling_requests\":%uA,\"upgrades\":%uA,"
                     "\"admin\":{\"admins\":%uA,\"sockets\":%ui,"
@@ -328,6 +332,7 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     st->slow_closes,
                     st->protocol_closes, st->limit_errors, st->rate_limited,
                     st->zone_errors, st->crashes, st->zone_repairs,
+                    st->message_budget_closes,
                     ngx_noom_workers_sum(offsetof(ngx_noom_worker_t,
                                                   polling)),
                     ngx_noom_workers_sum(offsetof(ngx_noom_worker_t,

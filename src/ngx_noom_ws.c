@@ -35,6 +35,7 @@ static void ngx_noom_ws_finalize(ngx_noom_ctx_t *ctx);
 static void ngx_noom_ws_input(ngx_noom_ctx_t *ctx, u_char *pos,
     u_char *last);
 static ngx_int_t ngx_noom_ws_reserve(ngx_noom_ctx_t *ctx, size_t size);
+static void ngx_noom_ws_msg_free(ngx_noom_ctx_t *ctx);
 static void ngx_noom_ws_control(ngx_noom_ctx_t *ctx);
 static void ngx_noom_ws_message(ngx_noom_ctx_t *ctx, ngx_uint_t opcode,
     u_char *p, size_t len);
@@ -55,6 +56,9 @@ static ngx_int_t ngx_noom_ws_has_token(ngx_http_request_t *r, char *name,
 
 
 static u_char           *ngx_noom_rbuf;
+
+/* bytes of the messages this worker's connections are assembling */
+static size_t            ngx_noom_msg_bytes;
 static struct iovec      ngx_noom_iovs[NGX_NOOM_IOV];
 #if (NGX_SSL)
 static ngx_buf_t         ngx_noom_bufs[NGX_NOOM_IOV];
@@ -770,6 +774,20 @@ ngx_noom_ws_read_handler(ngx_noom_ctx_t *ctx)
         return;
     }
 
+    if (rev->timedout) {
+        /* a message stopped arriving: its buffer goes, the client too */
+        rev->timedout = 0;
+
+        if (ctx->msg) {
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "noom: no byte of an unfinished message for %M ms, "
+                          "closing with 1008", ctx->mcf->message_timeout);
+            ngx_noom_ws_msg_free(ctx);
+            ngx_noom_stat(protocol_closes, 1);
+            ngx_noom_close(ctx, NGX_NOOM_WS_POLICY, "message timeout");
+        }
+    }
+
     if (ngx_noom_rbuf == NULL) {
         ngx_noom_rbuf = ngx_alloc(NGX_NOOM_RBUF_SIZE, ngx_cycle->log);
         if (ngx_noom_rbuf == NULL) {
@@ -816,6 +834,15 @@ ngx_noom_ws_read_handler(ngx_noom_ctx_t *ctx)
             ngx_noom_ws_finalize(ctx);
             return;
         }
+    }
+
+    /* an unfinished message must go on arriving */
+
+    if (ctx->msg && !ctx->close_sent) {
+        ngx_add_timer(rev, ctx->mcf->message_timeout);
+
+    } else if (rev->timer_set) {
+        ngx_del_timer(rev);
     }
 
     if (i == NGX_NOOM_READ_BUDGET && rev->ready && !rev->posted) {
@@ -896,9 +923,20 @@ ngx_noom_ws_input(ngx_noom_ctx_t *ctx, u_char *pos, u_char *last)
                 break;
             }
 
-            if (ngx_noom_ws_reserve(ctx, ctx->msg_len + p->len) != NGX_OK) {
+            rc = ngx_noom_ws_reserve(ctx, ctx->msg_len + p->len);
+
+            if (rc != NGX_OK) {
                 /* the rest of the message is read past, never stored */
-                ngx_noom_close(ctx, NGX_NOOM_WS_INTERNAL, "out of memory");
+                ngx_noom_ws_msg_free(ctx);
+
+                if (rc == NGX_DECLINED) {
+                    ngx_noom_close(ctx, NGX_NOOM_WS_TRY_AGAIN,
+                                   "server busy");
+
+                } else {
+                    ngx_noom_close(ctx, NGX_NOOM_WS_INTERNAL,
+                                   "out of memory");
+                }
 
                 if (ctx->terminate) {
                     return;
@@ -964,10 +1002,7 @@ ngx_noom_ws_input(ngx_noom_ctx_t *ctx, u_char *pos, u_char *last)
             } else {
                 ngx_noom_ws_message(ctx, p->complete, ctx->msg,
                                     ctx->msg_len);
-                ngx_free(ctx->msg);
-                ctx->msg = NULL;
-                ctx->msg_len = 0;
-                ctx->msg_size = 0;
+                ngx_noom_ws_msg_free(ctx);
             }
 
             if (ctx->terminate) {
@@ -978,12 +1013,7 @@ ngx_noom_ws_input(ngx_noom_ctx_t *ctx, u_char *pos, u_char *last)
 
         default: /* NGX_NOOM_WS_ERROR */
 
-            if (ctx->msg) {
-                ngx_free(ctx->msg);
-                ctx->msg = NULL;
-                ctx->msg_len = 0;
-                ctx->msg_size = 0;
-            }
+            ngx_noom_ws_msg_free(ctx);
 
             whole = NULL;
 
@@ -1037,6 +1067,17 @@ ngx_noom_ws_reserve(ngx_noom_ctx_t *ctx, size_t size)
     size = ngx_max(size, ctx->msg_size + ctx->msg_size / 2);
     size = ngx_min(size, (size_t) ctx->conf->max_payload);
 
+    if (ngx_noom_msg_bytes - ctx->msg_size + size
+        > ctx->mcf->message_buffers)
+    {
+        ngx_noom_stat(message_budget_closes, 1);
+        ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
+                      "noom: \"noom_message_buffers\" %uz of this worker "
+                      "are taken by unfinished messages, closing with 1013",
+                      ctx->mcf->message_buffers);
+        return NGX_DECLINED;
+    }
+
     if (ctx->msg && ngx_noom_hook("alloc", (u_char *) "ws", 2)) {
         return NGX_ERROR;
     }
@@ -1051,10 +1092,28 @@ ngx_noom_ws_reserve(ngx_noom_ctx_t *ctx, size_t size)
         ngx_free(ctx->msg);
     }
 
+    ngx_noom_msg_bytes += size - ctx->msg_size;
+
     ctx->msg = p;
     ctx->msg_size = size;
 
     return NGX_OK;
+}
+
+
+static void
+ngx_noom_ws_msg_free(ngx_noom_ctx_t *ctx)
+{
+    if (ctx->msg == NULL) {
+        return;
+    }
+
+    ngx_noom_msg_bytes -= ctx->msg_size;
+
+    ngx_free(ctx->msg);
+    ctx->msg = NULL;
+    ctx->msg_len = 0;
+    ctx->msg_size = 0;
 }
 
 
@@ -1517,10 +1576,7 @@ ngx_noom_ws_cleanup(void *data)
 
     ngx_noom_session_cleanup(ctx);
 
-    if (ctx->msg) {
-        ngx_free(ctx->msg);
-        ctx->msg = NULL;
-    }
+    ngx_noom_ws_msg_free(ctx);
 }
 
 
