@@ -241,7 +241,7 @@ sub rtt_p99 {
         my $t0 = time;
         $p1->emit('new_message', "p$i", 'healthy');
         my $m;
-        do { $m = $p2->event('new_message', 5) or return undef }
+        do { $m = $p2->event('new_message', 30) or return undef }
             while ($m->[0] ne "Anon: p$i");
         push @d, time - $t0;
     }
