@@ -26,10 +26,11 @@ our $TOP = abs_path(dirname(__FILE__) . '/../../..');
 # (prove interrupted, a timeout) and any way out of the program end the
 # process groups of the nginx it started and did not stop.  Only SIGKILL
 # escapes: t/leftovers catches that.
-my %groups;
+my %groups;     # pgid => the pid of the test process that started it
 
 sub end_groups {
-    kill 'KILL', -$_ for keys %groups;
+    # a forked child of the test (a flooding client) ends nothing
+    kill 'KILL', -$_ for grep { $groups{$_} == $$ } keys %groups;
     %groups = ();
 }
 
@@ -230,7 +231,8 @@ sub run {
 
     $self->{pid} = $pid;
     $self->{pgid} = $pid;
-    $groups{$pid} = 1;
+    $groups{$pid} = $$;
+    $self->{owner} = $$;
     $self->wait_port($self->{port}) or do {
         my $err = $self->read_file('logs/error.log') . $self->read_file('logs/stderr.log');
         die "nginx did not start:\n$err";
@@ -484,6 +486,7 @@ sub alerts {
 
 sub DESTROY {
     my ($self) = @_;
+    return if ($self->{owner} // $$) != $$;   # a copy in a forked child
     local ($?, $!, $@);
     # a signal now must not cut the cleanup short
     local @SIG{qw(INT TERM HUP)} = ('IGNORE') x 3;
