@@ -20,6 +20,25 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 our $TOP = abs_path(dirname(__FILE__) . '/../../..');
+
+# A test must not vanish without ending its nginx: a write to a client or a
+# child that went (SIGPIPE) is an error to handle; INT, TERM and HUP
+# (prove interrupted, a timeout) and any way out of the program end the
+# process groups of the nginx it started and did not stop.  Only SIGKILL
+# escapes: t/leftovers catches that.
+my %groups;     # pgid => the pid of the test process that started it
+
+sub end_groups {
+    # a forked child of the test (a flooding client) ends nothing
+    kill 'KILL', -$_ for grep { $groups{$_} == $$ } keys %groups;
+    %groups = ();
+}
+
+$SIG{PIPE} = 'IGNORE';
+$SIG{$_} = sub { end_groups(); die "killed by SIG$_[0]\n" }
+    for qw(INT TERM HUP);
+
+END { end_groups() }
 our $NGINX = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 our $MODULE = $ENV{TEST_NOOM_MODULE}
     || "$TOP/build/objs/ngx_http_noom_module.so";
@@ -212,6 +231,8 @@ sub run {
 
     $self->{pid} = $pid;
     $self->{pgid} = $pid;
+    $groups{$pid} = $$;
+    $self->{owner} = $$;
     $self->wait_port($self->{port}) or do {
         my $err = $self->read_file('logs/error.log') . $self->read_file('logs/stderr.log');
         die "nginx did not start:\n$err";
@@ -361,6 +382,7 @@ sub kill_group {
         waitpid($self->{pid}, WNOHANG) if $self->{pid};
         sleep 0.02;
     }
+    delete $groups{$g} unless group_pids($g);
     return $n;
 }
 
@@ -464,7 +486,10 @@ sub alerts {
 
 sub DESTROY {
     my ($self) = @_;
+    return if ($self->{owner} // $$) != $$;   # a copy in a forked child
     local ($?, $!, $@);
+    # a signal now must not cut the cleanup short
+    local @SIG{qw(INT TERM HUP)} = ('IGNORE') x 3;
     $self->stop_coturn;
     $self->kill_group;
     if ($self->{pid}) {
