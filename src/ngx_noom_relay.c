@@ -239,6 +239,14 @@ ngx_noom_relay_shutdown(void)
     ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                   "noom: shutting down, closing websockets with 1001");
 
+    if (ngx_noom_hook("quit", (u_char *) "0", ngx_worker == 0)) {
+        /* a test: worker 0 dies holding the lock while the others close */
+        ngx_noom_zone_lock();
+        ngx_noom_zone_dirty();
+        ngx_msleep(500);
+        ngx_noom_hook_die();
+    }
+
     for (q = ngx_queue_head(&ngx_noom_lists[NGX_NOOM_LIST_ALL]);
          q != ngx_queue_sentinel(&ngx_noom_lists[NGX_NOOM_LIST_ALL]);
          q = ngx_queue_next(q))

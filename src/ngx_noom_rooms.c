@@ -736,10 +736,55 @@ ngx_noom_rooms_worker_exit(ngx_cycle_t *cycle)
 }
 
 
+/*
+ * nginx's master frees the lock of a worker that died holding it, but only
+ * for the zones of its current configuration: after a reload, an old
+ * worker that dies holding the old zone's lock would leave the other old
+ * workers waiting for ever, out of reach of worker_shutdown_timeout.  So
+ * noom takes the lock itself: spinning, then yielding, and now and then
+ * looking whether the holder is still alive; a dead holder's lock is
+ * forced open, and its half-done change repaired.
+ */
+
 void
 ngx_noom_zone_lock(void)
 {
+#if (NGX_HAVE_ATOMIC_OPS)
+    ngx_uint_t    n, i;
+    ngx_pid_t     pid;
+    ngx_shmtx_t  *mtx;
+
+    mtx = &ngx_noom_shpool->mutex;
+
+    for (n = 0; !ngx_shmtx_trylock(mtx); n++) {
+
+        if (n < 16 && ngx_ncpu > 1) {
+            for (i = 0; i < (ngx_uint_t) 1 << n && i < 2048; i++) {
+                ngx_cpu_pause();
+            }
+
+            continue;
+        }
+
+        if (n % 256 == 0) {
+            pid = (ngx_pid_t) *mtx->lock;
+
+            if (pid > 0 && pid != ngx_pid && kill(pid, 0) == -1
+                && ngx_errno == NGX_ESRCH
+                && ngx_shmtx_force_unlock(mtx, pid))
+            {
+                ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                              "noom: process %P died holding the zone's "
+                              "lock, taking it", pid);
+                continue;
+            }
+        }
+
+        ngx_sched_yield();
+    }
+#else
     ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+#endif
 
     if (ngx_noom_shm->dirty) {
         ngx_noom_zone_repair_locked();

@@ -1,0 +1,60 @@
+#!/usr/bin/perl
+
+# After a reload the old workers share the old zone, which nginx's master
+# no longer watches: if one of them dies holding its lock (here worker 0,
+# through a test hook), the others must not wait for
+# ever.  Here worker 0 takes the lock as it starts to shut down and dies
+# with it half a second later, while worker 1 closes its sockets, which
+# needs the lock.  noom's lock looks for a dead holder, forces the lock
+# open and repairs the zone; the old generation exits.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use Test::More;
+use Time::HiRes qw(time);
+use Noom::Test;
+
+my $t = Noom::Test->new(workers => 2);
+
+$t->write_conf(<<'EOF')->run;
+%%TEST_GLOBALS%%
+env NOOM_HOOK=quit:0;
+events { worker_connections 1024; }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    server {
+        listen 127.0.0.1:%%PORT%% reuseport;
+        location /ws { noom_rooms; noom_worker_header on; }
+        location /status { noom_status; }
+    }
+}
+EOF
+
+my @c = map { Noom::SIO->connect_on_worker($t, $_) } 0 .. 1;
+$_->call('enter_room', 'r') for @c;
+my @old = $t->worker_pids;
+is(scalar @old, 2, 'two workers');
+
+$t->reload;
+
+# the old generation is gone once no old pid is left
+my @left = @old;
+for (1 .. 1000) {
+    @left = grep { kill 0, $_ } @old;
+    last unless @left;
+    select(undef, undef, undef, 0.02);
+}
+is(scalar @left, 0, 'both old workers exited, though one died holding the '
+    . 'old zone\'s lock');
+like($t->error_log, qr/died holding the zone's lock, taking it/,
+    'the survivor took the lock of the dead one');
+like($t->error_log, qr/zone repaired/, 'and repaired what it left');
+
+my $n = Noom::SIO->connect($t);
+is($n->call('enter_room', 'fresh')->[0], 1, 'the new workers serve');
+
+# at the end the new worker 0 dies the same way (the hook is for all)
+$t->done(allow => qr/exited on signal 9|died holding the zone's lock|died (?#
+    )while changing the zone|was locked by/);
