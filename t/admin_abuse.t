@@ -82,6 +82,8 @@ http {
             noom_admin_auth admin '$slow';
             noom_worker_header on;
             noom_event_rate off;
+            # sockets wait their turn unread while bcrypt runs: no pings
+            noom_ping_interval 10m;
         }
         location /open {
             noom_rooms;

@@ -200,7 +200,7 @@ for my $case (
     $ws->close_socket;
 }
 
-$ws = eio();
+$ws = eio('/calm/');    # no ping may come first on a busy machine
 $ws->send_text('4' . 'x' x 1000000);
 is(close_code($ws), 1009, 'a message of maxPayload + 1 bytes gets close 1009');
 $ws->close_socket;

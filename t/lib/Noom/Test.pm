@@ -377,13 +377,24 @@ sub kill_group {
     for (1 .. 250) {
         my @left = group_pids($g);
         last unless @left;
-        $n ||= @left;
+        unless ($n) {
+            $n = @left;
+            $self->{left} = join ', ', map { describe_pid($_) } @left;
+        }
         kill 'KILL', -$g;
         waitpid($self->{pid}, WNOHANG) if $self->{pid};
         sleep 0.02;
     }
     delete $groups{$g} unless group_pids($g);
     return $n;
+}
+
+sub describe_pid {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/stat" or return "$pid (gone)";
+    my $l = <$fh> // '';
+    my ($comm, $state) = $l =~ /\((.*)\) (\S)/;
+    return "$pid ($comm, $state)";
 }
 
 sub group_pids {
@@ -461,7 +472,9 @@ sub done {
 sub check {
     my ($self, %opts) = @_;
     my $stopped = $self->stop;
-    ok($stopped, 'nginx stopped gracefully');
+    ok($stopped, 'nginx stopped gracefully')
+        or diag 'left in its process group: ' . ($self->{left} // 'none')
+            . ' (pgid ' . ($self->{pgid} // '?') . ')';
     my $log = $self->error_log . $self->read_file('logs/stderr.log');
     my @bad = grep { /\[(alert|crit|emerg)\]|Sanitizer|runtime error:|open socket #/ }
         split /\n/, $log;
