@@ -148,6 +148,7 @@ ngx_noom_admin_init_process(ngx_cycle_t *cycle)
                                                      ngx_http_noom_module);
 
     ngx_noom_admin_stats_ev.handler = ngx_noom_admin_stats_handler;
+    ngx_noom_admin_stats_ev.data = &ngx_noom_admin_stats_ev;
     ngx_noom_admin_stats_ev.log = cycle->log;
     ngx_noom_admin_stats_ev.cancelable = 1;
 

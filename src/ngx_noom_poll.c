@@ -693,6 +693,10 @@ ngx_noom_preq_park(ngx_http_request_t *r, u_char *sid, ngx_uint_t owner,
 
     ngx_rbtree_insert(&ngx_noom_poll_preqs, &pr->node);
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "noom: polling %s %ui parked for worker %ui",
+                   get ? "GET" : "POST", pr->node.key, owner);
+
     cln->handler = ngx_noom_preq_cleanup;
     cln->data = pr;
 
@@ -791,6 +795,10 @@ ngx_noom_preq_respond(ngx_noom_preq_t *pr, ngx_uint_t status, u_char *p,
     ngx_http_request_t  *r;
 
     r = pr->r;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "noom: polling request %ui answered %ui, %uz bytes",
+                   pr->node.key, status, len);
 
     pr->done = 1;
     ngx_rbtree_delete(&ngx_noom_poll_preqs, &pr->node);

@@ -143,12 +143,19 @@ ngx_noom_relay_init_process(ngx_cycle_t *cycle)
         ngx_queue_init(&ngx_noom_lists[i]);
     }
 
+    /*
+     * A timer's debug line reads its data as a connection (for its fd):
+     * events with no connection point at themselves.
+     */
+
     ngx_noom_room_change_ev.handler = ngx_noom_relay_room_change_handler;
+    ngx_noom_room_change_ev.data = &ngx_noom_room_change_ev;
     ngx_noom_room_change_ev.log = cycle->log;
     ngx_noom_room_change_ev.cancelable = 1;
 
     ngx_queue_init(&ngx_noom_held);
     ngx_noom_hold_ev.handler = ngx_noom_relay_hold_handler;
+    ngx_noom_hold_ev.data = &ngx_noom_hold_ev;
     ngx_noom_hold_ev.log = cycle->log;
     ngx_noom_hold_ev.cancelable = 1;
 
@@ -410,6 +417,11 @@ ngx_noom_ring_put_locked(ngx_uint_t w, ngx_uint_t type, uint64_t room,
     {
         (void) ngx_atomic_fetch_add(&ring->drops, 1);
         ngx_noom_stat(relay_drops, 1);
+
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "noom: worker %ui's queue has no room for %uz "
+                       "bytes of type %ui", w, len, type);
+
         return NGX_DECLINED;
     }
 

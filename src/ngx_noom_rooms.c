@@ -360,6 +360,11 @@ copy:
 
     ngx_noom_zone_unlock();
 
+    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+                   "noom: socket %uL joins room \"%V\": %ui members, "
+                   "created %ui, rc %i", ctx->serial, name, *count,
+                   created, rc);
+
     return rc;
 
 nomem:
@@ -408,6 +413,10 @@ ngx_noom_rooms_leave(ngx_noom_ctx_t *ctx, ngx_noom_snapshot_t *snap)
     ngx_noom_zone_unlock();
 
     ctx->member = NULL;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+                   "noom: socket %uL leaves room %uL: %ui members left",
+                   ctx->serial, snap->uid, snap->count);
 }
 
 
@@ -880,6 +889,7 @@ ngx_noom_zone_repair_locked(void)
 
     if (!ngx_noom_repair_ev.posted) {
         ngx_noom_repair_ev.handler = ngx_noom_zone_repaired;
+        ngx_noom_repair_ev.data = &ngx_noom_repair_ev;
         ngx_noom_repair_ev.log = ngx_cycle->log;
         ngx_post_event(&ngx_noom_repair_ev, &ngx_posted_next_events);
     }

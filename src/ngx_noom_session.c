@@ -409,6 +409,10 @@ ngx_noom_session_size(ngx_http_noom_main_conf_t *mcf)
 void
 ngx_noom_close(ngx_noom_ctx_t *ctx, ngx_uint_t reason, const char *why)
 {
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+                   "noom: session %uL ends on %s: %ui %s", ctx->serial,
+                   ctx->transport->name, reason, why ? why : "");
+
     ctx->transport->close(ctx, reason, why);
 }
 
@@ -447,6 +451,10 @@ ngx_noom_session_cleanup(ngx_noom_ctx_t *ctx)
         /* never got past the handshake */
         return;
     }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+                   "noom: session %uL on %s is gone, %uz bytes unsent",
+                   ctx->serial, ctx->transport->name, ctx->out_bytes);
 
     ngx_noom_relay_unhold(ctx);
 

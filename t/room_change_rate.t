@@ -19,8 +19,10 @@ sub attack {
     my ($interval) = @_;
 
     my $t = Noom::Test->new(workers => 4);
+    # with the debug log on: a timer's debug line reads its event's data
     $t->write_conf(<<"EOF")->run;
 %%TEST_GLOBALS%%
+error_log %%DIR%%/logs/debug.log debug;
 events { worker_connections 1024; }
 http {
     %%TEST_GLOBALS_HTTP%%
