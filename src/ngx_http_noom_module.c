@@ -20,8 +20,6 @@
 static ngx_int_t ngx_http_noom_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_noom_eio_request(ngx_http_request_t *r,
     ngx_http_noom_loc_conf_t *lcf, ngx_uint_t upgrade, ngx_uint_t *kind);
-static ngx_int_t ngx_http_noom_json_error(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_uint_t code, char *message);
 
 static void *ngx_http_noom_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_noom_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -381,8 +379,7 @@ ngx_http_noom_handler(ngx_http_request_t *r)
          */
 
         if (lcf->mode != NGX_NOOM_MODE_ROOMS) {
-            return ngx_http_noom_json_error(r, NGX_HTTP_BAD_REQUEST, 5,
-                                            "Unsupported protocol version");
+            return ngx_noom_eio_error(r, NGX_HTTP_BAD_REQUEST, 5);
         }
 
         if (!upgrade) {
@@ -412,8 +409,7 @@ ngx_http_noom_handler(ngx_http_request_t *r)
         /* the upgrade of a polling session, that may live elsewhere */
 
         if (ngx_noom_poll_proxy_sid(&sid, &owner) != NGX_OK) {
-            return ngx_http_noom_json_error(r, NGX_HTTP_BAD_REQUEST, 1,
-                                            "Session ID unknown");
+            return ngx_noom_eio_error(r, NGX_HTTP_BAD_REQUEST, 1);
         }
 
         kind = NGX_NOOM_KIND_PROXY;
@@ -446,8 +442,7 @@ ngx_http_noom_eio_request(ngx_http_request_t *r,
     (void) ngx_http_arg(r, (u_char *) "EIO", 3, &eio);
 
     if (eio.len != 1 || eio.data[0] != '4') {
-        return ngx_http_noom_json_error(r, NGX_HTTP_BAD_REQUEST, 5,
-                                        "Unsupported protocol version");
+        return ngx_noom_eio_error(r, NGX_HTTP_BAD_REQUEST, 5);
     }
 
     if (ngx_http_arg(r, (u_char *) "transport", 9, &transport) != NGX_OK
@@ -456,13 +451,11 @@ ngx_http_noom_eio_request(ngx_http_request_t *r,
              || (transport.len == 7
                  && ngx_strncmp(transport.data, "polling", 7) == 0)))
     {
-        return ngx_http_noom_json_error(r, NGX_HTTP_BAD_REQUEST, 0,
-                                        "Transport unknown");
+        return ngx_noom_eio_error(r, NGX_HTTP_BAD_REQUEST, 0);
     }
 
     if (transport.len == 9 && !upgrade) {
-        return ngx_http_noom_json_error(r, NGX_HTTP_BAD_REQUEST, 3,
-                                        "Bad request");
+        return ngx_noom_eio_error(r, NGX_HTTP_BAD_REQUEST, 3);
     }
 
     switch (lcf->mode) {
@@ -483,42 +476,22 @@ ngx_http_noom_eio_request(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
-ngx_http_noom_json_error(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_uint_t code, char *message)
+/* a small response whose body is in b */
+
+ngx_int_t
+ngx_noom_http_send(ngx_http_request_t *r, ngx_uint_t status, char *type,
+    ngx_buf_t *b)
 {
-    u_char       *p;
-    size_t        len;
-    ngx_buf_t    *b;
-    ngx_int_t     rc;
-    ngx_chain_t   out;
+    ngx_int_t    rc;
+    ngx_chain_t  out;
 
-    ngx_noom_stat(handshakes_refused, 1);
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "noom: refused \"%V?%V\": %s", &r->uri, &r->args, message);
-
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    len = sizeof("{\"code\":,\"message\":\"\"}") - 1 + NGX_INT_T_LEN
-          + ngx_strlen(message);
-
-    b = ngx_create_temp_buf(r->pool, len);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    p = ngx_sprintf(b->last, "{\"code\":%ui,\"message\":\"%s\"}",
-                    code, message);
-    b->last = p;
-    b->last_buf = 1;
+    b->last_buf = (r == r->main);
     b->last_in_chain = 1;
 
     r->headers_out.status = status;
     r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type.data = (u_char *) type;
+    r->headers_out.content_type.len = ngx_strlen(type);
     r->headers_out.content_type_len = r->headers_out.content_type.len;
 
     rc = ngx_http_send_header(r);

@@ -468,6 +468,12 @@ extern ngx_noom_shm_t  *ngx_noom_shm;
 extern ngx_slab_pool_t *ngx_noom_shpool;
 
 
+/* ngx_http_noom_module.c */
+ngx_int_t ngx_noom_http_send(ngx_http_request_t *r, ngx_uint_t status,
+    char *type, ngx_buf_t *b);
+ngx_int_t ngx_noom_eio_error(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_uint_t code);
+
 /* ngx_noom_session.c */
 void ngx_noom_session_init(ngx_noom_ctx_t *ctx, ngx_noom_transport_t *tp,
     ngx_log_t *log, ngx_http_noom_loc_conf_t *lcf, ngx_uint_t kind);

@@ -78,8 +78,6 @@ static ngx_int_t ngx_noom_poll_cors(ngx_http_request_t *r,
     ngx_http_noom_loc_conf_t *lcf);
 static ngx_int_t ngx_noom_poll_header(ngx_http_request_t *r, char *key,
     u_char *value, size_t len);
-static ngx_int_t ngx_noom_poll_error(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_uint_t code);
 static ngx_int_t ngx_noom_poll_handshake(ngx_http_request_t *r,
     ngx_http_noom_loc_conf_t *lcf, ngx_uint_t kind);
 static void ngx_noom_poll_body(ngx_http_request_t *r);
@@ -235,7 +233,7 @@ ngx_noom_poll_handler(ngx_http_request_t *r, ngx_http_noom_loc_conf_t *lcf,
     rc = ngx_noom_poll_cors(r, lcf);
 
     if (rc == NGX_HTTP_FORBIDDEN) {
-        return ngx_noom_poll_error(r, rc, 4);
+        return ngx_noom_eio_error(r, rc, 4);
     }
 
     if (rc != NGX_OK) {
@@ -256,7 +254,7 @@ ngx_noom_poll_handler(ngx_http_request_t *r, ngx_http_noom_loc_conf_t *lcf,
     if (ngx_http_arg(r, (u_char *) "sid", 3, &sid) != NGX_OK) {
 
         if (r->method != NGX_HTTP_GET) {
-            return ngx_noom_poll_error(r, NGX_HTTP_BAD_REQUEST, 2);
+            return ngx_noom_eio_error(r, NGX_HTTP_BAD_REQUEST, 2);
         }
 
         return ngx_noom_poll_handshake(r, lcf, kind);
@@ -265,7 +263,7 @@ ngx_noom_poll_handler(ngx_http_request_t *r, ngx_http_noom_loc_conf_t *lcf,
     if (sid.len != NGX_NOOM_ID_LEN
         || ngx_noom_poll_sid_owner(sid.data, &w) != NGX_OK)
     {
-        return ngx_noom_poll_error(r, NGX_HTTP_BAD_REQUEST, 1);
+        return ngx_noom_eio_error(r, NGX_HTTP_BAD_REQUEST, 1);
     }
 
     if (r->method == NGX_HTTP_GET) {
@@ -285,7 +283,7 @@ ngx_noom_poll_handler(ngx_http_request_t *r, ngx_http_noom_loc_conf_t *lcf,
     }
 
     if (r->method != NGX_HTTP_POST) {
-        return ngx_noom_poll_error(r, NGX_HTTP_BAD_REQUEST, 3);
+        return ngx_noom_eio_error(r, NGX_HTTP_BAD_REQUEST, 3);
     }
 
     if (r->headers_in.content_length_n
@@ -416,13 +414,10 @@ ngx_noom_poll_error_json(u_char *buf, ngx_uint_t code)
 }
 
 
-static ngx_int_t
-ngx_noom_poll_error(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_uint_t code)
+ngx_int_t
+ngx_noom_eio_error(ngx_http_request_t *r, ngx_uint_t status, ngx_uint_t code)
 {
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    ngx_buf_t  *b;
 
     ngx_noom_stat(handshakes_refused, 1);
 
@@ -440,24 +435,8 @@ ngx_noom_poll_error(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     b->last += ngx_noom_poll_error_json(b->last, code);
-    b->last_buf = (r == r->main);
-    b->last_in_chain = 1;
 
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_noom_http_send(r, status, "application/json", b);
 }
 
 
@@ -789,9 +768,7 @@ static void
 ngx_noom_preq_respond(ngx_noom_preq_t *pr, ngx_uint_t status, u_char *p,
     size_t len)
 {
-    ngx_int_t            rc;
     ngx_buf_t           *b;
-    ngx_chain_t          out;
     ngx_http_request_t  *r;
 
     r = pr->r;
@@ -816,32 +793,11 @@ ngx_noom_preq_respond(ngx_noom_preq_t *pr, ngx_uint_t status, u_char *p,
     }
 
     b->last = ngx_cpymem(b->last, p, len);
-    b->last_buf = (r == r->main);
-    b->last_in_chain = 1;
 
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = len;
-
-    if (status == NGX_HTTP_OK) {
-        ngx_str_set(&r->headers_out.content_type, "text/plain; charset=UTF-8");
-
-    } else {
-        ngx_str_set(&r->headers_out.content_type, "application/json");
-    }
-
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        ngx_http_finalize_request(r, rc);
-        return;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
+    ngx_http_finalize_request(r, ngx_noom_http_send(r, status,
+                                  status == NGX_HTTP_OK
+                                  ? "text/plain; charset=UTF-8"
+                                  : "application/json", b));
 }
 
 

@@ -185,10 +185,10 @@ static ngx_noom_status_worker_t  ngx_noom_status_workers[] = {
 ngx_int_t
 ngx_noom_status_handler(ngx_http_request_t *r)
 {
+    char               *type;
     ngx_int_t           rc;
     ngx_buf_t          *b;
     ngx_uint_t          format;
-    ngx_chain_t         out;
     ngx_noom_status_t   s;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
@@ -217,35 +217,18 @@ ngx_noom_status_handler(ngx_http_request_t *r)
 
     if (format == NGX_NOOM_STATUS_PROMETHEUS) {
         b = ngx_noom_status_prometheus(r, &s);
-        ngx_str_set(&r->headers_out.content_type,
-                    "text/plain; version=0.0.4; charset=utf-8");
+        type = "text/plain; version=0.0.4; charset=utf-8";
 
     } else {
         b = ngx_noom_status_json(r, &s);
-        ngx_str_set(&r->headers_out.content_type, "application/json");
+        type = "application/json";
     }
 
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = b->last - b->pos;
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_noom_http_send(r, NGX_HTTP_OK, type, b);
 }
 
 

@@ -270,9 +270,7 @@ ngx_noom_ws_has_token(ngx_http_request_t *r, char *name, size_t len,
 ngx_int_t
 ngx_noom_ws_refuse_version(ngx_http_request_t *r)
 {
-    ngx_int_t         rc;
     ngx_buf_t        *b;
-    ngx_chain_t       out;
     ngx_table_elt_t  *h;
 
     static u_char  body[] = "426 Upgrade Required: WebSocket version 13\n";
@@ -298,25 +296,10 @@ ngx_noom_ws_refuse_version(ngx_http_request_t *r)
     b->pos = body;
     b->last = body + sizeof(body) - 1;
     b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
 
-    r->headers_out.status = 426;
     ngx_str_set(&r->headers_out.status_line, "426 Upgrade Required");
-    r->headers_out.content_length_n = sizeof(body) - 1;
-    ngx_str_set(&r->headers_out.content_type, "text/plain");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
 
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_noom_http_send(r, 426, "text/plain", b);
 }
 
 
