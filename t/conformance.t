@@ -27,6 +27,9 @@ $t->write_conf(<<'EOF')->run;
 events { worker_connections 1024; }
 http {
     %%TEST_GLOBALS_HTTP%%
+    # Autobahn's client masks its 16 MB messages in Python: on a busy
+    # machine it may send nothing for longer than the default 10 s
+    noom_message_timeout 300s;
     server {
         listen 127.0.0.1:%%PORT%%;
         location /echo {
