@@ -354,7 +354,8 @@ ok($t->wait_log(qr/admin login check ended after its client went/, 30),
 ok($w0->ack($w0->emit_ack('list_rooms'), 30),
     'a client gone during its check leaves the worker well')
     or diag 'w0: ' . ($w0->{eof} ? 'closed' : 'no answer') . ', log: '
-        . join(' | ', (grep { /noom/ } split /\n/, $t->error_log)[-20 .. -1]);
+        . join(' | ', grep { defined } (grep { /noom/ } split /\n/,
+            $t->error_log)[-20 .. -1]);
 
 # a worker that dies: its replacement takes its sockets off the registry
 
