@@ -352,7 +352,10 @@ $gone->close_socket;
 ok($t->wait_log(qr/admin login check ended after its client went/, 30),
     'the check of a client gone meanwhile ends');
 ok($w0->ack($w0->emit_ack('list_rooms'), 30),
-    'a client gone during its check leaves the worker well');
+    'a client gone during its check leaves the worker well')
+    or diag 'w0: ' . ($w0->{eof} ? 'closed' : 'no answer') . ', log: '
+        . join(' | ', grep { defined } (grep { /noom/ } split /\n/,
+            $t->error_log)[-20 .. -1]);
 
 # a worker that dies: its replacement takes its sockets off the registry
 

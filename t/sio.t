@@ -250,8 +250,8 @@ $c->close_socket;
 
 # the connect timeout
 
+my $opened = time;     # before the server starts the timer
 $c = sio('/calm/');
-my $opened = time;
 my $code = closes($c);
 my $took = time - $opened;
 is($code, 1008, 'without CONNECT the connection is closed with 1008');
