@@ -46,6 +46,9 @@ ngx_noom_shm_t                     *ngx_noom_shm;
 ngx_slab_pool_t                    *ngx_noom_shpool;
 static ngx_http_noom_main_conf_t   *ngx_noom_mcf;
 
+/* a full zone refuses every join: a few lines a second say so */
+static ngx_noom_log_limit_t         ngx_noom_join_log;
+
 /* the room list changed under a repair: everybody is told, after it */
 static ngx_event_t                  ngx_noom_repair_ev;
 
@@ -373,8 +376,9 @@ nomem:
 
     ngx_noom_stat(zone_errors, 1);
 
-    ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
-                  "noom: zone is full, cannot join room \"%V\"", name);
+    ngx_noom_log_limited(&ngx_noom_join_log, NGX_LOG_ERR, ctx->log,
+                         "noom: zone is full, cannot join room \"%V\"",
+                         name);
 
     return NGX_NOOM_ERR_NOMEM;
 }
