@@ -126,6 +126,8 @@ static void ngx_noom_wsp_close(ngx_noom_ctx_t *ctx, ngx_uint_t reason,
 static ngx_int_t ngx_noom_poll_sid_owner(u_char *sid, ngx_uint_t *w);
 static ngx_int_t ngx_noom_poll_sid_equal(u_char *a, u_char *b);
 static u_char *ngx_noom_poll_scratch_get(size_t size);
+static ngx_rbtree_node_t *ngx_noom_rbtree_find(ngx_rbtree_t *tree,
+    ngx_rbtree_key_t key);
 static void ngx_noom_rbtree_insert_u64(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 
@@ -744,23 +746,15 @@ ngx_noom_preq_timeout(ngx_event_t *ev)
 static void
 ngx_noom_preq_answer(uint64_t id, ngx_uint_t status, u_char *p, size_t len)
 {
-    ngx_rbtree_node_t  *node, *sentinel;
+    ngx_rbtree_node_t  *node;
 
-    node = ngx_noom_poll_preqs.root;
-    sentinel = ngx_noom_poll_preqs.sentinel;
+    node = ngx_noom_rbtree_find(&ngx_noom_poll_preqs, id);
 
-    while (node != sentinel) {
-
-        if (id != node->key) {
-            node = (id < node->key) ? node->left : node->right;
-            continue;
-        }
-
+    if (node) {
         ngx_noom_preq_respond((ngx_noom_preq_t *) node, status, p, len);
-        return;
     }
 
-    /* the client went away meanwhile: the owner was told */
+    /* else the client went away meanwhile: the owner was told */
 }
 
 
@@ -1319,22 +1313,8 @@ ngx_noom_poll_proxy_cleanup(ngx_noom_ctx_t *ctx)
 static ngx_noom_poll_t *
 ngx_noom_poll_find_key(ngx_rbtree_key_t key)
 {
-    ngx_rbtree_node_t  *node, *sentinel;
-
-    node = ngx_noom_poll_sessions.root;
-    sentinel = ngx_noom_poll_sessions.sentinel;
-
-    while (node != sentinel) {
-
-        if (key != node->key) {
-            node = (key < node->key) ? node->left : node->right;
-            continue;
-        }
-
-        return (ngx_noom_poll_t *) node;
-    }
-
-    return NULL;
+    return (ngx_noom_poll_t *) ngx_noom_rbtree_find(&ngx_noom_poll_sessions,
+                                                    key);
 }
 
 
@@ -1886,6 +1866,26 @@ ngx_noom_poll_exit(void)
         ngx_noom_poll_scratch = NULL;
         ngx_noom_poll_scratch_size = 0;
     }
+}
+
+
+/* trees keyed by unique numbers: preq ids, sid hashes */
+
+static ngx_rbtree_node_t *
+ngx_noom_rbtree_find(ngx_rbtree_t *tree, ngx_rbtree_key_t key)
+{
+    ngx_rbtree_node_t  *node;
+
+    for (node = tree->root; node != tree->sentinel; /* void */) {
+
+        if (key == node->key) {
+            return node;
+        }
+
+        node = (key < node->key) ? node->left : node->right;
+    }
+
+    return NULL;
 }
 
 
