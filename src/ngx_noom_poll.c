@@ -462,14 +462,16 @@ ngx_noom_poll_handshake(ngx_http_request_t *r, ngx_http_noom_loc_conf_t *lcf,
 
     (void) ngx_http_discard_request_body(r);
 
-    size = ngx_noom_session_size(mcf);
+    size = ngx_noom_session_size(mcf, r);
+
+    size = ngx_align(size, 8);
 
     ctx = ngx_calloc(size + sizeof(ngx_noom_poll_t), r->connection->log);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    pl = (ngx_noom_poll_t *) ((u_char *) ctx + ngx_align(size, 8));
+    pl = (ngx_noom_poll_t *) ((u_char *) ctx + size);
     pl->ctx = ctx;
     pl->log = *ngx_cycle->log;
     pl->log.connection = 0;

@@ -389,17 +389,28 @@ ngx_noom_session_init(ngx_noom_ctx_t *ctx, ngx_noom_transport_t *tp,
 }
 
 
-/* how much a session takes on the heap, with what follows the struct */
+/*
+ * How much a session takes on the heap: the struct, the nickname, and with
+ * an admin panel the handshake's URL, user agent and address, each as long
+ * as it is (up to its cap), as ngx_noom_keep_handshake() copies them.
+ */
 
 size_t
-ngx_noom_session_size(ngx_http_noom_main_conf_t *mcf)
+ngx_noom_session_size(ngx_http_noom_main_conf_t *mcf, ngx_http_request_t *r)
 {
     size_t  size;
 
     size = sizeof(ngx_noom_ctx_t) + mcf->max_nickname;
 
     if (mcf->admin) {
-        size += 2 * NGX_NOOM_ADMIN_STR_LEN + NGX_NOOM_ADMIN_ADDR_LEN;
+        size += ngx_min(r->unparsed_uri.len, NGX_NOOM_ADMIN_STR_LEN)
+                + ngx_min(r->connection->addr_text.len,
+                          NGX_NOOM_ADMIN_ADDR_LEN);
+
+        if (r->headers_in.user_agent) {
+            size += ngx_min(r->headers_in.user_agent->value.len,
+                            NGX_NOOM_ADMIN_STR_LEN);
+        }
     }
 
     return size;

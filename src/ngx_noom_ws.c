@@ -334,7 +334,7 @@ ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key, ngx_uint_t kind,
      * after it, and the admin panel's copy of the handshake if it has one.
      */
 
-    ctx = ngx_calloc(ngx_noom_session_size(mcf), c->log);
+    ctx = ngx_calloc(ngx_noom_session_size(mcf, r), c->log);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -692,10 +692,9 @@ ngx_noom_keep_handshake(ngx_noom_ctx_t *ctx, ngx_http_request_t *r)
     if (r->headers_in.user_agent) {
         ctx->ua.len = ngx_min(r->headers_in.user_agent->value.len,
                               NGX_NOOM_ADMIN_STR_LEN);
-        ngx_memcpy(p, r->headers_in.user_agent->value.data, ctx->ua.len);
+        p = ngx_cpymem(p, r->headers_in.user_agent->value.data,
+                       ctx->ua.len);
     }
-
-    p += NGX_NOOM_ADMIN_STR_LEN;
 
     ctx->addr.data = p;
     ctx->addr.len = ngx_min(r->connection->addr_text.len,
