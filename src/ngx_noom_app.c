@@ -54,6 +54,8 @@ static void ngx_noom_app_error(ngx_noom_ctx_t *ctx, int64_t ack,
 static void ngx_noom_app_relay(ngx_noom_ctx_t *ctx, int64_t ack,
     const char *name, ngx_noom_msg_t *m, ngx_uint_t unicast, ngx_uint_t w,
     uint64_t serial);
+static void ngx_noom_app_answer(ngx_noom_ctx_t *ctx, int64_t ack,
+    const char *name, json_t *value);
 static void ngx_noom_app_relay_failed(ngx_noom_ctx_t *ctx, int64_t ack,
     const char *event);
 
@@ -877,36 +879,14 @@ static void
 ngx_noom_app_ice(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
     ngx_noom_bin_t *bin, const char *name)
 {
-    json_t                     *servers, *out;
+    json_t                     *servers;
     ngx_http_noom_main_conf_t  *mcf;
 
     mcf = ctx->mcf;
 
     servers = ngx_noom_turn_servers(mcf, ctx->nsp[0].id);
 
-    if (servers == NULL) {
-        out = NULL;
-
-    } else if (ack == NGX_NOOM_SIO_NO_ACK) {
-        out = json_pack("[so]", name, servers);
-
-    } else {
-        out = json_pack("[o]", servers);
-    }
-
-    if (out == NULL) {
-        ngx_noom_abort(ctx, "out of memory");
-        return;
-    }
-
-    if (ack == NGX_NOOM_SIO_NO_ACK) {
-        ngx_noom_sio_emit(ctx, 0, out);
-
-    } else {
-        ngx_noom_sio_ack(ctx, 0, ack, out);
-    }
-
-    json_decref(out);
+    ngx_noom_app_answer(ctx, ack, name, servers);
 }
 
 
@@ -919,7 +899,7 @@ static void
 ngx_noom_app_limits(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
     ngx_noom_bin_t *bin, const char *name)
 {
-    json_t                     *limits, *out;
+    json_t                     *limits;
     ngx_http_noom_main_conf_t  *mcf;
 
     mcf = ctx->mcf;
@@ -930,14 +910,26 @@ ngx_noom_app_limits(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
                        "message", (json_int_t) mcf->max_message,
                        "room_members", (json_int_t) mcf->max_members);
 
-    if (limits == NULL) {
+    ngx_noom_app_answer(ctx, ack, name, limits);
+}
+
+
+/* one value: the ack of the asking event, or an event of that name */
+
+static void
+ngx_noom_app_answer(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
+    json_t *value)
+{
+    json_t  *out;
+
+    if (value == NULL) {
         out = NULL;
 
     } else if (ack == NGX_NOOM_SIO_NO_ACK) {
-        out = json_pack("[so]", name, limits);
+        out = json_pack("[so]", name, value);
 
     } else {
-        out = json_pack("[o]", limits);
+        out = json_pack("[o]", value);
     }
 
     if (out == NULL) {
