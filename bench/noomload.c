@@ -5,7 +5,7 @@
  * noomload: a load generator for noom and its peers.
  *
  * One thread per process, one epoll, non-blocking sockets, no library
- * beyond libc.  It speaks RFC 6455 (masked client frames, server frames
+ * beyond libc and, with --tls, OpenSSL.  It speaks RFC 6455 (masked client frames, server frames
  * parsed and checked) and, with --proto sio, Engine.IO v4 / Socket.IO v5
  * with the Noom event set on top; --proto raw sends and receives plain
  * WebSocket text frames (nchan, the ceiling server).
@@ -25,6 +25,10 @@
  * limit, rooms never split between them); the parent synchronises their
  * phases, samples the servers' CPU and memory (--pids) and prints one
  * JSON line.
+ *
+ * --tls puts TLS under every connection (wss://, https://): OpenSSL's
+ * defaults, no certificate check, and no session resumption, so every
+ * connection is a full handshake.
  */
 
 
@@ -49,6 +53,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
@@ -74,6 +80,7 @@
 
 #define NL_PROTO_SIO        1
 #define NL_PROTO_RAW        2
+#define NL_PROTO_HTTP       3
 
 /* connection states */
 #define NL_FREE             0
@@ -157,6 +164,8 @@ typedef struct {
     uint8_t                  ready_q;
     uint8_t                  sid_len;
     uint8_t                  dirty;
+    uint8_t                  tls_hs;    /* TCP is up, TLS is not yet */
+    SSL                     *ssl;
     uint32_t                 gidx;      /* global number */
     uint32_t                 room;      /* global room number */
     uint32_t                 slot;      /* member number in the room */
@@ -209,6 +218,7 @@ typedef struct {
     int                      nick;
     int                      ice;
     int                      quiet;
+    int                      tls;
 } nl_conf_t;
 
 
@@ -252,6 +262,7 @@ static char          request[1024];
 static size_t        request_len;
 static struct sockaddr_in  dst;
 static uint64_t      rnd = 0x9e3779b97f4a7c15ULL;
+static SSL_CTX      *tls_ctx;
 
 
 static void nl_fatal(const char *fmt, ...);
@@ -285,6 +296,10 @@ static void nl_send_frame(nl_conn_t *c, int op, const uint8_t *p,
 static void nl_send_text(nl_conn_t *c, const char *fmt, ...);
 static void nl_write(nl_conn_t *c, const uint8_t *p, size_t len);
 static void nl_flush(nl_conn_t *c);
+static void nl_tls_init(void);
+static int nl_tls_handshake(nl_conn_t *c);
+static ssize_t nl_recv(nl_conn_t *c, uint8_t *p, size_t len);
+static ssize_t nl_send(nl_conn_t *c, const uint8_t *p, size_t len);
 static void nl_flush_dirty(void);
 static void nl_send_message(nl_conn_t *c, int kind, uint64_t t,
     nl_conn_t *to, uint32_t track);
@@ -521,7 +536,9 @@ nl_usage(void)
     fprintf(stderr,
 "usage: noomload [options]\n"
 "  -m, --mode fanout|idle|signal|churn   (fanout)\n"
-"  -x, --proto sio|raw                   (sio)\n"
+"  -x, --proto sio|raw|http              (sio)\n"
+"                      http: one GET, then the keepalive connection\n"
+"                      is held (idle only)\n"
 "  -H, --host 127.0.0.1  -P, --port 8080\n"
 "      --path PATH     request path; %%r is the room name\n"
 "                      (sio: /ws/?EIO=4&transport=websocket)\n"
@@ -544,7 +561,8 @@ nl_usage(void)
 "      --pids a,b,c    server processes to sample (CPU, RSS)\n"
 "      --label L  --tag T (room name prefix)\n"
 "      --nick          fanout/signal: send a nickname first\n"
-"      --no-ice        signal: offer/answer only\n");
+"      --no-ice        signal: offer/answer only\n"
+"      --tls           TLS on every connection (wss://, https://)\n");
     exit(2);
 }
 
@@ -582,6 +600,7 @@ nl_options(int argc, char **argv)
         { "nick", 0, NULL, 'n' },
         { "no-ice", 0, NULL, 'I' },
         { "quiet", 0, NULL, 'q' },
+        { "tls", 0, NULL, 'L' },
         { "help", 0, NULL, '?' },
         { NULL, 0, NULL, 0 }
     };
@@ -632,6 +651,8 @@ nl_options(int argc, char **argv)
                 conf.proto = NL_PROTO_SIO;
             } else if (strcmp(optarg, "raw") == 0) {
                 conf.proto = NL_PROTO_RAW;
+            } else if (strcmp(optarg, "http") == 0) {
+                conf.proto = NL_PROTO_HTTP;
             } else {
                 nl_fatal("unknown protocol \"%s\"", optarg);
             }
@@ -669,6 +690,7 @@ nl_options(int argc, char **argv)
         case 'n': conf.nick = 1; break;
         case 'I': conf.ice = 0; break;
         case 'q': conf.quiet = 1; break;
+        case 'L': conf.tls = 1; break;
         default: nl_usage();
         }
     }
@@ -684,6 +706,10 @@ nl_options(int argc, char **argv)
 
     if (conf.mode == NL_MODE_SIGNAL) {
         conf.room_size = 2;
+    }
+
+    if (conf.proto == NL_PROTO_HTTP && conf.mode != NL_MODE_IDLE) {
+        nl_fatal("--proto http is for --mode idle");
     }
 
     if (conf.mode == NL_MODE_IDLE || conf.mode == NL_MODE_CHURN) {
@@ -766,6 +792,10 @@ main(int argc, char **argv)
     nl_options(argc, argv);
 
     signal(SIGPIPE, SIG_IGN);
+
+    if (conf.tls) {
+        nl_tls_init();
+    }
 
     /* the servers' memory before the first connection */
     nl_sample(&base_cpu, &base_rss, &base_pss);
@@ -1085,15 +1115,16 @@ nl_parent(pid_t *pids, int *in, int *out)
     fprintf(f, "{\"label\":\"%s\",\"mode\":\"%s\",\"proto\":\"%s\","
             "\"port\":%d,\"conns\":%u,\"room_size\":%u,\"rooms\":%u,"
             "\"senders_per_room\":%u,\"rate\":%.3f,\"window\":%u,"
-            "\"size\":%u,\"duration\":%.3f,\"procs\":%u",
+            "\"size\":%u,\"duration\":%.3f,\"procs\":%u,\"tls\":%s",
             conf.label,
             conf.mode == NL_MODE_FANOUT ? "fanout"
             : conf.mode == NL_MODE_IDLE ? "idle"
             : conf.mode == NL_MODE_SIGNAL ? "signal" : "churn",
-            conf.proto == NL_PROTO_SIO ? "sio" : "raw",
+            conf.proto == NL_PROTO_SIO ? "sio"
+            : conf.proto == NL_PROTO_HTTP ? "http" : "raw",
             conf.port, conf.conns, conf.room_size, rooms,
             conf.senders, conf.rate, conf.rate > 0 ? 0 : conf.window,
-            conf.size, dur, conf.procs);
+            conf.size, dur, conf.procs, conf.tls ? "true" : "false");
 
     fprintf(f, ",\"established\":%llu,\"failed\":%llu,\"alive\":%llu,"
             "\"unexpected_closes\":%llu,\"bad_close_codes\":%llu,"
@@ -1323,6 +1354,15 @@ nl_build_request(nl_conn_t *c)
     }
 
     path[j] = '\0';
+
+    if (conf.proto == NL_PROTO_HTTP) {
+        request_len = snprintf(request, sizeof(request),
+                               "GET %s HTTP/1.1\r\n"
+                               "Host: %s:%d\r\n"
+                               "\r\n",
+                               path, conf.host, conf.port);
+        return;
+    }
 
     request_len = snprintf(request, sizeof(request),
                            "GET %s HTTP/1.1\r\n"
@@ -1901,7 +1941,7 @@ nl_event(nl_conn_t *c, uint32_t events)
         return;
     }
 
-    if (c->state == NL_CONNECTING) {
+    if (c->state == NL_CONNECTING && !c->tls_hs) {
         err = 0;
         len = sizeof(err);
         (void) getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
@@ -1915,6 +1955,32 @@ nl_event(nl_conn_t *c, uint32_t events)
             return;
         }
 
+        if (conf.tls) {
+            c->ssl = SSL_new(tls_ctx);
+
+            if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
+                nl_fatal("SSL_new() failed");
+            }
+
+            SSL_set_connect_state(c->ssl);
+            c->tls_hs = 1;
+        }
+    }
+
+    if (c->state == NL_CONNECTING) {
+
+        if (c->tls_hs) {
+            switch (nl_tls_handshake(c)) {
+            case -1:
+                nl_fail(c, 1);
+                return;
+            case 0:
+                return;
+            default:
+                c->tls_hs = 0;
+            }
+        }
+
         nl_build_request(c);
         c->state = NL_UPGRADING;
         nl_write(c, (uint8_t *) request, request_len);
@@ -1924,7 +1990,9 @@ nl_event(nl_conn_t *c, uint32_t events)
         }
     }
 
-    if ((events & EPOLLOUT) && c->out_len) {
+    /* TLS may want to read in order to write, and the other way round */
+
+    if (c->out_len && ((events & EPOLLOUT) || c->ssl)) {
         nl_flush(c);
 
         if (c->fd == -1) {
@@ -1932,7 +2000,7 @@ nl_event(nl_conn_t *c, uint32_t events)
         }
     }
 
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) || c->ssl) {
         nl_read(c, events);
     }
 }
@@ -1967,7 +2035,7 @@ nl_read(nl_conn_t *c, uint32_t events)
         }
 
         want = rbuf_cap - have;
-        n = read(c->fd, rbuf + have, want);
+        n = nl_recv(c, rbuf + have, want);
 
         if (n == -1) {
             if (errno == EINTR) {
@@ -2008,6 +2076,24 @@ nl_read(nl_conn_t *c, uint32_t events)
                 }
 
                 p += 4;
+
+                if (conf.proto == NL_PROTO_HTTP) {
+                    /* a response without a body, and the connection kept */
+                    if (have < 12 || memcmp(rbuf, "HTTP/1.1 204", 12) != 0) {
+                        nl_fail(c, 1);
+                        return;
+                    }
+
+                    nl_hist_add(&res->hs, nl_now() - c->t_start);
+                    nl_ready(c);
+
+                    if (c->fd == -1) {
+                        return;
+                    }
+
+                    used = p - rbuf;
+                    goto keep;
+                }
 
                 if (have < 12 || memcmp(rbuf, "HTTP/1.1 101", 12) != 0
                     || memmem(rbuf, p - rbuf, NL_WS_ACCEPT,
@@ -2063,12 +2149,13 @@ nl_read(nl_conn_t *c, uint32_t events)
             return;
         }
 
-        if (n > 0 && (size_t) n < want
+        if (n > 0 && (size_t) n < want && c->ssl == NULL
             && !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
         {
             /*
              * A short read took all there was: data arriving later is a
-             * new edge, no need for the read that would say EAGAIN.
+             * new edge, no need for the read that would say EAGAIN.  Not
+             * so with TLS, which returns a record at a time.
              */
             return;
         }
@@ -2877,6 +2964,13 @@ nl_join_all(void)
 static void
 nl_drop(nl_conn_t *c)
 {
+    if (c->ssl) {
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
+
+    c->tls_hs = 0;
+
     if (c->fd != -1) {
         (void) epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
         close(c->fd);
@@ -3119,7 +3213,7 @@ nl_flush(nl_conn_t *c)
     ssize_t  n;
 
     while (c->out_pos < c->out_len) {
-        n = write(c->fd, c->out + c->out_pos, c->out_len - c->out_pos);
+        n = nl_send(c, c->out + c->out_pos, c->out_len - c->out_pos);
 
         if (n == -1) {
             if (errno == EINTR) {
@@ -3151,5 +3245,138 @@ nl_flush(nl_conn_t *c)
     {
         c->ready_q = 1;
         readyq[readyq_len++] = (uint32_t) (c - conns);
+    }
+}
+
+
+/* TLS */
+
+static void
+nl_tls_init(void)
+{
+    tls_ctx = SSL_CTX_new(TLS_client_method());
+    if (tls_ctx == NULL) {
+        nl_fatal("SSL_CTX_new() failed");
+    }
+
+    SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(tls_ctx, SSL_OP_NO_TICKET
+                                 | SSL_OP_IGNORE_UNEXPECTED_EOF);
+
+    /*
+     * SSL_write() behaves like write(): it may take part of the bytes, and
+     * the bytes it did not take may have moved (nl_write() compacts and
+     * reallocates the output) when it is called again.
+     */
+
+    SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
+                              | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
+                              | SSL_MODE_RELEASE_BUFFERS);
+}
+
+
+/* 1: done, 0: again, -1: failed */
+
+static int
+nl_tls_handshake(nl_conn_t *c)
+{
+    int  n;
+
+    ERR_clear_error();
+
+    n = SSL_do_handshake(c->ssl);
+
+    if (n == 1) {
+        return 1;
+    }
+
+    switch (SSL_get_error(c->ssl, n)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        return 0;
+    default:
+        if (!conf.quiet && res->failed < 3) {
+            fprintf(stderr, "noomload: TLS handshake failed: %s\n",
+                    ERR_reason_error_string(ERR_peek_last_error()));
+        }
+        return -1;
+    }
+}
+
+
+/* read() and write(), or their TLS equivalents with errno as they set it */
+
+static ssize_t
+nl_recv(nl_conn_t *c, uint8_t *p, size_t len)
+{
+    int  n;
+
+    if (c->ssl == NULL) {
+        return read(c->fd, p, len);
+    }
+
+    if (c->tls_hs || c->state == NL_CONNECTING) {
+        errno = EAGAIN;
+        return -1;
+    }
+
+    ERR_clear_error();
+    errno = 0;
+
+    n = SSL_read(c->ssl, p, len > INT32_MAX ? INT32_MAX : (int) len);
+
+    if (n > 0) {
+        return n;
+    }
+
+    switch (SSL_get_error(c->ssl, n)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        errno = EAGAIN;
+        return -1;
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    case SSL_ERROR_SYSCALL:
+        if (errno == 0) {
+            return 0;
+        }
+        if (errno == EAGAIN || errno == EINTR) {
+            errno = ECONNRESET;
+        }
+        return -1;
+    default:
+        errno = EPROTO;
+        return -1;
+    }
+}
+
+
+static ssize_t
+nl_send(nl_conn_t *c, const uint8_t *p, size_t len)
+{
+    int  n;
+
+    if (c->ssl == NULL) {
+        return write(c->fd, p, len);
+    }
+
+    ERR_clear_error();
+    errno = 0;
+
+    n = SSL_write(c->ssl, p, len > INT32_MAX ? INT32_MAX : (int) len);
+
+    if (n > 0) {
+        return n;
+    }
+
+    switch (SSL_get_error(c->ssl, n)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        errno = EAGAIN;
+        return -1;
+    default:
+        errno = EPIPE;
+        return -1;
     }
 }

@@ -5,8 +5,12 @@
 // benchmarks use, and the rest of the event set for completeness).
 //
 //   node bench/peers/sio-server.mjs [port] [host]
+//
+// With SIO_TLS_CERT and SIO_TLS_KEY (PEM files) it serves https and wss.
 
+import fs from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import { Server } from "socket.io";
 
 const port = Number(process.argv[2] || 3000);
@@ -19,10 +23,17 @@ const MAX_MEMBERS = 1000;
 const MAX_ROOMS = 20000;
 const SIGNALS = ["offer", "answer", "ice", "media_state"];
 
-const httpServer = http.createServer((req, res) => {
+function notFound(req, res) {
   res.writeHead(404);
   res.end();
-});
+}
+
+const httpServer = process.env.SIO_TLS_CERT
+  ? https.createServer({
+      cert: fs.readFileSync(process.env.SIO_TLS_CERT),
+      key: fs.readFileSync(process.env.SIO_TLS_KEY),
+    }, notFound)
+  : http.createServer(notFound);
 
 const opts = {
   path: "/ws",
