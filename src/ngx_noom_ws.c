@@ -21,6 +21,7 @@
 #define NGX_NOOM_RBUF_SIZE         65536
 #define NGX_NOOM_READ_BUDGET       2
 #define NGX_NOOM_IOV               64
+#define NGX_NOOM_TLS_RECORD        16384
 
 
 static void ngx_noom_ws_abandon(void *data);
@@ -40,9 +41,10 @@ static void ngx_noom_ws_control(ngx_noom_ctx_t *ctx);
 static void ngx_noom_ws_message(ngx_noom_ctx_t *ctx, ngx_uint_t opcode,
     u_char *p, size_t len);
 static ngx_int_t ngx_noom_ws_flush(ngx_noom_ctx_t *ctx);
+static void ngx_noom_ws_sent(ngx_noom_ctx_t *ctx, size_t sent);
 static ssize_t ngx_noom_ws_send(ngx_noom_ctx_t *ctx);
 #if (NGX_SSL)
-static ssize_t ngx_noom_ws_send_chain(ngx_connection_t *c, ngx_iovec_t *vec);
+static ssize_t ngx_noom_ws_send_tls(ngx_noom_ctx_t *ctx);
 #endif
 static void ngx_noom_ws_post_write(ngx_noom_ctx_t *ctx);
 static void ngx_noom_ws_close(ngx_noom_ctx_t *ctx, ngx_uint_t code,
@@ -61,8 +63,7 @@ static u_char           *ngx_noom_rbuf;
 static size_t            ngx_noom_msg_bytes;
 static struct iovec      ngx_noom_iovs[NGX_NOOM_IOV];
 #if (NGX_SSL)
-static ngx_buf_t         ngx_noom_bufs[NGX_NOOM_IOV];
-static ngx_chain_t       ngx_noom_chain[NGX_NOOM_IOV];
+static u_char            ngx_noom_tls_buf[NGX_NOOM_TLS_RECORD];
 #endif
 
 static u_char  ngx_noom_ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -1366,19 +1367,17 @@ ngx_noom_ws_write_handler(ngx_noom_ctx_t *ctx)
 static ngx_int_t
 ngx_noom_ws_flush(ngx_noom_ctx_t *ctx)
 {
-    off_t              before;
-    size_t             n;
     ssize_t            sent;
-    ngx_noom_out_t    *out;
+    ngx_uint_t         progress;
     ngx_connection_t  *c;
 
     c = ctx->connection;
-    before = c->sent;
+    progress = 0;
 
     while (ctx->out) {
 
         if (!c->write->ready) {
-            return (c->sent > before) ? NGX_DONE : NGX_AGAIN;
+            return progress ? NGX_DONE : NGX_AGAIN;
         }
 
         sent = ngx_noom_ws_send(ctx);
@@ -1389,43 +1388,54 @@ ngx_noom_ws_flush(ngx_noom_ctx_t *ctx)
         }
 
         if (sent == 0) {
-            return (c->sent > before) ? NGX_DONE : NGX_AGAIN;
+            return progress ? NGX_DONE : NGX_AGAIN;
         }
 
-        ctx->out_bytes -= sent;
+        progress = 1;
         ngx_noom_shm->workers[ngx_worker].bytes_out += sent;
 
-        /* the messages sent, and where the first one not sent stopped */
-
-        while (sent) {
-            out = ctx->out;
-            n = ngx_min((size_t) sent, out->msg->len - out->sent);
-            out->sent += n;
-            sent -= n;
-
-            if (out->sent < out->msg->len) {
-                break;
-            }
-
-            ctx->out = out->next;
-
-            if (ctx->out == NULL) {
-                ctx->out_last = &ctx->out;
-            }
-
-            ngx_noom_out_put(out);
-        }
+        ngx_noom_ws_sent(ctx, sent);
     }
 
     return NGX_OK;
 }
 
 
+/* the messages sent, and where the first one not sent stopped */
+
+static void
+ngx_noom_ws_sent(ngx_noom_ctx_t *ctx, size_t sent)
+{
+    size_t           n;
+    ngx_noom_out_t  *out;
+
+    ctx->out_bytes -= sent;
+
+    while (sent) {
+        out = ctx->out;
+        n = ngx_min(sent, out->msg->len - out->sent);
+        out->sent += n;
+        sent -= n;
+
+        if (out->sent < out->msg->len) {
+            break;
+        }
+
+        ctx->out = out->next;
+
+        if (ctx->out == NULL) {
+            ctx->out_last = &ctx->out;
+        }
+
+        ngx_noom_out_put(out);
+    }
+}
+
+
 /*
  * One writev() of the first NGX_NOOM_IOV queued messages, straight from
- * the queue; TLS connections go through c->send_chain, which may take
- * bytes into its buffer before they reach the socket.  The bytes taken, 0
- * when none were; wev->ready is 0 when the socket took fewer than offered.
+ * the queue, or on TLS one record of them.  The bytes taken, 0 when none
+ * were; wev->ready is 0 when the socket took fewer than offered.
  */
 
 static ssize_t
@@ -1438,6 +1448,14 @@ ngx_noom_ws_send(ngx_noom_ctx_t *ctx)
     ngx_connection_t  *c;
 
     c = ctx->connection;
+
+#if (NGX_SSL)
+
+    if (c->ssl) {
+        return ngx_noom_ws_send_tls(ctx);
+    }
+
+#endif
 
     vec.iovs = ngx_noom_iovs;
     vec.nalloc = NGX_NOOM_IOV;
@@ -1452,14 +1470,6 @@ ngx_noom_ws_send(ngx_noom_ctx_t *ctx)
     }
 
     vec.count = i;
-
-#if (NGX_SSL)
-
-    if (c->ssl) {
-        return ngx_noom_ws_send_chain(c, &vec);
-    }
-
-#endif
 
     n = ngx_writev(c, &vec);
 
@@ -1483,40 +1493,86 @@ ngx_noom_ws_send(ngx_noom_ctx_t *ctx)
 
 #if (NGX_SSL)
 
-static ssize_t
-ngx_noom_ws_send_chain(ngx_connection_t *c, ngx_iovec_t *vec)
-{
-    size_t        left;
-    ngx_uint_t    i;
-    ngx_chain_t  *cl;
+/*
+ * The queued messages go out as one TLS record of up to 16 KB, put
+ * together in a buffer of the worker: one SSL_write() and one write() for
+ * what would be a record and a write() per message through
+ * c->send_chain, and no 16 KB buffer per connection.
+ *
+ * A write that OpenSSL could not finish (NGX_AGAIN, on SSL_ERROR_WANT_WRITE
+ * or _WANT_READ) has the bytes in a record of its own already, and must be
+ * called again with the same bytes, or more after them.  The queue alone
+ * cannot promise that: a slow consumer's queue is dropped but for a frame
+ * half on the wire.  So the bytes offered become one message of their own
+ * at the head of the queue, a frame half on the wire: its first byte is
+ * not part of the stream and counts as sent, and the bytes after it are
+ * what the next write starts with.
+ */
 
-    for (i = 0; i < vec->count; i++) {
-        ngx_memzero(&ngx_noom_bufs[i], sizeof(ngx_buf_t));
-        ngx_noom_bufs[i].pos = vec->iovs[i].iov_base;
-        ngx_noom_bufs[i].last = ngx_noom_bufs[i].pos + vec->iovs[i].iov_len;
-        ngx_noom_bufs[i].memory = 1;
-        ngx_noom_chain[i].buf = &ngx_noom_bufs[i];
-        ngx_noom_chain[i].next = &ngx_noom_chain[i + 1];
+static ssize_t
+ngx_noom_ws_send_tls(ngx_noom_ctx_t *ctx)
+{
+    u_char            *p;
+    size_t             n, size;
+    ssize_t            sent;
+    ngx_noom_out_t    *out;
+    ngx_noom_msg_t    *m;
+    ngx_connection_t  *c;
+
+    c = ctx->connection;
+    p = ngx_noom_tls_buf;
+    size = 0;
+
+    for (out = ctx->out; out && size < NGX_NOOM_TLS_RECORD; out = out->next) {
+        n = ngx_min(out->msg->len - out->sent, NGX_NOOM_TLS_RECORD - size);
+        p = ngx_cpymem(p, out->msg->pos + out->sent, n);
+        size += n;
     }
 
-    ngx_noom_chain[vec->count - 1].next = NULL;
-    ngx_noom_bufs[vec->count - 1].flush = 1;
+    sent = ngx_ssl_write(c, ngx_noom_tls_buf, size);
 
-    cl = c->send_chain(c, ngx_noom_chain, 0);
+    if (sent != NGX_AGAIN) {
+        return sent;
+    }
 
-    if (cl == NGX_CHAIN_ERROR) {
+    out = ctx->out;
+
+    if (out->sent && size == out->msg->len - out->sent) {
+        /* the head is on the wire already, and nothing else was offered */
+        return 0;
+    }
+
+    m = ngx_alloc(offsetof(ngx_noom_msg_t, data) + 1 + size, c->log);
+    if (m == NULL) {
         return NGX_ERROR;
     }
 
-    /* what it took, sent or buffered, by how far the bufs moved */
-
-    left = 0;
-
-    for (i = 0; i < vec->count; i++) {
-        left += ngx_noom_bufs[i].last - ngx_noom_bufs[i].pos;
+    out = ngx_alloc(sizeof(ngx_noom_out_t), c->log);
+    if (out == NULL) {
+        ngx_free(m);
+        return NGX_ERROR;
     }
 
-    return vec->size - left;
+    m->refs = 1;
+    m->pos = m->data;
+    m->len = 1 + size;
+    m->data[0] = '\0';
+    ngx_memcpy(m->data + 1, ngx_noom_tls_buf, size);
+
+    ngx_noom_ws_sent(ctx, size);
+
+    out->msg = m;
+    out->sent = 1;
+    out->next = ctx->out;
+
+    if (ctx->out == NULL) {
+        ctx->out_last = &out->next;
+    }
+
+    ctx->out = out;
+    ctx->out_bytes += size;
+
+    return 0;
 }
 
 #endif
