@@ -1502,10 +1502,10 @@ ngx_noom_ws_send(ngx_noom_ctx_t *ctx)
  * A write that OpenSSL could not finish (NGX_AGAIN, on SSL_ERROR_WANT_WRITE
  * or _WANT_READ) has the bytes in a record of its own already, and must be
  * called again with the same bytes, or more after them.  The queue alone
- * cannot promise that: a slow consumer's queue is dropped but for a frame
- * half on the wire.  So the bytes offered become one message of their own
- * at the head of the queue, a frame half on the wire: its first byte is
- * not part of the stream and counts as sent, and the bytes after it are
+ * cannot promise that: a slow consumer's queue is dropped but for the
+ * message half on the wire.  So the messages offered become one message
+ * of their own at the head of the queue, half on the wire: its first byte
+ * is not part of the stream and counts as sent, and the bytes after it are
  * what the next write starts with.
  */
 
@@ -1515,7 +1515,7 @@ ngx_noom_ws_send_tls(ngx_noom_ctx_t *ctx)
     u_char            *p;
     size_t             n, size;
     ssize_t            sent;
-    ngx_noom_out_t    *out;
+    ngx_noom_out_t    *out, *held;
     ngx_noom_msg_t    *m;
     ngx_connection_t  *c;
 
@@ -1537,18 +1537,32 @@ ngx_noom_ws_send_tls(ngx_noom_ctx_t *ctx)
 
     out = ctx->out;
 
-    if (out->sent && size == out->msg->len - out->sent) {
+    if (out->sent && size <= out->msg->len - out->sent) {
         /* the head is on the wire already, and nothing else was offered */
         return 0;
     }
+
+    /*
+     * The bytes offered and the rest of the message they end in: a message
+     * is whole frames, so no frame is left half on the wire behind the one
+     * message that a dropped queue keeps.
+     */
+
+    n = 0;
+
+    for (out = ctx->out; n < size; out = out->next) {
+        n += out->msg->len - out->sent;
+    }
+
+    size = n;
 
     m = ngx_alloc(offsetof(ngx_noom_msg_t, data) + 1 + size, c->log);
     if (m == NULL) {
         return NGX_ERROR;
     }
 
-    out = ngx_alloc(sizeof(ngx_noom_out_t), c->log);
-    if (out == NULL) {
+    held = ngx_alloc(sizeof(ngx_noom_out_t), c->log);
+    if (held == NULL) {
         ngx_free(m);
         return NGX_ERROR;
     }
@@ -1557,19 +1571,25 @@ ngx_noom_ws_send_tls(ngx_noom_ctx_t *ctx)
     m->pos = m->data;
     m->len = 1 + size;
     m->data[0] = '\0';
-    ngx_memcpy(m->data + 1, ngx_noom_tls_buf, size);
+
+    p = m->data + 1;
+
+    for (out = ctx->out; p < m->data + 1 + size; out = out->next) {
+        p = ngx_cpymem(p, out->msg->pos + out->sent,
+                       out->msg->len - out->sent);
+    }
 
     ngx_noom_ws_sent(ctx, size);
 
-    out->msg = m;
-    out->sent = 1;
-    out->next = ctx->out;
+    held->msg = m;
+    held->sent = 1;
+    held->next = ctx->out;
 
     if (ctx->out == NULL) {
-        ctx->out_last = &out->next;
+        ctx->out_last = &held->next;
     }
 
-    ctx->out = out;
+    ctx->out = held;
     ctx->out_bytes += size;
 
     return 0;

@@ -1,0 +1,218 @@
+#!/usr/bin/perl
+
+# WebSocket over TLS when the socket does not take everything at once: the
+# server's send buffer is 8 KB (listen ... sndbuf=8k) and the client's
+# receive buffer 16 KB, so noom's TLS writes stop half way (NGX_AGAIN) again
+# and again.  Messages of 1 byte to 64 KB, around the 16 KB of a TLS
+# record, come back whole, once each and in order; and a client that does
+# not read gets, after the echoes already on their way, a close frame 1008
+# that is itself whole (what OpenSSL holds is written again unchanged when
+# the queue behind it is dropped).
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use Test::More;
+use IO::Socket::SSL;
+use Socket qw(SOL_SOCKET SO_RCVBUF);
+use Noom::Test;
+
+my $t = Noom::Test->new(workers => 1);
+
+my $d = $t->dir;
+system("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1"
+    . " -nodes -subj /CN=localhost -keyout $d/key.pem -out $d/cert.pem"
+    . " -days 2 2>/dev/null") == 0
+    or BAIL_OUT('openssl could not make a certificate');
+
+$t->write_conf(<<'EOF')->run;
+%%TEST_GLOBALS%%
+events { worker_connections 1024; }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    server {
+        listen 127.0.0.1:%%PORT%% ssl sndbuf=8k;
+        ssl_certificate %%DIR%%/cert.pem;
+        ssl_certificate_key %%DIR%%/key.pem;
+        location /echo {
+            noom_protocol_test websocket;
+            noom_max_payload 64k;
+            noom_send_buffer 16m;
+        }
+        location /slow {
+            noom_protocol_test websocket;
+            noom_max_payload 16k;
+            noom_send_buffer 64k;
+        }
+    }
+}
+EOF
+
+# the messages: sizes around a TLS record and a frame header's steps,
+# each starting with its number
+my @sizes = (1, 125, 126, 127, 4000, 16369, 16370, 16383, 16384, 16385,
+    16400, 32768, 40000, 65535, 65536);
+my @msgs;
+for my $i (0 .. 59) {
+    my $size = $sizes[$i % @sizes];
+    my $head = sprintf '%05d:', $i;
+    $size = length $head if $size < length $head;
+    push @msgs, $head . (chr(97 + $i % 26) x ($size - length $head));
+}
+
+my $total = 0;
+$total += length for @msgs;
+
+# every message sent before any is read: the echoes pile up in noom's queue
+# and go out as the small buffers allow
+
+{
+    my $c = WSS->connect_tls($t, '/echo');
+    is($c->status, 101, 'a client with a 16 KB receive buffer gets 101');
+
+    for my $i (0 .. $#msgs) {
+        $c->raw(Noom::WS::frame_bytes(op => $i % 2 ? 'binary' : 'text',
+            data => $msgs[$i]));
+    }
+
+    my ($got, $whole, $order, $bytes) = (0, 0, 0, 0);
+    while ($got < @msgs) {
+        my $f = $c->recv_frame(10) or last;
+        last if $f->{op} eq 'eof' || $f->{op} eq 'close';
+        $whole++ if $f->{data} eq $msgs[$got]
+            && $f->{op} eq ($got % 2 ? 'binary' : 'text');
+        $order++ if substr($f->{data}, 0, 6) eq sprintf('%05d:', $got);
+        $bytes += length $f->{data};
+        $got++;
+    }
+
+    is($got, scalar @msgs, 'every message is echoed ('
+        . scalar(@msgs) . ", $total bytes)");
+    is($order, scalar @msgs, 'in the order they were sent, none twice');
+    is($whole, scalar @msgs, 'each byte for byte');
+    is($bytes, $total, 'nothing more, nothing less');
+
+    $c->send_text('after');
+    my $f = $c->recv_frame(5);
+    is($f && $f->{data}, 'after', 'the connection goes on after that');
+    $c->send_close(1000);
+    is($c->wait_close(5), 1000, 'and closes cleanly');
+}
+
+# a client that does not read: what is on its way arrives whole, then the
+# close frame
+
+{
+    my $slow = WSS->connect_tls($t, '/slow');
+    is($slow->status, 101, 'a client that will not read is connected');
+
+    # one message at a time, so that echoes are written (and stop half
+    # way) before the queue passes noom_send_buffer
+    my $sent = 0;
+    my $seen = 0;
+    while ($sent < 4096) {
+        my $data = sprintf('%05d:', $sent % 16) . ('z' x 15994);
+        last unless $slow->raw(Noom::WS::frame_bytes(op => 'binary',
+            data => $data));
+        $sent++;
+        if ($t->error_log =~ /client does not read/) {
+            $seen = 1;
+            last;
+        }
+    }
+    ok($seen, 'the server gives up on the client that does not read')
+        or diag "after $sent messages";
+
+    my ($frames, $good, $code, $reason) = (0, 0, undef, '');
+    for (;;) {
+        my $f = eval { $slow->recv_frame(5) };
+        if (!$f) {
+            diag "no frame: $@" if $@;
+            last;
+        }
+        last if $f->{op} eq 'eof';
+        if ($f->{op} eq 'close') {
+            ($code, $reason) = ($f->{code}, $f->{reason});
+            last;
+        }
+        $good++ if $f->{op} eq 'binary' && length $f->{data} == 16000
+            && substr($f->{data}, 0, 6) eq sprintf('%05d:', $frames % 16)
+            && substr($f->{data}, 6) eq 'z' x 15994;
+        $frames++;
+    }
+    note "$frames echoes were on their way";
+    is($good, $frames, 'the echoes on their way are whole and in order');
+    is($code, 1008, 'then the close frame 1008');
+    is($reason, 'slow consumer', 'with the reason "slow consumer"');
+    $slow->close_socket;
+}
+
+$t->stop;
+is($t->alerts, '', 'no alert or crit in the error log');
+
+done_testing;
+
+
+# Noom::WS over IO::Socket::SSL with a 16 KB receive buffer
+{
+    package WSS;
+    use IO::Socket::SSL;
+    use parent -norequire, 'Noom::WS';
+
+    sub connect_tls {
+        my ($class, $t, $path) = @_;
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+            PeerPort => $t->port, Proto => 'tcp') or die "connect: $!";
+        setsockopt($s, Socket::SOL_SOCKET(), Socket::SO_RCVBUF(), 16384);
+        IO::Socket::SSL->start_SSL($s, SSL_verify_mode => 0,
+            SSL_hostname => 'localhost') or die "TLS: $SSL_ERROR";
+        my $self = bless { s => $s, buf => '', t => $t }, $class;
+        $self->raw("GET $path HTTP/1.1\r\nHost: localhost\r\n"
+            . "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            . "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            . "Sec-WebSocket-Version: 13\r\n\r\n");
+        while ($self->{buf} !~ /\r\n\r\n/) {
+            $self->_fill(5) or last;
+        }
+        my ($head, $rest) = split /\r\n\r\n/, $self->{buf}, 2;
+        $self->{buf} = $rest // '';
+        ($self->{status}) = ($head // '') =~ m{^HTTP/1\.1 (\d+)};
+        $self->{status} //= 0;
+        return $self;
+    }
+
+    # data may wait inside the TLS layer where select() does not see it
+    sub _fill {
+        my ($self, $timeout) = @_;
+        return 0 if $self->{eof};
+        my $s = $self->{s};
+        if (!$s->pending) {
+            $timeout = 0 if $timeout < 0;
+            return 0 unless IO::Select->new($s)->can_read($timeout);
+        }
+        my $n = sysread($s, my $buf, 65536);
+        if (!defined $n && $SSL_ERROR == SSL_WANT_READ) {
+            return 1;
+        }
+        if (!$n) {
+            $self->{eof} = 1;
+            return 0;
+        }
+        $self->{buf} .= $buf;
+        return 1;
+    }
+
+    # a blocking socket: every byte, or false once the server is gone
+    sub raw {
+        my ($self, $bytes) = @_;
+        local $SIG{PIPE} = 'IGNORE';
+        my $off = 0;
+        while ($off < length $bytes) {
+            my $n = syswrite($self->{s}, $bytes, length($bytes) - $off, $off);
+            return 0 unless $n;
+            $off += $n;
+        }
+        return 1;
+    }
+}
