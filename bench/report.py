@@ -20,6 +20,11 @@ NAMES = {
     "sio": "Socket.IO 4.8 (Node.js)",
     "nchan": "nchan 1.3.6",
     "ceiling": "ceiling (C, epoll)",
+    "noom-tls": "noom, wss://",
+    "noom2-tls": "noom (2 workers), wss://",
+    "sio-tls": "Socket.IO 4.8, https",
+    "nchan-tls": "nchan, wss://",
+    "nginx-tls": "nginx, https keepalive",
 }
 
 
@@ -133,6 +138,10 @@ def figures(runs, servers):
         f["churn"] = get(runs, s, "churn", "cycles_per_s")
         f["churn_fail"] = get(runs, s, "churn", "cycle_failures")
         f["churn_p99"] = get(runs, s, "churn", "cycle_us", "p99")
+        f["churn_cpu"] = get(runs, s, "churn", "server_cpu_util")
+        f["churn_per_core"] = ratio(f["churn"], f["churn_cpu"])
+        f["hs_p50"] = get(runs, s, "idle", "handshake_us", "p50")
+        f["hs_p99"] = get(runs, s, "idle", "handshake_us", "p99")
 
     return fig
 
@@ -264,6 +273,44 @@ def targets(fig, servers):
     return t
 
 
+def tls_markdown(fig, servers):
+    """TLS=1 bench/run: noom over wss against Socket.IO over https"""
+    lines = []
+    add = lines.append
+    cols = [s for s in ("noom-tls", "sio-tls", "nginx-tls", "noom")
+            if s in servers]
+    n, p = fig.get("noom-tls", {}), fig.get("sio-tls", {})
+
+    add("**TLS: noom over wss:// against Socket.IO 4.8 over https** "
+        "(nginx's own https keepalive connections and noom over ws:// "
+        "for reference)")
+    add("")
+    head = ["", *[NAMES.get(s, s) for s in cols], "noom-tls ÷ sio-tls"]
+    add("| " + " | ".join(head) + " |")
+    add("|" + "---|" * len(head))
+    rows = [("memory per idle connection, bytes (RSS)", "idle_rss", 0),
+            ("handshake (TCP, TLS, 101) p50, µs", "hs_p50", 0),
+            ("churn cycles per second (a full TLS handshake each)",
+             "churn", 0),
+            ("churn cycles per server CPU-second", "churn_per_core", 0)]
+    rows += [(f"deliveries per server CPU-second, rooms of {m}",
+              f"sat{m}_per_core", 0) for m in ROOMS]
+    rows += [(f"deliveries per second, rooms of {m}", f"sat{m}", 0)
+             for m in ROOMS]
+    for name, key, digits in rows:
+        vals = [fig[s].get(key) for s in cols]
+        add("| " + " | ".join([name, *[fmt(v, digits) for v in vals],
+                               fmt_ratio(ratio(n.get(key), p.get(key)))])
+            + " |")
+    add("")
+    r = ratio(n.get("idle_rss"), p.get("idle_rss"))
+    add(f"Target: memory per idle wss connection <= 1/5 of Socket.IO's over "
+        f"https: {fmt_ratio(r)}, "
+        f"{'met' if r is not None and r <= 0.2 else 'not met'}.")
+    add("")
+    return "\n".join(lines)
+
+
 def plot_data(out, fig, servers):
     def write(name, key, rows=ROOMS):
         with open(os.path.join(out, name), "w") as f:
@@ -296,10 +343,14 @@ def main():
     tg = targets(fig, servers)
 
     md = markdown(fig, servers, env)
-    md += "\n**Targets**\n\n| target | noom ÷ peer | met |\n|---|---|---|\n"
-    for t in tg:
-        md += (f"| {t['target']} | {fmt_ratio(t['ratio'])} | "
-               f"{'yes' if t['met'] else 'no'} |\n")
+    if any(s.endswith("-tls") for s in servers):
+        md += "\n" + tls_markdown(fig, servers)
+    else:
+        md += "\n**Targets**\n\n| target | noom ÷ peer | met |\n"
+        md += "|---|---|---|\n"
+        for t in tg:
+            md += (f"| {t['target']} | {fmt_ratio(t['ratio'])} | "
+                   f"{'yes' if t['met'] else 'no'} |\n")
 
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write(md)

@@ -1,0 +1,98 @@
+#!/usr/bin/perl
+
+# Memory per idle Socket.IO connection over wss://: no more than nginx's
+# own idle https keepalive connection (TLS state, no request, no buffers)
+# plus what noom's connection costs over ws://, with 1 KB of slack.  A TLS
+# write buffer kept per connection (nginx's 16 KB ssl_buffer_size, which
+# the 101 would allocate), or a request or header buffers kept after the
+# upgrade, would cost more than that.  Each figure is the growth of one
+# fresh worker's RSS over 600 connections, made by bench/noomload; no
+# timing is asserted.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use JSON::PP;
+use Test::More;
+use Noom::Test;
+
+my $top = $Noom::Test::TOP;
+my $gen = "$top/bench/noomload";
+
+system("make -s -C $top/bench noomload >/dev/null 2>&1") == 0 && -x $gen
+    or plan skip_all => 'bench/noomload does not build';
+
+my $N = 600;
+
+my $t = Noom::Test->new(workers => 1);
+
+my $d = $t->dir;
+system("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1"
+    . " -nodes -subj /CN=localhost -keyout $d/key.pem -out $d/cert.pem"
+    . " -days 2 2>/dev/null") == 0
+    or BAIL_OUT('openssl could not make a certificate');
+
+$t->write_conf(<<'EOF');
+%%TEST_GLOBALS%%
+events { worker_connections 2048; }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    access_log off;
+    keepalive_timeout 600s;
+    noom_event_rate off;
+    server {
+        listen 127.0.0.1:%%PORT%% ssl;
+        ssl_certificate %%DIR%%/cert.pem;
+        ssl_certificate_key %%DIR%%/key.pem;
+        location /ws/ { noom_rooms; }
+        location / { return 204; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_1%%;
+        location /ws/ { noom_rooms; }
+    }
+}
+EOF
+
+my $ws = idle('ws://', '-x', 'sio', '-P', $t->extra_port(1));
+my $wss = idle('wss://', '-x', 'sio', '-P', $t->port, '--tls');
+my $https = idle('https keepalive', '-x', 'http', '-P', $t->port,
+    '--path', '/', '--tls');
+
+note sprintf 'bytes per idle connection: ws:// %d, wss:// %d, nginx\'s '
+    . 'https keepalive %d', $ws, $wss, $https;
+
+ok($wss > $ws, 'a wss:// connection costs more than a ws:// one')
+    or diag "ws:// $ws, wss:// $wss";
+cmp_ok($wss, '<', $https + $ws + 1024, 'and no more than nginx\'s own '
+    . 'idle https connection and noom\'s ws:// connection together');
+
+is($t->alerts, '', 'no alert or crit in the error log');
+
+done_testing;
+
+
+# N idle connections to a fresh worker: its RSS growth per connection
+sub idle {
+    my ($name, @args) = @_;
+
+    $t->run;
+    my ($worker) = $t->worker_pids;
+
+    my $cmd = join ' ', $gen, '-m', 'idle', '-c', $N, '--hold', 1,
+        '--src', 2, '--quiet', '--setup-timeout', 30, '--pids', $worker,
+        @args;
+    my $out = `$cmd 2>&1`;
+    my ($line) = grep { /^\{/ } split /\n/, $out;
+    my $r = eval { decode_json($line // '') } // {};
+
+    is($r->{alive}, $N, "$name: $N connections are up and idle")
+        or diag "$cmd\n$out";
+
+    $t->stop;
+
+    return $r->{rss_per_conn_bytes} // 0;
+}
