@@ -25,6 +25,8 @@ NAMES = {
     "sio-tls": "Socket.IO 4.8, https",
     "nchan-tls": "nchan, wss://",
     "nginx-tls": "nginx, https keepalive",
+    "base": "noom, BASE_SO",
+    "base-tls": "noom, BASE_SO, wss://",
 }
 
 
@@ -277,8 +279,8 @@ def tls_markdown(fig, servers):
     """TLS=1 bench/run: noom over wss against Socket.IO over https"""
     lines = []
     add = lines.append
-    cols = [s for s in ("noom-tls", "sio-tls", "nginx-tls", "noom")
-            if s in servers]
+    cols = [s for s in ("noom-tls", "base-tls", "sio-tls", "nginx-tls",
+                        "noom") if s in servers]
     n, p = fig.get("noom-tls", {}), fig.get("sio-tls", {})
 
     add("**TLS: noom over wss:// against Socket.IO 4.8 over https** "
