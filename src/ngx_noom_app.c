@@ -52,7 +52,7 @@ static json_t *ngx_noom_app_rooms(void);
 static void ngx_noom_app_error(ngx_noom_ctx_t *ctx, int64_t ack,
     const char *event, const char *code, const char *message);
 static void ngx_noom_app_relay(ngx_noom_ctx_t *ctx, int64_t ack,
-    const char *name, ngx_noom_msg_t *m, ngx_uint_t unicast, ngx_uint_t w,
+    const char *name, ngx_noom_msg_t *m, u_char *to, ngx_uint_t w,
     uint64_t serial);
 static void ngx_noom_app_answer(ngx_noom_ctx_t *ctx, int64_t ack,
     const char *name, json_t *value);
@@ -107,6 +107,34 @@ ngx_noom_app_disconnect(ngx_noom_ctx_t *ctx)
     if (ctx->member) {
         ngx_noom_app_leave_room(ctx);
     }
+
+    if (ctx->sess) {
+        ngx_noom_recovery_forget(ctx);
+    }
+
+    ngx_noom_local_del(ctx, NGX_NOOM_LIST_APP);
+
+    if (ctx->asock[NGX_NOOM_NSP_APP]) {
+        ngx_noom_admin_unregister(ctx, NGX_NOOM_NSP_APP);
+    }
+}
+
+
+/*
+ * The session's transport is gone: a recoverable socket goes away for the
+ * window, its room keeping it; any other leaves.
+ */
+
+void
+ngx_noom_app_end(ngx_noom_ctx_t *ctx)
+{
+    if (ctx->sess == NULL || ngx_noom_recovery_detach(ctx) != NGX_OK) {
+        ngx_noom_app_disconnect(ctx);
+        return;
+    }
+
+    ngx_noom_local_leave(ctx);
+    ctx->member = NULL;
 
     ngx_noom_local_del(ctx, NGX_NOOM_LIST_APP);
 
@@ -296,14 +324,14 @@ ngx_noom_app_fast_message(ngx_noom_ctx_t *ctx, int64_t ack,
     tp = ngx_timeofday();
     p = ngx_sprintf(p, ",\"ts\":%L}]", (int64_t) tp->sec * 1000 + tp->msec);
 
-    m = ngx_noom_sio_message(NGX_NOOM_SIO_EVENT, &ngx_noom_app_root,
+    m = ngx_noom_sio_message(NGX_NOOM_APP_EVENT, &ngx_noom_app_root,
                              NGX_NOOM_SIO_NO_ACK, json, p - json, NULL);
     if (m == NULL) {
         ngx_noom_abort(ctx, "out of memory");
         return NGX_OK;
     }
 
-    ngx_noom_app_relay(ctx, ack, "new_message", m, 0, 0, 0);
+    ngx_noom_app_relay(ctx, ack, "new_message", m, NULL, 0, 0);
 
     return NGX_OK;
 }
@@ -358,14 +386,14 @@ ngx_noom_app_fast_signal(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
     *p++ = '"';
     *p++ = ']';
 
-    m = ngx_noom_sio_message(NGX_NOOM_SIO_EVENT, &ngx_noom_app_root,
+    m = ngx_noom_sio_message(NGX_NOOM_APP_EVENT, &ngx_noom_app_root,
                              NGX_NOOM_SIO_NO_ACK, json, p - json, NULL);
     if (m == NULL) {
         ngx_noom_abort(ctx, "out of memory");
         return NGX_OK;
     }
 
-    if (m->len > mcf->max_signal + len + 64) {
+    if (m->len > mcf->max_signal + len + 96) {
         /* jansson's compact form may be shorter: let it decide */
         ngx_noom_msg_release(m);
         return NGX_DECLINED;
@@ -373,7 +401,8 @@ ngx_noom_app_fast_signal(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
 
     ngx_noom_stat(events_in, 1);
 
-    ngx_noom_app_relay(ctx, ack, name, m, to != NULL, w, serial);
+    ngx_noom_app_relay(ctx, ack, name, m, to ? to->data + 1 : NULL, w,
+                       serial);
 
     return NGX_OK;
 }
@@ -409,6 +438,10 @@ ngx_noom_app_nickname(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
 
     if (ctx->member) {
         ngx_noom_rooms_nick(ctx);
+    }
+
+    if (ctx->sess) {
+        ngx_noom_recovery_nick(ctx);
     }
 
     if (ctx->asock[NGX_NOOM_NSP_APP]) {
@@ -565,7 +598,7 @@ ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
         return;
     }
 
-    m = ngx_noom_sio_encode(NGX_NOOM_SIO_EVENT, &ngx_noom_app_root,
+    m = ngx_noom_sio_encode(NGX_NOOM_APP_EVENT, &ngx_noom_app_root,
                             NGX_NOOM_SIO_NO_ACK, reply, NULL);
     json_decref(reply);
 
@@ -647,7 +680,7 @@ ngx_noom_app_bye(uint64_t uid, uint32_t *per_worker, u_char *nick,
         return;
     }
 
-    m = ngx_noom_sio_encode(NGX_NOOM_SIO_EVENT, &ngx_noom_app_root,
+    m = ngx_noom_sio_encode(NGX_NOOM_APP_EVENT, &ngx_noom_app_root,
                             NGX_NOOM_SIO_NO_ACK, args, NULL);
     json_decref(args);
 
@@ -725,7 +758,7 @@ ngx_noom_app_message(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
         return;
     }
 
-    m = ngx_noom_sio_encode(NGX_NOOM_SIO_EVENT, &ngx_noom_app_root,
+    m = ngx_noom_sio_encode(NGX_NOOM_APP_EVENT, &ngx_noom_app_root,
                             NGX_NOOM_SIO_NO_ACK, out, NULL);
     json_decref(out);
 
@@ -734,26 +767,26 @@ ngx_noom_app_message(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
         return;
     }
 
-    ngx_noom_app_relay(ctx, ack, name, m, 0, 0, 0);
+    ngx_noom_app_relay(ctx, ack, name, m, NULL, 0, 0);
 }
 
 
 /*
- * The end of a relayed event: m to the sender's room, or to member (w,
- * serial) when unicast, then the sender's ack, or its "busy" error.
+ * The end of a relayed event: m to the sender's room, or to member to,
+ * (w, serial), then the sender's ack, or its "busy" error.
  */
 
 static void
 ngx_noom_app_relay(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
-    ngx_noom_msg_t *m, ngx_uint_t unicast, ngx_uint_t w, uint64_t serial)
+    ngx_noom_msg_t *m, u_char *to, ngx_uint_t w, uint64_t serial)
 {
     ngx_int_t         rc;
     ngx_noom_room_t  *room;
 
     room = ctx->member->room;
 
-    rc = unicast ? ngx_noom_relay_unicast(w, room->uid, serial, m)
-                 : ngx_noom_relay_room(ctx, room->uid, room->per_worker, m);
+    rc = to ? ngx_noom_relay_unicast(w, room->uid, serial, to, m)
+            : ngx_noom_relay_room(ctx, room->uid, room->per_worker, m);
 
     ngx_noom_msg_release(m);
 
@@ -834,7 +867,7 @@ ngx_noom_app_signal(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
         return;
     }
 
-    m = ngx_noom_sio_encode(NGX_NOOM_SIO_EVENT, &ngx_noom_app_root,
+    m = ngx_noom_sio_encode(NGX_NOOM_APP_EVENT, &ngx_noom_app_root,
                             NGX_NOOM_SIO_NO_ACK, out, bin);
     json_decref(out);
 
@@ -843,7 +876,7 @@ ngx_noom_app_signal(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
         return;
     }
 
-    if (m->len > mcf->max_signal + ngx_strlen(name) + 64) {
+    if (m->len > mcf->max_signal + ngx_strlen(name) + 96) {
         ngx_noom_msg_release(m);
         ngx_noom_stat(limit_errors, 1);
         ngx_noom_app_error(ctx, ack, name, "signal_too_large",
@@ -865,11 +898,12 @@ ngx_noom_app_signal(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
             return;
         }
 
-        ngx_noom_app_relay(ctx, ack, name, m, 1, w, serial);
+        ngx_noom_app_relay(ctx, ack, name, m,
+                           (u_char *) json_string_value(to), w, serial);
         return;
     }
 
-    ngx_noom_app_relay(ctx, ack, name, m, 0, 0, 0);
+    ngx_noom_app_relay(ctx, ack, name, m, NULL, 0, 0);
 }
 
 

@@ -37,6 +37,10 @@ static void ngx_noom_relay_room_change_handler(ngx_event_t *ev);
 static ngx_uint_t ngx_noom_relay_congested(void);
 static void ngx_noom_relay_hold_handler(ngx_event_t *ev);
 static void ngx_noom_relay_release(void);
+static ngx_int_t ngx_noom_ring_put_rec_locked(ngx_uint_t w, ngx_uint_t type,
+    uint64_t room, uint64_t target, uint64_t seq, u_char *p, size_t len);
+static ngx_uint_t ngx_noom_relay_log_locked(uint64_t uid, u_char *to,
+    ngx_noom_msg_t *m);
 
 
 static ngx_rbtree_t                ngx_noom_lrooms;
@@ -316,6 +320,7 @@ ngx_noom_relay_drain(void)
 
     ngx_noom_zone_lock();
     ring->head = head;
+    tail = ring->tail;
     ngx_noom_zone_unlock();
 
     if (head < tail) {
@@ -366,6 +371,8 @@ ngx_noom_relay_deliver(ngx_noom_rec_t *rec, u_char *payload)
         return;
     }
 
+    m->seq = rec->seq;
+
     for (q = ngx_queue_head(list);
          q != ngx_queue_sentinel(list);
          q = ngx_queue_next(q))
@@ -385,6 +392,11 @@ ngx_noom_relay_deliver(ngx_noom_rec_t *rec, u_char *payload)
                 ngx_noom_send(ctx, m);
                 break;
             }
+
+            if (rec->target && ctx->serial == rec->target) {
+                /* this worker's own event, in its turn: not to its sender */
+                continue;
+            }
         }
 
         ngx_noom_send(ctx, m);
@@ -397,6 +409,14 @@ ngx_noom_relay_deliver(ngx_noom_rec_t *rec, u_char *payload)
 ngx_int_t
 ngx_noom_ring_put_locked(ngx_uint_t w, ngx_uint_t type, uint64_t room,
     uint64_t target, u_char *p, size_t len)
+{
+    return ngx_noom_ring_put_rec_locked(w, type, room, target, 0, p, len);
+}
+
+
+static ngx_int_t
+ngx_noom_ring_put_rec_locked(ngx_uint_t w, ngx_uint_t type, uint64_t room,
+    uint64_t target, uint64_t seq, u_char *p, size_t len)
 {
     size_t            need, pos, skip;
     ngx_noom_rec_t   *rec;
@@ -441,6 +461,7 @@ ngx_noom_ring_put_locked(ngx_uint_t w, ngx_uint_t type, uint64_t room,
     rec->src = ngx_worker;
     rec->room = room;
     rec->target = target;
+    rec->seq = seq;
 
     if (len) {
         ngx_memcpy((u_char *) rec + sizeof(ngx_noom_rec_t), p, len);
@@ -613,12 +634,17 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
     uint32_t *per_worker, ngx_noom_msg_t *m)
 {
     ngx_int_t   rc;
-    ngx_uint_t  w, n, woken[64];
+    ngx_uint_t  w, n, self, woken[64];
 
     rc = NGX_OK;
     n = 0;
+    self = 0;
 
     ngx_noom_zone_lock();
+
+    if (m->offset) {
+        self = ngx_noom_relay_log_locked(uid, NULL, m);
+    }
 
     for (w = 0; w < ngx_noom_shm->nworkers; w++) {
 
@@ -626,8 +652,8 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
             continue;
         }
 
-        if (ngx_noom_ring_put_locked(w, NGX_NOOM_REC_ROOM, uid, 0, m->pos,
-                                     m->len)
+        if (ngx_noom_ring_put_rec_locked(w, NGX_NOOM_REC_ROOM, uid, 0,
+                                         m->seq, m->pos, m->len)
             != NGX_OK)
         {
             rc = NGX_DECLINED;
@@ -642,15 +668,58 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
         }
     }
 
+    if (self) {
+        /*
+         * Events of the room that came before this one wait in this
+         * worker's ring: this one waits behind them, so that every member
+         * gets the room's events in the zone's order.
+         */
+
+        if (ngx_noom_ring_put_rec_locked(ngx_worker, NGX_NOOM_REC_ROOM, uid,
+                                         sender ? sender->serial : 0,
+                                         m->seq, m->pos, m->len)
+            != NGX_OK)
+        {
+            rc = NGX_DECLINED;
+        }
+    }
+
     ngx_noom_zone_unlock();
 
     for (w = 0; w < n; w++) {
         ngx_noom_relay_wake(woken[w]);
     }
 
+    if (self) {
+        ngx_noom_relay_wake(ngx_worker);
+        return rc;
+    }
+
     ngx_noom_relay_room_local(sender, uid, m);
 
     return rc;
+}
+
+
+/*
+ * A recoverable event gets the zone's next number, which goes into its
+ * offset, and a place in its room's log.  Returns whether this worker's
+ * own delivery must wait in its ring behind earlier events.
+ */
+
+static ngx_uint_t
+ngx_noom_relay_log_locked(uint64_t uid, u_char *to, ngx_noom_msg_t *m)
+{
+    ngx_noom_ring_t  *ring;
+
+    m->seq = ++ngx_noom_shm->seq;
+    (void) ngx_noom_sio_offset(m->offset, m->seq);
+
+    ngx_noom_recovery_log_locked(uid, to, m);
+
+    ring = &ngx_noom_shm->workers[ngx_worker].ring;
+
+    return ring->head != ring->tail;
 }
 
 
@@ -683,12 +752,44 @@ ngx_noom_relay_room_local(ngx_noom_ctx_t *sender, uint64_t uid,
 
 ngx_int_t
 ngx_noom_relay_unicast(ngx_uint_t w, uint64_t uid, uint64_t serial,
-    ngx_noom_msg_t *m)
+    u_char *to, ngx_noom_msg_t *m)
 {
     ngx_int_t         rc;
+    ngx_uint_t        self;
     ngx_queue_t      *q;
     ngx_noom_ctx_t   *ctx;
     ngx_noom_lroom_t *lr;
+
+    if (m->offset) {
+        ngx_noom_zone_lock();
+
+        self = ngx_noom_relay_log_locked(uid, to, m);
+
+        if (w == NGX_NOOM_AWAY) {
+            /* the member is away: the log keeps it for its return */
+            ngx_noom_zone_unlock();
+            return NGX_OK;
+        }
+
+        if (w != ngx_worker || self) {
+            rc = ngx_noom_ring_put_rec_locked(w, NGX_NOOM_REC_UNICAST, uid,
+                                              serial, m->seq, m->pos,
+                                              m->len);
+            ngx_noom_zone_unlock();
+
+            if (rc == NGX_OK) {
+                ngx_noom_relay_wake(w);
+            }
+
+            return rc;
+        }
+
+        ngx_noom_zone_unlock();
+    }
+
+    if (w == NGX_NOOM_AWAY) {
+        return NGX_OK;
+    }
 
     if (w == ngx_worker) {
         lr = ngx_noom_local_room(uid);

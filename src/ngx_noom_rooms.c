@@ -36,7 +36,7 @@ static void ngx_noom_rooms_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_noom_room_t *ngx_noom_rooms_lookup(ngx_str_t *name,
     uint32_t hash);
-static void ngx_noom_rooms_remove_locked(ngx_noom_member_t *mb);
+static void ngx_noom_rooms_free_locked(ngx_noom_room_t *room);
 static void ngx_noom_rooms_purge(ngx_cycle_t *cycle, ngx_uint_t n);
 static void ngx_noom_zone_repair_locked(void);
 static void ngx_noom_zone_repaired(ngx_event_t *ev);
@@ -131,8 +131,10 @@ ngx_noom_zone_init(ngx_shm_zone_t *zone, void *data)
     sh->nworkers = n;
 
     ngx_rbtree_init(&sh->rooms, &sh->sentinel, ngx_noom_rooms_insert);
+    ngx_rbtree_init(&sh->uids, &sh->uid_sentinel, ngx_rbtree_insert_value);
     ngx_queue_init(&sh->order);
     ngx_queue_init(&sh->sockets);
+    ngx_noom_recovery_init_zone(sh);
     sh->start = ngx_time();
 
     shpool->data = sh;
@@ -280,10 +282,16 @@ ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
 
         room->node.key = hash;
         room->uid = ++ngx_noom_shm->next_uid;
+        room->unode.key = room->uid;
         room->count = 0;
         ngx_queue_init(&room->members);
+        ngx_queue_init(&room->log);
+        room->nlog = 0;
+        room->log_bytes = 0;
+        room->trimmed = 0;
 
         ngx_rbtree_insert(&ngx_noom_shm->rooms, &room->node);
+        ngx_rbtree_insert(&ngx_noom_shm->uids, &room->unode);
         ngx_queue_insert_tail(&ngx_noom_shm->order, &room->order);
         ngx_noom_shm->nrooms++;
         created = 1;
@@ -300,10 +308,7 @@ ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
                                + ngx_noom_mcf->max_nickname);
     if (mb == NULL) {
         if (created) {
-            ngx_rbtree_delete(&ngx_noom_shm->rooms, &room->node);
-            ngx_queue_remove(&room->order);
-            ngx_noom_shm->nrooms--;
-            ngx_slab_free_locked(ngx_noom_shpool, room);
+            ngx_noom_rooms_free_locked(room);
         }
 
         goto nomem;
@@ -312,6 +317,8 @@ ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
     mb->room = room;
     mb->worker = ngx_worker;
     mb->serial = ctx->serial;
+    mb->joined = ngx_noom_shm->seq;
+    mb->sess = ctx->sess;
     ngx_memcpy(mb->id, ctx->nsp[0].id, NGX_NOOM_ID_LEN);
     mb->nick_len = ctx->nick_len;
     ngx_memcpy(mb->nick, ctx->nick, ctx->nick_len);
@@ -352,6 +359,15 @@ copy:
         ngx_noom_shm->nmembers++;
         ngx_noom_shm->workers[ngx_worker].members++;
         ctx->member = mb;
+
+        if (mb->sess) {
+            mb->sess->member = mb;
+        }
+
+        /* what the room logged before is not this socket's */
+        if (ctx->last_seq < mb->joined) {
+            ctx->last_seq = mb->joined;
+        }
 
         if (ctx->asock[NGX_NOOM_NSP_APP]) {
             ctx->asock[NGX_NOOM_NSP_APP]->member = mb;
@@ -412,7 +428,7 @@ ngx_noom_rooms_leave(ngx_noom_ctx_t *ctx, ngx_noom_snapshot_t *snap)
         ctx->asock[NGX_NOOM_NSP_APP]->member = NULL;
     }
 
-    ngx_noom_rooms_remove_locked(mb);
+    ngx_noom_rooms_remove_member_locked(mb);
 
     ngx_noom_zone_unlock();
 
@@ -424,8 +440,8 @@ ngx_noom_rooms_leave(ngx_noom_ctx_t *ctx, ngx_noom_snapshot_t *snap)
 }
 
 
-static void
-ngx_noom_rooms_remove_locked(ngx_noom_member_t *mb)
+void
+ngx_noom_rooms_remove_member_locked(ngx_noom_member_t *mb)
 {
     ngx_noom_room_t  *room;
 
@@ -438,18 +454,62 @@ ngx_noom_rooms_remove_locked(ngx_noom_member_t *mb)
     }
 
     room->count--;
-    room->per_worker[mb->worker]--;
     ngx_noom_shm->nmembers--;
-    ngx_noom_shm->workers[mb->worker].members--;
+
+    if (mb->worker != NGX_NOOM_AWAY) {
+        room->per_worker[mb->worker]--;
+        ngx_noom_shm->workers[mb->worker].members--;
+    }
+
+    if (mb->sess) {
+        mb->sess->member = NULL;
+    }
 
     if (room->count == 0) {
-        ngx_rbtree_delete(&ngx_noom_shm->rooms, &room->node);
-        ngx_queue_remove(&room->order);
-        ngx_noom_shm->nrooms--;
-        ngx_slab_free_locked(ngx_noom_shpool, room);
+        ngx_noom_rooms_free_locked(room);
     }
 
     ngx_slab_free_locked(ngx_noom_shpool, mb);
+}
+
+
+static void
+ngx_noom_rooms_free_locked(ngx_noom_room_t *room)
+{
+    ngx_rbtree_delete(&ngx_noom_shm->rooms, &room->node);
+    ngx_rbtree_delete(&ngx_noom_shm->uids, &room->unode);
+    ngx_queue_remove(&room->order);
+    ngx_noom_shm->nrooms--;
+
+    while (!ngx_queue_empty(&room->log)) {
+        ngx_noom_recovery_drop_locked(room,
+            ngx_queue_data(ngx_queue_head(&room->log), ngx_noom_logent_t,
+                           queue));
+    }
+
+    ngx_slab_free_locked(ngx_noom_shpool, room);
+}
+
+
+ngx_noom_room_t *
+ngx_noom_rooms_by_uid_locked(uint64_t uid)
+{
+    ngx_rbtree_node_t  *node, *sentinel;
+
+    node = ngx_noom_shm->uids.root;
+    sentinel = ngx_noom_shm->uids.sentinel;
+
+    while (node != sentinel) {
+
+        if (uid == node->key) {
+            return (ngx_noom_room_t *) ((u_char *) node
+                                        - offsetof(ngx_noom_room_t, unode));
+        }
+
+        node = (uid < node->key) ? node->left : node->right;
+    }
+
+    return NULL;
 }
 
 
@@ -571,7 +631,7 @@ void
 ngx_noom_rooms_worker_start(ngx_cycle_t *cycle)
 {
     ngx_pid_t           dead;
-    ngx_uint_t          n;
+    ngx_uint_t          n, away;
     ngx_noom_worker_t  *w;
 
     w = &ngx_noom_shm->workers[ngx_worker];
@@ -579,6 +639,14 @@ ngx_noom_rooms_worker_start(ngx_cycle_t *cycle)
     ngx_noom_zone_lock();
 
     dead = w->pid;
+    away = 0;
+
+    if (dead && ngx_noom_recovery) {
+        /* its sockets may come back: they go away, not out */
+        ngx_noom_zone_dirty();
+        away = ngx_noom_recovery_detach_worker_locked(ngx_worker);
+    }
+
     n = w->members;
 
     w->pid = ngx_pid;
@@ -598,8 +666,8 @@ ngx_noom_rooms_worker_start(ngx_cycle_t *cycle)
 
     ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
                   "noom: worker %ui replaces process %P that exited "
-                  "abnormally, removing its %ui room members",
-                  ngx_worker, dead, n);
+                  "abnormally, removing its %ui room members, %ui "
+                  "sockets may recover", ngx_worker, dead, n, away);
 
     ngx_noom_stat(crashes, 1);
 
@@ -678,11 +746,11 @@ ngx_noom_rooms_purge(ngx_cycle_t *cycle, ngx_uint_t n)
 
             if (room->count == 1) {
                 /* the room goes with its last member */
-                ngx_noom_rooms_remove_locked(m);
+                ngx_noom_rooms_remove_member_locked(m);
                 break;
             }
 
-            ngx_noom_rooms_remove_locked(m);
+            ngx_noom_rooms_remove_member_locked(m);
         }
     }
 
@@ -716,6 +784,10 @@ ngx_noom_rooms_worker_exit(ngx_cycle_t *cycle)
     ngx_noom_zone_lock();
     ngx_noom_zone_dirty();
 
+    if (ngx_noom_recovery) {
+        (void) ngx_noom_recovery_detach_worker_locked(ngx_worker);
+    }
+
     /* members whose connections were never closed, as after SIGTERM */
 
     for (q = ngx_queue_head(&ngx_noom_shm->order);
@@ -734,11 +806,11 @@ ngx_noom_rooms_worker_exit(ngx_cycle_t *cycle)
 
             if (m->worker == ngx_worker) {
                 if (room->count == 1) {
-                    ngx_noom_rooms_remove_locked(m);
+                    ngx_noom_rooms_remove_member_locked(m);
                     break;
                 }
 
-                ngx_noom_rooms_remove_locked(m);
+                ngx_noom_rooms_remove_member_locked(m);
             }
         }
     }
@@ -837,6 +909,7 @@ ngx_noom_zone_repair_locked(void)
                   "repairing it", sh->dirty);
 
     ngx_rbtree_init(&sh->rooms, &sh->sentinel, ngx_noom_rooms_insert);
+    ngx_rbtree_init(&sh->uids, &sh->uid_sentinel, ngx_rbtree_insert_value);
 
     for (i = 0; i < sh->nworkers; i++) {
         sh->workers[i].members = 0;
@@ -855,6 +928,13 @@ ngx_noom_zone_repair_locked(void)
 
         if (ngx_queue_empty(&room->members)) {
             ngx_queue_remove(&room->order);
+
+            while (!ngx_queue_empty(&room->log)) {
+                ngx_noom_recovery_drop_locked(room,
+                    ngx_queue_data(ngx_queue_head(&room->log),
+                                   ngx_noom_logent_t, queue));
+            }
+
             ngx_slab_free_locked(ngx_noom_shpool, room);
             freed++;
             continue;
@@ -870,18 +950,25 @@ ngx_noom_zone_repair_locked(void)
             m = ngx_queue_data(mq, ngx_noom_member_t, queue);
 
             room->count++;
-            room->per_worker[m->worker]++;
-            sh->workers[m->worker].members++;
+
+            if (m->worker != NGX_NOOM_AWAY) {
+                room->per_worker[m->worker]++;
+                sh->workers[m->worker].members++;
+            }
         }
 
         nmembers += room->count;
         nrooms++;
 
         ngx_rbtree_insert(&sh->rooms, &room->node);
+        ngx_rbtree_insert(&sh->uids, &room->unode);
     }
 
     sh->nrooms = nrooms;
     sh->nmembers = nmembers;
+
+    ngx_noom_recovery_repair_locked(sh);
+
     sh->dirty = 0;
 
     ngx_noom_stat(zone_repairs, 1);

@@ -114,6 +114,8 @@ ngx_noom_msg_frame(ngx_uint_t opcode, size_t len, u_char **payload)
 
     m->refs = 1;
     m->pos = m->data;
+    m->seq = 0;
+    m->offset = NULL;
     m->len = h + len;
     *payload = m->data + h;
 
@@ -137,6 +139,8 @@ ngx_noom_msg_copy(u_char *p, size_t len)
     m->pos = m->data;
     m->len = len;
     ngx_memcpy(m->data, p, len);
+    m->seq = 0;
+    m->offset = NULL;
 
     return m;
 }
@@ -176,6 +180,16 @@ ngx_noom_send(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
 {
     if (ctx->close_sent || ctx->done) {
         return;
+    }
+
+    if (m->seq) {
+        /* a logged event comes once, in the zone's order */
+
+        if (m->seq <= ctx->last_seq) {
+            return;
+        }
+
+        ctx->last_seq = m->seq;
     }
 
     if (ctx->out_bytes + m->len > ctx->conf->send_buffer) {
