@@ -704,6 +704,9 @@ extern ngx_msec_t  ngx_noom_recovery;
 #define NGX_NOOM_APP_EVENT                                                    \
     (NGX_NOOM_SIO_EVENT | (ngx_noom_recovery ? NGX_NOOM_SIO_OFFSET : 0))
 
+/* what an offset adds to an event: ,"<16 hex digits>" */
+#define NGX_NOOM_OFFSET_LEN(m)  ((m)->offset ? 19 : 0)
+
 ngx_int_t ngx_noom_recovery_init_process(ngx_cycle_t *cycle);
 void ngx_noom_recovery_exit_process(ngx_cycle_t *cycle);
 void ngx_noom_recovery_init_zone(ngx_noom_shm_t *sh);

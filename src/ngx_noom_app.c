@@ -393,7 +393,7 @@ ngx_noom_app_fast_signal(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
         return NGX_OK;
     }
 
-    if (m->len > mcf->max_signal + len + 96) {
+    if (m->len > mcf->max_signal + len + 64 + NGX_NOOM_OFFSET_LEN(m)) {
         /* jansson's compact form may be shorter: let it decide */
         ngx_noom_msg_release(m);
         return NGX_DECLINED;
@@ -876,7 +876,9 @@ ngx_noom_app_signal(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
         return;
     }
 
-    if (m->len > mcf->max_signal + ngx_strlen(name) + 96) {
+    if (m->len > mcf->max_signal + ngx_strlen(name) + 64
+                 + NGX_NOOM_OFFSET_LEN(m))
+    {
         ngx_noom_msg_release(m);
         ngx_noom_stat(limit_errors, 1);
         ngx_noom_app_error(ctx, ack, name, "signal_too_large",
