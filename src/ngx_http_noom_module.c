@@ -723,8 +723,10 @@ ngx_http_noom_postconfiguration(ngx_conf_t *cf)
         n = ngx_max(ngx_ncpu, 1);
     }
 
+    /* two queues a worker: old and new workers share the zone on reloads */
+
     return ngx_http_noom_add_zone(cf, mcf,
-                                  NGX_NOOM_ZONE_BASE + n * mcf->queue_size);
+                                  NGX_NOOM_ZONE_BASE + 2 * n * mcf->queue_size);
 }
 
 
@@ -940,13 +942,13 @@ ngx_http_noom_add_zone(ngx_conf_t *cf, ngx_http_noom_main_conf_t *mcf,
     }
 
     /*
-     * A fresh zone for every configuration generation: old and new workers
-     * never share rooms, so a reload can leave nothing behind.
+     * The zone goes on through reloads when its size stays the same
+     * (ngx_noom_zone_init()); another size makes a new one, and the old
+     * workers finish with theirs.
      */
 
     mcf->zone->init = ngx_noom_zone_init;
     mcf->zone->data = mcf;
-    mcf->zone->noreuse = 1;
 
     if (ngx_process != NGX_PROCESS_SINGLE
         || ngx_is_init_cycle(cf->cycle->old_cycle))
@@ -970,8 +972,6 @@ ngx_http_noom_add_zone(ngx_conf_t *cf, ngx_http_noom_main_conf_t *mcf,
                            "nginx instead");
         return NGX_ERROR;
     }
-
-    mcf->zone->noreuse = 0;
 
     return NGX_OK;
 }

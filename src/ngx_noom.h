@@ -146,8 +146,9 @@ typedef struct {
     ngx_array_t               *ice_servers; /* ngx_noom_ice_server_t */
     ngx_str_t                  turn_secret;
     time_t                     turn_ttl;
-    ngx_uint_t                 nworkers;
-    ngx_fd_t                  *wake;        /* an eventfd per worker */
+    ngx_uint_t                 nworkers;    /* slots of the zone */
+    ngx_uint_t                 half;        /* which half is this one's */
+    ngx_fd_t                  *wake;        /* an eventfd per slot */
     void                      *kept;        /* the previous cycle's */
     ngx_flag_t                 enabled;
     ngx_flag_t                 admin;       /* a location serves /admin */
@@ -304,7 +305,10 @@ typedef struct {
     ngx_uint_t                 nrooms;
     ngx_uint_t                 nmembers;
     uint64_t                   next_uid;
-    ngx_uint_t                 nworkers;
+    ngx_uint_t                 nworkers;    /* slots: two per worker */
+    ngx_uint_t                 half;        /* the workers it was made for */
+    size_t                     queue_size;
+    size_t                     max_nickname;
     ngx_noom_stats_t           stats;
     ngx_noom_worker_t         *workers;
     time_t                     start;
@@ -534,6 +538,7 @@ struct ngx_noom_ctx_s {
 extern ngx_module_t  ngx_http_noom_module;
 
 extern ngx_noom_shm_t  *ngx_noom_shm;
+extern ngx_uint_t       ngx_noom_slot;   /* this worker's, in the zone */
 extern ngx_slab_pool_t *ngx_noom_shpool;
 
 

@@ -374,9 +374,9 @@ ngx_noom_recovery_connect(ngx_noom_ctx_t *ctx, json_t *auth)
         }
 
         uid = room->uid;
-        room->per_worker[ngx_worker]++;
-        ngx_noom_shm->workers[ngx_worker].members++;
-        mb->worker = ngx_worker;
+        room->per_worker[ngx_noom_slot]++;
+        ngx_noom_shm->workers[ngx_noom_slot].members++;
+        mb->worker = ngx_noom_slot;
         mb->serial = ctx->serial;
     }
 
@@ -385,7 +385,7 @@ ngx_noom_recovery_connect(ngx_noom_ctx_t *ctx, json_t *auth)
     ngx_noom_shm->naway--;
     ngx_noom_shm->nlive++;
 
-    s->worker = ngx_worker;
+    s->worker = ngx_noom_slot;
     s->serial = ctx->serial;
 
     ngx_memcpy(ctx->nsp[NGX_NOOM_NSP_APP].id, s->id, NGX_NOOM_ID_LEN);
@@ -532,7 +532,7 @@ ngx_noom_recovery_new(ngx_noom_ctx_t *ctx)
     s->nick_len = ctx->nick_len;
     ngx_memcpy(s->nick, ctx->nick, ctx->nick_len);
     s->member = NULL;
-    s->worker = ngx_worker;
+    s->worker = ngx_noom_slot;
     s->serial = ctx->serial;
     s->expires = 0;
     s->node.key = ngx_hash_key(pid, NGX_NOOM_ID_LEN);

@@ -32,6 +32,9 @@ typedef struct {
 } ngx_noom_victim_t;
 
 
+static ngx_int_t ngx_noom_zone_reuse(ngx_shm_zone_t *zone,
+    ngx_http_noom_main_conf_t *mcf, ngx_http_noom_main_conf_t *old,
+    ngx_uint_t n, size_t size);
 static void ngx_noom_rooms_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_noom_room_t *ngx_noom_rooms_lookup(ngx_str_t *name,
@@ -43,6 +46,7 @@ static void ngx_noom_zone_repaired(ngx_event_t *ev);
 
 
 ngx_noom_shm_t                     *ngx_noom_shm;
+ngx_uint_t                          ngx_noom_slot;
 ngx_slab_pool_t                    *ngx_noom_shpool;
 static ngx_http_noom_main_conf_t   *ngx_noom_mcf;
 
@@ -53,48 +57,59 @@ static ngx_noom_log_limit_t         ngx_noom_join_log;
 static ngx_event_t                  ngx_noom_repair_ev;
 
 
+/*
+ * The zone outlives reloads (nginx keeps a zone of the same name, size and
+ * tag): rooms, members, away sessions and logs go on, and the old
+ * generation's workers share it with the new one's until they exit.  They
+ * must never share a ring or a count, so the zone has two slots for each
+ * worker it was made for, and each generation takes the half the one
+ * before it did not use.
+ */
+
 ngx_int_t
 ngx_noom_zone_init(ngx_shm_zone_t *zone, void *data)
 {
     ngx_http_noom_main_conf_t *mcf = zone->data;
 
-    size_t             size, need;
-    ngx_uint_t         i, n;
-    ngx_noom_shm_t    *sh;
-    ngx_slab_pool_t   *shpool;
-    ngx_core_conf_t   *ccf;
+    size_t                      size, need;
+    ngx_uint_t                  i, n;
+    ngx_noom_shm_t             *sh;
+    ngx_slab_pool_t            *shpool;
+    ngx_core_conf_t            *ccf;
+    ngx_http_noom_main_conf_t  *old;
 
     shpool = (ngx_slab_pool_t *) zone->shm.addr;
-
-    if (data) {
-        /* kept through a reload with master_process off */
-        mcf->kept = data;
-        return NGX_OK;
-    }
 
     ccf = (ngx_core_conf_t *) ngx_get_conf(mcf->cycle->conf_ctx,
                                            ngx_core_module);
 
-    if (!ccf->master) {
-        /*
-         * One process: it lives through reloads with pointers into this
-         * zone, so a reload must neither replace nor free it (nginx frees
-         * an old zone that is marked noreuse).
-         */
-        zone->noreuse = 0;
-    }
-
     n = (ccf->worker_processes > 0) ? (ngx_uint_t) ccf->worker_processes : 1;
     size = ngx_align(mcf->queue_size, 8);
 
-    if (n > NGX_NOOM_MAX_WORKERS) {
+    if (data) {
+        old = data;
+
+        if (!ccf->master) {
+            /* kept through a reload with master_process off */
+            mcf->kept = data;
+            mcf->half = old->half;
+            return NGX_OK;
+        }
+
+        return ngx_noom_zone_reuse(zone, mcf, old, n, size);
+    }
+
+    if (n > NGX_NOOM_MAX_WORKERS / 2) {
         ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
                       "noom: at most %d worker processes are supported",
-                      NGX_NOOM_MAX_WORKERS);
+                      NGX_NOOM_MAX_WORKERS / 2);
         return NGX_ERROR;
     }
 
-    need = n * size + sizeof(ngx_noom_shm_t) + n * sizeof(ngx_noom_worker_t);
+    /* the second half's queues come with the first reload */
+
+    need = n * size + sizeof(ngx_noom_shm_t)
+           + 2 * n * sizeof(ngx_noom_worker_t);
 
     if (need + 8 * ngx_pagesize > zone->shm.size) {
         ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
@@ -111,7 +126,7 @@ ngx_noom_zone_init(ngx_shm_zone_t *zone, void *data)
         return NGX_ERROR;
     }
 
-    sh->workers = ngx_slab_calloc(shpool, n * sizeof(ngx_noom_worker_t));
+    sh->workers = ngx_slab_calloc(shpool, 2 * n * sizeof(ngx_noom_worker_t));
     if (sh->workers == NULL) {
         return NGX_ERROR;
     }
@@ -128,7 +143,11 @@ ngx_noom_zone_init(ngx_shm_zone_t *zone, void *data)
         }
     }
 
-    sh->nworkers = n;
+    sh->nworkers = 2 * n;
+    sh->half = n;
+    sh->queue_size = size;
+    sh->max_nickname = mcf->max_nickname;
+    mcf->half = 0;
 
     ngx_rbtree_init(&sh->rooms, &sh->sentinel, ngx_noom_rooms_insert);
     ngx_rbtree_init(&sh->uids, &sh->uid_sentinel, ngx_rbtree_insert_value);
@@ -150,6 +169,72 @@ ngx_noom_zone_init(ngx_shm_zone_t *zone, void *data)
     shpool->log_nomem = 0;
 
     return NGX_OK;
+}
+
+
+/*
+ * A reload, in the master: the zone goes on, and the new generation takes
+ * the other half of the slots.  What the zone's layout depends on cannot
+ * change without a restart.
+ */
+
+static ngx_int_t
+ngx_noom_zone_reuse(ngx_shm_zone_t *zone, ngx_http_noom_main_conf_t *mcf,
+    ngx_http_noom_main_conf_t *old, ngx_uint_t n, size_t size)
+{
+    ngx_int_t           rc;
+    ngx_uint_t          i;
+    ngx_noom_shm_t     *sh;
+    ngx_slab_pool_t    *shpool;
+    ngx_noom_worker_t  *w;
+
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+    sh = shpool->data;
+
+    if (n > sh->half) {
+        ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
+                      "noom: the zone was made for %ui worker processes, "
+                      "%ui need a restart of nginx", sh->half, n);
+        return NGX_ERROR;
+    }
+
+    if (size != sh->queue_size || mcf->max_nickname != sh->max_nickname) {
+        ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
+                      "noom: \"noom_worker_queue\" and "
+                      "\"noom_max_nickname_length\" cannot change on a "
+                      "reload, restart nginx to change them");
+        return NGX_ERROR;
+    }
+
+    mcf->half = 1 - old->half;
+
+    rc = NGX_OK;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (i = 0; i < n; i++) {
+        w = &sh->workers[mcf->half * sh->half + i];
+
+        if (w->ring.data) {
+            continue;
+        }
+
+        w->ring.size = size;
+        w->ring.data = ngx_slab_alloc_locked(shpool, size);
+
+        if (w->ring.data == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
+                          "\"noom_zone\" has no room for the queues of the "
+                          "new workers: a reload needs %uz bytes more, "
+                          "or a restart", n * size);
+            rc = NGX_ERROR;
+            break;
+        }
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return rc;
 }
 
 
@@ -315,7 +400,7 @@ ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
     }
 
     mb->room = room;
-    mb->worker = ngx_worker;
+    mb->worker = ngx_noom_slot;
     mb->serial = ctx->serial;
     mb->joined = ngx_noom_shm->seq;
     mb->sess = ctx->sess;
@@ -355,9 +440,9 @@ copy:
         }
 
         room->count++;
-        room->per_worker[ngx_worker]++;
+        room->per_worker[ngx_noom_slot]++;
         ngx_noom_shm->nmembers++;
-        ngx_noom_shm->workers[ngx_worker].members++;
+        ngx_noom_shm->workers[ngx_noom_slot].members++;
         ctx->member = mb;
 
         if (mb->sess) {
@@ -422,7 +507,7 @@ ngx_noom_rooms_leave(ngx_noom_ctx_t *ctx, ngx_noom_snapshot_t *snap)
     snap->count = room->count - 1;
     ngx_memcpy(snap->per_worker, room->per_worker,
                ngx_noom_shm->nworkers * sizeof(uint32_t));
-    snap->per_worker[ngx_worker]--;
+    snap->per_worker[ngx_noom_slot]--;
 
     if (ctx->asock[NGX_NOOM_NSP_APP]) {
         ctx->asock[NGX_NOOM_NSP_APP]->member = NULL;
@@ -624,6 +709,8 @@ ngx_noom_rooms_attach(ngx_cycle_t *cycle)
 
     ngx_noom_shpool = (ngx_slab_pool_t *) ngx_noom_mcf->zone->shm.addr;
     ngx_noom_shm = ngx_noom_shpool->data;
+
+    ngx_noom_slot = ngx_noom_mcf->half * ngx_noom_shm->half + ngx_worker;
 }
 
 
@@ -634,7 +721,22 @@ ngx_noom_rooms_worker_start(ngx_cycle_t *cycle)
     ngx_uint_t          n, away;
     ngx_noom_worker_t  *w;
 
-    w = &ngx_noom_shm->workers[ngx_worker];
+    w = &ngx_noom_shm->workers[ngx_noom_slot];
+
+    dead = w->pid;
+
+    if (dead && dead != ngx_pid && kill(dead, 0) == 0) {
+        /*
+         * A worker of the generation before last, still closing its
+         * connections, in the slot this one takes: reloads came faster
+         * than it exits.  Its sockets recover as after a crash.
+         */
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "noom: process %P of an old generation still holds "
+                      "slot %ui, ending it", dead, ngx_noom_slot);
+
+        (void) kill(dead, SIGKILL);
+    }
 
     ngx_noom_zone_lock();
 
@@ -644,7 +746,7 @@ ngx_noom_rooms_worker_start(ngx_cycle_t *cycle)
     if (dead && ngx_noom_recovery) {
         /* its sockets may come back: they go away, not out */
         ngx_noom_zone_dirty();
-        away = ngx_noom_recovery_detach_worker_locked(ngx_worker);
+        away = ngx_noom_recovery_detach_worker_locked(ngx_noom_slot);
     }
 
     n = w->members;
@@ -667,7 +769,7 @@ ngx_noom_rooms_worker_start(ngx_cycle_t *cycle)
     ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
                   "noom: worker %ui replaces process %P that exited "
                   "abnormally, removing its %ui room members, %ui "
-                  "sockets may recover", ngx_worker, dead, n, away);
+                  "sockets may recover", ngx_noom_slot, dead, n, away);
 
     ngx_noom_stat(crashes, 1);
 
@@ -730,7 +832,7 @@ ngx_noom_rooms_purge(ngx_cycle_t *cycle, ngx_uint_t n)
             m = ngx_queue_data(mq, ngx_noom_member_t, queue);
             mq = ngx_queue_next(mq);
 
-            if (m->worker != ngx_worker) {
+            if (m->worker != ngx_noom_slot) {
                 continue;
             }
 
@@ -741,7 +843,7 @@ ngx_noom_rooms_purge(ngx_cycle_t *cycle, ngx_uint_t n)
             ngx_memcpy(v[k].id, m->id, NGX_NOOM_ID_LEN);
             ngx_memcpy(v[k].per_worker, room->per_worker,
                        nw * sizeof(uint32_t));
-            v[k].per_worker[ngx_worker]--;
+            v[k].per_worker[ngx_noom_slot]--;
             k++;
 
             if (room->count == 1) {
@@ -777,7 +879,7 @@ ngx_noom_rooms_worker_exit(ngx_cycle_t *cycle)
     ngx_noom_member_t  *m;
     ngx_noom_worker_t  *w;
 
-    w = &ngx_noom_shm->workers[ngx_worker];
+    w = &ngx_noom_shm->workers[ngx_noom_slot];
 
     ngx_noom_admin_purge(cycle, 0);
 
@@ -785,7 +887,7 @@ ngx_noom_rooms_worker_exit(ngx_cycle_t *cycle)
     ngx_noom_zone_dirty();
 
     if (ngx_noom_recovery) {
-        (void) ngx_noom_recovery_detach_worker_locked(ngx_worker);
+        (void) ngx_noom_recovery_detach_worker_locked(ngx_noom_slot);
     }
 
     /* members whose connections were never closed, as after SIGTERM */
@@ -804,7 +906,7 @@ ngx_noom_rooms_worker_exit(ngx_cycle_t *cycle)
             m = ngx_queue_data(mq, ngx_noom_member_t, queue);
             mq = ngx_queue_next(mq);
 
-            if (m->worker == ngx_worker) {
+            if (m->worker == ngx_noom_slot) {
                 if (room->count == 1) {
                     ngx_noom_rooms_remove_member_locked(m);
                     break;

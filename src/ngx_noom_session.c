@@ -204,7 +204,7 @@ ngx_noom_send(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
     }
 
     /* one writer, no atomic operation: the sum is read by the status */
-    ngx_noom_shm->workers[ngx_worker].frames_out++;
+    ngx_noom_shm->workers[ngx_noom_slot].frames_out++;
 
     ngx_noom_queue(ctx, m);
 }
@@ -502,7 +502,7 @@ ngx_noom_session_cleanup(ngx_noom_ctx_t *ctx)
     if (ctx->kind != NGX_NOOM_KIND_PROXY) {
         ngx_noom_stat(disconnections, 1);
         (void) ngx_atomic_fetch_add(
-                   &ngx_noom_shm->workers[ngx_worker].conns, -1);
+                   &ngx_noom_shm->workers[ngx_noom_slot].conns, -1);
     }
 }
 

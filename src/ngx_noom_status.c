@@ -286,6 +286,7 @@ ngx_noom_status_format(ngx_http_request_t *r)
 static ngx_buf_t *
 ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
 {
+    char               *sep;
     u_char             *p;
     size_t              size;
     ngx_buf_t          *b;
@@ -356,8 +357,15 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     st->admin_logins, st->admin_refused, st->admin_actions,
                     st->admin_throttled);
 
+    sep = "";
+
     for (i = 0; i < ngx_noom_shm->nworkers; i++) {
         w = &ngx_noom_shm->workers[i];
+
+        if (w->pid == 0) {
+            /* a slot of no generation now */
+            continue;
+        }
 
         p = ngx_sprintf(p, "%s{\"worker\":%ui,\"pid\":%P,"
                         "\"connections\":%uA,\"polling\":%uA,"
@@ -367,11 +375,12 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                         "\"bytes_in\":%uA,\"bytes_out\":%uA,"
                         "\"queue\":{\"size\":%uz,\"used\":%uz,"
                         "\"drops\":%uA}}",
-                        i ? "," : "", i, w->pid, w->conns, w->polling,
+                        sep, i, w->pid, w->conns, w->polling,
                         w->plain,
                         w->members, w->admins, w->frames_out, w->bytes_in,
                         w->bytes_out, w->ring.size,
                         w->ring.tail - w->ring.head, w->ring.drops);
+        sep = ",";
     }
 
     b->last = ngx_sprintf(p, "]}\n");
@@ -455,6 +464,10 @@ ngx_noom_status_prometheus(ngx_http_request_t *r, ngx_noom_status_t *s)
 
         for (i = 0; i < ngx_noom_shm->nworkers; i++) {
             w = &ngx_noom_shm->workers[i];
+
+            if (w->pid == 0) {
+                continue;
+            }
 
             switch (wm->field) {
             case 0:  v = w->conns; break;

@@ -82,6 +82,11 @@ node_signal('a worker is killed (kill -9) while the room chats', 'websocket',
         kill 'KILL', $w[1];
     });
 
+for my $tr (qw(websocket polling)) {
+    node_signal("nginx -s reload while the room chats ($tr)", $tr,
+        sub { $t->reload });
+}
+
 my $st = $t->status_json;
 cmp_ok($st->{recovered}, '>', 0, "status counts recoveries ($st->{recovered})");
 
