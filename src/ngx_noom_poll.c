@@ -805,10 +805,22 @@ ngx_noom_poll_to_owner(ngx_uint_t w, ngx_uint_t op, u_char *sid,
 {
     u_char     *buf;
     ngx_int_t   rc;
+    u_char      err[64];
 
     if (w == ngx_noom_slot) {
         ngx_noom_poll_op(w, op, sid, id, p, len);
         return NGX_OK;
+    }
+
+    if (ngx_noom_shm->workers[w].pid == 0) {
+        /* a slot of no worker now: its sessions went with an old one */
+
+        if (op == NGX_NOOM_POLL_GET || op == NGX_NOOM_POLL_POST) {
+            ngx_noom_preq_answer(id, NGX_HTTP_BAD_REQUEST, err,
+                                 ngx_noom_poll_error_json(err, 1));
+        }
+
+        return NGX_ERROR;
     }
 
     buf = ngx_noom_poll_scratch_get(NGX_NOOM_ID_LEN + len);

@@ -718,19 +718,28 @@ void
 ngx_noom_rooms_worker_start(ngx_cycle_t *cycle)
 {
     ngx_pid_t           dead;
-    ngx_uint_t          n, away;
+    ngx_uint_t          i, n, away;
     ngx_noom_worker_t  *w;
 
     w = &ngx_noom_shm->workers[ngx_noom_slot];
 
-    dead = w->pid;
+    /*
+     * A worker of the generation before last may still be closing its
+     * connections in the slot this one takes (reloads came faster than it
+     * exits, which takes at most a second): it is waited for, then ended.
+     */
 
-    if (dead && dead != ngx_pid && kill(dead, 0) == 0) {
-        /*
-         * A worker of the generation before last, still closing its
-         * connections, in the slot this one takes: reloads came faster
-         * than it exits.  Its sockets recover as after a crash.
-         */
+    for (i = 0; i < 500; i++) {
+        dead = w->pid;
+
+        if (dead == 0 || dead == ngx_pid || kill(dead, 0) == -1) {
+            break;
+        }
+
+        ngx_msleep(10);
+    }
+
+    if (i == 500) {
         ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
                       "noom: process %P of an old generation still holds "
                       "slot %ui, ending it", dead, ngx_noom_slot);
