@@ -281,7 +281,7 @@ ngx_noom_recovery_connect(ngx_noom_ctx_t *ctx, json_t *auth)
     size_t              len;
     json_t             *pid, *offset;
     uint64_t            from, uid;
-    ngx_uint_t          has_from, n;
+    ngx_uint_t          has_from, bad, n;
     const char         *why;
     ngx_queue_t        *q;
     ngx_noom_room_t    *room;
@@ -299,9 +299,7 @@ ngx_noom_recovery_connect(ngx_noom_ctx_t *ctx, json_t *auth)
     has_from = (offset != NULL && !json_is_null(offset));
     from = 0;
 
-    if (has_from && ngx_noom_recovery_offset(offset, &from) != NGX_OK) {
-        from = (uint64_t) -1;
-    }
+    bad = has_from && ngx_noom_recovery_offset(offset, &from) != NGX_OK;
 
     why = "unknown pid";
     uid = 0;
@@ -327,7 +325,8 @@ ngx_noom_recovery_connect(ngx_noom_ctx_t *ctx, json_t *auth)
 
     why = "offset not in the log";
 
-    if (from != (uint64_t) -1 && from > ngx_noom_shm->seq) {
+    if (bad || from > ngx_noom_shm->seq) {
+        /* not an offset noom gave */
         goto failed;
     }
 
