@@ -80,6 +80,11 @@ static ngx_conf_enum_t  ngx_http_noom_log_levels[] = {
 };
 
 
+static ngx_conf_num_bounds_t  ngx_http_noom_history_bounds = {
+    ngx_conf_check_num_bounds, 0, 1000
+};
+
+
 static ngx_command_t  ngx_http_noom_commands[] = {
 
     { ngx_string("noom_rooms"),
@@ -123,6 +128,13 @@ static ngx_command_t  ngx_http_noom_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("noom_room_history"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_noom_main_conf_t, history),
+      &ngx_http_noom_history_bounds },
 
     { ngx_string("noom_room_change_interval"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -556,6 +568,7 @@ ngx_http_noom_create_main_conf(ngx_conf_t *cf)
     mcf->recovery_log = NGX_CONF_UNSET_UINT;
     mcf->recovery_log_size = NGX_CONF_UNSET_SIZE;
     mcf->recovery_sessions = NGX_CONF_UNSET_UINT;
+    mcf->history = NGX_CONF_UNSET_UINT;
 
     return mcf;
 }
@@ -582,6 +595,7 @@ ngx_http_noom_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(mcf->recovery_log, 128);
     ngx_conf_init_size_value(mcf->recovery_log_size, 128 * 1024);
     ngx_conf_init_uint_value(mcf->recovery_sessions, 10000);
+    ngx_conf_init_uint_value(mcf->history, 50);
 
     if (mcf->turn_secret.len == 0 && mcf->ice_servers) {
         ngx_http_noom_turn_warn(cf, mcf);

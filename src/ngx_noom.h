@@ -163,6 +163,7 @@ typedef struct {
     ngx_uint_t                 recovery_log;        /* entries a room */
     size_t                     recovery_log_size;   /* bytes a room */
     ngx_uint_t                 recovery_sessions;   /* detached, at most */
+    ngx_uint_t                 history;     /* chat lines a room keeps */
 } ngx_http_noom_main_conf_t;
 
 
@@ -174,6 +175,7 @@ typedef struct {
     u_char                    *pos;
     uint64_t                   seq;         /* in the zone's order, or 0 */
     u_char                    *offset;      /* its 16 hex digits, or NULL */
+    ngx_uint_t                 chat;        /* a new_message: history */
     u_char                     data[1];
 } ngx_noom_msg_t;
 
@@ -346,6 +348,8 @@ typedef struct {
     ngx_uint_t                 nlog;
     size_t                     log_bytes;
     uint64_t                   trimmed;     /* the last seq not kept */
+    ngx_queue_t                history;     /* ngx_noom_logent_t, chat */
+    ngx_uint_t                 nhistory;
 } ngx_noom_room_t;
 
 
@@ -651,7 +655,9 @@ void ngx_noom_rooms_attach(ngx_cycle_t *cycle);
 void ngx_noom_rooms_worker_start(ngx_cycle_t *cycle);
 void ngx_noom_rooms_worker_exit(ngx_cycle_t *cycle);
 ngx_int_t ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
-    ngx_noom_peer_t *peers, ngx_uint_t *npeers, ngx_uint_t *count);
+    ngx_noom_peer_t *peers, ngx_uint_t *npeers, ngx_uint_t *count,
+    ngx_str_t *history);
+void ngx_noom_rooms_history_locked(uint64_t uid, ngx_noom_msg_t *m);
 void ngx_noom_rooms_leave(ngx_noom_ctx_t *ctx, ngx_noom_snapshot_t *snap);
 void ngx_noom_rooms_nick(ngx_noom_ctx_t *ctx);
 ngx_int_t ngx_noom_rooms_find(ngx_noom_ctx_t *ctx, u_char *id,

@@ -51,6 +51,7 @@ static void ngx_noom_app_leave_room(ngx_noom_ctx_t *ctx);
 static json_t *ngx_noom_app_rooms(void);
 static void ngx_noom_app_error(ngx_noom_ctx_t *ctx, int64_t ack,
     const char *event, const char *code, const char *message);
+static json_t *ngx_noom_app_lines(ngx_str_t *hist);
 static void ngx_noom_app_relay(ngx_noom_ctx_t *ctx, int64_t ack,
     const char *name, ngx_noom_msg_t *m, u_char *to, ngx_uint_t w,
     uint64_t serial);
@@ -80,6 +81,7 @@ static ngx_noom_app_event_t  ngx_noom_app_events[] = {
 static ngx_str_t  ngx_noom_app_root = ngx_string("/");
 
 static ngx_noom_peer_t  *ngx_noom_app_peers;
+static ngx_str_t         ngx_noom_app_history;  /* its buffer */
 static u_char           *ngx_noom_app_list_buf;
 static size_t            ngx_noom_app_list_size;
 static u_char           *ngx_noom_app_fold_buf;    /* noom_max_room_name */
@@ -331,6 +333,8 @@ ngx_noom_app_fast_message(ngx_noom_ctx_t *ctx, int64_t ack,
         return NGX_OK;
     }
 
+    m->chat = 1;
+
     ngx_noom_app_relay(ctx, ack, "new_message", m, NULL, 0, 0);
 
     return NGX_OK;
@@ -460,7 +464,7 @@ ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
 {
     json_t                     *room, *list, *reply, *peer;
     ngx_int_t                   rc;
-    ngx_str_t                   rname;
+    ngx_str_t                   rname, hist;
     ngx_uint_t                  i, n, count;
     ngx_noom_msg_t             *m;
     ngx_noom_member_t          *mb;
@@ -519,9 +523,28 @@ ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
         }
     }
 
+    hist.len = 0;
+    hist.data = NULL;
+
+    if (mcf->history && ack != NGX_NOOM_SIO_NO_ACK) {
+
+        if (ngx_noom_app_history.data == NULL) {
+            ngx_noom_app_history.len = ngx_min(mcf->history
+                                               * (2 * mcf->max_message
+                                                  + 4 * mcf->max_nickname
+                                                  + 256),
+                                               1024 * 1024);
+            ngx_noom_app_history.data = ngx_alloc(ngx_noom_app_history.len,
+                                                  ngx_cycle->log);
+        }
+
+        hist = ngx_noom_app_history;
+    }
+
     n = mcf->max_members;
 
-    rc = ngx_noom_rooms_join(ctx, &rname, ngx_noom_app_peers, &n, &count);
+    rc = ngx_noom_rooms_join(ctx, &rname, ngx_noom_app_peers, &n, &count,
+                             hist.data ? &hist : NULL);
 
     switch (rc) {
 
@@ -577,6 +600,13 @@ ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
 
         reply = list ? json_pack("[Io]", (json_int_t) count, list) : NULL;
 
+        if (reply && hist.data
+            && json_array_append_new(reply, ngx_noom_app_lines(&hist)) != 0)
+        {
+            json_decref(reply);
+            reply = NULL;
+        }
+
         if (reply == NULL) {
             ngx_noom_abort(ctx, "out of memory");
             return;
@@ -611,6 +641,55 @@ ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
     ngx_noom_msg_release(m);
 
     ngx_noom_relay_rooms_changed();
+}
+
+
+/*
+ * The room's chat as enter_room's ack gives it: [{id, nickname, text, ts}],
+ * the third argument of each new_message frame the join copied out.
+ */
+
+static json_t *
+ngx_noom_app_lines(ngx_str_t *hist)
+{
+    u_char        *p, *last, *pl;
+    size_t         len, n;
+    json_t        *lines, *ev, *line;
+    json_error_t   err;
+
+    lines = json_array();
+    if (lines == NULL) {
+        return NULL;
+    }
+
+    p = hist->data;
+    last = hist->data + hist->len;
+
+    while (p < last) {
+        len = *(uint64_t *) p;
+        pl = p + sizeof(uint64_t);
+        p += sizeof(uint64_t) + ngx_align(len, 8);
+
+        /* a text frame from the server: no mask, "42" then the array */
+
+        n = pl[1] & 0x7f;
+        n = (n < 126) ? 2 : (n == 126) ? 4 : 10;
+
+        if (len < n + 2) {
+            continue;
+        }
+
+        ev = json_loadb((char *) pl + n + 2, len - n - 2, 0, &err);
+        line = json_array_get(ev, 2);
+
+        if (json_is_object(line)) {
+            (void) json_array_append(lines, line);
+        }
+
+        json_decref(ev);
+    }
+
+    return lines;
 }
 
 
@@ -766,6 +845,8 @@ ngx_noom_app_message(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
         ngx_noom_abort(ctx, "out of memory");
         return;
     }
+
+    m->chat = 1;
 
     ngx_noom_app_relay(ctx, ack, name, m, NULL, 0, 0);
 }
@@ -1205,6 +1286,11 @@ ngx_noom_app_exit(void)
     if (ngx_noom_app_peers) {
         ngx_free(ngx_noom_app_peers);
         ngx_noom_app_peers = NULL;
+    }
+
+    if (ngx_noom_app_history.data) {
+        ngx_free(ngx_noom_app_history.data);
+        ngx_noom_app_history.data = NULL;
     }
 
     if (ngx_noom_app_list_buf) {

@@ -658,6 +658,10 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
         self = ngx_noom_relay_log_locked(uid, NULL, m);
     }
 
+    if (m->chat && ngx_noom_relay_mcf->history) {
+        ngx_noom_rooms_history_locked(uid, m);
+    }
+
     for (w = 0; w < ngx_noom_shm->nworkers; w++) {
 
         if (w == ngx_noom_slot || per_worker[w] == 0) {

@@ -40,6 +40,7 @@ static void ngx_noom_rooms_insert(ngx_rbtree_node_t *temp,
 static ngx_noom_room_t *ngx_noom_rooms_lookup(ngx_str_t *name,
     uint32_t hash);
 static void ngx_noom_rooms_free_locked(ngx_noom_room_t *room);
+static void ngx_noom_rooms_free_logs_locked(ngx_noom_room_t *room);
 static void ngx_noom_rooms_purge(ngx_cycle_t *cycle, ngx_uint_t n);
 static void ngx_noom_zone_repair_locked(void);
 static void ngx_noom_zone_repaired(ngx_event_t *ev);
@@ -308,19 +309,25 @@ ngx_noom_rooms_lookup(ngx_str_t *name, uint32_t hash)
 
 /*
  * Joins a room, creating it if needed, and copies out the members already
- * there: at most *npeers of them, each nick into max_nickname bytes.
+ * there: at most *npeers of them, each nick into max_nickname bytes; and,
+ * when history is given, the room's last chat frames, as many of the
+ * newest as its buffer holds, each as (length, frames), 8-byte aligned.
  */
 
 ngx_int_t
 ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
-    ngx_noom_peer_t *peers, ngx_uint_t *npeers, ngx_uint_t *count)
+    ngx_noom_peer_t *peers, ngx_uint_t *npeers, ngx_uint_t *count,
+    ngx_str_t *history)
 {
+    u_char             *p;
+    size_t              size, need;
     uint32_t            hash;
     ngx_int_t           rc;
     ngx_uint_t          n, max, created;
-    ngx_queue_t        *q;
+    ngx_queue_t        *q, *first;
     ngx_noom_room_t    *room;
     ngx_noom_member_t  *mb, *m;
+    ngx_noom_logent_t  *e;
 
     hash = ngx_crc32_short(name->data, name->len);
     created = 0;
@@ -371,6 +378,8 @@ ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
         room->count = 0;
         ngx_queue_init(&room->members);
         ngx_queue_init(&room->log);
+        ngx_queue_init(&room->history);
+        room->nhistory = 0;
         room->nlog = 0;
         room->log_bytes = 0;
         room->trimmed = 0;
@@ -461,6 +470,43 @@ copy:
 
     *npeers = n;
     *count = room->count;
+
+    if (history) {
+        /* the newest lines that fit, then oldest first */
+
+        size = history->len;
+        need = 0;
+        first = ngx_queue_sentinel(&room->history);
+
+        for (q = ngx_queue_last(&room->history);
+             q != ngx_queue_sentinel(&room->history);
+             q = ngx_queue_prev(q))
+        {
+            e = ngx_queue_data(q, ngx_noom_logent_t, queue);
+
+            if (need + sizeof(uint64_t) + ngx_align(e->len, 8) > size) {
+                break;
+            }
+
+            need += sizeof(uint64_t) + ngx_align(e->len, 8);
+            first = q;
+        }
+
+        p = history->data;
+
+        for (q = first;
+             q != ngx_queue_sentinel(&room->history);
+             q = ngx_queue_next(q))
+        {
+            e = ngx_queue_data(q, ngx_noom_logent_t, queue);
+
+            *(uint64_t *) p = e->len;
+            ngx_memcpy(p + sizeof(uint64_t), e->data, e->len);
+            p += sizeof(uint64_t) + ngx_align(e->len, 8);
+        }
+
+        history->len = p - history->data;
+    }
 
     ngx_noom_zone_unlock();
 
@@ -566,13 +612,87 @@ ngx_noom_rooms_free_locked(ngx_noom_room_t *room)
     ngx_queue_remove(&room->order);
     ngx_noom_shm->nrooms--;
 
+    ngx_noom_rooms_free_logs_locked(room);
+
+    ngx_slab_free_locked(ngx_noom_shpool, room);
+}
+
+
+static void
+ngx_noom_rooms_free_logs_locked(ngx_noom_room_t *room)
+{
+    ngx_queue_t        *q;
+    ngx_noom_logent_t  *e;
+
     while (!ngx_queue_empty(&room->log)) {
         ngx_noom_recovery_drop_locked(room,
             ngx_queue_data(ngx_queue_head(&room->log), ngx_noom_logent_t,
                            queue));
     }
 
-    ngx_slab_free_locked(ngx_noom_shpool, room);
+    while (!ngx_queue_empty(&room->history)) {
+        q = ngx_queue_head(&room->history);
+        e = ngx_queue_data(q, ngx_noom_logent_t, queue);
+
+        ngx_queue_remove(q);
+        ngx_noom_shm->log_bytes -= e->len;
+        ngx_slab_free_locked(ngx_noom_shpool, e);
+    }
+
+    room->nhistory = 0;
+}
+
+
+/*
+ * A chat line for the room's history (noom_room_history), the oldest
+ * making way; the zone's share for logs bounds it with the recovery logs.
+ */
+
+void
+ngx_noom_rooms_history_locked(uint64_t uid, ngx_noom_msg_t *m)
+{
+    size_t              share;
+    ngx_queue_t        *q;
+    ngx_noom_room_t    *room;
+    ngx_noom_logent_t  *e;
+
+    room = ngx_noom_rooms_by_uid_locked(uid);
+
+    if (room == NULL) {
+        return;
+    }
+
+    if (room->nhistory >= ngx_noom_mcf->history) {
+        q = ngx_queue_head(&room->history);
+        e = ngx_queue_data(q, ngx_noom_logent_t, queue);
+
+        ngx_queue_remove(q);
+        room->nhistory--;
+        ngx_noom_shm->log_bytes -= e->len;
+        ngx_slab_free_locked(ngx_noom_shpool, e);
+    }
+
+    share = (ngx_noom_shpool->end - ngx_noom_shpool->start) / 2;
+
+    if (ngx_noom_shm->log_bytes + m->len > share) {
+        return;
+    }
+
+    e = ngx_slab_alloc_locked(ngx_noom_shpool,
+                              offsetof(ngx_noom_logent_t, data) + m->len);
+    if (e == NULL) {
+        return;
+    }
+
+    e->seq = m->seq;
+    e->time = ngx_current_msec;
+    e->to[0] = '\0';
+    e->len = m->len;
+    ngx_memcpy(e->data, m->pos, m->len);
+
+    ngx_queue_insert_tail(&room->history, &e->queue);
+    room->nhistory++;
+    ngx_noom_shm->log_bytes += m->len;
 }
 
 
@@ -1039,13 +1159,7 @@ ngx_noom_zone_repair_locked(void)
 
         if (ngx_queue_empty(&room->members)) {
             ngx_queue_remove(&room->order);
-
-            while (!ngx_queue_empty(&room->log)) {
-                ngx_noom_recovery_drop_locked(room,
-                    ngx_queue_data(ngx_queue_head(&room->log),
-                                   ngx_noom_logent_t, queue));
-            }
-
+            ngx_noom_rooms_free_logs_locked(room);
             ngx_slab_free_locked(ngx_noom_shpool, room);
             freed++;
             continue;

@@ -116,6 +116,7 @@ ngx_noom_msg_frame(ngx_uint_t opcode, size_t len, u_char **payload)
     m->pos = m->data;
     m->seq = 0;
     m->offset = NULL;
+    m->chat = 0;
     m->len = h + len;
     *payload = m->data + h;
 
@@ -141,6 +142,7 @@ ngx_noom_msg_copy(u_char *p, size_t len)
     ngx_memcpy(m->data, p, len);
     m->seq = 0;
     m->offset = NULL;
+    m->chat = 0;
 
     return m;
 }

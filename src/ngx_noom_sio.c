@@ -804,6 +804,7 @@ ngx_noom_sio_message(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
     m->pos = m->data;
     m->seq = 0;
     m->offset = NULL;
+    m->chat = 0;
 
     p = m->data + ngx_noom_ws_header(m->data, NGX_NOOM_WS_TEXT, text);
     p = ngx_cpymem(p, prefix, plen);
