@@ -576,7 +576,7 @@ ngx_noom_ws_takeover(ngx_event_t *ev)
     if (ctx->kind != NGX_NOOM_KIND_PROXY) {
         /* a proxy is its session's transport, not a session */
         ngx_noom_stat(connections, 1);
-        (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_worker].conns,
+        (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_noom_slot].conns,
                                     1);
     }
 
@@ -804,7 +804,7 @@ ngx_noom_ws_read_handler(ngx_noom_ctx_t *ctx)
             return;
         }
 
-        ngx_noom_shm->workers[ngx_worker].bytes_in += n;
+        ngx_noom_shm->workers[ngx_noom_slot].bytes_in += n;
 
         if (ctx->close_rcvd || ctx->parser.dead) {
             /* after a close, or an error past recovery, input is discarded */
@@ -1392,7 +1392,7 @@ ngx_noom_ws_flush(ngx_noom_ctx_t *ctx)
         }
 
         progress = 1;
-        ngx_noom_shm->workers[ngx_worker].bytes_out += sent;
+        ngx_noom_shm->workers[ngx_noom_slot].bytes_out += sent;
 
         ngx_noom_ws_sent(ctx, sent);
     }
@@ -1570,6 +1570,9 @@ ngx_noom_ws_send_tls(ngx_noom_ctx_t *ctx)
     m->refs = 1;
     m->pos = m->data;
     m->len = 1 + size;
+    m->seq = 0;
+    m->offset = NULL;
+    m->chat = 0;
     m->data[0] = '\0';
 
     p = m->data + 1;
