@@ -44,6 +44,7 @@ http {
             noom_protocol_test websocket;
             noom_max_payload 16k;
             noom_send_buffer 64k;
+            noom_close_timeout 30s;   # the client reads its close frame
         }
     }
 }
