@@ -571,7 +571,8 @@ ngx_noom_relay_congested(void)
 
     for (i = 0; i < ngx_noom_shm->nworkers; i++) {
 
-        if (i == ngx_noom_slot) {
+        if (i == ngx_noom_slot || ngx_noom_shm->workers[i].pid == 0) {
+            /* this one's, or a slot no worker holds: nobody writes it */
             continue;
         }
 
