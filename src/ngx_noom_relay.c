@@ -40,8 +40,8 @@ static void ngx_noom_relay_hold_handler(ngx_event_t *ev);
 static void ngx_noom_relay_release(void);
 static ngx_int_t ngx_noom_ring_put_rec_locked(ngx_uint_t w, ngx_uint_t type,
     uint64_t room, uint64_t target, uint64_t seq, u_char *p, size_t len);
-static ngx_uint_t ngx_noom_relay_log_locked(uint64_t uid, u_char *to,
-    ngx_noom_msg_t *m);
+static ngx_uint_t ngx_noom_relay_log_locked(uint64_t uid, u_char *from,
+    u_char *to, ngx_noom_msg_t *m);
 
 
 static ngx_rbtree_t                ngx_noom_lrooms;
@@ -656,7 +656,8 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
     ngx_noom_zone_lock();
 
     if (m->offset) {
-        self = ngx_noom_relay_log_locked(uid, NULL, m);
+        self = ngx_noom_relay_log_locked(uid,
+                   sender ? sender->nsp[NGX_NOOM_NSP_APP].id : NULL, NULL, m);
     }
 
     if (m->chat && ngx_noom_relay_mcf->history) {
@@ -725,14 +726,15 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
  */
 
 static ngx_uint_t
-ngx_noom_relay_log_locked(uint64_t uid, u_char *to, ngx_noom_msg_t *m)
+ngx_noom_relay_log_locked(uint64_t uid, u_char *from, u_char *to,
+    ngx_noom_msg_t *m)
 {
     ngx_noom_ring_t  *ring;
 
     m->seq = ++ngx_noom_shm->seq;
     (void) ngx_noom_sio_offset(m->offset, m->seq);
 
-    ngx_noom_recovery_log_locked(uid, to, m);
+    ngx_noom_recovery_log_locked(uid, from, to, m);
 
     ring = &ngx_noom_shm->workers[ngx_noom_slot].ring;
 
@@ -780,7 +782,7 @@ ngx_noom_relay_unicast(ngx_uint_t w, uint64_t uid, uint64_t serial,
     if (m->offset) {
         ngx_noom_zone_lock();
 
-        self = ngx_noom_relay_log_locked(uid, to, m);
+        self = ngx_noom_relay_log_locked(uid, NULL, to, m);
 
         if (w == NGX_NOOM_AWAY) {
             /* the member is away: the log keeps it for its return */

@@ -220,6 +220,8 @@ for (const [i, s] of people.entries()) {
     if (how !== "signal" || s.connects > 1) {
         ok(s.recoveries >= 1, `${s.name} was recovered (${s.recoveries})`);
     }
+    const own = s.got.filter(([f]) => f === s.name).length;
+    ok(own === 0, `${s.name} never got its own messages back (${own})`);
     for (const o of people) {
         if (o === s) continue;
         const from = s.got.filter(([f]) => f === o.name).map(([, k]) => k);
