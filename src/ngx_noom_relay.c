@@ -11,10 +11,10 @@
  * wakes it.  Workers are named by their slot in the zone (ngx_noom_slot:
  * ngx_worker in the half of the slots that their configuration generation
  * has), which a respawned worker keeps, so nothing depends on process
- * slots, and old and new workers of a reload never share a ring.  While a ring this worker
- * writes to is over 3/4 full, the worker stops reading its clients (for
- * noom_worker_queue wait= at most); a full ring drops the record, counts
- * it, and the sender is told.
+ * slots, and old and new workers of a reload never share a ring.  While
+ * a ring this worker writes to is over 3/4 full, the worker stops reading
+ * its clients (for noom_worker_queue wait= at most); a full ring drops the
+ * record, counts it, and the sender is told.
  */
 
 
