@@ -311,6 +311,20 @@ static ngx_command_t  ngx_http_noom_commands[] = {
       0,
       NULL },
 
+    { ngx_string("noom_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
+      ngx_noom_cluster_redis_conf,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("noom_redis_node_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_noom_main_conf_t, redis_node_timeout),
+      NULL },
+
       ngx_null_command
 };
 
@@ -543,6 +557,7 @@ ngx_http_noom_create_main_conf(ngx_conf_t *cf)
     mcf->login_conn = NGX_CONF_UNSET_UINT;
     mcf->bcrypt_threads = NGX_CONF_UNSET_UINT;
     mcf->bcrypt_queue = NGX_CONF_UNSET_UINT;
+    mcf->redis_node_timeout = NGX_CONF_UNSET_MSEC;
 
     return mcf;
 }
@@ -565,6 +580,11 @@ ngx_http_noom_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(mcf->message_timeout, 10000);
     ngx_conf_init_uint_value(mcf->max_members, 6);
     ngx_conf_init_value(mcf->turn_ttl, 3600);
+    ngx_conf_init_msec_value(mcf->redis_node_timeout, 10000);
+
+    if (mcf->redis) {
+        mcf->redis->node_timeout = mcf->redis_node_timeout;
+    }
 
     if (mcf->turn_secret.len == 0 && mcf->ice_servers) {
         ngx_http_noom_turn_warn(cf, mcf);
@@ -762,7 +782,7 @@ ngx_http_noom_init_process(ngx_cycle_t *cycle)
 
     ngx_noom_rooms_worker_start(cycle);
 
-    return NGX_OK;
+    return ngx_noom_cluster_init_process(cycle);
 }
 
 
@@ -777,6 +797,7 @@ ngx_http_noom_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
+    ngx_noom_cluster_exit_process(cycle);
     ngx_noom_relay_exit_process(cycle);
     ngx_noom_admin_exit_process(cycle);
     ngx_noom_rooms_worker_exit(cycle);
