@@ -590,6 +590,8 @@ void ngx_noom_app_exit(void);
 void ngx_noom_app_bye(uint64_t uid, uint32_t *per_worker, u_char *nick,
     size_t nick_len, u_char *id, ngx_uint_t count);
 ngx_noom_msg_t *ngx_noom_app_room_change(void);
+void ngx_noom_app_list(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
+    ngx_noom_bin_t *bin, const char *name);
 void ngx_noom_app_joined(ngx_noom_ctx_t *ctx, ngx_int_t rc, int64_t ack,
     const char *name, ngx_str_t *rname, ngx_noom_peer_t *peers, ngx_uint_t n,
     ngx_uint_t count, ngx_uint_t announce);
@@ -722,6 +724,7 @@ ngx_int_t ngx_noom_cluster_relay(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m,
 ngx_int_t ngx_noom_cluster_rooms_list(u_char *buf, size_t size,
     ngx_uint_t *n);
 ngx_int_t ngx_noom_cluster_rooms_changed(void);
+ngx_int_t ngx_noom_cluster_list_rooms(ngx_noom_ctx_t *ctx, int64_t ack);
 
 
 /*

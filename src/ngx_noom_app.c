@@ -30,8 +30,6 @@ static void ngx_noom_app_leave(ngx_noom_ctx_t *ctx, json_t *args,
     int64_t ack, ngx_noom_bin_t *bin, const char *name);
 static void ngx_noom_app_message(ngx_noom_ctx_t *ctx, json_t *args,
     int64_t ack, ngx_noom_bin_t *bin, const char *name);
-static void ngx_noom_app_list(ngx_noom_ctx_t *ctx, json_t *args,
-    int64_t ack, ngx_noom_bin_t *bin, const char *name);
 static void ngx_noom_app_signal(ngx_noom_ctx_t *ctx, json_t *args,
     int64_t ack, ngx_noom_bin_t *bin, const char *name);
 static void ngx_noom_app_ice(ngx_noom_ctx_t *ctx, json_t *args,
@@ -811,11 +809,17 @@ ngx_noom_app_relay(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
 
 /* list_rooms(ack) */
 
-static void
+void
 ngx_noom_app_list(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
     ngx_noom_bin_t *bin, const char *name)
 {
     json_t  *rooms;
+
+    /* with noom_redis, the answer when Redis gives the list (no args) */
+
+    if (args && ngx_noom_cluster_list_rooms(ctx, ack) == NGX_OK) {
+        return;
+    }
 
     rooms = ngx_noom_app_rooms();
     if (rooms == NULL) {

@@ -108,6 +108,7 @@ static void ngx_noom_cluster_resync(void);
 static void ngx_noom_cluster_fetch(void);
 static void ngx_noom_cluster_fetch_handler(ngx_event_t *ev);
 static void ngx_noom_cluster_list_reply(redisReply *reply, void *data);
+static ngx_int_t ngx_noom_cluster_list_store(redisReply *reply);
 static void ngx_noom_cluster_beat_handler(ngx_event_t *ev);
 static void ngx_noom_cluster_beat_reply(redisReply *reply, void *data);
 static ngx_uint_t ngx_noom_cluster_remote(ngx_noom_room_t *room);
@@ -264,7 +265,6 @@ static ngx_uint_t                  ngx_noom_cluster_list_n;
 static ngx_uint_t                  ngx_noom_cluster_list_valid;
 static ngx_uint_t                  ngx_noom_cluster_fetching;
 static ngx_uint_t                  ngx_noom_cluster_fetch_again;
-static ngx_msec_t                  ngx_noom_cluster_fetch_last;
 static ngx_event_t                 ngx_noom_cluster_fetch_ev;
 static ngx_event_t                 ngx_noom_cluster_beat_ev;
 
@@ -591,7 +591,7 @@ ngx_noom_cluster_join(ngx_noom_ctx_t *ctx, ngx_str_t *name, int64_t ack,
     {
         j = ngx_queue_data(q, ngx_noom_cjoin_t, queue);
 
-        if (j->ctx == ctx) {
+        if (j->ctx == ctx && j->sub) {
             ngx_noom_app_joined(ctx, NGX_NOOM_ERR_CLUSTER, ack, event, name,
                                 NULL, 0, 0, 0);
             return NGX_OK;
@@ -1814,30 +1814,58 @@ ngx_noom_cluster_resync(void)
 
 
 /*
+ * list_rooms while linked asks Redis, so that a client sees the rooms as
+ * they are now, its own join included; the answer refreshes the list
+ * that room_change is built from.
+ */
+
+ngx_int_t
+ngx_noom_cluster_list_rooms(ngx_noom_ctx_t *ctx, int64_t ack)
+{
+    size_t             lens[1];
+    const char        *argv[1];
+    ngx_noom_cjoin_t  *j;
+
+    if (ngx_noom_cluster_rcf == NULL || !ngx_noom_redis_linked()) {
+        return NGX_DECLINED;
+    }
+
+    j = ngx_alloc(sizeof(ngx_noom_cjoin_t), ctx->log);
+    if (j == NULL) {
+        return NGX_DECLINED;
+    }
+
+    j->ctx = ctx;
+    j->sub = NULL;
+    j->ack = ack;
+
+    argv[0] = "list";
+    lens[0] = 4;
+
+    if (ngx_noom_redis_script(ngx_noom_cluster_list_reply, j, 1, argv, lens)
+        != NGX_OK)
+    {
+        ngx_free(j);
+        return NGX_DECLINED;
+    }
+
+    ngx_queue_insert_tail(&ngx_noom_cluster_joins, &j->queue);
+
+    return NGX_OK;
+}
+
+
+/*
  * Every change of the list anywhere says so on "noom:rooms"; each worker
- * asks for the list at most once per noom_room_change_interval, and its
- * sockets get it as room_change.
+ * asks for the list, one request at a time, and its sockets get it as
+ * room_change (at most once per noom_room_change_interval).
  */
 
 static void
 ngx_noom_cluster_fetch(void)
 {
-    ngx_msec_t  interval, elapsed;
-
     if (ngx_noom_cluster_fetching) {
         ngx_noom_cluster_fetch_again = 1;
-        return;
-    }
-
-    if (ngx_noom_cluster_fetch_ev.timer_set) {
-        return;
-    }
-
-    interval = ngx_noom_cluster_mcf->room_change_interval;
-    elapsed = ngx_current_msec - ngx_noom_cluster_fetch_last;
-
-    if (ngx_noom_cluster_list_valid && interval && elapsed < interval) {
-        ngx_add_timer(&ngx_noom_cluster_fetch_ev, interval - elapsed);
         return;
     }
 
@@ -1854,7 +1882,6 @@ ngx_noom_cluster_fetch_handler(ngx_event_t *ev)
     argv[0] = "list";
     lens[0] = 4;
 
-    ngx_noom_cluster_fetch_last = ngx_current_msec;
     ngx_noom_cluster_fetch_again = 0;
 
     if (ngx_noom_redis_script(ngx_noom_cluster_list_reply, NULL, 1, argv,
@@ -1869,15 +1896,44 @@ ngx_noom_cluster_fetch_handler(ngx_event_t *ev)
 static void
 ngx_noom_cluster_list_reply(redisReply *reply, void *data)
 {
+    ngx_noom_cjoin_t *j = data;
+
+    if (j) {
+        ngx_queue_remove(&j->queue);
+        ngx_noom_cluster_list_store(reply);
+
+        if (j->ctx) {
+            ngx_noom_app_list(j->ctx, NULL, j->ack, NULL, "list_rooms");
+        }
+
+        ngx_free(j);
+        return;
+    }
+
+    ngx_noom_cluster_fetching = 0;
+
+    if (ngx_noom_cluster_list_store(reply) != NGX_OK) {
+        return;
+    }
+
+    ngx_noom_relay_rooms_changed_local();
+
+    if (ngx_noom_cluster_fetch_again) {
+        ngx_noom_cluster_fetch();
+    }
+}
+
+
+static ngx_int_t
+ngx_noom_cluster_list_store(redisReply *reply)
+{
     u_char                *p, *last;
     ngx_uint_t             i, n;
     redisReply            *name, *count;
     ngx_noom_room_info_t  *info;
 
-    ngx_noom_cluster_fetching = 0;
-
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
-        return;
+        return NGX_DECLINED;
     }
 
     p = ngx_noom_cluster_list;
@@ -1910,11 +1966,7 @@ ngx_noom_cluster_list_reply(redisReply *reply, void *data)
     ngx_noom_cluster_list_n = n;
     ngx_noom_cluster_list_valid = 1;
 
-    ngx_noom_relay_rooms_changed_local();
-
-    if (ngx_noom_cluster_fetch_again) {
-        ngx_noom_cluster_fetch();
-    }
+    return NGX_OK;
 }
 
 
