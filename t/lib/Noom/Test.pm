@@ -1079,8 +1079,12 @@ sub stop {
 # one command through redis-cli; its output without the last newline
 sub cli {
     my ($self, @args) = @_;
-    open my $fh, '-|', $CLI, '-p', $self->{port}, '--raw', @args
-        or return undef;
+    open my $null, '>', '/dev/null';
+    open my $err, '>&', \*STDERR;
+    open STDERR, '>&', $null;
+    open my $fh, '-|', $CLI, '-p', $self->{port}, '--raw', @args;
+    open STDERR, '>&', $err;
+    return undef unless $fh;
     local $/;
     my $out = <$fh>;
     close $fh;
