@@ -1027,7 +1027,7 @@ our $SERVER = '/usr/bin/redis-server';
 our $CLI = '/usr/bin/redis-cli';
 my %alive;
 
-END { kill 'KILL', keys %alive; }
+END { local $?; kill 'KILL', keys %alive; }
 
 sub available { -x $SERVER && -x $CLI }
 
@@ -1071,6 +1071,7 @@ sub start {
 sub stop {
     my ($self) = @_;
     my $pid = delete $self->{pid} or return;
+    local ($?, $!);
     kill 'KILL', $pid;
     waitpid($pid, 0);
     delete $alive{$pid};
