@@ -393,7 +393,7 @@ ngx_noom_redis_lost(const redisAsyncContext *ac, const char *why)
         return;
     }
 
-    if (ngx_noom_redis_failures++ == 0 || ngx_noom_redis_is_linked) {
+    if (ngx_noom_redis_failures++ == 0) {
         ngx_log_error(NGX_LOG_ERR, ngx_noom_redis_log, 0,
                       "noom: redis: link to \"%V\" lost: %s",
                       &ngx_noom_redis_rcf->addr, why ? why : "error");
