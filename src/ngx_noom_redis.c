@@ -68,6 +68,9 @@ static void ngx_noom_redis_down_handler(ngx_event_t *ev);
 static void ngx_noom_redis_down(void);
 static void ngx_noom_redis_retry_handler(ngx_event_t *ev);
 static void ngx_noom_redis_tick_handler(ngx_event_t *ev);
+static void ngx_noom_redis_sent(void);
+static void ngx_noom_redis_answered(void);
+static void ngx_noom_redis_flush_handler(ngx_event_t *ev);
 static void ngx_noom_redis_setup_reply(redisAsyncContext *ac, void *r,
     void *data);
 static void ngx_noom_redis_ready(ngx_uint_t i);
@@ -93,6 +96,7 @@ static ngx_noom_redis_handler_t  *ngx_noom_redis_h;
 static ngx_event_t                ngx_noom_redis_retry_ev;
 static ngx_event_t                ngx_noom_redis_down_ev;
 static ngx_event_t                ngx_noom_redis_tick_ev;
+static ngx_event_t                ngx_noom_redis_flush_ev;
 static ngx_msec_t                 ngx_noom_redis_backoff;
 static ngx_msec_t                 ngx_noom_redis_last_reply;
 static ngx_uint_t                 ngx_noom_redis_pending;
@@ -126,6 +130,10 @@ ngx_noom_redis_init_process(ngx_cycle_t *cycle, ngx_noom_redis_conf_t *rcf,
     ngx_noom_redis_tick_ev.log = cycle->log;
     ngx_noom_redis_tick_ev.cancelable = 1;
 
+    ngx_noom_redis_flush_ev.handler = ngx_noom_redis_flush_handler;
+    ngx_noom_redis_flush_ev.data = &ngx_noom_redis_flush_ev;
+    ngx_noom_redis_flush_ev.log = cycle->log;
+
     /* the first attempt in the first turn of the loop, not in init */
 
     ngx_post_event(&ngx_noom_redis_retry_ev, &ngx_posted_events);
@@ -152,6 +160,10 @@ ngx_noom_redis_exit_process(void)
 
     if (ngx_noom_redis_tick_ev.timer_set) {
         ngx_del_timer(&ngx_noom_redis_tick_ev);
+    }
+
+    if (ngx_noom_redis_flush_ev.timer_set) {
+        ngx_del_timer(&ngx_noom_redis_flush_ev);
     }
 
     if (ngx_noom_redis_down_ev.posted) {
@@ -440,6 +452,7 @@ ngx_noom_redis_down(void)
     }
 
     ngx_noom_redis_pending = 0;
+    ngx_noom_redis_answered();
 
     if (was) {
         ngx_noom_redis_h->down();
@@ -625,7 +638,7 @@ ngx_noom_redis_command(ngx_noom_redis_reply_pt handler, void *data,
         return NGX_ERROR;
     }
 
-    ngx_noom_redis_pending++;
+    ngx_noom_redis_sent();
 
     return NGX_OK;
 }
@@ -639,6 +652,7 @@ ngx_noom_redis_reply(redisAsyncContext *ac, void *r, void *data)
     if (r && ngx_noom_redis_pending) {
         ngx_noom_redis_pending--;
         ngx_noom_redis_last_reply = ngx_current_msec;
+        ngx_noom_redis_answered();
     }
 
     if (call->handler) {
@@ -723,7 +737,7 @@ ngx_noom_redis_script(ngx_noom_redis_reply_pt handler, void *data,
         return NGX_ERROR;
     }
 
-    ngx_noom_redis_pending++;
+    ngx_noom_redis_sent();
 
     return NGX_OK;
 }
@@ -739,6 +753,7 @@ ngx_noom_redis_script_reply(redisAsyncContext *ac, void *r, void *data)
     if (reply && ngx_noom_redis_pending) {
         ngx_noom_redis_pending--;
         ngx_noom_redis_last_reply = ngx_current_msec;
+        ngx_noom_redis_answered();
     }
 
     if (reply && reply->type == REDIS_REPLY_ERROR && !call->retried
@@ -758,7 +773,7 @@ ngx_noom_redis_script_reply(redisAsyncContext *ac, void *r, void *data)
                                   call->argc, call->argv, call->argvlen)
             == REDIS_OK)
         {
-            ngx_noom_redis_pending++;
+            ngx_noom_redis_sent();
             return;
         }
 
@@ -810,6 +825,42 @@ ngx_noom_redis_subscribe(const char *cmd, int argc, const char **argv,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A worker that shuts down leaves when no timer that cannot be cancelled
+ * is left: one such timer keeps it, 1 s at most, until Redis has answered
+ * what its closing sockets sent (their leaves), so that the other nodes
+ * see them go now, not after noom_redis_node_timeout.
+ */
+
+static void
+ngx_noom_redis_sent(void)
+{
+    ngx_noom_redis_pending++;
+
+    if (ngx_exiting && !ngx_noom_redis_flush_ev.timer_set) {
+        ngx_add_timer(&ngx_noom_redis_flush_ev, 1000);
+    }
+}
+
+
+static void
+ngx_noom_redis_answered(void)
+{
+    if (ngx_noom_redis_pending == 0 && ngx_noom_redis_flush_ev.timer_set) {
+        ngx_del_timer(&ngx_noom_redis_flush_ev);
+    }
+}
+
+
+static void
+ngx_noom_redis_flush_handler(ngx_event_t *ev)
+{
+    ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                  "noom: redis: exiting with %ui commands unanswered",
+                  ngx_noom_redis_pending);
 }
 
 

@@ -51,15 +51,23 @@ is_deeply($lobby->call('list_rooms'), [['r1'], { r1 => 2 }],
     'list_rooms agrees');
 is($redis->cli('ZCARD', 'noom:nodes'), 2, 'two nodes are left in Redis');
 
-my $reaped = 0;
-$reaped += $_->status_json->{redis}{reaped} for @node[0, 1];
+my $reaped_1 = $node[0]->status_json->{redis}{reaped};
+my $reaped = $reaped_1 + $node[1]->status_json->{redis}{reaped};
 is($reaped, 2, 'the two members were removed once, by one node');
 
 is_deeply([sort map { $_->{nickname} }
     @{ $alice->call('enter_room', 'r1')->[1] }], ['bob'],
     'the room lists only the living');
 
+# a graceful stop: the node's members leave as their sockets close
+
+$alice->flush_events;
 $node[1]->check;
+is_deeply($alice->event('bye', 10), ['bob', 1, $bob->id],
+    'a node stopped gracefully says bye for its members');
+is($node[0]->status_json->{redis}{reaped}, $reaped_1,
+    'itself: nobody had to remove them');
+
 $node[0]->done;
 
 ###############################################################################
