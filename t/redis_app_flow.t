@@ -161,6 +161,13 @@ ok($st->{messages_out} > 0 && $st->{messages_in} > 0,
     'node 2 counts messages out to and in from Redis');
 is($st->{bad}, 0, 'and no bad ones');
 
+my (undef, undef, $prom) = $node[2]->get('/status?format=prometheus');
+like($prom, qr/^noom_redis_nodes 3$/m, 'Prometheus: three nodes');
+like($prom, qr/^noom_redis_linked_workers 2$/m,
+    'Prometheus: both workers linked');
+like($prom, qr/^noom_redis_messages_out_total [1-9]/m,
+    'Prometheus: messages out');
+
 $_->check for @node[1, 2];
 $node[0]->done;
 

@@ -2,7 +2,9 @@
 
 # What comes from Redis is not trusted: messages of a wrong form on noom's
 # channels and on the emitter's are dropped, counted and logged, and the
-# members get nothing of them; a well-formed one still arrives.
+# members get nothing of them; a well-formed one still arrives.  The node
+# reaches Redis through its unix socket, with a password and a database;
+# noom_redis's own mistakes stop the configuration.
 
 use strict;
 use warnings;
@@ -13,8 +15,8 @@ use Noom::Test;
 
 plan skip_all => 'no redis-server' unless Noom::Redis::available();
 
-my $redis = Noom::Redis->new;
-my $t = $redis->node;
+my $redis = Noom::Redis->new(password => 'pass word');
+my $t = $redis->node(unix => 1, db => 3);
 
 my $alice = Noom::SIO->connect_on_worker($t, 0);
 my $bob = Noom::SIO->connect_on_worker($t, 1);
@@ -64,5 +66,28 @@ is($t->status_json->{redis}{bad}, 2 * @bad, 'nothing more counted as bad');
 is_deeply($alice->call('new_message', 'ok', 'r1'), [],
     'the room works on');
 like($bob->event('new_message')->[0], qr/: ok$/, 'and delivers');
+
+is($redis->cli('-n', 3, 'HLEN', 'noom:m:r1'), 2,
+    'the members are in database 3');
+
+# configuration mistakes name the directive
+
+my $c = Noom::Test->new(workers => 1);
+for my $bad (['127.0.0.1:6379 db=x', qr/"noom_redis": invalid "db=x"/],
+    ['127.0.0.1:6379 user=x', qr/"noom_redis": unknown parameter "user=x"/],
+    ['127.0.0.1:99999', qr/"noom_redis": invalid port/])
+{
+    $c->write_conf(<<"EOF");
+%%TEST_GLOBALS%%
+events { }
+http {
+    noom_redis $bad->[0];
+    server { listen 127.0.0.1:%%PORT%%; location /ws { noom_rooms; } }
+}
+EOF
+    my ($ok, $out) = $c->test_conf;
+    ok(!$ok && $out =~ $bad->[1], "noom_redis $bad->[0] is refused")
+        or diag $out;
+}
 
 $t->done;

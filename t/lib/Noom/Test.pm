@@ -1039,6 +1039,7 @@ sub new {
             CLEANUP => !$ENV{TEST_NOOM_KEEP}),
         %o,
     }, $class;
+    chmod 0755, $self->{dir};   # nginx's workers run as nobody
     return $self->start;
 }
 
@@ -1054,7 +1055,10 @@ sub start {
         open STDERR, '>&', \*STDOUT;
         exec $SERVER, '--port', $self->{port}, '--bind', '127.0.0.1',
             '--save', '', '--appendonly', 'no', '--dir', $self->{dir},
-            '--daemonize', 'no', '--protected-mode', 'no'
+            '--daemonize', 'no', '--protected-mode', 'no',
+            '--unixsocket', "$self->{dir}/redis.sock",
+            '--unixsocketperm', '777',
+            ($self->{password} ? ('--requirepass', $self->{password}) : ())
             or exit 127;
     }
     $self->{pid} = $pid;
@@ -1083,7 +1087,9 @@ sub cli {
     open my $null, '>', '/dev/null';
     open my $err, '>&', \*STDERR;
     open STDERR, '>&', $null;
-    open my $fh, '-|', $CLI, '-p', $self->{port}, '--raw', @args;
+    my @auth = $self->{password}
+        ? ('-a', $self->{password}, '--no-auth-warning') : ();
+    open my $fh, '-|', $CLI, '-p', $self->{port}, @auth, '--raw', @args;
     open STDERR, '>&', $err;
     return undef unless $fh;
     local $/;
@@ -1101,7 +1107,10 @@ sub node {
     my $t = Noom::Test->new(workers => $o{workers} // 2);
     my $timeout = $o{node_timeout} // '10s';
     my $extra = $o{http} // '';
-    my $addr = $self->address;
+    # unix => 1: through the unix socket; password and db= as the server
+    my $addr = $o{unix} ? "unix:$self->{dir}/redis.sock" : $self->address;
+    $addr .= qq{ "password=$self->{password}"} if $self->{password};
+    $addr .= " db=$o{db}" if $o{db};
     $t->write_conf(<<"EOF")->run;
 %%TEST_GLOBALS%%
 events { worker_connections 1024; }
