@@ -57,7 +57,6 @@
 
 typedef struct {
     ngx_str_node_t             sn;
-    ngx_queue_t                waiting;     /* ngx_noom_cjoin_t */
     uint64_t                   uid;         /* in this node's zone */
     ngx_uint_t                 refs;
     ngx_uint_t                 state;
@@ -502,7 +501,6 @@ ngx_noom_cluster_sub(u_char *name, size_t len, ngx_uint_t create)
     sub->sn.str.data = (u_char *) (sub + 1);
     sub->sn.str.len = len;
     ngx_memcpy(sub->sn.str.data, name, len);
-    ngx_queue_init(&sub->waiting);
     sub->uid = 0;
     sub->refs = 0;
     sub->state = NGX_NOOM_SUB_NONE;
@@ -633,15 +631,13 @@ ngx_noom_cluster_join(ngx_noom_ctx_t *ctx, ngx_str_t *name, int64_t ack,
         ngx_noom_cluster_sub_send(sub, "SUBSCRIBE");
     }
 
+    ngx_queue_insert_tail(&ngx_noom_cluster_joins, &j->queue);
+
     if (sub->state == NGX_NOOM_SUB_READY) {
-        ngx_queue_insert_tail(&ngx_noom_cluster_joins, &j->queue);
         ngx_noom_cluster_join_send(j);
-        return NGX_OK;
     }
 
-    /* sent when the subscription is confirmed */
-
-    ngx_queue_insert_tail(&sub->waiting, &j->queue);
+    /* otherwise sent when the subscription is confirmed */
 
     return NGX_OK;
 }
@@ -753,6 +749,19 @@ ngx_noom_cluster_join_reply(redisReply *reply, void *data)
 
         ngx_noom_cluster_unref(j->sub);
         ngx_free(j);
+        return;
+    }
+
+    if (ctx->member
+        && (ctx->member->room->len != name.len
+            || ngx_memcmp(ctx->member->room->name, name.data, name.len) != 0))
+    {
+        /* one room at a time: this cannot be, and is not let be */
+        if (status == 0) {
+            (void) ngx_noom_cluster_leave_send(name.data, name.len, j->id);
+        }
+
+        ngx_noom_cluster_join_fail(j, NGX_NOOM_ERR_CLUSTER);
         return;
     }
 
@@ -868,9 +877,7 @@ ngx_noom_cluster_leave_send(u_char *room, size_t len, u_char *id)
 void
 ngx_noom_cluster_forget(ngx_noom_ctx_t *ctx)
 {
-    ngx_queue_t       *q, *next;
-    ngx_rbtree_node_t *node, *root, *sentinel;
-    ngx_noom_csub_t   *sub;
+    ngx_queue_t       *q;
     ngx_noom_cjoin_t  *j;
 
     if (ngx_noom_cluster_rcf == NULL) {
@@ -885,35 +892,6 @@ ngx_noom_cluster_forget(ngx_noom_ctx_t *ctx)
 
         if (j->ctx == ctx) {
             j->ctx = NULL;
-        }
-    }
-
-    /* joins still waiting for a subscription are simply dropped */
-
-    root = ngx_noom_cluster_subs.root;
-    sentinel = ngx_noom_cluster_subs.sentinel;
-
-    if (root == sentinel) {
-        return;
-    }
-
-    for (node = ngx_rbtree_min(root, sentinel);
-         node;
-         node = ngx_rbtree_next(&ngx_noom_cluster_subs, node))
-    {
-        sub = (ngx_noom_csub_t *) node;
-
-        for (q = ngx_queue_head(&sub->waiting);
-             q != ngx_queue_sentinel(&sub->waiting);
-             q = next)
-        {
-            next = ngx_queue_next(q);
-            j = ngx_queue_data(q, ngx_noom_cjoin_t, queue);
-
-            if (j->ctx == ctx) {
-                /* the sub keeps a reference until it is confirmed */
-                j->ctx = NULL;
-            }
         }
     }
 }
@@ -1154,6 +1132,7 @@ static void
 ngx_noom_cluster_down(void)
 {
     ngx_queue_t        *q;
+    ngx_str_t           name;
     ngx_rbtree_node_t  *node, *root, *sentinel;
     ngx_noom_csub_t    *sub;
     ngx_noom_cjoin_t   *j;
@@ -1161,36 +1140,39 @@ ngx_noom_cluster_down(void)
     ngx_noom_cluster_list_valid = 0;
     ngx_noom_cluster_fetching = 0;
 
-    root = ngx_noom_cluster_subs.root;
-    sentinel = ngx_noom_cluster_subs.sentinel;
+    /* the joins sent were answered with no reply: these wait to be sent */
 
-    if (root == sentinel) {
-        goto done;
-    }
+    while (!ngx_queue_empty(&ngx_noom_cluster_joins)) {
+        q = ngx_queue_head(&ngx_noom_cluster_joins);
+        ngx_queue_remove(q);
+        j = ngx_queue_data(q, ngx_noom_cjoin_t, queue);
 
-    for (node = ngx_rbtree_min(root, sentinel);
-         node;
-         node = ngx_rbtree_next(&ngx_noom_cluster_subs, node))
-    {
-        sub = (ngx_noom_csub_t *) node;
-        sub->state = NGX_NOOM_SUB_NONE;
-
-        while (!ngx_queue_empty(&sub->waiting)) {
-            q = ngx_queue_head(&sub->waiting);
-            ngx_queue_remove(q);
-            j = ngx_queue_data(q, ngx_noom_cjoin_t, queue);
+        if (j->sub) {
+            name = j->sub->sn.str;
 
             if (j->ctx) {
                 ngx_noom_app_joined(j->ctx, NGX_NOOM_ERR_CLUSTER, j->ack,
-                                    j->event, &sub->sn.str, NULL, 0, 0, 0);
+                                    j->event, &name, NULL, 0, 0, 0);
             }
 
-            sub->refs--;
-            ngx_free(j);
+            j->sub->refs--;
         }
+
+        ngx_free(j);
     }
 
-done:
+    root = ngx_noom_cluster_subs.root;
+    sentinel = ngx_noom_cluster_subs.sentinel;
+
+    if (root != sentinel) {
+        for (node = ngx_rbtree_min(root, sentinel);
+             node;
+             node = ngx_rbtree_next(&ngx_noom_cluster_subs, node))
+        {
+            sub = (ngx_noom_csub_t *) node;
+            sub->state = NGX_NOOM_SUB_NONE;
+        }
+    }
 
     /* the sockets see the rooms of this node until the link is back */
     ngx_noom_relay_rooms_changed_local();
@@ -1200,7 +1182,7 @@ done:
 static void
 ngx_noom_cluster_subscribed(u_char *ch, size_t len, ngx_uint_t on)
 {
-    ngx_queue_t       *q;
+    ngx_queue_t       *q, *next;
     ngx_noom_csub_t   *sub;
     ngx_noom_cjoin_t  *j;
 
@@ -1239,18 +1221,24 @@ ngx_noom_cluster_subscribed(u_char *ch, size_t len, ngx_uint_t on)
 
     sub->state = NGX_NOOM_SUB_READY;
 
-    while (!ngx_queue_empty(&sub->waiting)) {
-        q = ngx_queue_head(&sub->waiting);
-        ngx_queue_remove(q);
+    for (q = ngx_queue_head(&ngx_noom_cluster_joins);
+         q != ngx_queue_sentinel(&ngx_noom_cluster_joins);
+         q = next)
+    {
+        next = ngx_queue_next(q);
         j = ngx_queue_data(q, ngx_noom_cjoin_t, queue);
 
+        if (j->sub != sub || j->sent) {
+            continue;
+        }
+
         if (j->ctx == NULL) {
+            ngx_queue_remove(q);
             ngx_free(j);
             ngx_noom_cluster_unref(sub);
             continue;
         }
 
-        ngx_queue_insert_tail(&ngx_noom_cluster_joins, &j->queue);
         ngx_noom_cluster_join_send(j);
     }
 }
