@@ -61,9 +61,35 @@ is(scalar @in, 3, 'three of the forty-seven racing get in');
 diag 'the three on nodes ' . join(',', sort keys %nodes);
 is($redis->cli('HGET', 'noom:count', 'cap'), 6, 'Redis counts six');
 
+# sockets that go while Redis decides leave nothing behind; a socket that
+# asks twice before the answer is refused the second time
+
+$c[$_]->call('leave_room') for 0 .. 49;
+ok(wait_empty(), 'everybody left');
+
+for my $i (0 .. 9) {
+    $c[$i]->emit('enter_room', 'gone');
+    $c[$i]->close_socket;
+}
+my $two = $c[10];
+my @two = ($two->{ack_id}++, $two->{ack_id}++);
+# both in one write: the second is read before Redis can answer the first
+$two->raw(join '', map {
+    Noom::WS::frame_bytes(data => "42$two[$_]"
+        . Noom::SIO->json->encode(['enter_room', qw(one two)[$_]]))
+} 0, 1);
+my @ans = map { $two->ack($_, 10) } @two;
+is($ans[0][0], 1, 'the first of two quick joins gets in');
+is($ans[1][0]{error}, 'busy', 'the second is refused: one at a time');
+ok(wait_empty('gone'), 'the joins of sockets that went are undone');
+is_deeply($c[11]->call('list_rooms'), [['one'], { one => 1 }],
+    'the list has only the room of the socket still there');
+$two->call('leave_room');
+ok(wait_empty('one'), 'and it goes too');
+
 my $local = 0;
 $local += $_->status_json->{members} for @node;
-is($local, 6, 'the nodes\' own zones hold six members between them');
+is($local, 0, 'the nodes\' own zones hold no member');
 
 $_->check for @node[1, 2];
 $node[0]->done;
@@ -71,8 +97,10 @@ $node[0]->done;
 ###############################################################################
 
 sub wait_empty {
+    my ($room) = @_;
+    $room //= 'cap';
     for (1 .. 200) {
-        return 1 if ($redis->cli('EXISTS', 'noom:m:cap') // '') eq '0';
+        return 1 if ($redis->cli('EXISTS', "noom:m:$room") // '') eq '0';
         Time::HiRes::sleep(0.02);
     }
     return 0;
