@@ -97,6 +97,7 @@ static ngx_event_t                ngx_noom_redis_retry_ev;
 static ngx_event_t                ngx_noom_redis_down_ev;
 static ngx_event_t                ngx_noom_redis_tick_ev;
 static ngx_event_t                ngx_noom_redis_flush_ev;
+static ngx_connection_t           ngx_noom_redis_nc;
 static ngx_msec_t                 ngx_noom_redis_backoff;
 static ngx_msec_t                 ngx_noom_redis_last_reply;
 static ngx_uint_t                 ngx_noom_redis_pending;
@@ -116,8 +117,15 @@ ngx_noom_redis_init_process(ngx_cycle_t *cycle, ngx_noom_redis_conf_t *rcf,
     ngx_noom_redis_log = cycle->log;
     ngx_noom_redis_backoff = 0;
 
+    /*
+     * A timer's debug line reads its data as a connection: the timers
+     * set here, before the loop runs, point at one with no socket.
+     */
+
+    ngx_noom_redis_nc.fd = (ngx_socket_t) -1;
+
     ngx_noom_redis_retry_ev.handler = ngx_noom_redis_retry_handler;
-    ngx_noom_redis_retry_ev.data = &ngx_noom_redis_retry_ev;
+    ngx_noom_redis_retry_ev.data = &ngx_noom_redis_nc;
     ngx_noom_redis_retry_ev.log = cycle->log;
     ngx_noom_redis_retry_ev.cancelable = 1;
 
@@ -134,9 +142,17 @@ ngx_noom_redis_init_process(ngx_cycle_t *cycle, ngx_noom_redis_conf_t *rcf,
     ngx_noom_redis_flush_ev.data = &ngx_noom_redis_flush_ev;
     ngx_noom_redis_flush_ev.log = cycle->log;
 
-    /* the first attempt in the first turn of the loop, not in init */
+    if (ngx_noom_shm) {
+        ngx_noom_shm->workers[ngx_worker].redis_up = 0;
+    }
 
-    ngx_post_event(&ngx_noom_redis_retry_ev, &ngx_posted_events);
+    /*
+     * The first attempt in the first turn of the loop, not in init; a
+     * timer, as a posted event waits for some other event to wake the
+     * worker, and a respawned worker may have none.
+     */
+
+    ngx_add_timer(&ngx_noom_redis_retry_ev, 1);
 
     return NGX_OK;
 }
@@ -152,10 +168,6 @@ ngx_noom_redis_exit_process(void)
 
     if (ngx_noom_redis_retry_ev.timer_set) {
         ngx_del_timer(&ngx_noom_redis_retry_ev);
-    }
-
-    if (ngx_noom_redis_retry_ev.posted) {
-        ngx_delete_posted_event(&ngx_noom_redis_retry_ev);
     }
 
     if (ngx_noom_redis_tick_ev.timer_set) {

@@ -38,6 +38,27 @@ $bob->flush_events;
 is_deeply($lobby->call('list_rooms'), [['r1', 'r2'], { r1 => 3, r2 => 1 }],
     'three in r1, one in r2');
 
+# one worker of node 1 killed: its successor tells Redis its predecessor's
+# members are gone, and the other nodes get bye
+
+my $erin = Noom::SIO->connect_on_worker($node[0], 1);
+$erin->call('nickname', 'erin');
+is($erin->call('enter_room', 'r1')->[0], 4, 'erin on node 1 worker 1');
+$_->flush_events for $alice, $bob, $carol;
+
+my $pid = $node[0]->status_json->{workers}[1]{pid};
+kill 'KILL', $pid;
+my $bye = $alice->event('bye', 10);
+is_deeply([@$bye[0, 2]], ['erin', $erin->id],
+    'the same node\'s other worker says bye, from its zone (with its '
+    . 'count, not the cluster\'s)');
+is_deeply($bob->event('bye', 10), ['erin', 3, $erin->id],
+    'another node gets bye once the successor has spoken to Redis');
+ok($redis->wait_linked($node[0]), 'the successor links to Redis');
+is($redis->cli('HLEN', 'noom:m:r1'), 3, 'Redis counts three again');
+ok($bob->no_event('bye') && $alice->no_event('bye', 0.1),
+    'nobody gets a second bye');
+
 # the whole of node 3, at once
 ok($node[2]->kill_group >= 3, 'node 3\'s master and workers are killed');
 
@@ -68,7 +89,7 @@ is_deeply($alice->event('bye', 10), ['bob', 1, $bob->id],
 is($node[0]->status_json->{redis}{reaped}, $reaped_1,
     'itself: nobody had to remove them');
 
-$node[0]->done;
+$node[0]->done(allow => qr/exited on signal 9/);
 
 ###############################################################################
 

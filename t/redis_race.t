@@ -91,6 +91,20 @@ my $local = 0;
 $local += $_->status_json->{members} for @node;
 is($local, 0, 'the nodes\' own zones hold no member');
 
+# noom_max_rooms holds for the cluster: two nodes of another database,
+# two rooms at most between them
+
+my @small = map { $redis->node(db => 1, http => 'noom_max_rooms 2;') } 1, 2;
+my @s = map { Noom::SIO->connect($small[$_ % 2]) } 0 .. 3;
+is($s[0]->call('enter_room', 'a')->[0], 1, 'room a on one node');
+is($s[1]->call('enter_room', 'b')->[0], 1, 'room b on the other');
+is($s[2]->call('enter_room', 'c')->[0]{error}, 'too_many_rooms',
+    'a third room is refused on the first node');
+is($s[3]->call('enter_room', 'd')->[0]{error}, 'too_many_rooms',
+    'and on the second');
+is($s[3]->call('enter_room', 'a')->[0], 2, 'an existing room can be joined');
+$_->check for @small;
+
 $_->check for @node[1, 2];
 $node[0]->done;
 
