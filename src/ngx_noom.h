@@ -725,6 +725,7 @@ ngx_int_t ngx_noom_cluster_rooms_list(u_char *buf, size_t size,
     ngx_uint_t *n);
 ngx_int_t ngx_noom_cluster_rooms_changed(void);
 ngx_int_t ngx_noom_cluster_list_rooms(ngx_noom_ctx_t *ctx, int64_t ack);
+ngx_int_t ngx_noom_cluster_stats(json_t *stats);
 
 
 /*

@@ -1080,6 +1080,42 @@ ngx_noom_cluster_rooms_list(u_char *buf, size_t size, ngx_uint_t *n)
 }
 
 
+/* the admin panel's server_stats: this node in the cluster */
+
+ngx_int_t
+ngx_noom_cluster_stats(json_t *stats)
+{
+    json_t            *c;
+    ngx_noom_stats_t  *st;
+
+    if (ngx_noom_cluster_rcf == NULL) {
+        return NGX_OK;
+    }
+
+    st = &ngx_noom_shm->stats;
+
+    c = json_pack("{ss#sbsIsIsIsIsIsIsI}",
+                  "node", ngx_noom_cluster_rcf->node,
+                  (int) NGX_NOOM_NODE_LEN,
+                  "linked", (int) ngx_noom_redis_linked(),
+                  "linkedWorkers",
+                  (json_int_t) ngx_noom_workers_sum(
+                      offsetof(ngx_noom_worker_t, redis_up)),
+                  "nodes", (json_int_t) st->redis_nodes,
+                  "messagesIn", (json_int_t) st->redis_in,
+                  "messagesOut", (json_int_t) st->redis_out,
+                  "drops", (json_int_t) st->redis_drops,
+                  "reconnects", (json_int_t) st->redis_reconnects,
+                  "reaped", (json_int_t) st->redis_reaped);
+
+    if (c == NULL || json_object_set_new(stats, "cluster", c) != 0) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 /* while linked, room_change follows the list's changes in Redis */
 
 ngx_int_t

@@ -16,7 +16,7 @@ use Noom::Test;
 plan skip_all => 'no redis-server' unless Noom::Redis::available();
 
 my $redis = Noom::Redis->new;
-my @node = map { $redis->node } 1 .. 3;
+my @node = map { $redis->node(location => 'noom_admin on; noom_admin_auth off;') } 1 .. 3;
 
 # a and b on node 1, c and d on node 2, e and f on node 3, one per worker
 my ($alice, $bob, $carol, $dave, $erin, $frank) = map {
@@ -160,6 +160,12 @@ my $st = $node[1]->status_json->{redis};
 ok($st->{messages_out} > 0 && $st->{messages_in} > 0,
     'node 2 counts messages out to and in from Redis');
 is($st->{bad}, 0, 'and no bad ones');
+
+my $admin = Noom::SIO->connect($node[2], nsp => '/admin');
+my $cl = $admin->event('server_stats')->[0]{cluster};
+is($cl->{nodes}, 3, 'the admin panel\'s server_stats shows three nodes');
+ok($cl->{linked} && $cl->{linkedWorkers} == 2, 'and the link up');
+like($cl->{node}, qr/^[0-9a-f]{16}$/, 'and the node\'s name');
 
 my (undef, undef, $prom) = $node[2]->get('/status?format=prometheus');
 like($prom, qr/^noom_redis_nodes 3$/m, 'Prometheus: three nodes');

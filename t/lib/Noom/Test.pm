@@ -1107,6 +1107,7 @@ sub node {
     my $t = Noom::Test->new(workers => $o{workers} // 2);
     my $timeout = $o{node_timeout} // '10s';
     my $extra = $o{http} // '';
+    my $loc = $o{location} // '';
     # unix => 1: through the unix socket; password and db= as the server
     my $addr = $o{unix} ? "unix:$self->{dir}/redis.sock" : $self->address;
     $addr .= qq{ "password=$self->{password}"} if $self->{password};
@@ -1121,7 +1122,7 @@ http {
     $extra
     server {
         listen 127.0.0.1:%%PORT%% reuseport;
-        location /ws { noom_rooms; noom_worker_header on; }
+        location /ws { noom_rooms; noom_worker_header on; $loc }
         location /status { noom_status; }
     }
 }
