@@ -16,9 +16,12 @@ use Noom::Test;
 plan skip_all => 'no redis-server' unless Noom::Redis::available();
 
 my $redis = Noom::Redis->new;
-my @node = map { $redis->node(location => 'noom_admin on; noom_admin_auth off;') } 1 .. 3;
+my @node = map {
+    $redis->node(location => 'noom_admin on; noom_admin_auth off;')
+} 1 .. 3;
 
-# a and b on node 1, c and d on node 2, e and f on node 3, one per worker
+# alice and bob on node 1, carol and dave on node 2, erin and frank on
+# node 3, one per worker
 my ($alice, $bob, $carol, $dave, $erin, $frank) = map {
     Noom::SIO->connect_on_worker($node[int($_ / 2)], $_ % 2)
 } 0 .. 5;
