@@ -108,6 +108,8 @@ static void ngx_noom_cluster_fetch(void);
 static void ngx_noom_cluster_fetch_handler(ngx_event_t *ev);
 static void ngx_noom_cluster_list_reply(redisReply *reply, void *data);
 static ngx_int_t ngx_noom_cluster_list_store(redisReply *reply);
+static void ngx_noom_cluster_count(u_char *p, size_t len);
+static size_t ngx_noom_cluster_list_used(void);
 static void ngx_noom_cluster_beat_handler(ngx_event_t *ev);
 static void ngx_noom_cluster_beat_reply(redisReply *reply, void *data);
 static ngx_uint_t ngx_noom_cluster_remote(ngx_noom_room_t *room);
@@ -122,7 +124,10 @@ static ngx_uint_t ngx_noom_cluster_remote(ngx_noom_room_t *room);
 
 const char  *ngx_noom_cluster_lua =
 "local op = ARGV[1]\n"
-"local changed = false\n"
+"local function count(room, n)\n"
+"  local v = redis.call('INCR', 'noom:ver')\n"
+"  redis.call('PUBLISH', 'noom:rooms', v .. ' ' .. n .. ' ' .. room)\n"
+"end\n"
 "local function nick_of(v)\n"
 "  return string.match(v, '^[^\\t]*\\t[^\\t]*\\t(.*)$') or ''\n"
 "end\n"
@@ -140,14 +145,15 @@ const char  *ngx_noom_cluster_lua =
 "  redis.call('HDEL', 'noom:n:' .. node, id)\n"
 "  if not v then return -1 end\n"
 "  redis.call('HDEL', mk, id)\n"
-"  changed = true\n"
 "  local n = redis.call('HINCRBY', 'noom:count', room, -1)\n"
 "  if n <= 0 then\n"
 "    redis.call('HDEL', 'noom:count', room)\n"
 "    redis.call('ZREM', 'noom:rooms', room)\n"
 "    redis.call('DEL', mk)\n"
+"    count(room, 0)\n"
 "    return 0\n"
 "  end\n"
+"  count(room, n)\n"
 "  note(room, skip, '-', {'bye', nick_of(v), n, id})\n"
 "  return n\n"
 "end\n"
@@ -158,8 +164,9 @@ const char  *ngx_noom_cluster_lua =
 "  redis.call('HSET', 'noom:m:' .. room, id, node .. '\\t' .. w .. '\\t'\n"
 "    .. nick)\n"
 "  redis.call('HSET', 'noom:n:' .. node, id, w .. '\\t' .. room)\n"
-"  changed = true\n"
-"  return redis.call('HINCRBY', 'noom:count', room, 1)\n"
+"  local n = redis.call('HINCRBY', 'noom:count', room, 1)\n"
+"  count(room, n)\n"
+"  return n\n"
 "end\n"
 "local r = 0\n"
 "if op == 'join' then\n"
@@ -193,7 +200,7 @@ const char  *ngx_noom_cluster_lua =
 "      .. ARGV[6])\n"
 "  end\n"
 "elseif op == 'list' then\n"
-"  r = {}\n"
+"  r = {tonumber(redis.call('GET', 'noom:ver') or '0')}\n"
 "  for _, name in ipairs(redis.call('ZRANGE', 'noom:rooms', 0, -1)) do\n"
 "    r[#r + 1] = name\n"
 "    r[#r + 1] = tonumber(redis.call('HGET', 'noom:count', name) or '0')\n"
@@ -234,7 +241,6 @@ const char  *ngx_noom_cluster_lua =
 "    end\n"
 "  end\n"
 "end\n"
-"if changed then redis.call('PUBLISH', 'noom:rooms', '1') end\n"
 "return r\n";
 
 
@@ -264,6 +270,7 @@ static ngx_uint_t                  ngx_noom_cluster_list_n;
 static ngx_uint_t                  ngx_noom_cluster_list_valid;
 static ngx_uint_t                  ngx_noom_cluster_fetching;
 static ngx_uint_t                  ngx_noom_cluster_fetch_again;
+static uint64_t                    ngx_noom_cluster_list_ver;
 static ngx_event_t                 ngx_noom_cluster_fetch_ev;
 static ngx_event_t                 ngx_noom_cluster_beat_ev;
 
@@ -1155,8 +1162,11 @@ ngx_noom_cluster_up(void)
 
     ngx_noom_cluster_resync();
 
+    /* a Redis that restarted counts its versions from 0 again */
+
+    ngx_noom_cluster_list_ver = 0;
     ngx_noom_cluster_fetching = 0;
-    ngx_noom_cluster_fetch();
+    ngx_noom_cluster_fetch_handler(&ngx_noom_cluster_fetch_ev);
 
     if (ngx_worker == 0 && !ngx_noom_cluster_beat_ev.timer_set) {
         ngx_add_timer(&ngx_noom_cluster_beat_ev, 1);
@@ -1284,7 +1294,7 @@ static void
 ngx_noom_cluster_message(u_char *ch, size_t ch_len, u_char *p, size_t len)
 {
     if (ch_len == 10 && ngx_strncmp(ch, "noom:rooms", 10) == 0) {
-        ngx_noom_cluster_fetch();
+        ngx_noom_cluster_count(p, len);
         return;
     }
 
@@ -1880,9 +1890,10 @@ ngx_noom_cluster_list_rooms(ngx_noom_ctx_t *ctx, int64_t ack)
 
 
 /*
- * Every change of the list anywhere says so on "noom:rooms"; each worker
- * asks for the list, one request at a time, and its sockets get it as
- * room_change (at most once per noom_room_change_interval).
+ * The whole list: when the link comes up, and when a change was missed.
+ * Between two, each change anywhere comes on "noom:rooms" as "<version>
+ * <count> <room>" and is applied to the list as it is (a count of 0: the
+ * room went; a room not in the list: a new one, the newest).
  */
 
 static void
@@ -1952,19 +1963,30 @@ static ngx_int_t
 ngx_noom_cluster_list_store(redisReply *reply)
 {
     u_char                *p, *last;
+    uint64_t               ver;
     ngx_uint_t             i, n;
     redisReply            *name, *count;
     ngx_noom_room_info_t  *info;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements == 0
+        || reply->element[0]->type != REDIS_REPLY_INTEGER)
+    {
         return NGX_DECLINED;
+    }
+
+    ver = (uint64_t) reply->element[0]->integer;
+
+    if (ngx_noom_cluster_list_valid && ver < ngx_noom_cluster_list_ver) {
+        /* changes that came since are newer than this list */
+        return NGX_OK;
     }
 
     p = ngx_noom_cluster_list;
     last = p + ngx_noom_cluster_list_len;
     n = 0;
 
-    for (i = 0; i + 1 < reply->elements; i += 2) {
+    for (i = 1; i + 1 < reply->elements; i += 2) {
         name = reply->element[i];
         count = reply->element[i + 1];
 
@@ -1988,9 +2010,116 @@ ngx_noom_cluster_list_store(redisReply *reply)
     }
 
     ngx_noom_cluster_list_n = n;
+    ngx_noom_cluster_list_ver = ver;
     ngx_noom_cluster_list_valid = 1;
 
     return NGX_OK;
+}
+
+
+/* "<version> <count> <room>": one room's new count */
+
+static void
+ngx_noom_cluster_count(u_char *p, size_t len)
+{
+    u_char                *last, *q, *e;
+    size_t                 one, rest;
+    uint64_t               ver;
+    ngx_int_t              v, count;
+    ngx_uint_t             i;
+    ngx_noom_room_info_t  *info;
+
+    last = p + len;
+
+    q = ngx_strlchr(p, last, ' ');
+    e = q ? ngx_strlchr(q + 1, last, ' ') : NULL;
+
+    if (e == NULL
+        || (v = ngx_atoi(p, q - p)) == NGX_ERROR
+        || (count = ngx_atoi(q + 1, e - q - 1)) == NGX_ERROR
+        || (size_t) (last - e - 1) > ngx_noom_cluster_mcf->max_room_name
+        || last - e - 1 == 0)
+    {
+        ngx_noom_cluster_bad("bad count", (u_char *) "noom:rooms", 10);
+        return;
+    }
+
+    ver = (uint64_t) v;
+
+    if (!ngx_noom_cluster_list_valid || ver <= ngx_noom_cluster_list_ver) {
+        /* the list to come has it */
+        return;
+    }
+
+    if (ver != ngx_noom_cluster_list_ver + 1) {
+        ngx_noom_cluster_fetch();
+    }
+
+    ngx_noom_cluster_list_ver = ver;
+
+    e++;
+    len = last - e;
+    p = ngx_noom_cluster_list;
+    last = p + ngx_noom_cluster_list_len;
+
+    for (i = 0; i < ngx_noom_cluster_list_n; i++) {
+        info = (ngx_noom_room_info_t *) p;
+        one = ngx_align(sizeof(ngx_noom_room_info_t) + info->len + 1, 8);
+
+        if (info->len == len
+            && ngx_memcmp(p + sizeof(ngx_noom_room_info_t), e, len) == 0)
+        {
+            if (count) {
+                info->count = count;
+                goto changed;
+            }
+
+            /* the room went: the rooms after it move up */
+
+            rest = ngx_noom_cluster_list_used() - (p + one
+                                                  - ngx_noom_cluster_list);
+            ngx_memmove(p, p + one, rest);
+            ngx_noom_cluster_list_n--;
+            goto changed;
+        }
+
+        p += one;
+    }
+
+    one = ngx_align(sizeof(ngx_noom_room_info_t) + len + 1, 8);
+
+    if (count == 0 || (size_t) (last - p) < one) {
+        return;
+    }
+
+    info = (ngx_noom_room_info_t *) p;
+    info->count = count;
+    info->len = len;
+    p = ngx_cpymem(p + sizeof(ngx_noom_room_info_t), e, len);
+    *p = '\0';
+    ngx_noom_cluster_list_n++;
+
+changed:
+
+    ngx_noom_relay_rooms_changed_local();
+}
+
+
+static size_t
+ngx_noom_cluster_list_used(void)
+{
+    u_char                *p;
+    ngx_uint_t             i;
+    ngx_noom_room_info_t  *info;
+
+    p = ngx_noom_cluster_list;
+
+    for (i = 0; i < ngx_noom_cluster_list_n; i++) {
+        info = (ngx_noom_room_info_t *) p;
+        p += ngx_align(sizeof(ngx_noom_room_info_t) + info->len + 1, 8);
+    }
+
+    return p - ngx_noom_cluster_list;
 }
 
 

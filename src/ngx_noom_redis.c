@@ -15,18 +15,22 @@
  * to 3 s.  A command connection that leaves a command unanswered for
  * 3 s (a cut network gives no reset) is taken down the same way; a PING
  * every second keeps that true of an idle link.  Commands are bounded:
- * past max_pending unanswered ones, a command is refused, and the caller
- * counts a drop.
+ * past max_pending unanswered ones, or 16 MB not yet written to the
+ * socket, a command is refused, and the caller counts a drop.
  */
 
 
 #include "ngx_noom_cluster.h"
+#include <hiredis/sds.h>
 
 
 #define NGX_NOOM_REDIS_BACKOFF_MIN  100
 #define NGX_NOOM_REDIS_BACKOFF_MAX  3000
 #define NGX_NOOM_REDIS_STALL        3000
 #define NGX_NOOM_REDIS_TICK         1000
+
+/* bytes written to hiredis but not yet to its socket, at most */
+#define NGX_NOOM_REDIS_OBUF_MAX     (16 * 1024 * 1024)
 
 #define NGX_NOOM_REDIS_CMD          0
 #define NGX_NOOM_REDIS_SUB          1
@@ -624,7 +628,8 @@ ngx_noom_redis_command(ngx_noom_redis_reply_pt handler, void *data,
     ac = ngx_noom_redis_conns[NGX_NOOM_REDIS_CMD].ac;
 
     if (ac == NULL || !ngx_noom_redis_is_linked
-        || ngx_noom_redis_pending >= ngx_noom_redis_rcf->max_pending)
+        || ngx_noom_redis_pending >= ngx_noom_redis_rcf->max_pending
+        || sdslen(ac->c.obuf) > NGX_NOOM_REDIS_OBUF_MAX)
     {
         return NGX_DECLINED;
     }
@@ -694,7 +699,8 @@ ngx_noom_redis_script(ngx_noom_redis_reply_pt handler, void *data,
     ac = ngx_noom_redis_conns[NGX_NOOM_REDIS_CMD].ac;
 
     if (ac == NULL || !ngx_noom_redis_is_linked
-        || ngx_noom_redis_pending >= ngx_noom_redis_rcf->max_pending)
+        || ngx_noom_redis_pending >= ngx_noom_redis_rcf->max_pending
+        || sdslen(ac->c.obuf) > NGX_NOOM_REDIS_OBUF_MAX)
     {
         return NGX_DECLINED;
     }

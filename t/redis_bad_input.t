@@ -36,6 +36,9 @@ my @bad = (
     ['noom:r:r1', 'noom1 R - - [1,2]'],
     ['noom:r:r1', 'noom1 R - - ["a",'],
     ['noom:r:r1', "noom1 R - - [\"\xff\xfe\"]"],
+    ['noom:rooms', '1'],
+    ['noom:rooms', 'x 1 r1'],
+    ['noom:rooms', '99 -5 r1'],
     ['socket.io#/#r1#', 'not msgpack at all'],
     ['socket.io#/#r1#', "\x93\xa1a\x01\x02"],
     ['socket.io#/#', "\x93\xa7emitter\x82\xa4type\x02\xa4data\x91\xc4\x01x"
@@ -63,6 +66,8 @@ is_deeply($bob->event('good'), [1], 'at both workers');
 ok($alice->no_event('a'), 'the unicast reached nobody');
 
 is($t->status_json->{redis}{bad}, 2 * @bad, 'nothing more counted as bad');
+is_deeply($alice->call('list_rooms'), [['r1'], { r1 => 2 }],
+    'the room list is untouched');
 is_deeply($alice->call('new_message', 'ok', 'r1'), [],
     'the room works on');
 like($bob->event('new_message')->[0], qr/: ok$/, 'and delivers');
