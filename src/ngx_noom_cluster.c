@@ -654,9 +654,9 @@ static void
 ngx_noom_cluster_join_send(ngx_noom_cjoin_t *j)
 {
     u_char           mm[NGX_INT_T_LEN], mr[NGX_INT_T_LEN], w[NGX_INT_T_LEN];
-    ngx_noom_ctx_t  *ctx;
     size_t           lens[8];
     const char      *argv[8];
+    ngx_noom_ctx_t  *ctx;
 
     ctx = j->ctx;
 
@@ -1139,8 +1139,8 @@ ngx_noom_cluster_rooms_changed(void)
 static void
 ngx_noom_cluster_up(void)
 {
-    ngx_rbtree_node_t  *node, *root, *sentinel, *next;
     ngx_noom_csub_t    *sub;
+    ngx_rbtree_node_t  *node, *root, *sentinel, *next;
 
     root = ngx_noom_cluster_subs.root;
     sentinel = ngx_noom_cluster_subs.sentinel;
@@ -1177,11 +1177,11 @@ ngx_noom_cluster_up(void)
 static void
 ngx_noom_cluster_down(void)
 {
-    ngx_queue_t        *q;
     ngx_str_t           name;
-    ngx_rbtree_node_t  *node, *root, *sentinel;
+    ngx_queue_t        *q;
     ngx_noom_csub_t    *sub;
     ngx_noom_cjoin_t   *j;
+    ngx_rbtree_node_t  *node, *root, *sentinel;
 
     ngx_noom_cluster_list_valid = 0;
     ngx_noom_cluster_fetching = 0;
@@ -1479,9 +1479,9 @@ ngx_noom_cluster_emitter(u_char *room, size_t room_len, u_char *p,
     ngx_queue_t        *q, *list;
     ngx_noom_ctx_t     *ctx;
     ngx_noom_msg_t     *m;
-    ngx_noom_csub_t    *sub;
     msgpack_object     *o, *pkt, *opts, *type, *nsp, *d, *rooms, *except;
     msgpack_object     *r;
+    ngx_noom_csub_t    *sub;
     ngx_noom_lroom_t   *lr;
     msgpack_unpacked    u;
 
@@ -1792,8 +1792,8 @@ ngx_noom_cluster_resync(void)
     u_char           w[NGX_INT_T_LEN];
     size_t          *lens;
     ngx_uint_t       n, i;
-    ngx_queue_t     *q, *list;
     const char     **argv;
+    ngx_queue_t     *q, *list;
     ngx_noom_ctx_t  *ctx;
 
     list = ngx_noom_local_list(NGX_NOOM_LIST_APP);

@@ -622,8 +622,8 @@ ngx_int_t
 ngx_noom_redis_command(ngx_noom_redis_reply_pt handler, void *data,
     int argc, const char **argv, const size_t *argvlen)
 {
-    ngx_noom_redis_call_t  *call;
     redisAsyncContext      *ac;
+    ngx_noom_redis_call_t  *call;
 
     ac = ngx_noom_redis_conns[NGX_NOOM_REDIS_CMD].ac;
 

@@ -155,9 +155,12 @@ for my $s ($alice, $bob, $dave) {
         'a closed socket of node 2 says bye to ' . $nick{ $s->id });
 }
 
+is_deeply($bob->call('nickname', 'bobby'), [], 'bob renames himself');
+$nick{ $bob->id } = 'bobby';
+
 is_deeply(joined($erin, 'r1'),
     [4, sorted([map { peer($_) } $alice, $bob, $dave])],
-    'the room is whole: everyone in it is listed');
+    'the room is whole: everyone in it is listed, by their new names');
 
 my $st = $node[1]->status_json->{redis};
 ok($st->{messages_out} > 0 && $st->{messages_in} > 0,
