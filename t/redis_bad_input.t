@@ -75,6 +75,15 @@ like($bob->event('new_message')->[0], qr/: ok$/, 'and delivers');
 is($redis->cli('-n', 3, 'HLEN', 'noom:m:r1'), 2,
     'the members are in database 3');
 
+# a Redis that forgot the script (SCRIPT FLUSH) gets it again
+
+is($redis->cli('SCRIPT', 'FLUSH'), 'OK', 'the scripts are flushed');
+is_deeply($alice->call('leave_room'), [], 'a leave after the flush');
+is($alice->call('enter_room', 'r1')->[0], 2,
+    'and a join work, with the count of Redis');
+ok($t->wait_log(qr/script not loaded, sending it again/),
+    'the script was sent again after NOSCRIPT');
+
 # configuration mistakes name the directive
 
 my $c = Noom::Test->new(workers => 1);

@@ -6,7 +6,8 @@
 # reached another node is refused with "busy", joins are refused with
 # "busy".  When Redis is back, every worker re-registers its members: the
 # rooms are whole again without the clients doing anything, and nothing
-# is delivered twice.
+# is delivered twice.  Then Redis is stopped without closing its sockets
+# (SIGSTOP): the silent link is given up after 3 s and made again.
 
 use strict;
 use warnings;
@@ -86,6 +87,22 @@ my $j = $dave->call('enter_room', 'r1');
 is($j->[0], 4, 'a join works again, with the cluster\'s count');
 is(scalar @{ $j->[1] }, 3, 'and lists the three members');
 
+# Redis stops answering without closing (SIGSTOP, as a cut network):
+# a link with a command unanswered for 3 s goes down and is made again
+
+$_->flush_events for $alice, $bob, $carol, $dave;
+kill 'STOP', $redis->{pid};
+ok(wait_linked($_, 0, 15), 'a node gives up a silent link') for @node;
+is($alice->call('new_message', 'silent', 'r1')->[0]{error}, 'busy',
+    'meanwhile an event for the other node gets busy');
+kill 'CONT', $redis->{pid};
+ok($redis->wait_linked($_), 'a node links again once Redis answers')
+    for @node;
+is_deeply($alice->call('new_message', 'awake', 'r1'), [],
+    'chat is acked again');
+is($carol->event('new_message')->[0], 'alice: awake',
+    'and crosses to the other node');
+
 is_deeply([map { [sort $_->worker_pids] } @node], \@pids,
     'no worker was replaced');
 my $st = $node[0]->status_json;
@@ -99,8 +116,8 @@ $node[0]->done(allow => qr/redis/);
 ###############################################################################
 
 sub wait_linked {
-    my ($t, $n) = @_;
-    for (1 .. 500) {
+    my ($t, $n, $timeout) = @_;
+    for (1 .. ($timeout // 10) * 50) {
         return 1 if $t->status_json->{redis}{linked_workers} == $n;
         sleep 0.02;
     }
