@@ -1312,68 +1312,21 @@ ngx_noom_cluster_message(u_char *ch, size_t ch_len, u_char *p, size_t len)
 }
 
 
-/* noom1 <R|U> <skip node|-> <id|-> <JSON> */
-
 static void
 ngx_noom_cluster_room_message(u_char *room, size_t room_len, u_char *p,
     size_t len)
 {
-    u_char           *last, *skip, *id;
-    ngx_uint_t        unicast;
-    ngx_noom_csub_t  *sub;
+    ngx_noom_csub_t      *sub;
+    ngx_noom_node_msg_t   msg;
 
-    last = p + len;
-
-    if (len < 6 || ngx_strncmp(p, "noom1 ", 6) != 0) {
-        ngx_noom_cluster_bad("not \"noom1\"", room, room_len);
+    if (ngx_noom_node_msg_parse(p, len, &msg) != NGX_OK) {
+        ngx_noom_cluster_bad(msg.err, room, room_len);
         return;
     }
 
-    p += 6;
-
-    if (last - p < 2 || (p[0] != 'R' && p[0] != 'U') || p[1] != ' ') {
-        ngx_noom_cluster_bad("unknown type", room, room_len);
-        return;
-    }
-
-    unicast = (p[0] == 'U');
-    p += 2;
-
-    skip = p;
-
-    if (last - p >= 2 && p[0] == '-' && p[1] == ' ') {
-        skip = NULL;
-        p += 2;
-
-    } else if (last - p > NGX_NOOM_NODE_LEN && p[NGX_NOOM_NODE_LEN] == ' ') {
-        p += NGX_NOOM_NODE_LEN + 1;
-
-    } else {
-        ngx_noom_cluster_bad("bad node", room, room_len);
-        return;
-    }
-
-    id = p;
-
-    if (last - p >= 2 && p[0] == '-' && p[1] == ' ') {
-        id = NULL;
-        p += 2;
-
-    } else if (last - p > NGX_NOOM_ID_LEN && p[NGX_NOOM_ID_LEN] == ' ') {
-        p += NGX_NOOM_ID_LEN + 1;
-
-    } else {
-        ngx_noom_cluster_bad("bad socket id", room, room_len);
-        return;
-    }
-
-    if (unicast && id == NULL) {
-        ngx_noom_cluster_bad("unicast without an id", room, room_len);
-        return;
-    }
-
-    if (skip
-        && ngx_memcmp(skip, ngx_noom_cluster_rcf->node, NGX_NOOM_NODE_LEN)
+    if (msg.skip
+        && ngx_memcmp(msg.skip, ngx_noom_cluster_rcf->node,
+                      NGX_NOOM_NODE_LEN)
            == 0)
     {
         return;
@@ -1385,7 +1338,8 @@ ngx_noom_cluster_room_message(u_char *room, size_t room_len, u_char *p,
         return;
     }
 
-    ngx_noom_cluster_deliver(sub, p, last - p, id, unicast);
+    ngx_noom_cluster_deliver(sub, msg.json, msg.json_len, msg.id,
+                             msg.unicast);
 }
 
 
@@ -2022,29 +1976,19 @@ ngx_noom_cluster_list_store(redisReply *reply)
 static void
 ngx_noom_cluster_count(u_char *p, size_t len)
 {
-    u_char                *last, *q, *e;
+    u_char                *last, *e;
     size_t                 one, rest;
     uint64_t               ver;
-    ngx_int_t              v, count;
-    ngx_uint_t             i;
+    ngx_str_t              room;
+    ngx_uint_t             i, count;
     ngx_noom_room_info_t  *info;
 
-    last = p + len;
-
-    q = ngx_strlchr(p, last, ' ');
-    e = q ? ngx_strlchr(q + 1, last, ' ') : NULL;
-
-    if (e == NULL
-        || (v = ngx_atoi(p, q - p)) == NGX_ERROR
-        || (count = ngx_atoi(q + 1, e - q - 1)) == NGX_ERROR
-        || (size_t) (last - e - 1) > ngx_noom_cluster_mcf->max_room_name
-        || last - e - 1 == 0)
+    if (ngx_noom_node_count_parse(p, len, &ver, &count, &room) != NGX_OK
+        || room.len > ngx_noom_cluster_mcf->max_room_name)
     {
         ngx_noom_cluster_bad("bad count", (u_char *) "noom:rooms", 10);
         return;
     }
-
-    ver = (uint64_t) v;
 
     if (!ngx_noom_cluster_list_valid || ver <= ngx_noom_cluster_list_ver) {
         /* the list to come has it */
@@ -2057,8 +2001,8 @@ ngx_noom_cluster_count(u_char *p, size_t len)
 
     ngx_noom_cluster_list_ver = ver;
 
-    e++;
-    len = last - e;
+    e = room.data;
+    len = room.len;
     p = ngx_noom_cluster_list;
     last = p + ngx_noom_cluster_list_len;
 

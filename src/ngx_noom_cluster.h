@@ -13,8 +13,6 @@
 #include <hiredis/async.h>
 
 
-#define NGX_NOOM_NODE_LEN           16
-
 
 typedef void (*ngx_noom_redis_reply_pt)(redisReply *reply, void *data);
 
