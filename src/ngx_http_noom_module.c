@@ -47,6 +47,8 @@ static char *ngx_http_noom_worker_queue(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_noom_event_rate(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_noom_recovery(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_noom_admin(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void ngx_http_noom_turn_warn(ngx_conf_t *cf,
@@ -75,6 +77,11 @@ static ngx_conf_enum_t  ngx_http_noom_log_levels[] = {
     { ngx_string("warn"), NGX_LOG_WARN },
     { ngx_string("error"), NGX_LOG_ERR },
     { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_noom_history_bounds = {
+    ngx_conf_check_num_bounds, 0, 1000
 };
 
 
@@ -114,6 +121,20 @@ static ngx_command_t  ngx_http_noom_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("noom_recovery"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_noom_recovery,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("noom_room_history"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_noom_main_conf_t, history),
+      &ngx_http_noom_history_bounds },
 
     { ngx_string("noom_room_change_interval"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -557,6 +578,11 @@ ngx_http_noom_create_main_conf(ngx_conf_t *cf)
     mcf->login_conn = NGX_CONF_UNSET_UINT;
     mcf->bcrypt_threads = NGX_CONF_UNSET_UINT;
     mcf->bcrypt_queue = NGX_CONF_UNSET_UINT;
+    mcf->recovery = NGX_CONF_UNSET_MSEC;
+    mcf->recovery_log = NGX_CONF_UNSET_UINT;
+    mcf->recovery_log_size = NGX_CONF_UNSET_SIZE;
+    mcf->recovery_sessions = NGX_CONF_UNSET_UINT;
+    mcf->history = NGX_CONF_UNSET_UINT;
     mcf->redis_node_timeout = NGX_CONF_UNSET_MSEC;
 
     return mcf;
@@ -580,10 +606,23 @@ ngx_http_noom_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(mcf->message_timeout, 10000);
     ngx_conf_init_uint_value(mcf->max_members, 6);
     ngx_conf_init_value(mcf->turn_ttl, 3600);
+    ngx_conf_init_msec_value(mcf->recovery, 0);
+    ngx_conf_init_uint_value(mcf->recovery_log, 128);
+    ngx_conf_init_size_value(mcf->recovery_log_size, 128 * 1024);
+    ngx_conf_init_uint_value(mcf->recovery_sessions, 10000);
+    ngx_conf_init_uint_value(mcf->history, 50);
     ngx_conf_init_msec_value(mcf->redis_node_timeout, 10000);
 
     if (mcf->redis) {
         mcf->redis->node_timeout = mcf->redis_node_timeout;
+
+        if (mcf->recovery) {
+            /* away sessions, room logs and offsets are one node's */
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"noom_recovery\" cannot be used with "
+                               "\"noom_redis\"");
+            return NGX_CONF_ERROR;
+        }
     }
 
     if (mcf->turn_secret.len == 0 && mcf->ice_servers) {
@@ -726,8 +765,10 @@ ngx_http_noom_postconfiguration(ngx_conf_t *cf)
         n = ngx_max(ngx_ncpu, 1);
     }
 
+    /* two queues a worker: old and new workers share the zone on reloads */
+
     return ngx_http_noom_add_zone(cf, mcf,
-                                  NGX_NOOM_ZONE_BASE + n * mcf->queue_size);
+                                  NGX_NOOM_ZONE_BASE + 2 * n * mcf->queue_size);
 }
 
 
@@ -780,6 +821,10 @@ ngx_http_noom_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_noom_recovery_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     ngx_noom_rooms_worker_start(cycle);
 
     return ngx_noom_cluster_init_process(cycle);
@@ -801,6 +846,7 @@ ngx_http_noom_exit_process(ngx_cycle_t *cycle)
     ngx_noom_relay_exit_process(cycle);
     ngx_noom_admin_exit_process(cycle);
     ngx_noom_rooms_worker_exit(cycle);
+    ngx_noom_recovery_exit_process(cycle);
     ngx_noom_app_exit();
     ngx_noom_sio_exit();
     ngx_noom_ws_exit();
@@ -939,13 +985,13 @@ ngx_http_noom_add_zone(ngx_conf_t *cf, ngx_http_noom_main_conf_t *mcf,
     }
 
     /*
-     * A fresh zone for every configuration generation: old and new workers
-     * never share rooms, so a reload can leave nothing behind.
+     * The zone goes on through reloads when its size stays the same
+     * (ngx_noom_zone_init()); another size makes a new one, and the old
+     * workers finish with theirs.
      */
 
     mcf->zone->init = ngx_noom_zone_init;
     mcf->zone->data = mcf;
-    mcf->zone->noreuse = 1;
 
     if (ngx_process != NGX_PROCESS_SINGLE
         || ngx_is_init_cycle(cf->cycle->old_cycle))
@@ -969,8 +1015,6 @@ ngx_http_noom_add_zone(ngx_conf_t *cf, ngx_http_noom_main_conf_t *mcf,
                            "nginx instead");
         return NGX_ERROR;
     }
-
-    mcf->zone->noreuse = 0;
 
     return NGX_OK;
 }
@@ -1168,6 +1212,99 @@ ngx_http_noom_worker_queue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * noom_recovery <time> [log=<number>] [log_size=<size>]
+ *               [sessions=<number>] | off
+ */
+
+static char *
+ngx_http_noom_recovery(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_noom_main_conf_t *mcf = conf;
+
+    ssize_t      size;
+    ngx_int_t    n;
+    ngx_str_t   *value, s;
+    ngx_uint_t   i;
+    ngx_msec_t   t;
+
+    if (mcf->recovery != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        if (cf->args->nelts > 2) {
+            return "takes no parameters with \"off\"";
+        }
+
+        mcf->recovery = 0;
+        return NGX_CONF_OK;
+    }
+
+    t = ngx_parse_time(&value[1], 0);
+
+    if (t == (ngx_msec_t) NGX_ERROR || t == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid window \"%V\" in \"%V\" directive",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->recovery = t;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "log=", 4) == 0) {
+            n = ngx_atoi(value[i].data + 4, value[i].len - 4);
+
+            if (n <= 0) {
+                goto invalid;
+            }
+
+            mcf->recovery_log = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "log_size=", 9) == 0) {
+            s.data = value[i].data + 9;
+            s.len = value[i].len - 9;
+            size = ngx_parse_size(&s);
+
+            if (size <= 0) {
+                goto invalid;
+            }
+
+            mcf->recovery_log_size = size;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "sessions=", 9) == 0) {
+            n = ngx_atoi(value[i].data + 9, value[i].len - 9);
+
+            if (n <= 0) {
+                goto invalid;
+            }
+
+            mcf->recovery_sessions = n;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in \"%V\" directive",
+                       &value[i], &cmd->name);
+    return NGX_CONF_ERROR;
 }
 
 

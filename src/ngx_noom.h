@@ -99,6 +99,7 @@
 typedef struct ngx_noom_ctx_s       ngx_noom_ctx_t;
 typedef struct ngx_noom_out_s       ngx_noom_out_t;
 typedef struct ngx_noom_lroom_s     ngx_noom_lroom_t;
+typedef struct ngx_noom_sess_s      ngx_noom_sess_t;
 
 
 typedef struct {
@@ -161,8 +162,9 @@ typedef struct {
     ngx_array_t               *ice_servers; /* ngx_noom_ice_server_t */
     ngx_str_t                  turn_secret;
     time_t                     turn_ttl;
-    ngx_uint_t                 nworkers;
-    ngx_fd_t                  *wake;        /* an eventfd per worker */
+    ngx_uint_t                 nworkers;    /* slots of the zone */
+    ngx_uint_t                 half;        /* which half is this one's */
+    ngx_fd_t                  *wake;        /* an eventfd per slot */
     void                      *kept;        /* the previous cycle's */
     ngx_flag_t                 enabled;
     ngx_flag_t                 admin;       /* a location serves /admin */
@@ -173,6 +175,11 @@ typedef struct {
     ngx_uint_t                 bcrypt_threads;
     ngx_uint_t                 bcrypt_queue;
     ngx_flag_t                 bcrypt_used;
+    ngx_msec_t                 recovery;    /* the window, 0: off */
+    ngx_uint_t                 recovery_log;        /* entries a room */
+    size_t                     recovery_log_size;   /* bytes a room */
+    ngx_uint_t                 recovery_sessions;   /* detached, at most */
+    ngx_uint_t                 history;     /* chat lines a room keeps */
     ngx_noom_redis_conf_t     *redis;       /* NULL: one node */
     ngx_msec_t                 redis_node_timeout;
 } ngx_http_noom_main_conf_t;
@@ -184,6 +191,9 @@ typedef struct {
     ngx_uint_t                 refs;
     size_t                     len;
     u_char                    *pos;
+    uint64_t                   seq;         /* in the zone's order, or 0 */
+    u_char                    *offset;      /* its 16 hex digits, or NULL */
+    ngx_uint_t                 chat;        /* a new_message: history */
     u_char                     data[1];
 } ngx_noom_msg_t;
 
@@ -248,6 +258,7 @@ typedef struct {
     uint16_t                   src;         /* sending worker */
     uint64_t                   room;        /* room uid */
     uint64_t                   target;      /* serial, for unicast */
+    uint64_t                   seq;         /* of a recoverable event */
 } ngx_noom_rec_t;
 
 
@@ -282,6 +293,11 @@ typedef struct {
     ngx_atomic_t               rate_limited;
     ngx_atomic_t               zone_errors;
     ngx_atomic_t               zone_repairs;
+    ngx_atomic_t               recovered;
+    ngx_atomic_t               recovery_failed;
+    ngx_atomic_t               recovery_expired;
+    ngx_atomic_t               recovery_refused;
+    ngx_atomic_t               recovery_log_drops;
     ngx_atomic_t               message_budget_closes;
     ngx_atomic_t               crashes;
     ngx_atomic_t               polling_requests;
@@ -317,7 +333,10 @@ typedef struct {
     ngx_uint_t                 nrooms;
     ngx_uint_t                 nmembers;
     uint64_t                   next_uid;
-    ngx_uint_t                 nworkers;
+    ngx_uint_t                 nworkers;    /* slots: two per worker */
+    ngx_uint_t                 half;        /* the workers it was made for */
+    size_t                     queue_size;
+    size_t                     max_nickname;
     ngx_noom_stats_t           stats;
     ngx_noom_worker_t         *workers;
     time_t                     start;
@@ -326,6 +345,18 @@ typedef struct {
     ngx_uint_t                 nsockets[NGX_NOOM_NSP_MAX];
     ngx_noom_session_t         sessions[NGX_NOOM_ADMIN_SESSIONS];
     ngx_noom_logins_t         *logins;      /* failed admin logins */
+
+    /* connection state recovery */
+    uint64_t                   seq;         /* of the last logged event */
+    ngx_rbtree_t               uids;        /* rooms by uid */
+    ngx_rbtree_node_t          uid_sentinel;
+    ngx_rbtree_t               sess;        /* by a hash of the pid */
+    ngx_rbtree_node_t          sess_sentinel;
+    ngx_queue_t                live;
+    ngx_queue_t                away;        /* detached, by expiry */
+    ngx_uint_t                 nlive;
+    ngx_uint_t                 naway;
+    size_t                     log_bytes;
 } ngx_noom_shm_t;
 
 
@@ -338,18 +369,62 @@ typedef struct {
     uint32_t                  *per_worker;
     size_t                     len;
     u_char                    *name;
+    ngx_rbtree_node_t          unode;       /* key: uid */
+    ngx_queue_t                log;         /* ngx_noom_logent_t */
+    ngx_uint_t                 nlog;
+    size_t                     log_bytes;
+    uint64_t                   trimmed;     /* the last seq not kept */
+    ngx_queue_t                history;     /* ngx_noom_logent_t, chat */
+    ngx_uint_t                 nhistory;
 } ngx_noom_room_t;
+
+
+/* an event of a room, kept for members that come back */
+
+typedef struct {
+    ngx_queue_t                queue;
+    uint64_t                   seq;
+    ngx_msec_t                 time;
+    u_char                     to[NGX_NOOM_ID_LEN]; /* zeros: the room */
+    size_t                     len;
+    u_char                     data[1];
+} ngx_noom_logent_t;
 
 
 typedef struct {
     ngx_queue_t                queue;
     ngx_noom_room_t           *room;
-    ngx_uint_t                 worker;
+    ngx_uint_t                 worker;      /* NGX_NOOM_AWAY: detached */
     uint64_t                   serial;
+    uint64_t                   joined;      /* the zone's seq then */
+    ngx_noom_sess_t           *sess;
     u_char                     id[NGX_NOOM_ID_LEN];
     size_t                     nick_len;
     u_char                     nick[1];
 } ngx_noom_member_t;
+
+
+#define NGX_NOOM_AWAY               ((ngx_uint_t) -1)
+
+
+/*
+ * A socket that may come back (noom_recovery): its private id, and what it
+ * gets back.  While its transport is gone it is "away": its member stays
+ * in its room, counted, and reached only through the room's log.
+ */
+
+struct ngx_noom_sess_s {
+    ngx_rbtree_node_t          node;        /* key: hash of pid */
+    ngx_queue_t                queue;       /* live or away */
+    ngx_noom_member_t         *member;
+    ngx_uint_t                 worker;      /* NGX_NOOM_AWAY: detached */
+    uint64_t                   serial;
+    ngx_msec_t                 expires;
+    u_char                     pid[NGX_NOOM_ID_LEN];
+    u_char                     id[NGX_NOOM_ID_LEN];
+    size_t                     nick_len;
+    u_char                     nick[1];
+};
 
 
 /*
@@ -446,6 +521,8 @@ struct ngx_noom_ctx_s {
     ngx_queue_t                held;        /* input waits: backpressure */
     ngx_noom_lroom_t          *lroom;
     ngx_noom_member_t         *member;
+    ngx_noom_sess_t           *sess;        /* with noom_recovery */
+    uint64_t                   last_seq;    /* the last logged event sent */
 
     ngx_noom_nsp_t             nsp[NGX_NOOM_NSP_MAX];
     u_char                     eio_sid[NGX_NOOM_ID_LEN];
@@ -491,6 +568,7 @@ struct ngx_noom_ctx_s {
 extern ngx_module_t  ngx_http_noom_module;
 
 extern ngx_noom_shm_t  *ngx_noom_shm;
+extern ngx_uint_t       ngx_noom_slot;   /* this worker's, in the zone */
 extern ngx_slab_pool_t *ngx_noom_shpool;
 
 
@@ -571,6 +649,7 @@ ngx_noom_msg_t *ngx_noom_sio_encode(ngx_uint_t type, ngx_str_t *nsp,
 ngx_noom_msg_t *ngx_noom_sio_message(ngx_uint_t type, ngx_str_t *nsp,
     int64_t ack, u_char *json, size_t len, ngx_noom_bin_t *bin);
 u_char *ngx_noom_sio_scratch_get(size_t size);
+u_char *ngx_noom_sio_offset(u_char *p, uint64_t seq);
 void ngx_noom_sio_emit(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, json_t *args);
 void ngx_noom_sio_ack(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, int64_t ack,
     json_t *args);
@@ -584,6 +663,7 @@ void ngx_noom_app_connect(ngx_noom_ctx_t *ctx);
 void ngx_noom_app_event(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
     ngx_noom_bin_t *bin);
 void ngx_noom_app_disconnect(ngx_noom_ctx_t *ctx);
+void ngx_noom_app_end(ngx_noom_ctx_t *ctx);
 ngx_int_t ngx_noom_app_fast(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt);
 void ngx_noom_app_rate_limited(ngx_noom_ctx_t *ctx, int64_t ack);
 void ngx_noom_app_exit(void);
@@ -594,7 +674,9 @@ void ngx_noom_app_list(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
     ngx_noom_bin_t *bin, const char *name);
 void ngx_noom_app_joined(ngx_noom_ctx_t *ctx, ngx_int_t rc, int64_t ack,
     const char *name, ngx_str_t *rname, ngx_noom_peer_t *peers, ngx_uint_t n,
-    ngx_uint_t count, ngx_uint_t announce);
+    ngx_uint_t count, ngx_str_t *hist, ngx_uint_t announce);
+void ngx_noom_app_history_buf(ngx_noom_ctx_t *ctx, int64_t ack,
+    ngx_str_t *hist);
 void ngx_noom_plain_open(ngx_noom_ctx_t *ctx);
 void ngx_noom_plain_message(ngx_noom_ctx_t *ctx, u_char *p, size_t len);
 json_t *ngx_noom_json_load(ngx_noom_ctx_t *ctx, u_char *p, size_t len,
@@ -606,7 +688,9 @@ void ngx_noom_rooms_attach(ngx_cycle_t *cycle);
 void ngx_noom_rooms_worker_start(ngx_cycle_t *cycle);
 void ngx_noom_rooms_worker_exit(ngx_cycle_t *cycle);
 ngx_int_t ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
-    ngx_noom_peer_t *peers, ngx_uint_t *npeers, ngx_uint_t *count);
+    ngx_noom_peer_t *peers, ngx_uint_t *npeers, ngx_uint_t *count,
+    ngx_str_t *history);
+void ngx_noom_rooms_history_locked(uint64_t uid, ngx_noom_msg_t *m);
 void ngx_noom_rooms_leave(ngx_noom_ctx_t *ctx, ngx_noom_snapshot_t *snap);
 void ngx_noom_rooms_nick(ngx_noom_ctx_t *ctx);
 ngx_int_t ngx_noom_rooms_find(ngx_noom_ctx_t *ctx, u_char *id,
@@ -614,6 +698,8 @@ ngx_int_t ngx_noom_rooms_find(ngx_noom_ctx_t *ctx, u_char *id,
 ngx_uint_t ngx_noom_rooms_list(u_char *buf, size_t size);
 void ngx_noom_zone_lock(void);
 void ngx_noom_zone_unlock(void);
+void ngx_noom_rooms_remove_member_locked(ngx_noom_member_t *mb);
+ngx_noom_room_t *ngx_noom_rooms_by_uid_locked(uint64_t uid);
 
 /*
  * Marks the zone as being changed until the unlock: a process that dies
@@ -646,7 +732,7 @@ ngx_int_t ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
 void ngx_noom_relay_room_local(ngx_noom_ctx_t *sender, uint64_t uid,
     ngx_noom_msg_t *m);
 ngx_int_t ngx_noom_relay_unicast(ngx_uint_t w, uint64_t uid,
-    uint64_t serial, ngx_noom_msg_t *m);
+    uint64_t serial, u_char *to, ngx_noom_msg_t *m);
 ngx_int_t ngx_noom_relay_plain(ngx_noom_msg_t *m);
 void ngx_noom_relay_rooms_changed(void);
 void ngx_noom_relay_rooms_changed_local(void);
@@ -655,6 +741,34 @@ ngx_int_t ngx_noom_ring_put_locked(ngx_uint_t w, ngx_uint_t type,
 void ngx_noom_relay_wake(ngx_uint_t w);
 ngx_int_t ngx_noom_relay_hold(ngx_noom_ctx_t *ctx);
 void ngx_noom_relay_unhold(ngx_noom_ctx_t *ctx);
+
+/* ngx_noom_recovery.c */
+extern ngx_msec_t  ngx_noom_recovery;
+
+/* the app's events to its sockets: with an offset under noom_recovery */
+#define NGX_NOOM_APP_EVENT                                                    \
+    (NGX_NOOM_SIO_EVENT | (ngx_noom_recovery ? NGX_NOOM_SIO_OFFSET : 0))
+
+/* what an offset adds to an event: ,"<16 hex digits>" */
+#define NGX_NOOM_OFFSET_LEN(m)  ((m)->offset ? 19 : 0)
+
+ngx_int_t ngx_noom_recovery_init_process(ngx_cycle_t *cycle);
+void ngx_noom_recovery_exit_process(ngx_cycle_t *cycle);
+void ngx_noom_recovery_init_zone(ngx_noom_shm_t *sh);
+void ngx_noom_recovery_repair_locked(ngx_noom_shm_t *sh);
+ngx_int_t ngx_noom_recovery_connect(ngx_noom_ctx_t *ctx, json_t *auth);
+ngx_int_t ngx_noom_recovery_new(ngx_noom_ctx_t *ctx);
+void ngx_noom_recovery_replay(ngx_noom_ctx_t *ctx);
+void ngx_noom_recovery_nick(ngx_noom_ctx_t *ctx);
+ngx_int_t ngx_noom_recovery_detach(ngx_noom_ctx_t *ctx);
+void ngx_noom_recovery_away_locked(ngx_noom_sess_t *s);
+ngx_uint_t ngx_noom_recovery_detach_worker_locked(ngx_uint_t w);
+void ngx_noom_recovery_forget(ngx_noom_ctx_t *ctx);
+void ngx_noom_recovery_undo(ngx_noom_ctx_t *ctx);
+void ngx_noom_recovery_log_locked(uint64_t uid, u_char *to,
+    ngx_noom_msg_t *m);
+void ngx_noom_recovery_drop_locked(ngx_noom_room_t *room,
+    ngx_noom_logent_t *e);
 
 /* ngx_noom_admin.c */
 ngx_int_t ngx_noom_admin_init_process(ngx_cycle_t *cycle);

@@ -476,7 +476,7 @@ ngx_noom_admin_accept(ngx_noom_ctx_t *ctx, ngx_uint_t new_session)
     ngx_noom_admin_emit(ctx, args);
 
     ngx_noom_local_add(ctx, NGX_NOOM_LIST_ADMIN);
-    (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_worker].admins, 1);
+    (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_noom_slot].admins, 1);
     (void) ngx_atomic_fetch_add(&ngx_noom_shm->admins, 1);
 
     if (!ngx_noom_admin_stats_ev.timer_set) {
@@ -526,7 +526,7 @@ ngx_noom_admin_disconnect(ngx_noom_ctx_t *ctx)
         ngx_noom_local_del(ctx, NGX_NOOM_LIST_ADMIN);
 
         (void) ngx_atomic_fetch_add(
-                            &ngx_noom_shm->workers[ngx_worker].admins, -1);
+                            &ngx_noom_shm->workers[ngx_noom_slot].admins, -1);
         (void) ngx_atomic_fetch_add(&ngx_noom_shm->admins, -1);
     }
 
@@ -668,7 +668,7 @@ ngx_noom_admin_register(ngx_noom_ctx_t *ctx, ngx_uint_t nsp)
     s->member = ctx->member;
     s->serial = ctx->serial;
     s->issued = ctx->issued;
-    s->worker = ngx_worker;
+    s->worker = ngx_noom_slot;
     s->nsp = nsp;
     ngx_memcpy(s->id, ctx->nsp[nsp].id, NGX_NOOM_ID_LEN);
     ngx_memcpy(s->eio, ctx->eio_sid, NGX_NOOM_ID_LEN);
@@ -1054,7 +1054,7 @@ ngx_noom_admin_act(ngx_noom_admin_target_t *t, ngx_uint_t action, u_char *p,
     ngx_int_t        rc;
     ngx_noom_ctx_t  *ctx;
 
-    if (t->worker == ngx_worker) {
+    if (t->worker == ngx_noom_slot) {
         ctx = ngx_noom_admin_local(t->serial);
 
         if (ctx) {
@@ -1243,7 +1243,7 @@ ngx_noom_admin_broadcast(json_t *args, ngx_noom_ctx_t *except)
 
     for (w = 0; w < ngx_noom_shm->nworkers; w++) {
 
-        if (w == ngx_worker || ngx_noom_shm->workers[w].admins == 0) {
+        if (w == ngx_noom_slot || ngx_noom_shm->workers[w].admins == 0) {
             continue;
         }
 
@@ -1666,7 +1666,7 @@ ngx_noom_admin_purge(ngx_cycle_t *cycle, ngx_uint_t crashed)
     ngx_noom_asock_t   *s;
     ngx_noom_worker_t  *w;
 
-    w = &ngx_noom_shm->workers[ngx_worker];
+    w = &ngx_noom_shm->workers[ngx_noom_slot];
     ids = NULL;
     nsps = NULL;
     k = 0;
@@ -1695,7 +1695,7 @@ ngx_noom_admin_purge(ngx_cycle_t *cycle, ngx_uint_t crashed)
         next = ngx_queue_next(q);
         s = ngx_queue_data(q, ngx_noom_asock_t, queue);
 
-        if (s->worker != ngx_worker) {
+        if (s->worker != ngx_noom_slot) {
             continue;
         }
 

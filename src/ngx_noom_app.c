@@ -49,8 +49,9 @@ static void ngx_noom_app_leave_room(ngx_noom_ctx_t *ctx);
 static json_t *ngx_noom_app_rooms(void);
 static void ngx_noom_app_error(ngx_noom_ctx_t *ctx, int64_t ack,
     const char *event, const char *code, const char *message);
+static json_t *ngx_noom_app_lines(ngx_str_t *hist);
 static void ngx_noom_app_relay(ngx_noom_ctx_t *ctx, int64_t ack,
-    const char *name, ngx_noom_msg_t *m, ngx_uint_t unicast, ngx_uint_t w,
+    const char *name, ngx_noom_msg_t *m, u_char *to, ngx_uint_t w,
     uint64_t serial);
 static void ngx_noom_app_answer(ngx_noom_ctx_t *ctx, int64_t ack,
     const char *name, json_t *value);
@@ -78,6 +79,7 @@ static ngx_noom_app_event_t  ngx_noom_app_events[] = {
 static ngx_str_t  ngx_noom_app_root = ngx_string("/");
 
 static ngx_noom_peer_t  *ngx_noom_app_peers;
+static ngx_str_t         ngx_noom_app_history;  /* its buffer */
 static u_char           *ngx_noom_app_list_buf;
 static size_t            ngx_noom_app_list_size;
 static u_char           *ngx_noom_app_fold_buf;    /* noom_max_room_name */
@@ -107,6 +109,34 @@ ngx_noom_app_disconnect(ngx_noom_ctx_t *ctx)
     }
 
     ngx_noom_cluster_forget(ctx);
+    if (ctx->sess) {
+        ngx_noom_recovery_forget(ctx);
+    }
+
+    ngx_noom_local_del(ctx, NGX_NOOM_LIST_APP);
+
+    if (ctx->asock[NGX_NOOM_NSP_APP]) {
+        ngx_noom_admin_unregister(ctx, NGX_NOOM_NSP_APP);
+    }
+}
+
+
+/*
+ * The session's transport is gone: a recoverable socket goes away for the
+ * window, its room keeping it; any other leaves.
+ */
+
+void
+ngx_noom_app_end(ngx_noom_ctx_t *ctx)
+{
+    if (ctx->sess == NULL || ngx_noom_recovery_detach(ctx) != NGX_OK) {
+        ngx_noom_app_disconnect(ctx);
+        return;
+    }
+
+    ngx_noom_local_leave(ctx);
+    ctx->member = NULL;
+
     ngx_noom_local_del(ctx, NGX_NOOM_LIST_APP);
 
     if (ctx->asock[NGX_NOOM_NSP_APP]) {
@@ -295,14 +325,16 @@ ngx_noom_app_fast_message(ngx_noom_ctx_t *ctx, int64_t ack,
     tp = ngx_timeofday();
     p = ngx_sprintf(p, ",\"ts\":%L}]", (int64_t) tp->sec * 1000 + tp->msec);
 
-    m = ngx_noom_sio_message(NGX_NOOM_SIO_EVENT, &ngx_noom_app_root,
+    m = ngx_noom_sio_message(NGX_NOOM_APP_EVENT, &ngx_noom_app_root,
                              NGX_NOOM_SIO_NO_ACK, json, p - json, NULL);
     if (m == NULL) {
         ngx_noom_abort(ctx, "out of memory");
         return NGX_OK;
     }
 
-    ngx_noom_app_relay(ctx, ack, "new_message", m, 0, 0, 0);
+    m->chat = 1;
+
+    ngx_noom_app_relay(ctx, ack, "new_message", m, NULL, 0, 0);
 
     return NGX_OK;
 }
@@ -357,14 +389,14 @@ ngx_noom_app_fast_signal(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
     *p++ = '"';
     *p++ = ']';
 
-    m = ngx_noom_sio_message(NGX_NOOM_SIO_EVENT, &ngx_noom_app_root,
+    m = ngx_noom_sio_message(NGX_NOOM_APP_EVENT, &ngx_noom_app_root,
                              NGX_NOOM_SIO_NO_ACK, json, p - json, NULL);
     if (m == NULL) {
         ngx_noom_abort(ctx, "out of memory");
         return NGX_OK;
     }
 
-    if (m->len > mcf->max_signal + len + 64) {
+    if (m->len > mcf->max_signal + len + 64 + NGX_NOOM_OFFSET_LEN(m)) {
         /* jansson's compact form may be shorter: let it decide */
         ngx_noom_msg_release(m);
         return NGX_DECLINED;
@@ -372,7 +404,8 @@ ngx_noom_app_fast_signal(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
 
     ngx_noom_stat(events_in, 1);
 
-    ngx_noom_app_relay(ctx, ack, name, m, to != NULL, w, serial);
+    ngx_noom_app_relay(ctx, ack, name, m, to ? to->data + 1 : NULL, w,
+                       serial);
 
     return NGX_OK;
 }
@@ -411,6 +444,10 @@ ngx_noom_app_nickname(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
         ngx_noom_cluster_nick(ctx);
     }
 
+    if (ctx->sess) {
+        ngx_noom_recovery_nick(ctx);
+    }
+
     if (ctx->asock[NGX_NOOM_NSP_APP]) {
         ngx_noom_admin_nick(ctx);
     }
@@ -427,7 +464,7 @@ ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
 {
     json_t                     *room;
     ngx_int_t                   rc;
-    ngx_str_t                   rname;
+    ngx_str_t                   rname, hist;
     ngx_uint_t                  i, n, count;
     ngx_http_noom_main_conf_t  *mcf;
 
@@ -484,6 +521,8 @@ ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
         }
     }
 
+    ngx_noom_app_history_buf(ctx, ack, &hist);
+
     /* with noom_redis, the rest when Redis has decided */
 
     if (ngx_noom_cluster_join(ctx, &rname, ack, name) == NGX_OK) {
@@ -492,10 +531,40 @@ ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
 
     n = mcf->max_members;
 
-    rc = ngx_noom_rooms_join(ctx, &rname, ngx_noom_app_peers, &n, &count);
+    rc = ngx_noom_rooms_join(ctx, &rname, ngx_noom_app_peers, &n, &count,
+                             hist.data ? &hist : NULL);
 
     ngx_noom_app_joined(ctx, rc, ack, name, &rname, ngx_noom_app_peers, n,
-                        count, 1);
+                        count, hist.data ? &hist : NULL, 1);
+}
+
+
+/* where a join copies the room's chat out, when it is asked with an ack */
+
+void
+ngx_noom_app_history_buf(ngx_noom_ctx_t *ctx, int64_t ack, ngx_str_t *hist)
+{
+    ngx_http_noom_main_conf_t  *mcf;
+
+    mcf = ctx->mcf;
+
+    hist->len = 0;
+    hist->data = NULL;
+
+    if (mcf->history && ack != NGX_NOOM_SIO_NO_ACK) {
+
+        if (ngx_noom_app_history.data == NULL) {
+            ngx_noom_app_history.len = ngx_min(mcf->history
+                                               * (2 * mcf->max_message
+                                                  + 4 * mcf->max_nickname
+                                                  + 256),
+                                               1024 * 1024);
+            ngx_noom_app_history.data = ngx_alloc(ngx_noom_app_history.len,
+                                                  ngx_cycle->log);
+        }
+
+        *hist = ngx_noom_app_history;
+    }
 }
 
 
@@ -507,7 +576,7 @@ ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
 void
 ngx_noom_app_joined(ngx_noom_ctx_t *ctx, ngx_int_t rc, int64_t ack,
     const char *name, ngx_str_t *rname, ngx_noom_peer_t *peers, ngx_uint_t n,
-    ngx_uint_t count, ngx_uint_t announce)
+    ngx_uint_t count, ngx_str_t *hist, ngx_uint_t announce)
 {
     json_t             *list, *reply, *peer;
     ngx_uint_t          i;
@@ -572,6 +641,13 @@ ngx_noom_app_joined(ngx_noom_ctx_t *ctx, ngx_int_t rc, int64_t ack,
 
         reply = list ? json_pack("[Io]", (json_int_t) count, list) : NULL;
 
+        if (reply && hist
+            && json_array_append_new(reply, ngx_noom_app_lines(hist)) != 0)
+        {
+            json_decref(reply);
+            reply = NULL;
+        }
+
         if (reply == NULL) {
             ngx_noom_abort(ctx, "out of memory");
             return;
@@ -598,7 +674,7 @@ ngx_noom_app_joined(ngx_noom_ctx_t *ctx, ngx_int_t rc, int64_t ack,
         return;
     }
 
-    m = ngx_noom_sio_encode(NGX_NOOM_SIO_EVENT, &ngx_noom_app_root,
+    m = ngx_noom_sio_encode(NGX_NOOM_APP_EVENT, &ngx_noom_app_root,
                             NGX_NOOM_SIO_NO_ACK, reply, NULL);
     json_decref(reply);
 
@@ -611,6 +687,55 @@ ngx_noom_app_joined(ngx_noom_ctx_t *ctx, ngx_int_t rc, int64_t ack,
     ngx_noom_msg_release(m);
 
     ngx_noom_relay_rooms_changed();
+}
+
+
+/*
+ * The room's chat as enter_room's ack gives it: [{id, nickname, text, ts}],
+ * the third argument of each new_message frame the join copied out.
+ */
+
+static json_t *
+ngx_noom_app_lines(ngx_str_t *hist)
+{
+    u_char        *p, *last, *pl;
+    size_t         len, n;
+    json_t        *lines, *ev, *line;
+    json_error_t   err;
+
+    lines = json_array();
+    if (lines == NULL) {
+        return NULL;
+    }
+
+    p = hist->data;
+    last = hist->data + hist->len;
+
+    while (p < last) {
+        len = *(uint64_t *) p;
+        pl = p + sizeof(uint64_t);
+        p += sizeof(uint64_t) + ngx_align(len, 8);
+
+        /* a text frame from the server: no mask, "42" then the array */
+
+        n = pl[1] & 0x7f;
+        n = (n < 126) ? 2 : (n == 126) ? 4 : 10;
+
+        if (len < n + 2) {
+            continue;
+        }
+
+        ev = json_loadb((char *) pl + n + 2, len - n - 2, 0, &err);
+        line = json_array_get(ev, 2);
+
+        if (json_is_object(line)) {
+            (void) json_array_append(lines, line);
+        }
+
+        json_decref(ev);
+    }
+
+    return lines;
 }
 
 
@@ -684,7 +809,7 @@ ngx_noom_app_bye(uint64_t uid, uint32_t *per_worker, u_char *nick,
         return;
     }
 
-    m = ngx_noom_sio_encode(NGX_NOOM_SIO_EVENT, &ngx_noom_app_root,
+    m = ngx_noom_sio_encode(NGX_NOOM_APP_EVENT, &ngx_noom_app_root,
                             NGX_NOOM_SIO_NO_ACK, args, NULL);
     json_decref(args);
 
@@ -762,7 +887,7 @@ ngx_noom_app_message(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
         return;
     }
 
-    m = ngx_noom_sio_encode(NGX_NOOM_SIO_EVENT, &ngx_noom_app_root,
+    m = ngx_noom_sio_encode(NGX_NOOM_APP_EVENT, &ngx_noom_app_root,
                             NGX_NOOM_SIO_NO_ACK, out, NULL);
     json_decref(out);
 
@@ -771,28 +896,30 @@ ngx_noom_app_message(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
         return;
     }
 
-    ngx_noom_app_relay(ctx, ack, name, m, 0, 0, 0);
+    m->chat = 1;
+
+    ngx_noom_app_relay(ctx, ack, name, m, NULL, 0, 0);
 }
 
 
 /*
- * The end of a relayed event: m to the sender's room, or to member (w,
- * serial) when unicast, then the sender's ack, or its "busy" error.
+ * The end of a relayed event: m to the sender's room, or to member to,
+ * (w, serial), then the sender's ack, or its "busy" error.
  */
 
 static void
 ngx_noom_app_relay(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
-    ngx_noom_msg_t *m, ngx_uint_t unicast, ngx_uint_t w, uint64_t serial)
+    ngx_noom_msg_t *m, u_char *to, ngx_uint_t w, uint64_t serial)
 {
     ngx_int_t         rc;
     ngx_noom_room_t  *room;
 
     room = ctx->member->room;
 
-    rc = unicast ? ngx_noom_relay_unicast(w, room->uid, serial, m)
-                 : ngx_noom_relay_room(ctx, room->uid, room->per_worker, m);
+    rc = to ? ngx_noom_relay_unicast(w, room->uid, serial, to, m)
+            : ngx_noom_relay_room(ctx, room->uid, room->per_worker, m);
 
-    if (!unicast && ngx_noom_cluster_relay(ctx, m, NULL) != NGX_OK) {
+    if (to == NULL && ngx_noom_cluster_relay(ctx, m, NULL) != NGX_OK) {
         rc = NGX_DECLINED;
     }
 
@@ -882,7 +1009,7 @@ ngx_noom_app_signal(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
         return;
     }
 
-    m = ngx_noom_sio_encode(NGX_NOOM_SIO_EVENT, &ngx_noom_app_root,
+    m = ngx_noom_sio_encode(NGX_NOOM_APP_EVENT, &ngx_noom_app_root,
                             NGX_NOOM_SIO_NO_ACK, out, bin);
     json_decref(out);
 
@@ -891,7 +1018,9 @@ ngx_noom_app_signal(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
         return;
     }
 
-    if (m->len > mcf->max_signal + ngx_strlen(name) + 64) {
+    if (m->len > mcf->max_signal + ngx_strlen(name) + 64
+                 + NGX_NOOM_OFFSET_LEN(m))
+    {
         ngx_noom_msg_release(m);
         ngx_noom_stat(limit_errors, 1);
         ngx_noom_app_error(ctx, ack, name, "signal_too_large",
@@ -930,11 +1059,12 @@ ngx_noom_app_signal(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
             return;
         }
 
-        ngx_noom_app_relay(ctx, ack, name, m, 1, w, serial);
+        ngx_noom_app_relay(ctx, ack, name, m,
+                           (u_char *) json_string_value(to), w, serial);
         return;
     }
 
-    ngx_noom_app_relay(ctx, ack, name, m, 0, 0, 0);
+    ngx_noom_app_relay(ctx, ack, name, m, NULL, 0, 0);
 }
 
 
@@ -1240,6 +1370,11 @@ ngx_noom_app_exit(void)
     if (ngx_noom_app_peers) {
         ngx_free(ngx_noom_app_peers);
         ngx_noom_app_peers = NULL;
+    }
+
+    if (ngx_noom_app_history.data) {
+        ngx_free(ngx_noom_app_history.data);
+        ngx_noom_app_history.data = NULL;
     }
 
     if (ngx_noom_app_list_buf) {

@@ -598,7 +598,7 @@ ngx_noom_cluster_join(ngx_noom_ctx_t *ctx, ngx_str_t *name, int64_t ack,
 
         if (j->ctx == ctx && j->sub) {
             ngx_noom_app_joined(ctx, NGX_NOOM_ERR_CLUSTER, ack, event, name,
-                                NULL, 0, 0, 0);
+                                NULL, 0, 0, NULL, 0);
             return NGX_OK;
         }
     }
@@ -606,7 +606,7 @@ ngx_noom_cluster_join(ngx_noom_ctx_t *ctx, ngx_str_t *name, int64_t ack,
     if (!ngx_noom_redis_linked()) {
         ngx_noom_stat(redis_drops, 1);
         ngx_noom_app_joined(ctx, NGX_NOOM_ERR_CLUSTER, ack, event, name,
-                            NULL, 0, 0, 0);
+                            NULL, 0, 0, NULL, 0);
         return NGX_OK;
     }
 
@@ -620,7 +620,7 @@ ngx_noom_cluster_join(ngx_noom_ctx_t *ctx, ngx_str_t *name, int64_t ack,
         }
 
         ngx_noom_app_joined(ctx, NGX_NOOM_ERR_NOMEM, ack, event, name,
-                            NULL, 0, 0, 0);
+                            NULL, 0, 0, NULL, 0);
         return NGX_OK;
     }
 
@@ -700,7 +700,7 @@ ngx_noom_cluster_join_fail(ngx_noom_cjoin_t *j, ngx_int_t rc)
 
     if (j->ctx) {
         ngx_noom_app_joined(j->ctx, rc, j->ack, j->event, &name, NULL, 0, 0,
-                            0);
+                            NULL, 0);
     }
 
     ngx_noom_cluster_unref(j->sub);
@@ -718,7 +718,7 @@ ngx_noom_cluster_join_reply(redisReply *reply, void *data)
     u_char           *p;
     size_t            len;
     ngx_int_t         rc, status;
-    ngx_str_t         name;
+    ngx_str_t         name, hist;
     ngx_uint_t        i, n, count, lcount;
     redisReply       *peers, *e;
     ngx_noom_ctx_t   *ctx;
@@ -773,7 +773,10 @@ ngx_noom_cluster_join_reply(redisReply *reply, void *data)
     }
 
     n = 0;
-    rc = ngx_noom_rooms_join(ctx, &name, NULL, &n, &lcount);
+    ngx_noom_app_history_buf(ctx, j->ack, &hist);
+
+    rc = ngx_noom_rooms_join(ctx, &name, NULL, &n, &lcount,
+                             hist.data ? &hist : NULL);
 
     if (rc != NGX_OK && rc != NGX_DONE) {
         if (status == 0) {
@@ -820,7 +823,8 @@ ngx_noom_cluster_join_reply(redisReply *reply, void *data)
     /* the script told the room: the welcome is not sent again */
 
     ngx_noom_app_joined(ctx, rc, j->ack, j->event, &name,
-                        ngx_noom_cluster_peers, n, count, 0);
+                        ngx_noom_cluster_peers, n, count,
+                        hist.data ? &hist : NULL, 0);
 
     ngx_free(j);
 }
@@ -1198,7 +1202,7 @@ ngx_noom_cluster_down(void)
 
             if (j->ctx) {
                 ngx_noom_app_joined(j->ctx, NGX_NOOM_ERR_CLUSTER, j->ack,
-                                    j->event, &name, NULL, 0, 0, 0);
+                                    j->event, &name, NULL, 0, 0, NULL, 0);
             }
 
             j->sub->refs--;

@@ -105,6 +105,9 @@ ngx_int_t ngx_noom_eio_payload_next(u_char **pos, u_char *last, u_char **p,
 #define NGX_NOOM_SIO_BINARY_EVENT  5
 #define NGX_NOOM_SIO_BINARY_ACK    6
 
+/* ngx_noom_sio_message(): an EVENT that ends with its offset */
+#define NGX_NOOM_SIO_OFFSET        0x100
+
 #define NGX_NOOM_SIO_NO_ACK        -1
 #define NGX_NOOM_SIO_MAX_ACK_DIGITS 15
 

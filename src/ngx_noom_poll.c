@@ -501,9 +501,9 @@ ngx_noom_poll_handshake(ngx_http_request_t *r, ngx_http_noom_loc_conf_t *lcf,
 
         /* the owner in the first 3 characters, 18 bits; 102 random bits */
 
-        ctx->eio_sid[0] = ngx_noom_base64url[(ngx_worker >> 12) & 0x3f];
-        ctx->eio_sid[1] = ngx_noom_base64url[(ngx_worker >> 6) & 0x3f];
-        ctx->eio_sid[2] = ngx_noom_base64url[ngx_worker & 0x3f];
+        ctx->eio_sid[0] = ngx_noom_base64url[(ngx_noom_slot >> 12) & 0x3f];
+        ctx->eio_sid[1] = ngx_noom_base64url[(ngx_noom_slot >> 6) & 0x3f];
+        ctx->eio_sid[2] = ngx_noom_base64url[ngx_noom_slot & 0x3f];
 
         pl->node.key = ngx_hash_key(ctx->eio_sid, NGX_NOOM_ID_LEN);
 
@@ -515,8 +515,8 @@ ngx_noom_poll_handshake(ngx_http_request_t *r, ngx_http_noom_loc_conf_t *lcf,
 
     ngx_noom_local_add(ctx, NGX_NOOM_LIST_ALL);
     ngx_noom_stat(connections, 1);
-    (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_worker].conns, 1);
-    (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_worker].polling,
+    (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_noom_slot].conns, 1);
+    (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_noom_slot].polling,
                                 1);
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -525,7 +525,7 @@ ngx_noom_poll_handshake(ngx_http_request_t *r, ngx_http_noom_loc_conf_t *lcf,
 
     /* the handshake is the session's first GET: the open packet answers */
 
-    pr = ngx_noom_preq_park(r, ctx->eio_sid, ngx_worker, 1);
+    pr = ngx_noom_preq_park(r, ctx->eio_sid, ngx_noom_slot, 1);
     if (pr == NULL) {
         ngx_noom_poll_end(pl);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -533,9 +533,9 @@ ngx_noom_poll_handshake(ngx_http_request_t *r, ngx_http_noom_loc_conf_t *lcf,
 
     r->main->count++;
 
-    pl->get_worker = ngx_worker;
+    pl->get_worker = ngx_noom_slot;
     pl->get_id = pr->node.key;
-    (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_worker].waiting,
+    (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_noom_slot].waiting,
                                 1);
 
     ngx_noom_eio_open(ctx);
@@ -805,10 +805,22 @@ ngx_noom_poll_to_owner(ngx_uint_t w, ngx_uint_t op, u_char *sid,
 {
     u_char     *buf;
     ngx_int_t   rc;
+    u_char      err[64];
 
-    if (w == ngx_worker) {
+    if (w == ngx_noom_slot) {
         ngx_noom_poll_op(w, op, sid, id, p, len);
         return NGX_OK;
+    }
+
+    if (ngx_noom_shm->workers[w].pid == 0) {
+        /* a slot of no worker now: its sessions went with an old one */
+
+        if (op == NGX_NOOM_POLL_GET || op == NGX_NOOM_POLL_POST) {
+            ngx_noom_preq_answer(id, NGX_HTTP_BAD_REQUEST, err,
+                                 ngx_noom_poll_error_json(err, 1));
+        }
+
+        return NGX_ERROR;
     }
 
     buf = ngx_noom_poll_scratch_get(NGX_NOOM_ID_LEN + len);
@@ -854,7 +866,7 @@ ngx_noom_poll_to_req(ngx_uint_t w, uint64_t id, ngx_uint_t status,
 {
     ngx_int_t  rc;
 
-    if (w == ngx_worker) {
+    if (w == ngx_noom_slot) {
         ngx_noom_preq_answer(id, status, p, len);
         return NGX_OK;
     }
@@ -884,7 +896,7 @@ ngx_noom_poll_to_proxy(ngx_uint_t w, uint64_t serial, ngx_uint_t op,
 {
     ngx_int_t  rc;
 
-    if (w == ngx_worker) {
+    if (w == ngx_noom_slot) {
         ngx_noom_poll_proxy_op(serial, op, m);
         return NGX_OK;
     }
@@ -998,7 +1010,7 @@ ngx_noom_poll_op(ngx_uint_t src, ngx_uint_t op, u_char *sid, uint64_t id,
         pl->get_worker = src;
         pl->get_id = id;
         (void) ngx_atomic_fetch_add(
-                   &ngx_noom_shm->workers[ngx_worker].waiting, 1);
+                   &ngx_noom_shm->workers[ngx_noom_slot].waiting, 1);
 
         if (pl->probed) {
             /* the client upgrades once this GET is over: no waiting */
@@ -1186,7 +1198,7 @@ ngx_noom_poll_ws_in(ngx_noom_poll_t *pl, ngx_uint_t opcode, u_char *p,
 
         ngx_noom_stat(upgrades, 1);
         (void) ngx_atomic_fetch_add(
-                   &ngx_noom_shm->workers[ngx_worker].polling, -1);
+                   &ngx_noom_shm->workers[ngx_noom_slot].polling, -1);
 
         ngx_noom_admin_upgraded(ctx);
 
@@ -1500,7 +1512,7 @@ ngx_noom_poll_answer_get(ngx_noom_poll_t *pl, u_char *extra,
         p = ngx_cpymem(p, extra, extra_len);
     }
 
-    ngx_noom_shm->workers[ngx_worker].bytes_out += p - buf;
+    ngx_noom_shm->workers[ngx_noom_slot].bytes_out += p - buf;
 
     rc = ngx_noom_poll_to_req(pl->get_worker, pl->get_id, NGX_HTTP_OK, buf,
                               p - buf);
@@ -1518,7 +1530,7 @@ static void
 ngx_noom_poll_detach_get(ngx_noom_poll_t *pl)
 {
     pl->get_worker = NGX_NOOM_POLL_NONE;
-    (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_worker].waiting,
+    (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_noom_slot].waiting,
                                 -1);
 }
 
@@ -1637,7 +1649,7 @@ ngx_noom_poll_end_handler(ngx_event_t *ev)
 
     if (!pl->upgraded) {
         (void) ngx_atomic_fetch_add(
-                   &ngx_noom_shm->workers[ngx_worker].polling, -1);
+                   &ngx_noom_shm->workers[ngx_noom_slot].polling, -1);
     }
 
     ctx->done = 1;

@@ -147,7 +147,7 @@ ngx_noom_redis_init_process(ngx_cycle_t *cycle, ngx_noom_redis_conf_t *rcf,
     ngx_noom_redis_flush_ev.log = cycle->log;
 
     if (ngx_noom_shm) {
-        ngx_noom_shm->workers[ngx_worker].redis_up = 0;
+        ngx_noom_shm->workers[ngx_noom_slot].redis_up = 0;
     }
 
     /*
@@ -169,6 +169,10 @@ ngx_noom_redis_exit_process(void)
     redisAsyncContext  *ac;
 
     ngx_noom_redis_exiting = 1;
+
+    if (ngx_noom_shm) {
+        ngx_noom_shm->workers[ngx_noom_slot].redis_up = 0;
+    }
 
     if (ngx_noom_redis_retry_ev.timer_set) {
         ngx_del_timer(&ngx_noom_redis_retry_ev);
@@ -452,7 +456,7 @@ ngx_noom_redis_down(void)
     ngx_noom_redis_is_linked = 0;
 
     if (ngx_noom_shm) {
-        ngx_noom_shm->workers[ngx_worker].redis_up = 0;
+        ngx_noom_shm->workers[ngx_noom_slot].redis_up = 0;
     }
 
     for (i = 0; i < 2; i++) {
@@ -608,7 +612,7 @@ ngx_noom_redis_ready(ngx_uint_t i)
     }
 
     ngx_noom_redis_failures = 0;
-    ngx_noom_shm->workers[ngx_worker].redis_up = 1;
+    ngx_noom_shm->workers[ngx_noom_slot].redis_up = 1;
 
     ngx_log_error(NGX_LOG_INFO, ngx_noom_redis_log, 0,
                   "noom: redis: linked to \"%V\"",

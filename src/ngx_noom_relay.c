@@ -8,8 +8,10 @@
  * Between workers, a message goes once per worker that has members, as
  * ready-made frames, into that worker's bounded ring in the zone; an
  * eventfd per worker, rung only when its ring goes from quiet to pending,
- * wakes it.  Workers are named by ngx_worker, which a respawned worker
- * keeps, so nothing depends on process slots.  While a ring this worker
+ * wakes it.  Workers are named by their slot in the zone (ngx_noom_slot:
+ * ngx_worker in the half of the slots that their configuration generation
+ * has), which a respawned worker keeps, so nothing depends on process
+ * slots, and old and new workers of a reload never share a ring.  While a ring this worker
  * writes to is over 3/4 full, the worker stops reading its clients (for
  * noom_worker_queue wait= at most); a full ring drops the record, counts
  * it, and the sender is told.
@@ -27,7 +29,6 @@
 #define NGX_NOOM_HOLD_GAVE_UP      2
 
 
-static void ngx_noom_relay_close_fds(void *data);
 static void ngx_noom_relay_bell_handler(ngx_event_t *ev);
 static void ngx_noom_relay_shutdown(void);
 static void ngx_noom_relay_drain(void);
@@ -36,6 +37,10 @@ static void ngx_noom_relay_room_change_handler(ngx_event_t *ev);
 static ngx_uint_t ngx_noom_relay_congested(void);
 static void ngx_noom_relay_hold_handler(ngx_event_t *ev);
 static void ngx_noom_relay_release(void);
+static ngx_int_t ngx_noom_ring_put_rec_locked(ngx_uint_t w, ngx_uint_t type,
+    uint64_t room, uint64_t target, uint64_t seq, u_char *p, size_t len);
+static ngx_uint_t ngx_noom_relay_log_locked(uint64_t uid, u_char *to,
+    ngx_noom_msg_t *m);
 
 
 static ngx_rbtree_t                ngx_noom_lrooms;
@@ -51,18 +56,27 @@ static ngx_msec_t                  ngx_noom_hold_start;
 static ngx_http_noom_main_conf_t  *ngx_noom_relay_mcf;
 
 
-/* in the master, before the workers are forked: their doorbells */
+/*
+ * In the master, before the workers are forked: a doorbell per slot of the
+ * zone.  They live as long as the zone does, through reloads, so that the
+ * workers of every generation that shares the zone hold all of them.  A
+ * reload that makes a new zone (another size) makes new ones; the old ones
+ * stay open in the master, which the workers of a failed reload would
+ * still need.
+ */
 
 ngx_int_t
 ngx_noom_relay_init_module(ngx_cycle_t *cycle)
 {
     ngx_uint_t                  i, n;
-    ngx_core_conf_t            *ccf;
-    ngx_pool_cleanup_t         *cln;
+    ngx_noom_shm_t             *sh;
     ngx_http_noom_main_conf_t  *mcf, *old;
 
+    static ngx_fd_t            *bells;
+    static ngx_uint_t           nbells;
+    static ngx_noom_shm_t      *zone;
+
     mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_noom_module);
-    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
 
     if (mcf->kept) {
         /* the process, its zone and its doorbell go on */
@@ -72,55 +86,41 @@ ngx_noom_relay_init_module(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    n = (ccf->worker_processes > 0) ? (ngx_uint_t) ccf->worker_processes : 1;
+    sh = ((ngx_slab_pool_t *) mcf->zone->shm.addr)->data;
+    n = sh->nworkers;
 
-    mcf->wake = ngx_palloc(cycle->pool, n * sizeof(ngx_fd_t));
-    if (mcf->wake == NULL) {
-        return NGX_ERROR;
-    }
+    if (bells == NULL || zone != sh || nbells != n) {
 
-    cln = ngx_pool_cleanup_add(cycle->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < n; i++) {
-        mcf->wake[i] = -1;
-    }
-
-    mcf->nworkers = n;
-    cln->handler = ngx_noom_relay_close_fds;
-    cln->data = mcf;
-
-    for (i = 0; i < n; i++) {
-        mcf->wake[i] = eventfd(0, EFD_NONBLOCK|EFD_CLOEXEC);
-
-        if (mcf->wake[i] == -1) {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
-                          "noom: eventfd() failed");
+        bells = ngx_alloc(n * sizeof(ngx_fd_t), cycle->log);
+        if (bells == NULL) {
             return NGX_ERROR;
         }
+
+        for (i = 0; i < n; i++) {
+            bells[i] = eventfd(0, EFD_NONBLOCK|EFD_CLOEXEC);
+
+            if (bells[i] == -1) {
+                ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                              "noom: eventfd() failed");
+
+                while (i--) {
+                    (void) close(bells[i]);
+                }
+
+                ngx_free(bells);
+                bells = NULL;
+                return NGX_ERROR;
+            }
+        }
+
+        nbells = n;
+        zone = sh;
     }
+
+    mcf->wake = bells;
+    mcf->nworkers = n;
 
     return NGX_OK;
-}
-
-
-/* the master drops a generation's doorbells with its cycle */
-
-static void
-ngx_noom_relay_close_fds(void *data)
-{
-    ngx_http_noom_main_conf_t *mcf = data;
-
-    ngx_uint_t  i;
-
-    for (i = 0; i < mcf->nworkers; i++) {
-        if (mcf->wake[i] != -1) {
-            (void) close(mcf->wake[i]);
-            mcf->wake[i] = -1;
-        }
-    }
 }
 
 
@@ -158,7 +158,7 @@ ngx_noom_relay_init_process(ngx_cycle_t *cycle)
     ngx_noom_hold_ev.log = cycle->log;
     ngx_noom_hold_ev.cancelable = 1;
 
-    c = ngx_get_connection(mcf->wake[ngx_worker], cycle->log);
+    c = ngx_get_connection(mcf->wake[ngx_noom_slot], cycle->log);
     if (c == NULL) {
         return NGX_ERROR;
     }
@@ -229,7 +229,7 @@ ngx_noom_relay_bell_handler(ngx_event_t *ev)
                       "noom: read() from eventfd failed");
     }
 
-    ngx_noom_shm->workers[ngx_worker].ring.wake = 0;
+    ngx_noom_shm->workers[ngx_noom_slot].ring.wake = 0;
     ngx_memory_barrier();
 
     ngx_noom_relay_drain();
@@ -258,6 +258,17 @@ ngx_noom_relay_shutdown(void)
          q = ngx_queue_next(q))
     {
         ctx = ngx_queue_data(q, ngx_noom_ctx_t, lists[NGX_NOOM_LIST_ALL]);
+
+        if (ctx->sess && ctx->nsp[NGX_NOOM_NSP_APP].connected) {
+            /*
+             * Away at once: the client reconnects to a new worker as soon
+             * as it sees the close, and must find its session detached.
+             * What it sends until its own close is not read anyway.
+             */
+            ctx->nsp[NGX_NOOM_NSP_APP].connected = 0;
+            ngx_noom_app_end(ctx);
+        }
+
         ngx_noom_close(ctx, NGX_NOOM_END_GOING_AWAY, "server shutting down");
     }
 
@@ -280,7 +291,7 @@ ngx_noom_relay_drain(void)
     ngx_noom_rec_t   *rec;
     ngx_noom_ring_t  *ring;
 
-    ring = &ngx_noom_shm->workers[ngx_worker].ring;
+    ring = &ngx_noom_shm->workers[ngx_noom_slot].ring;
 
     ngx_noom_zone_lock();
     head = ring->head;
@@ -315,6 +326,7 @@ ngx_noom_relay_drain(void)
 
     ngx_noom_zone_lock();
     ring->head = head;
+    tail = ring->tail;
     ngx_noom_zone_unlock();
 
     if (head < tail) {
@@ -365,6 +377,8 @@ ngx_noom_relay_deliver(ngx_noom_rec_t *rec, u_char *payload)
         return;
     }
 
+    m->seq = rec->seq;
+
     for (q = ngx_queue_head(list);
          q != ngx_queue_sentinel(list);
          q = ngx_queue_next(q))
@@ -384,6 +398,11 @@ ngx_noom_relay_deliver(ngx_noom_rec_t *rec, u_char *payload)
                 ngx_noom_send(ctx, m);
                 break;
             }
+
+            if (rec->target && ctx->serial == rec->target) {
+                /* this worker's own event, in its turn: not to its sender */
+                continue;
+            }
         }
 
         ngx_noom_send(ctx, m);
@@ -397,11 +416,24 @@ ngx_int_t
 ngx_noom_ring_put_locked(ngx_uint_t w, ngx_uint_t type, uint64_t room,
     uint64_t target, u_char *p, size_t len)
 {
+    return ngx_noom_ring_put_rec_locked(w, type, room, target, 0, p, len);
+}
+
+
+static ngx_int_t
+ngx_noom_ring_put_rec_locked(ngx_uint_t w, ngx_uint_t type, uint64_t room,
+    uint64_t target, uint64_t seq, u_char *p, size_t len)
+{
     size_t            need, pos, skip;
     ngx_noom_rec_t   *rec;
     ngx_noom_ring_t  *ring;
 
     ring = &ngx_noom_shm->workers[w].ring;
+
+    if (ngx_noom_shm->workers[w].pid == 0) {
+        /* a slot no worker holds: nothing would read it */
+        return NGX_DECLINED;
+    }
 
     need = ngx_align(sizeof(ngx_noom_rec_t) + len, 8);
     pos = ring->tail % ring->size;
@@ -437,9 +469,10 @@ ngx_noom_ring_put_locked(ngx_uint_t w, ngx_uint_t type, uint64_t room,
     rec = (ngx_noom_rec_t *) (ring->data + pos);
     rec->len = len;
     rec->type = type;
-    rec->src = ngx_worker;
+    rec->src = ngx_noom_slot;
     rec->room = room;
     rec->target = target;
+    rec->seq = seq;
 
     if (len) {
         ngx_memcpy((u_char *) rec + sizeof(ngx_noom_rec_t), p, len);
@@ -537,7 +570,7 @@ ngx_noom_relay_congested(void)
 
     for (i = 0; i < ngx_noom_shm->nworkers; i++) {
 
-        if (i == ngx_worker) {
+        if (i == ngx_noom_slot) {
             continue;
         }
 
@@ -612,21 +645,30 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
     uint32_t *per_worker, ngx_noom_msg_t *m)
 {
     ngx_int_t   rc;
-    ngx_uint_t  w, n, woken[64];
+    ngx_uint_t  w, n, self, woken[64];
 
     rc = NGX_OK;
     n = 0;
+    self = 0;
 
     ngx_noom_zone_lock();
 
+    if (m->offset) {
+        self = ngx_noom_relay_log_locked(uid, NULL, m);
+    }
+
+    if (m->chat && ngx_noom_relay_mcf->history) {
+        ngx_noom_rooms_history_locked(uid, m);
+    }
+
     for (w = 0; w < ngx_noom_shm->nworkers; w++) {
 
-        if (w == ngx_worker || per_worker[w] == 0) {
+        if (w == ngx_noom_slot || per_worker[w] == 0) {
             continue;
         }
 
-        if (ngx_noom_ring_put_locked(w, NGX_NOOM_REC_ROOM, uid, 0, m->pos,
-                                     m->len)
+        if (ngx_noom_ring_put_rec_locked(w, NGX_NOOM_REC_ROOM, uid, 0,
+                                         m->seq, m->pos, m->len)
             != NGX_OK)
         {
             rc = NGX_DECLINED;
@@ -641,15 +683,58 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
         }
     }
 
+    if (self) {
+        /*
+         * Events of the room that came before this one wait in this
+         * worker's ring: this one waits behind them, so that every member
+         * gets the room's events in the zone's order.
+         */
+
+        if (ngx_noom_ring_put_rec_locked(ngx_noom_slot, NGX_NOOM_REC_ROOM, uid,
+                                         sender ? sender->serial : 0,
+                                         m->seq, m->pos, m->len)
+            != NGX_OK)
+        {
+            rc = NGX_DECLINED;
+        }
+    }
+
     ngx_noom_zone_unlock();
 
     for (w = 0; w < n; w++) {
         ngx_noom_relay_wake(woken[w]);
     }
 
+    if (self) {
+        ngx_noom_relay_wake(ngx_noom_slot);
+        return rc;
+    }
+
     ngx_noom_relay_room_local(sender, uid, m);
 
     return rc;
+}
+
+
+/*
+ * A recoverable event gets the zone's next number, which goes into its
+ * offset, and a place in its room's log.  Returns whether this worker's
+ * own delivery must wait in its ring behind earlier events.
+ */
+
+static ngx_uint_t
+ngx_noom_relay_log_locked(uint64_t uid, u_char *to, ngx_noom_msg_t *m)
+{
+    ngx_noom_ring_t  *ring;
+
+    m->seq = ++ngx_noom_shm->seq;
+    (void) ngx_noom_sio_offset(m->offset, m->seq);
+
+    ngx_noom_recovery_log_locked(uid, to, m);
+
+    ring = &ngx_noom_shm->workers[ngx_noom_slot].ring;
+
+    return ring->head != ring->tail;
 }
 
 
@@ -682,14 +767,46 @@ ngx_noom_relay_room_local(ngx_noom_ctx_t *sender, uint64_t uid,
 
 ngx_int_t
 ngx_noom_relay_unicast(ngx_uint_t w, uint64_t uid, uint64_t serial,
-    ngx_noom_msg_t *m)
+    u_char *to, ngx_noom_msg_t *m)
 {
     ngx_int_t         rc;
+    ngx_uint_t        self;
     ngx_queue_t      *q;
     ngx_noom_ctx_t   *ctx;
     ngx_noom_lroom_t *lr;
 
-    if (w == ngx_worker) {
+    if (m->offset) {
+        ngx_noom_zone_lock();
+
+        self = ngx_noom_relay_log_locked(uid, to, m);
+
+        if (w == NGX_NOOM_AWAY) {
+            /* the member is away: the log keeps it for its return */
+            ngx_noom_zone_unlock();
+            return NGX_OK;
+        }
+
+        if (w != ngx_noom_slot || self) {
+            rc = ngx_noom_ring_put_rec_locked(w, NGX_NOOM_REC_UNICAST, uid,
+                                              serial, m->seq, m->pos,
+                                              m->len);
+            ngx_noom_zone_unlock();
+
+            if (rc == NGX_OK) {
+                ngx_noom_relay_wake(w);
+            }
+
+            return rc;
+        }
+
+        ngx_noom_zone_unlock();
+    }
+
+    if (w == NGX_NOOM_AWAY) {
+        return NGX_OK;
+    }
+
+    if (w == ngx_noom_slot) {
         lr = ngx_noom_local_room(uid);
 
         if (lr == NULL) {
@@ -738,7 +855,7 @@ ngx_noom_relay_plain(ngx_noom_msg_t *m)
 
     for (w = 0; w < ngx_noom_shm->nworkers; w++) {
 
-        if (w == ngx_worker || ngx_noom_shm->workers[w].plain == 0) {
+        if (w == ngx_noom_slot || ngx_noom_shm->workers[w].plain == 0) {
             continue;
         }
 
@@ -788,7 +905,7 @@ ngx_noom_relay_rooms_changed(void)
 
     for (w = 0; w < ngx_noom_shm->nworkers; w++) {
 
-        if (w == ngx_worker || ngx_noom_shm->workers[w].conns == 0) {
+        if (w == ngx_noom_slot || ngx_noom_shm->workers[w].conns == 0) {
             continue;
         }
 
@@ -868,7 +985,7 @@ ngx_noom_local_add(ngx_noom_ctx_t *ctx, ngx_uint_t list)
     ngx_queue_insert_tail(&ngx_noom_lists[list], &ctx->lists[list]);
 
     if (list == NGX_NOOM_LIST_PLAIN) {
-        (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_worker].plain,
+        (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_noom_slot].plain,
                                     1);
     }
 }
@@ -885,7 +1002,7 @@ ngx_noom_local_del(ngx_noom_ctx_t *ctx, ngx_uint_t list)
     ctx->lists[list].next = NULL;
 
     if (list == NGX_NOOM_LIST_PLAIN) {
-        (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_worker].plain,
+        (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_noom_slot].plain,
                                     -1);
     }
 }

@@ -32,17 +32,22 @@ typedef struct {
 } ngx_noom_victim_t;
 
 
+static ngx_int_t ngx_noom_zone_reuse(ngx_shm_zone_t *zone,
+    ngx_http_noom_main_conf_t *mcf, ngx_http_noom_main_conf_t *old,
+    ngx_uint_t n, size_t size);
 static void ngx_noom_rooms_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_noom_room_t *ngx_noom_rooms_lookup(ngx_str_t *name,
     uint32_t hash);
-static void ngx_noom_rooms_remove_locked(ngx_noom_member_t *mb);
+static void ngx_noom_rooms_free_locked(ngx_noom_room_t *room);
+static void ngx_noom_rooms_free_logs_locked(ngx_noom_room_t *room);
 static void ngx_noom_rooms_purge(ngx_cycle_t *cycle, ngx_uint_t n);
 static void ngx_noom_zone_repair_locked(void);
 static void ngx_noom_zone_repaired(ngx_event_t *ev);
 
 
 ngx_noom_shm_t                     *ngx_noom_shm;
+ngx_uint_t                          ngx_noom_slot;
 ngx_slab_pool_t                    *ngx_noom_shpool;
 static ngx_http_noom_main_conf_t   *ngx_noom_mcf;
 
@@ -53,48 +58,59 @@ static ngx_noom_log_limit_t         ngx_noom_join_log;
 static ngx_event_t                  ngx_noom_repair_ev;
 
 
+/*
+ * The zone outlives reloads (nginx keeps a zone of the same name, size and
+ * tag): rooms, members, away sessions and logs go on, and the old
+ * generation's workers share it with the new one's until they exit.  They
+ * must never share a ring or a count, so the zone has two slots for each
+ * worker it was made for, and each generation takes the half the one
+ * before it did not use.
+ */
+
 ngx_int_t
 ngx_noom_zone_init(ngx_shm_zone_t *zone, void *data)
 {
     ngx_http_noom_main_conf_t *mcf = zone->data;
 
-    size_t             size, need;
-    ngx_uint_t         i, n;
-    ngx_noom_shm_t    *sh;
-    ngx_slab_pool_t   *shpool;
-    ngx_core_conf_t   *ccf;
+    size_t                      size, need;
+    ngx_uint_t                  i, n;
+    ngx_noom_shm_t             *sh;
+    ngx_slab_pool_t            *shpool;
+    ngx_core_conf_t            *ccf;
+    ngx_http_noom_main_conf_t  *old;
 
     shpool = (ngx_slab_pool_t *) zone->shm.addr;
-
-    if (data) {
-        /* kept through a reload with master_process off */
-        mcf->kept = data;
-        return NGX_OK;
-    }
 
     ccf = (ngx_core_conf_t *) ngx_get_conf(mcf->cycle->conf_ctx,
                                            ngx_core_module);
 
-    if (!ccf->master) {
-        /*
-         * One process: it lives through reloads with pointers into this
-         * zone, so a reload must neither replace nor free it (nginx frees
-         * an old zone that is marked noreuse).
-         */
-        zone->noreuse = 0;
-    }
-
     n = (ccf->worker_processes > 0) ? (ngx_uint_t) ccf->worker_processes : 1;
     size = ngx_align(mcf->queue_size, 8);
 
-    if (n > NGX_NOOM_MAX_WORKERS) {
+    if (data) {
+        old = data;
+
+        if (!ccf->master) {
+            /* kept through a reload with master_process off */
+            mcf->kept = data;
+            mcf->half = old->half;
+            return NGX_OK;
+        }
+
+        return ngx_noom_zone_reuse(zone, mcf, old, n, size);
+    }
+
+    if (n > NGX_NOOM_MAX_WORKERS / 2) {
         ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
                       "noom: at most %d worker processes are supported",
-                      NGX_NOOM_MAX_WORKERS);
+                      NGX_NOOM_MAX_WORKERS / 2);
         return NGX_ERROR;
     }
 
-    need = n * size + sizeof(ngx_noom_shm_t) + n * sizeof(ngx_noom_worker_t);
+    /* the second half's queues come with the first reload */
+
+    need = n * size + sizeof(ngx_noom_shm_t)
+           + 2 * n * sizeof(ngx_noom_worker_t);
 
     if (need + 8 * ngx_pagesize > zone->shm.size) {
         ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
@@ -111,7 +127,7 @@ ngx_noom_zone_init(ngx_shm_zone_t *zone, void *data)
         return NGX_ERROR;
     }
 
-    sh->workers = ngx_slab_calloc(shpool, n * sizeof(ngx_noom_worker_t));
+    sh->workers = ngx_slab_calloc(shpool, 2 * n * sizeof(ngx_noom_worker_t));
     if (sh->workers == NULL) {
         return NGX_ERROR;
     }
@@ -128,11 +144,17 @@ ngx_noom_zone_init(ngx_shm_zone_t *zone, void *data)
         }
     }
 
-    sh->nworkers = n;
+    sh->nworkers = 2 * n;
+    sh->half = n;
+    sh->queue_size = size;
+    sh->max_nickname = mcf->max_nickname;
+    mcf->half = 0;
 
     ngx_rbtree_init(&sh->rooms, &sh->sentinel, ngx_noom_rooms_insert);
+    ngx_rbtree_init(&sh->uids, &sh->uid_sentinel, ngx_rbtree_insert_value);
     ngx_queue_init(&sh->order);
     ngx_queue_init(&sh->sockets);
+    ngx_noom_recovery_init_zone(sh);
     sh->start = ngx_time();
 
     shpool->data = sh;
@@ -148,6 +170,72 @@ ngx_noom_zone_init(ngx_shm_zone_t *zone, void *data)
     shpool->log_nomem = 0;
 
     return NGX_OK;
+}
+
+
+/*
+ * A reload, in the master: the zone goes on, and the new generation takes
+ * the other half of the slots.  What the zone's layout depends on cannot
+ * change without a restart.
+ */
+
+static ngx_int_t
+ngx_noom_zone_reuse(ngx_shm_zone_t *zone, ngx_http_noom_main_conf_t *mcf,
+    ngx_http_noom_main_conf_t *old, ngx_uint_t n, size_t size)
+{
+    ngx_int_t           rc;
+    ngx_uint_t          i;
+    ngx_noom_shm_t     *sh;
+    ngx_slab_pool_t    *shpool;
+    ngx_noom_worker_t  *w;
+
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+    sh = shpool->data;
+
+    if (n > sh->half) {
+        ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
+                      "noom: the zone was made for %ui worker processes, "
+                      "%ui need a restart of nginx", sh->half, n);
+        return NGX_ERROR;
+    }
+
+    if (size != sh->queue_size || mcf->max_nickname != sh->max_nickname) {
+        ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
+                      "noom: \"noom_worker_queue\" and "
+                      "\"noom_max_nickname_length\" cannot change on a "
+                      "reload, restart nginx to change them");
+        return NGX_ERROR;
+    }
+
+    mcf->half = 1 - old->half;
+
+    rc = NGX_OK;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (i = 0; i < n; i++) {
+        w = &sh->workers[mcf->half * sh->half + i];
+
+        if (w->ring.data) {
+            continue;
+        }
+
+        w->ring.size = size;
+        w->ring.data = ngx_slab_alloc_locked(shpool, size);
+
+        if (w->ring.data == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
+                          "\"noom_zone\" has no room for the queues of the "
+                          "new workers: a reload needs %uz bytes more, "
+                          "or a restart", n * size);
+            rc = NGX_ERROR;
+            break;
+        }
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return rc;
 }
 
 
@@ -221,19 +309,25 @@ ngx_noom_rooms_lookup(ngx_str_t *name, uint32_t hash)
 
 /*
  * Joins a room, creating it if needed, and copies out the members already
- * there: at most *npeers of them, each nick into max_nickname bytes.
+ * there: at most *npeers of them, each nick into max_nickname bytes; and,
+ * when history is given, the room's last chat frames, as many of the
+ * newest as its buffer holds, each as (length, frames), 8-byte aligned.
  */
 
 ngx_int_t
 ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
-    ngx_noom_peer_t *peers, ngx_uint_t *npeers, ngx_uint_t *count)
+    ngx_noom_peer_t *peers, ngx_uint_t *npeers, ngx_uint_t *count,
+    ngx_str_t *history)
 {
+    u_char             *p;
+    size_t              size, need;
     uint32_t            hash;
     ngx_int_t           rc;
     ngx_uint_t          n, max, created;
-    ngx_queue_t        *q;
+    ngx_queue_t        *q, *first;
     ngx_noom_room_t    *room;
     ngx_noom_member_t  *mb, *m;
+    ngx_noom_logent_t  *e;
 
     hash = ngx_crc32_short(name->data, name->len);
     created = 0;
@@ -280,10 +374,18 @@ ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
 
         room->node.key = hash;
         room->uid = ++ngx_noom_shm->next_uid;
+        room->unode.key = room->uid;
         room->count = 0;
         ngx_queue_init(&room->members);
+        ngx_queue_init(&room->log);
+        ngx_queue_init(&room->history);
+        room->nhistory = 0;
+        room->nlog = 0;
+        room->log_bytes = 0;
+        room->trimmed = 0;
 
         ngx_rbtree_insert(&ngx_noom_shm->rooms, &room->node);
+        ngx_rbtree_insert(&ngx_noom_shm->uids, &room->unode);
         ngx_queue_insert_tail(&ngx_noom_shm->order, &room->order);
         ngx_noom_shm->nrooms++;
         created = 1;
@@ -300,18 +402,17 @@ ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
                                + ngx_noom_mcf->max_nickname);
     if (mb == NULL) {
         if (created) {
-            ngx_rbtree_delete(&ngx_noom_shm->rooms, &room->node);
-            ngx_queue_remove(&room->order);
-            ngx_noom_shm->nrooms--;
-            ngx_slab_free_locked(ngx_noom_shpool, room);
+            ngx_noom_rooms_free_locked(room);
         }
 
         goto nomem;
     }
 
     mb->room = room;
-    mb->worker = ngx_worker;
+    mb->worker = ngx_noom_slot;
     mb->serial = ctx->serial;
+    mb->joined = ngx_noom_shm->seq;
+    mb->sess = ctx->sess;
     ngx_memcpy(mb->id, ctx->nsp[0].id, NGX_NOOM_ID_LEN);
     mb->nick_len = ctx->nick_len;
     ngx_memcpy(mb->nick, ctx->nick, ctx->nick_len);
@@ -348,10 +449,19 @@ copy:
         }
 
         room->count++;
-        room->per_worker[ngx_worker]++;
+        room->per_worker[ngx_noom_slot]++;
         ngx_noom_shm->nmembers++;
-        ngx_noom_shm->workers[ngx_worker].members++;
+        ngx_noom_shm->workers[ngx_noom_slot].members++;
         ctx->member = mb;
+
+        if (mb->sess) {
+            mb->sess->member = mb;
+        }
+
+        /* what the room logged before is not this socket's */
+        if (ctx->last_seq < mb->joined) {
+            ctx->last_seq = mb->joined;
+        }
 
         if (ctx->asock[NGX_NOOM_NSP_APP]) {
             ctx->asock[NGX_NOOM_NSP_APP]->member = mb;
@@ -360,6 +470,43 @@ copy:
 
     *npeers = n;
     *count = room->count;
+
+    if (history) {
+        /* the newest lines that fit, then oldest first */
+
+        size = history->len;
+        need = 0;
+        first = ngx_queue_sentinel(&room->history);
+
+        for (q = ngx_queue_last(&room->history);
+             q != ngx_queue_sentinel(&room->history);
+             q = ngx_queue_prev(q))
+        {
+            e = ngx_queue_data(q, ngx_noom_logent_t, queue);
+
+            if (need + sizeof(uint64_t) + ngx_align(e->len, 8) > size) {
+                break;
+            }
+
+            need += sizeof(uint64_t) + ngx_align(e->len, 8);
+            first = q;
+        }
+
+        p = history->data;
+
+        for (q = first;
+             q != ngx_queue_sentinel(&room->history);
+             q = ngx_queue_next(q))
+        {
+            e = ngx_queue_data(q, ngx_noom_logent_t, queue);
+
+            *(uint64_t *) p = e->len;
+            ngx_memcpy(p + sizeof(uint64_t), e->data, e->len);
+            p += sizeof(uint64_t) + ngx_align(e->len, 8);
+        }
+
+        history->len = p - history->data;
+    }
 
     ngx_noom_zone_unlock();
 
@@ -406,13 +553,13 @@ ngx_noom_rooms_leave(ngx_noom_ctx_t *ctx, ngx_noom_snapshot_t *snap)
     snap->count = room->count - 1;
     ngx_memcpy(snap->per_worker, room->per_worker,
                ngx_noom_shm->nworkers * sizeof(uint32_t));
-    snap->per_worker[ngx_worker]--;
+    snap->per_worker[ngx_noom_slot]--;
 
     if (ctx->asock[NGX_NOOM_NSP_APP]) {
         ctx->asock[NGX_NOOM_NSP_APP]->member = NULL;
     }
 
-    ngx_noom_rooms_remove_locked(mb);
+    ngx_noom_rooms_remove_member_locked(mb);
 
     ngx_noom_zone_unlock();
 
@@ -424,8 +571,8 @@ ngx_noom_rooms_leave(ngx_noom_ctx_t *ctx, ngx_noom_snapshot_t *snap)
 }
 
 
-static void
-ngx_noom_rooms_remove_locked(ngx_noom_member_t *mb)
+void
+ngx_noom_rooms_remove_member_locked(ngx_noom_member_t *mb)
 {
     ngx_noom_room_t  *room;
 
@@ -438,18 +585,136 @@ ngx_noom_rooms_remove_locked(ngx_noom_member_t *mb)
     }
 
     room->count--;
-    room->per_worker[mb->worker]--;
     ngx_noom_shm->nmembers--;
-    ngx_noom_shm->workers[mb->worker].members--;
+
+    if (mb->worker != NGX_NOOM_AWAY) {
+        room->per_worker[mb->worker]--;
+        ngx_noom_shm->workers[mb->worker].members--;
+    }
+
+    if (mb->sess) {
+        mb->sess->member = NULL;
+    }
 
     if (room->count == 0) {
-        ngx_rbtree_delete(&ngx_noom_shm->rooms, &room->node);
-        ngx_queue_remove(&room->order);
-        ngx_noom_shm->nrooms--;
-        ngx_slab_free_locked(ngx_noom_shpool, room);
+        ngx_noom_rooms_free_locked(room);
     }
 
     ngx_slab_free_locked(ngx_noom_shpool, mb);
+}
+
+
+static void
+ngx_noom_rooms_free_locked(ngx_noom_room_t *room)
+{
+    ngx_rbtree_delete(&ngx_noom_shm->rooms, &room->node);
+    ngx_rbtree_delete(&ngx_noom_shm->uids, &room->unode);
+    ngx_queue_remove(&room->order);
+    ngx_noom_shm->nrooms--;
+
+    ngx_noom_rooms_free_logs_locked(room);
+
+    ngx_slab_free_locked(ngx_noom_shpool, room);
+}
+
+
+static void
+ngx_noom_rooms_free_logs_locked(ngx_noom_room_t *room)
+{
+    ngx_queue_t        *q;
+    ngx_noom_logent_t  *e;
+
+    while (!ngx_queue_empty(&room->log)) {
+        ngx_noom_recovery_drop_locked(room,
+            ngx_queue_data(ngx_queue_head(&room->log), ngx_noom_logent_t,
+                           queue));
+    }
+
+    while (!ngx_queue_empty(&room->history)) {
+        q = ngx_queue_head(&room->history);
+        e = ngx_queue_data(q, ngx_noom_logent_t, queue);
+
+        ngx_queue_remove(q);
+        ngx_noom_shm->log_bytes -= e->len;
+        ngx_slab_free_locked(ngx_noom_shpool, e);
+    }
+
+    room->nhistory = 0;
+}
+
+
+/*
+ * A chat line for the room's history (noom_room_history), the oldest
+ * making way; the zone's share for logs bounds it with the recovery logs.
+ */
+
+void
+ngx_noom_rooms_history_locked(uint64_t uid, ngx_noom_msg_t *m)
+{
+    size_t              share;
+    ngx_queue_t        *q;
+    ngx_noom_room_t    *room;
+    ngx_noom_logent_t  *e;
+
+    room = ngx_noom_rooms_by_uid_locked(uid);
+
+    if (room == NULL) {
+        return;
+    }
+
+    if (room->nhistory >= ngx_noom_mcf->history) {
+        q = ngx_queue_head(&room->history);
+        e = ngx_queue_data(q, ngx_noom_logent_t, queue);
+
+        ngx_queue_remove(q);
+        room->nhistory--;
+        ngx_noom_shm->log_bytes -= e->len;
+        ngx_slab_free_locked(ngx_noom_shpool, e);
+    }
+
+    share = (ngx_noom_shpool->end - ngx_noom_shpool->start) / 2;
+
+    if (ngx_noom_shm->log_bytes + m->len > share) {
+        return;
+    }
+
+    e = ngx_slab_alloc_locked(ngx_noom_shpool,
+                              offsetof(ngx_noom_logent_t, data) + m->len);
+    if (e == NULL) {
+        return;
+    }
+
+    e->seq = m->seq;
+    e->time = ngx_current_msec;
+    e->to[0] = '\0';
+    e->len = m->len;
+    ngx_memcpy(e->data, m->pos, m->len);
+
+    ngx_queue_insert_tail(&room->history, &e->queue);
+    room->nhistory++;
+    ngx_noom_shm->log_bytes += m->len;
+}
+
+
+ngx_noom_room_t *
+ngx_noom_rooms_by_uid_locked(uint64_t uid)
+{
+    ngx_rbtree_node_t  *node, *sentinel;
+
+    node = ngx_noom_shm->uids.root;
+    sentinel = ngx_noom_shm->uids.sentinel;
+
+    while (node != sentinel) {
+
+        if (uid == node->key) {
+            return (ngx_noom_room_t *) ((u_char *) node
+                                        - offsetof(ngx_noom_room_t, unode));
+        }
+
+        node = (uid < node->key) ? node->left : node->right;
+    }
+
+    return NULL;
 }
 
 
@@ -564,6 +829,8 @@ ngx_noom_rooms_attach(ngx_cycle_t *cycle)
 
     ngx_noom_shpool = (ngx_slab_pool_t *) ngx_noom_mcf->zone->shm.addr;
     ngx_noom_shm = ngx_noom_shpool->data;
+
+    ngx_noom_slot = ngx_noom_mcf->half * ngx_noom_shm->half + ngx_worker;
 }
 
 
@@ -571,14 +838,46 @@ void
 ngx_noom_rooms_worker_start(ngx_cycle_t *cycle)
 {
     ngx_pid_t           dead;
-    ngx_uint_t          n;
+    ngx_uint_t          i, n, away;
     ngx_noom_worker_t  *w;
 
-    w = &ngx_noom_shm->workers[ngx_worker];
+    w = &ngx_noom_shm->workers[ngx_noom_slot];
+
+    /*
+     * A worker of the generation before last may still be closing its
+     * connections in the slot this one takes (reloads came faster than it
+     * exits, which takes at most a second): it is waited for, then ended.
+     */
+
+    for (i = 0; i < 500; i++) {
+        dead = w->pid;
+
+        if (dead == 0 || dead == ngx_pid || kill(dead, 0) == -1) {
+            break;
+        }
+
+        ngx_msleep(10);
+    }
+
+    if (i == 500) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "noom: process %P of an old generation still holds "
+                      "slot %ui, ending it", dead, ngx_noom_slot);
+
+        (void) kill(dead, SIGKILL);
+    }
 
     ngx_noom_zone_lock();
 
     dead = w->pid;
+    away = 0;
+
+    if (dead && ngx_noom_recovery) {
+        /* its sockets may come back: they go away, not out */
+        ngx_noom_zone_dirty();
+        away = ngx_noom_recovery_detach_worker_locked(ngx_noom_slot);
+    }
+
     n = w->members;
 
     w->pid = ngx_pid;
@@ -598,8 +897,8 @@ ngx_noom_rooms_worker_start(ngx_cycle_t *cycle)
 
     ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
                   "noom: worker %ui replaces process %P that exited "
-                  "abnormally, removing its %ui room members",
-                  ngx_worker, dead, n);
+                  "abnormally, removing its %ui room members, %ui "
+                  "sockets may recover", ngx_noom_slot, dead, n, away);
 
     ngx_noom_stat(crashes, 1);
 
@@ -662,7 +961,7 @@ ngx_noom_rooms_purge(ngx_cycle_t *cycle, ngx_uint_t n)
             m = ngx_queue_data(mq, ngx_noom_member_t, queue);
             mq = ngx_queue_next(mq);
 
-            if (m->worker != ngx_worker) {
+            if (m->worker != ngx_noom_slot) {
                 continue;
             }
 
@@ -673,16 +972,16 @@ ngx_noom_rooms_purge(ngx_cycle_t *cycle, ngx_uint_t n)
             ngx_memcpy(v[k].id, m->id, NGX_NOOM_ID_LEN);
             ngx_memcpy(v[k].per_worker, room->per_worker,
                        nw * sizeof(uint32_t));
-            v[k].per_worker[ngx_worker]--;
+            v[k].per_worker[ngx_noom_slot]--;
             k++;
 
             if (room->count == 1) {
                 /* the room goes with its last member */
-                ngx_noom_rooms_remove_locked(m);
+                ngx_noom_rooms_remove_member_locked(m);
                 break;
             }
 
-            ngx_noom_rooms_remove_locked(m);
+            ngx_noom_rooms_remove_member_locked(m);
         }
     }
 
@@ -709,12 +1008,16 @@ ngx_noom_rooms_worker_exit(ngx_cycle_t *cycle)
     ngx_noom_member_t  *m;
     ngx_noom_worker_t  *w;
 
-    w = &ngx_noom_shm->workers[ngx_worker];
+    w = &ngx_noom_shm->workers[ngx_noom_slot];
 
     ngx_noom_admin_purge(cycle, 0);
 
     ngx_noom_zone_lock();
     ngx_noom_zone_dirty();
+
+    if (ngx_noom_recovery) {
+        (void) ngx_noom_recovery_detach_worker_locked(ngx_noom_slot);
+    }
 
     /* members whose connections were never closed, as after SIGTERM */
 
@@ -732,13 +1035,13 @@ ngx_noom_rooms_worker_exit(ngx_cycle_t *cycle)
             m = ngx_queue_data(mq, ngx_noom_member_t, queue);
             mq = ngx_queue_next(mq);
 
-            if (m->worker == ngx_worker) {
+            if (m->worker == ngx_noom_slot) {
                 if (room->count == 1) {
-                    ngx_noom_rooms_remove_locked(m);
+                    ngx_noom_rooms_remove_member_locked(m);
                     break;
                 }
 
-                ngx_noom_rooms_remove_locked(m);
+                ngx_noom_rooms_remove_member_locked(m);
             }
         }
     }
@@ -837,6 +1140,7 @@ ngx_noom_zone_repair_locked(void)
                   "repairing it", sh->dirty);
 
     ngx_rbtree_init(&sh->rooms, &sh->sentinel, ngx_noom_rooms_insert);
+    ngx_rbtree_init(&sh->uids, &sh->uid_sentinel, ngx_rbtree_insert_value);
 
     for (i = 0; i < sh->nworkers; i++) {
         sh->workers[i].members = 0;
@@ -855,6 +1159,7 @@ ngx_noom_zone_repair_locked(void)
 
         if (ngx_queue_empty(&room->members)) {
             ngx_queue_remove(&room->order);
+            ngx_noom_rooms_free_logs_locked(room);
             ngx_slab_free_locked(ngx_noom_shpool, room);
             freed++;
             continue;
@@ -870,18 +1175,25 @@ ngx_noom_zone_repair_locked(void)
             m = ngx_queue_data(mq, ngx_noom_member_t, queue);
 
             room->count++;
-            room->per_worker[m->worker]++;
-            sh->workers[m->worker].members++;
+
+            if (m->worker != NGX_NOOM_AWAY) {
+                room->per_worker[m->worker]++;
+                sh->workers[m->worker].members++;
+            }
         }
 
         nmembers += room->count;
         nrooms++;
 
         ngx_rbtree_insert(&sh->rooms, &room->node);
+        ngx_rbtree_insert(&sh->uids, &room->unode);
     }
 
     sh->nrooms = nrooms;
     sh->nmembers = nmembers;
+
+    ngx_noom_recovery_repair_locked(sh);
+
     sh->dirty = 0;
 
     ngx_noom_stat(zone_repairs, 1);

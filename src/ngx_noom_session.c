@@ -114,6 +114,9 @@ ngx_noom_msg_frame(ngx_uint_t opcode, size_t len, u_char **payload)
 
     m->refs = 1;
     m->pos = m->data;
+    m->seq = 0;
+    m->offset = NULL;
+    m->chat = 0;
     m->len = h + len;
     *payload = m->data + h;
 
@@ -137,6 +140,9 @@ ngx_noom_msg_copy(u_char *p, size_t len)
     m->pos = m->data;
     m->len = len;
     ngx_memcpy(m->data, p, len);
+    m->seq = 0;
+    m->offset = NULL;
+    m->chat = 0;
 
     return m;
 }
@@ -178,6 +184,16 @@ ngx_noom_send(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
         return;
     }
 
+    if (m->seq) {
+        /* a logged event comes once, in the zone's order */
+
+        if (m->seq <= ctx->last_seq) {
+            return;
+        }
+
+        ctx->last_seq = m->seq;
+    }
+
     if (ctx->out_bytes + m->len > ctx->conf->send_buffer) {
         ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
                       "noom: client does not read, %uz bytes queued, "
@@ -190,7 +206,7 @@ ngx_noom_send(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
     }
 
     /* one writer, no atomic operation: the sum is read by the status */
-    ngx_noom_shm->workers[ngx_worker].frames_out++;
+    ngx_noom_shm->workers[ngx_noom_slot].frames_out++;
 
     ngx_noom_queue(ctx, m);
 }
@@ -488,7 +504,7 @@ ngx_noom_session_cleanup(ngx_noom_ctx_t *ctx)
     if (ctx->kind != NGX_NOOM_KIND_PROXY) {
         ngx_noom_stat(disconnections, 1);
         (void) ngx_atomic_fetch_add(
-                   &ngx_noom_shm->workers[ngx_worker].conns, -1);
+                   &ngx_noom_shm->workers[ngx_noom_slot].conns, -1);
     }
 }
 

@@ -273,6 +273,7 @@ ngx_noom_sio_connect(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt,
     ngx_int_t i)
 {
     json_t                     *auth, *data;
+    ngx_int_t                   rc;
     json_error_t                err;
     ngx_noom_msg_t             *m;
     ngx_http_noom_main_conf_t  *mcf;
@@ -360,22 +361,48 @@ ngx_noom_sio_connect(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt,
         return;
     }
 
+    rc = NGX_OK;
+
+    if (ngx_noom_recovery && ctx->kind == NGX_NOOM_KIND_SIO) {
+        rc = ngx_noom_recovery_connect(ctx, auth);
+    }
+
     json_decref(auth);
+
+    if (rc == NGX_ERROR) {
+        ngx_noom_recovery_undo(ctx);
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
 
     mcf = ctx->mcf;
 
     if (mcf->admin
         && ngx_noom_admin_register(ctx, NGX_NOOM_NSP_APP) != NGX_OK)
     {
+        ngx_noom_recovery_undo(ctx);
         ngx_noom_sio_refuse(ctx, i, "server busy");
         return;
     }
 
     ngx_noom_sio_accept(ctx, i);
 
-    if (ctx->nsp[i].connected) {
-        ngx_noom_app_connect(ctx);
+    if (!ctx->nsp[i].connected) {
+        return;
     }
+
+    if (rc == NGX_DONE) {
+        /* back in its room, as far as this worker and the panel know */
+
+        if (ctx->member && ctx->asock[NGX_NOOM_NSP_APP]) {
+            ngx_noom_admin_room(ctx, ctx->member->room->name,
+                                ctx->member->room->len, 1);
+        }
+
+        ngx_noom_recovery_replay(ctx);
+    }
+
+    ngx_noom_app_connect(ctx);
 }
 
 
@@ -393,8 +420,17 @@ ngx_noom_sio_accept(ngx_noom_ctx_t *ctx, ngx_uint_t i)
         ngx_del_timer(&ctx->timer);
     }
 
-    data = json_pack("{ss#}", "sid", ctx->nsp[i].id,
-                     (int) NGX_NOOM_ID_LEN);
+    if (i == NGX_NOOM_NSP_APP && ctx->sess) {
+        /* the private id that brings the socket back */
+        data = json_pack("{ss#ss#}", "sid", ctx->nsp[i].id,
+                         (int) NGX_NOOM_ID_LEN, "pid", ctx->sess->pid,
+                         (int) NGX_NOOM_ID_LEN);
+
+    } else {
+        data = json_pack("{ss#}", "sid", ctx->nsp[i].id,
+                         (int) NGX_NOOM_ID_LEN);
+    }
+
     if (data == NULL) {
         ngx_noom_abort(ctx, "out of memory");
         return;
@@ -548,13 +584,26 @@ ngx_noom_sio_test_event(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, json_t *args,
 void
 ngx_noom_sio_emit(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, json_t *args)
 {
+    ngx_uint_t       type;
     ngx_noom_msg_t  *m;
 
-    m = ngx_noom_sio_encode(NGX_NOOM_SIO_EVENT, ngx_noom_sio_nsp_name(ctx, nsp),
+    /* a recoverable socket's event says how far the socket has got */
+
+    type = NGX_NOOM_SIO_EVENT;
+
+    if (ctx->sess && nsp == NGX_NOOM_NSP_APP) {
+        type |= NGX_NOOM_SIO_OFFSET;
+    }
+
+    m = ngx_noom_sio_encode(type, ngx_noom_sio_nsp_name(ctx, nsp),
                             NGX_NOOM_SIO_NO_ACK, args, NULL);
     if (m == NULL) {
         ngx_noom_abort(ctx, "out of memory");
         return;
+    }
+
+    if (m->offset) {
+        (void) ngx_noom_sio_offset(m->offset, ctx->last_seq);
     }
 
     ngx_noom_send(ctx, m);
@@ -640,6 +689,24 @@ ngx_noom_sio_scratch_get(size_t size)
 }
 
 
+/* an offset as it goes on the wire: always 16 hex digits */
+
+u_char *
+ngx_noom_sio_offset(u_char *p, uint64_t seq)
+{
+    ngx_uint_t  i;
+
+    static u_char  hex[] = "0123456789abcdef";
+
+    for (i = 16; i; i--) {
+        p[i - 1] = hex[seq & 0xf];
+        seq >>= 4;
+    }
+
+    return p + 16;
+}
+
+
 /* a packet whose JSON is data, dumped once into the scratch buffer */
 
 ngx_noom_msg_t *
@@ -679,11 +746,24 @@ ngx_noom_sio_message(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
     u_char *json, size_t len, ngx_noom_bin_t *bin)
 {
     u_char          *p, prefix[64 + NGX_INT64_LEN];
-    size_t           plen, total, text;
+    size_t           plen, total, text, olen;
     ngx_uint_t       i, natt;
     ngx_noom_msg_t  *m;
 
     natt = bin ? bin->pkt.attachments : 0;
+
+    /* an event with room for its offset: the array gets a last string */
+
+    olen = 0;
+
+    if (type & NGX_NOOM_SIO_OFFSET) {
+        type &= ~NGX_NOOM_SIO_OFFSET;
+
+        if (len > 2 && json[len - 1] == ']') {
+            len--;
+            olen = sizeof(",\"0123456789abcdef\"]") - 1;
+        }
+    }
 
     if (natt) {
         type = (type == NGX_NOOM_SIO_ACK) ? NGX_NOOM_SIO_BINARY_ACK
@@ -708,7 +788,7 @@ ngx_noom_sio_message(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
     }
 
     plen = p - prefix;
-    text = plen + len;
+    text = plen + len + olen;
     total = NGX_NOOM_WS_MAX_HEADER + text;
 
     for (i = 0; i < natt; i++) {
@@ -722,10 +802,22 @@ ngx_noom_sio_message(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
 
     m->refs = 1;
     m->pos = m->data;
+    m->seq = 0;
+    m->offset = NULL;
+    m->chat = 0;
 
     p = m->data + ngx_noom_ws_header(m->data, NGX_NOOM_WS_TEXT, text);
     p = ngx_cpymem(p, prefix, plen);
     p = ngx_cpymem(p, json, len);
+
+    if (olen) {
+        *p++ = ',';
+        *p++ = '"';
+        m->offset = p;
+        p = ngx_noom_sio_offset(p, 0);
+        *p++ = '"';
+        *p++ = ']';
+    }
 
     for (i = 0; i < natt; i++) {
         p += ngx_noom_ws_header(p, NGX_NOOM_WS_BINARY, bin->att[i].len);
@@ -744,7 +836,7 @@ ngx_noom_sio_cleanup(ngx_noom_ctx_t *ctx)
     if (ctx->kind == NGX_NOOM_KIND_SIO) {
         if (ctx->nsp[NGX_NOOM_NSP_APP].connected) {
             ctx->nsp[NGX_NOOM_NSP_APP].connected = 0;
-            ngx_noom_app_disconnect(ctx);
+            ngx_noom_app_end(ctx);
         }
 
         ngx_noom_admin_cleanup(ctx);

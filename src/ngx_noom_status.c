@@ -154,6 +154,28 @@ static ngx_noom_status_counter_t  ngx_noom_status_counters[] = {
       "Zone repairs after a process died while changing it.",
       ngx_noom_status_off(zone_repairs) },
 
+    { "noom_recovered_total", "counter",
+      "Sockets recovered by noom_recovery.",
+      ngx_noom_status_off(recovered) },
+
+    { "noom_recovery_failed_total", "counter",
+      "Recoveries refused (unknown pid, offset no longer in the log): "
+      "a fresh session instead.",
+      ngx_noom_status_off(recovery_failed) },
+
+    { "noom_recovery_expired_total", "counter",
+      "Detached sockets whose recovery window ended.",
+      ngx_noom_status_off(recovery_expired) },
+
+    { "noom_recovery_refused_total", "counter",
+      "Sockets that could not be kept for recovery (full zone, too many "
+      "detached).",
+      ngx_noom_status_off(recovery_refused) },
+
+    { "noom_recovery_log_drops_total", "counter",
+      "Room events not kept in a room's log.",
+      ngx_noom_status_off(recovery_log_drops) },
+
     { "noom_admin_logins_total", "counter",
       "Logins to the admin namespace.",
       ngx_noom_status_off(admin_logins) },
@@ -296,6 +318,7 @@ ngx_noom_status_format(ngx_http_request_t *r)
 static ngx_buf_t *
 ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
 {
+    char               *sep;
     u_char             *p;
     size_t              size;
     ngx_buf_t          *b;
@@ -305,7 +328,7 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
 
     st = &ngx_noom_shm->stats;
 
-    size = 2560 + ngx_noom_shm->nworkers * (250 + 10 * NGX_ATOMIC_T_LEN);
+    size = 3072 + ngx_noom_shm->nworkers * (250 + 10 * NGX_ATOMIC_T_LEN);
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
@@ -332,6 +355,11 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     "\"zone_repairs\":%uA,\"message_budget_closes\":%uA,"
                     "\"polling\":%uA,\"polling_waiting\":%uA,"
                     "\"polling_requests\":%uA,\"upgrades\":%uA,"
+                    "\"recovery\":{\"live\":%ui,\"away\":%ui,"
+                    "\"log_bytes\":%uz},"
+                    "\"recovered\":%uA,\"recovery_failed\":%uA,"
+                    "\"recovery_expired\":%uA,\"recovery_refused\":%uA,"
+                    "\"recovery_log_drops\":%uA,"
                     "\"admin\":{\"admins\":%uA,\"sockets\":%ui,"
                     "\"admin_sockets\":%ui,\"logins\":%uA,"
                     "\"refused\":%uA,\"actions\":%uA,"
@@ -352,6 +380,10 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     ngx_noom_workers_sum(offsetof(ngx_noom_worker_t,
                                                   waiting)),
                     st->polling_requests, st->upgrades,
+                    ngx_noom_shm->nlive, ngx_noom_shm->naway,
+                    ngx_noom_shm->log_bytes,
+                    st->recovered, st->recovery_failed, st->recovery_expired,
+                    st->recovery_refused, st->recovery_log_drops,
                     ngx_noom_shm->admins, s->sockets, s->admin_sockets,
                     st->admin_logins, st->admin_refused, st->admin_actions,
                     st->admin_throttled);
@@ -366,9 +398,15 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     st->redis_nodes, st->redis_in, st->redis_out,
                     st->redis_drops, st->redis_bad, st->redis_reconnects,
                     st->redis_reaped);
+    sep = "";
 
     for (i = 0; i < ngx_noom_shm->nworkers; i++) {
         w = &ngx_noom_shm->workers[i];
+
+        if (w->pid == 0) {
+            /* a slot of no generation now */
+            continue;
+        }
 
         p = ngx_sprintf(p, "%s{\"worker\":%ui,\"pid\":%P,"
                         "\"connections\":%uA,\"polling\":%uA,"
@@ -378,11 +416,12 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                         "\"bytes_in\":%uA,\"bytes_out\":%uA,"
                         "\"queue\":{\"size\":%uz,\"used\":%uz,"
                         "\"drops\":%uA}}",
-                        i ? "," : "", i, w->pid, w->conns, w->polling,
+                        sep, i, w->pid, w->conns, w->polling,
                         w->plain,
                         w->members, w->admins, w->frames_out, w->bytes_in,
                         w->bytes_out, w->ring.size,
                         w->ring.tail - w->ring.head, w->ring.drops);
+        sep = ",";
     }
 
     b->last = ngx_sprintf(p, "]}\n");
@@ -403,7 +442,7 @@ ngx_noom_status_prometheus(ngx_http_request_t *r, ngx_noom_status_t *s)
     ngx_noom_status_worker_t   *wm;
     ngx_noom_status_counter_t  *c;
 
-    size = 8192 + ngx_noom_shm->nworkers * 8 * (64 + NGX_ATOMIC_T_LEN);
+    size = 10240 + ngx_noom_shm->nworkers * 8 * (64 + NGX_ATOMIC_T_LEN);
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
@@ -472,6 +511,10 @@ ngx_noom_status_prometheus(ngx_http_request_t *r, ngx_noom_status_t *s)
 
         for (i = 0; i < ngx_noom_shm->nworkers; i++) {
             w = &ngx_noom_shm->workers[i];
+
+            if (w->pid == 0) {
+                continue;
+            }
 
             switch (wm->field) {
             case 0:  v = w->conns; break;

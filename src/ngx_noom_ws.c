@@ -575,7 +575,7 @@ ngx_noom_ws_takeover(ngx_event_t *ev)
     if (ctx->kind != NGX_NOOM_KIND_PROXY) {
         /* a proxy is its session's transport, not a session */
         ngx_noom_stat(connections, 1);
-        (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_worker].conns,
+        (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_noom_slot].conns,
                                     1);
     }
 
@@ -803,7 +803,7 @@ ngx_noom_ws_read_handler(ngx_noom_ctx_t *ctx)
             return;
         }
 
-        ngx_noom_shm->workers[ngx_worker].bytes_in += n;
+        ngx_noom_shm->workers[ngx_noom_slot].bytes_in += n;
 
         if (ctx->close_rcvd || ctx->parser.dead) {
             /* after a close, or an error past recovery, input is discarded */
@@ -1393,7 +1393,7 @@ ngx_noom_ws_flush(ngx_noom_ctx_t *ctx)
         }
 
         ctx->out_bytes -= sent;
-        ngx_noom_shm->workers[ngx_worker].bytes_out += sent;
+        ngx_noom_shm->workers[ngx_noom_slot].bytes_out += sent;
 
         /* the messages sent, and where the first one not sent stopped */
 

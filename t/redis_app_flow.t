@@ -38,12 +38,12 @@ ok(wait_nodes($node[0], 3), 'the status counts three live nodes');
 
 # joins across nodes
 
-is_deeply($alice->call('enter_room', 'r1'), [1, []],
+is_deeply($alice->call('enter_room', 'r1'), [1, [], []],
     'the first member gets count 1 and no members');
 ok(room_change($frank, [['r1'], { r1 => 1 }]),
     'a socket of another node sees the new room');
 
-is_deeply($carol->call('enter_room', 'r1'), [2, [peer($alice)]],
+is_deeply($carol->call('enter_room', 'r1'), [2, [peer($alice)], []],
     'a member on node 2 gets count 2 and the member of node 1');
 is_deeply($alice->event('welcome'), ['carol', 2, $carol->id],
     'welcome crosses from node 2 to node 1');
@@ -66,7 +66,7 @@ is_deeply($erin->event('welcome'), ['bob', 4, $bob->id],
 is_deeply($alice->event('welcome'), ['bob', 4, $bob->id],
     'the other worker of the same node sees it once');
 
-is_deeply($dave->call('enter_room', 'r2'), [1, []],
+is_deeply($dave->call('enter_room', 'r2'), [1, [], []],
     'another room on node 2 starts with one member');
 
 ok(room_change($frank, [['r1', 'r2'], { r1 => 4, r2 => 1 }]),

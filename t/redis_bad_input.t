@@ -89,7 +89,9 @@ ok($t->wait_log(qr/script not loaded, sending it again/),
 my $c = Noom::Test->new(workers => 1);
 for my $bad (['127.0.0.1:6379 db=x', qr/"noom_redis": invalid "db=x"/],
     ['127.0.0.1:6379 user=x', qr/"noom_redis": unknown parameter "user=x"/],
-    ['127.0.0.1:99999', qr/"noom_redis": invalid port/])
+    ['127.0.0.1:99999', qr/"noom_redis": invalid port/],
+    ['127.0.0.1:6379; noom_recovery 2m',
+        qr/"noom_recovery" cannot be used with "noom_redis"/])
 {
     $c->write_conf(<<"EOF");
 %%TEST_GLOBALS%%

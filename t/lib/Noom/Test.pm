@@ -839,6 +839,7 @@ sub connect {
         my $p = $self->next_packet(5) // die "no CONNECT reply";
         die "CONNECT refused: $p->{raw}" unless $p->{type} == 0;
         $self->{sid} = data($p)->{sid};
+        $self->{pid} = data($p)->{pid};
     }
     return $self;
 }
@@ -848,12 +849,15 @@ sub connect_on_worker {
     for (1 .. 400) {
         my $s = $class->connect($t, %o);
         return $s if defined $s->{worker} && $s->{worker} == $w;
+        # gone for good, not away for noom_recovery's window
+        $s->send_text('41') if $s->{sid};
         $s->close_socket;
     }
     die "no connection landed on worker $w";
 }
 
 sub id { $_[0]{sid} }
+sub pid { $_[0]{pid} }     # noom_recovery's private id
 sub open_packet { $_[0]{open} }
 
 # the next Socket.IO packet (Engine.IO pings answered on the way):

@@ -1,0 +1,93 @@
+#!/usr/bin/perl
+
+# Connection state recovery (noom_recovery) through the official
+# socket.io-client: three people chat in a room on four workers while
+# their transports are taken away (closed by the client, a worker killed,
+# a TCP connection that swallows everything for a while); each comes back
+# recovered, with the same socket id, in the same room, and every message
+# the server acknowledged reaches every other member once and in order.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use IPC::Open2;
+use Test::More;
+use Noom::Test;
+
+Noom::Test::need_node_modules('socket.io-client');
+
+my $t = Noom::Test->new(workers => 4);
+
+$t->write_conf(<<'EOC')->run;
+%%TEST_GLOBALS%%
+events { worker_connections 1024; }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    noom_recovery 2m;
+    keepalive_timeout 0;
+    server {
+        listen 127.0.0.1:%%PORT%% reuseport;
+        location /ws { noom_rooms; }
+        location /status { noom_status; }
+    }
+}
+EOC
+
+sub node {
+    my ($name, @args) = @_;
+    my $out = `node $Noom::Test::TOP/t/js/recovery.mjs ${\ $t->port} @args 2>&1`;
+    my $rc = $?;
+    my @lines = split /\n/, $out;
+    diag($_) for grep { !/^ok / } @lines;
+    is($rc, 0, $name);
+    return @lines;
+}
+
+# with a signal from the test: the script says when, the test says go
+
+sub node_signal {
+    my ($name, $transport, $act) = @_;
+    my $pid = open2(my $out, my $in, 'node',
+        "$Noom::Test::TOP/t/js/recovery.mjs", $t->port, $transport,
+        'signal');
+    my @lines;
+    while (my $l = <$out>) {
+        chomp $l;
+        push @lines, $l;
+        if ($l eq 'disrupt') {
+            $act->();
+            print $in "go\n";
+            close $in;
+        }
+    }
+    waitpid($pid, 0);
+    my $rc = $?;
+    diag($_) for grep { !/^ok / && $_ ne 'disrupt' } @lines;
+    is($rc, 0, $name);
+    return @lines;
+}
+
+for my $tr (qw(websocket polling)) {
+    node("each client closes its $tr transport, and is recovered",
+        $tr, 'close');
+}
+
+node('a TCP connection that swallows everything for 3 s, then breaks',
+    'websocket', 'cut', 3000);
+
+node_signal('a worker is killed (kill -9) while the room chats', 'websocket',
+    sub {
+        my @w = $t->worker_pids;
+        kill 'KILL', $w[1];
+    });
+
+for my $tr (qw(websocket polling)) {
+    node_signal("nginx -s reload while the room chats ($tr)", $tr,
+        sub { $t->reload });
+}
+
+my $st = $t->status_json;
+cmp_ok($st->{recovered}, '>', 0, "status counts recoveries ($st->{recovered})");
+
+$t->done(allow => qr/exited on signal 9/);

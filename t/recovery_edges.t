@@ -1,0 +1,214 @@
+#!/usr/bin/perl
+
+# noom_recovery at the packet level: the private id and the offsets on the
+# wire, a recovery on another worker with what was missed, and the defined
+# outcome of everything else: a forged pid, somebody else's live pid, an
+# offset never given, a log that no longer holds what was missed, a window
+# that ends, a DISCONNECT, a socket closed for breaking the rules.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use Test::More;
+use Noom::Test;
+
+my $t = Noom::Test->new(workers => 2);
+
+$t->write_conf(<<'EOC')->run;
+%%TEST_GLOBALS%%
+events { worker_connections 1024; }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    noom_recovery 3s log=8;
+    server {
+        listen 127.0.0.1:%%PORT%% reuseport;
+        location /ws { noom_rooms; noom_worker_header on; }
+        location /status { noom_status; }
+    }
+}
+EOC
+
+my $HEX = qr/^[0-9a-f]{16}$/;
+
+sub offset_of { my ($args) = @_; return $args->[-1] }
+
+# a client with a nickname in room $room, on worker $w
+sub member {
+    my ($nick, $room, $w) = @_;
+    my $c = Noom::SIO->connect_on_worker($t, $w);
+    $c->call('nickname', $nick);
+    $c->call('enter_room', $room);
+    return $c;
+}
+
+# a closed socket is away once the server has seen the close
+sub wait_away {
+    my ($n) = @_;
+    for (1 .. 500) {
+        return 1 if $t->status_json->{recovery}{away} == $n;
+        select(undef, undef, undef, 0.01);
+    }
+    return 0;
+}
+
+# a connection on worker $w, then a CONNECT with $auth
+sub connect_on {
+    my ($w, $auth) = @_;
+    my $s;
+    for (1 .. 400) {
+        $s = Noom::SIO->connect($t, nsp => undef);
+        last if defined $s->{worker} && $s->{worker} == $w;
+        $s->close_socket;
+    }
+    $s->send_text('40' . Noom::SIO::json()->encode($auth));
+    my $p = $s->next_packet(5) // die 'no CONNECT reply';
+    $s->{sid} = Noom::SIO::data($p)->{sid};
+    $s->{pid} = Noom::SIO::data($p)->{pid};
+    return $s;
+}
+
+# a session that leaves for good: DISCONNECT, then the close
+sub leave { $_[0]->send_text('41'); $_[0]->close_socket }
+
+# what was last seen by a client: the offset of its last event
+sub last_offset {
+    my ($c) = @_;
+    my $off;
+    for my $p (@{ $c->{events} }) {
+        my $d = Noom::SIO::data($p);
+        $off = $d->[-1] if ref $d eq 'ARRAY' && !ref $d->[-1]
+            && $d->[-1] =~ $HEX;
+    }
+    return $off;
+}
+
+# --- the wire
+
+my $a = member('ann', 'r1', 0);
+like($a->pid, qr/^[A-Za-z0-9_-]{20}$/, 'the CONNECT answer has a pid');
+isnt($a->pid, $a->id, 'which is not the socket id');
+
+my $b = member('bob', 'r1', 1);
+my $w = $a->event('welcome');
+is($w->[0], 'bob', 'welcome as before');
+like(offset_of($w), $HEX, 'and an offset as its last argument');
+
+my $rc = $a->event('room_change');
+is(scalar @$rc, 2, 'room_change has no offset: its last argument is an '
+    . 'array, never taken for one');
+
+$b->emit('new_message', 'one', 'r1');
+my $m1 = $a->event('new_message');
+cmp_ok(hex offset_of($m1), '>', hex offset_of($w), 'offsets grow');
+
+my $l = $a->call('limits');
+ok(ref $l->[0] eq 'HASH', 'acks carry no offset');
+
+# --- away, and back on the other worker with what it missed
+
+my $seen = offset_of($m1);
+$a->close_socket;
+wait_away(1);
+
+$b->emit('new_message', "m$_", 'r1') for 2 .. 4;
+ok($b->no_event('bye', 0.5), 'the room is not told that ann went away');
+is($t->status_json->{recovery}{away}, 1, 'one session is away');
+
+my $a2 = connect_on(1, { pid => $a->pid, offset => $seen });
+is($a2->id, $a->id, 'recovered on the other worker: the same socket id');
+is($a2->pid, $a->pid, 'the same pid');
+my @got = map { $a2->event('new_message')->[0] } 2 .. 4;
+is_deeply(\@got, [map { "bob: m$_" } 2 .. 4],
+    'the missed messages, in order');
+ok($a2->no_event('new_message', 0.3), 'and nothing twice');
+
+$b->emit('new_message', 'after', 'r1');
+is($a2->event('new_message')->[0], 'bob: after', 'the room goes on');
+$a2->emit('new_message', 'back', 'r1');
+is($b->event('new_message')->[0], 'ann: back', 'both ways');
+
+my $st = $t->status_json;
+is($st->{members}, 2, 'two members, as before');
+cmp_ok($st->{recovered}, '>=', 1, 'status counts the recovery');
+
+# --- a forged pid, and somebody else's live one
+
+my $f = Noom::SIO->connect($t, auth => { pid => 'A' x 20,
+                                         offset => '0' x 16 });
+ok($f->pid && $f->pid ne 'A' x 20, 'a forged pid: a fresh session, with '
+    . 'a pid of its own');
+
+my $h = Noom::SIO->connect($t, auth => { pid => $b->pid, offset => $seen });
+isnt($h->id, $b->id, 'a live session\'s pid: a fresh session');
+$a2->emit('new_message', 'still', 'r1');
+is($b->event('new_message')->[0], 'ann: still', 'and the live one goes on');
+leave($h);
+leave($f);
+
+# --- an offset noom never gave: a fresh session, and the old one ends now
+
+$b->close_socket;
+wait_away(1);
+my $b2 = Noom::SIO->connect($t, auth => { pid => $b->pid,
+                                          offset => 'f' x 16 });
+isnt($b2->id, $b->id, 'an offset from the future: a fresh session');
+my $bye = $a2->event('bye', 5);
+is($bye->[0], 'bob', 'and the room hears bye at once');
+leave($b2);
+
+# --- a log that no longer holds what was missed
+
+my $c = member('cid', 'r1', 1);
+$a2->flush_events;
+$a2->call('limits');
+my $seen_c = last_offset($c) // '0' x 16;
+$c->close_socket;
+wait_away(1);
+$a2->emit('new_message', "flood $_", 'r1') for 1 .. 12;
+$a2->call('limits');
+my $c2 = Noom::SIO->connect($t, auth => { pid => $c->pid,
+                                          offset => $seen_c });
+isnt($c2->id, $c->id, 'more missed than the log holds: a fresh session');
+is($a2->event('bye', 5)->[0], 'cid', 'and the room hears bye at once');
+leave($c2);
+
+# --- the window ends
+
+my $d = member('dan', 'r2', 0);
+my $e = member('eve', 'r2', 1);
+$d->event('welcome');
+$d->close_socket;
+ok(wait_away(1), 'dan is away');
+ok($e->no_event('bye', 1), 'no bye within the window');
+is($e->event('bye', 10)->[0], 'dan', 'bye when the window ends');
+my $d2 = Noom::SIO->connect($t, auth => { pid => $d->pid,
+                                          offset => '0' x 16 });
+isnt($d2->id, $d->id, 'after the window: a fresh session');
+leave($d2);
+
+# --- a DISCONNECT ends a session for good
+
+my $g = member('gus', 'r2', 0);
+$e->event('welcome');
+$g->send_text('41');
+is($e->event('bye', 5)->[0], 'gus', 'DISCONNECT: bye at once');
+$g->close_socket;
+my $g2 = Noom::SIO->connect($t, auth => { pid => $g->pid,
+                                          offset => '0' x 16 });
+isnt($g2->id, $g->id, 'and its pid recovers nothing');
+leave($g2);
+
+# --- a socket closed for breaking the rules is not kept
+
+my $k = member('kim', 'r2', 1);
+$e->event('welcome');
+$k->send_text('4x');
+is($k->wait_close, 1008, 'a packet that is not Socket.IO: closed with 1008');
+is($e->event('bye', 5)->[0], 'kim', 'and bye at once');
+
+$st = $t->status_json;
+cmp_ok($st->{recovery_failed}, '>=', 4, 'status counts the refusals');
+cmp_ok($st->{recovery_expired}, '>=', 1, 'and the expiries');
+
+$t->done;
