@@ -687,6 +687,7 @@ ngx_noom_rooms_history_locked(uint64_t uid, ngx_noom_msg_t *m)
     e->seq = m->seq;
     e->time = ngx_current_msec;
     e->to[0] = '\0';
+    e->from[0] = '\0';
     e->len = m->len;
     ngx_memcpy(e->data, m->pos, m->len);
 
@@ -848,6 +849,8 @@ ngx_noom_rooms_worker_start(ngx_cycle_t *cycle)
      * connections in the slot this one takes (reloads came faster than it
      * exits, which takes at most a second): it is waited for, then ended.
      */
+
+    dead = 0;
 
     for (i = 0; i < 500; i++) {
         dead = w->pid;
