@@ -147,9 +147,24 @@ def json_scan():
         write("json_scan", "%02d" % i, text)
 
 
+def node_msg():
+    node, sid = b"0123456789abcdef", b"ABCDEFGHIJ_-345678xy"
+    for i, text in enumerate([
+        b'M' + b'noom1 R - - ["new_message","a: hi",{"id":"x"}]',
+        b'M' + b'noom1 R ' + node + b' - ["ice",null,"' + sid + b'"]',
+        b'M' + b'noom1 U - ' + sid + b' ["offer",{"sdp":"v=0"},"x"]',
+        b'M' + b'noom1 R - ' + sid + b' ["welcome","n",2,"' + sid + b'"]',
+        b'Mnoom1 R - - {}',
+        b'C' + b'12 3 r1',
+        b'C' + b'1 0 a room',
+    ]):
+        write("node_msg", "%02d" % i, text)
+
+
 if __name__ == "__main__":
     ws_frame()
     utf8()
     sio_packet()
     valid_name()
     json_scan()
+    node_msg()

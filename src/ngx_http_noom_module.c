@@ -332,6 +332,20 @@ static ngx_command_t  ngx_http_noom_commands[] = {
       0,
       NULL },
 
+    { ngx_string("noom_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
+      ngx_noom_cluster_redis_conf,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("noom_redis_node_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_noom_main_conf_t, redis_node_timeout),
+      NULL },
+
       ngx_null_command
 };
 
@@ -569,6 +583,7 @@ ngx_http_noom_create_main_conf(ngx_conf_t *cf)
     mcf->recovery_log_size = NGX_CONF_UNSET_SIZE;
     mcf->recovery_sessions = NGX_CONF_UNSET_UINT;
     mcf->history = NGX_CONF_UNSET_UINT;
+    mcf->redis_node_timeout = NGX_CONF_UNSET_MSEC;
 
     return mcf;
 }
@@ -596,6 +611,19 @@ ngx_http_noom_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_size_value(mcf->recovery_log_size, 128 * 1024);
     ngx_conf_init_uint_value(mcf->recovery_sessions, 10000);
     ngx_conf_init_uint_value(mcf->history, 50);
+    ngx_conf_init_msec_value(mcf->redis_node_timeout, 10000);
+
+    if (mcf->redis) {
+        mcf->redis->node_timeout = mcf->redis_node_timeout;
+
+        if (mcf->recovery) {
+            /* away sessions, room logs and offsets are one node's */
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"noom_recovery\" cannot be used with "
+                               "\"noom_redis\"");
+            return NGX_CONF_ERROR;
+        }
+    }
 
     if (mcf->turn_secret.len == 0 && mcf->ice_servers) {
         ngx_http_noom_turn_warn(cf, mcf);
@@ -799,7 +827,7 @@ ngx_http_noom_init_process(ngx_cycle_t *cycle)
 
     ngx_noom_rooms_worker_start(cycle);
 
-    return NGX_OK;
+    return ngx_noom_cluster_init_process(cycle);
 }
 
 
@@ -814,6 +842,7 @@ ngx_http_noom_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
+    ngx_noom_cluster_exit_process(cycle);
     ngx_noom_relay_exit_process(cycle);
     ngx_noom_admin_exit_process(cycle);
     ngx_noom_rooms_worker_exit(cycle);

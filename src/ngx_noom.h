@@ -56,6 +56,7 @@
 #define NGX_NOOM_ERR_FULL           -10
 #define NGX_NOOM_ERR_ROOMS          -11
 #define NGX_NOOM_ERR_NOMEM          -12
+#define NGX_NOOM_ERR_CLUSTER        -13 /* Redis cannot be reached */
 
 /* inter-worker records */
 #define NGX_NOOM_REC_SKIP           0
@@ -128,6 +129,21 @@ typedef struct {
 } ngx_noom_ice_server_t;
 
 
+/* noom_redis: where the rooms of several nodes meet (ngx_noom_cluster.c) */
+
+typedef struct {
+    ngx_str_t                  addr;        /* for the log */
+    ngx_str_t                  host;        /* an IP address, NUL-ended */
+    ngx_str_t                  path;        /* unix:, NUL-ended */
+    ngx_str_t                  password;
+    ngx_int_t                  port;
+    ngx_int_t                  db;
+    ngx_msec_t                 node_timeout;
+    ngx_uint_t                 max_pending;
+    u_char                     node[16];    /* this node's name, in hex */
+} ngx_noom_redis_conf_t;
+
+
 typedef struct {
     ngx_shm_zone_t            *zone;
     ngx_cycle_t               *cycle;
@@ -164,6 +180,8 @@ typedef struct {
     size_t                     recovery_log_size;   /* bytes a room */
     ngx_uint_t                 recovery_sessions;   /* detached, at most */
     ngx_uint_t                 history;     /* chat lines a room keeps */
+    ngx_noom_redis_conf_t     *redis;       /* NULL: one node */
+    ngx_msec_t                 redis_node_timeout;
 } ngx_http_noom_main_conf_t;
 
 
@@ -257,6 +275,7 @@ typedef struct {
     ngx_atomic_t               bytes_out;   /* written by its worker only */
     ngx_uint_t                 members;
     ngx_noom_ring_t            ring;
+    ngx_atomic_t               redis_up;    /* its link to Redis */
 } ngx_noom_worker_t;
 
 
@@ -287,6 +306,13 @@ typedef struct {
     ngx_atomic_t               admin_refused;
     ngx_atomic_t               admin_actions;
     ngx_atomic_t               admin_throttled;
+    ngx_atomic_t               redis_in;    /* messages from Redis */
+    ngx_atomic_t               redis_out;   /* published */
+    ngx_atomic_t               redis_drops; /* refused: link down, full */
+    ngx_atomic_t               redis_bad;   /* malformed, dropped */
+    ngx_atomic_t               redis_reconnects;
+    ngx_atomic_t               redis_reaped; /* dead nodes' members */
+    ngx_atomic_t               redis_nodes; /* live, as Redis last said */
 } ngx_noom_stats_t;
 
 
@@ -645,6 +671,13 @@ void ngx_noom_app_exit(void);
 void ngx_noom_app_bye(uint64_t uid, uint32_t *per_worker, u_char *nick,
     size_t nick_len, u_char *id, ngx_uint_t count);
 ngx_noom_msg_t *ngx_noom_app_room_change(void);
+void ngx_noom_app_list(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
+    ngx_noom_bin_t *bin, const char *name);
+void ngx_noom_app_joined(ngx_noom_ctx_t *ctx, ngx_int_t rc, int64_t ack,
+    const char *name, ngx_str_t *rname, ngx_noom_peer_t *peers, ngx_uint_t n,
+    ngx_uint_t count, ngx_str_t *hist, ngx_uint_t announce);
+void ngx_noom_app_history_buf(ngx_noom_ctx_t *ctx, int64_t ack,
+    ngx_str_t *hist);
 void ngx_noom_plain_open(ngx_noom_ctx_t *ctx);
 void ngx_noom_plain_message(ngx_noom_ctx_t *ctx, u_char *p, size_t len);
 json_t *ngx_noom_json_load(ngx_noom_ctx_t *ctx, u_char *p, size_t len,
@@ -692,6 +725,7 @@ void ngx_noom_local_add(ngx_noom_ctx_t *ctx, ngx_uint_t list);
 void ngx_noom_local_del(ngx_noom_ctx_t *ctx, ngx_uint_t list);
 void ngx_noom_local_remove(ngx_noom_ctx_t *ctx);
 ngx_int_t ngx_noom_local_join(ngx_noom_ctx_t *ctx, uint64_t uid);
+ngx_noom_lroom_t *ngx_noom_local_room(uint64_t uid);
 void ngx_noom_local_leave(ngx_noom_ctx_t *ctx);
 ngx_queue_t *ngx_noom_local_list(ngx_uint_t list);
 ngx_int_t ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
@@ -788,6 +822,25 @@ void ngx_noom_login_done(ngx_http_noom_main_conf_t *mcf, u_char *key,
 
 /* ngx_noom_status.c */
 ngx_int_t ngx_noom_status_handler(ngx_http_request_t *r);
+
+/* ngx_noom_cluster.c: the hooks of the layers above into Redis */
+char *ngx_noom_cluster_redis_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_noom_cluster_init_process(ngx_cycle_t *cycle);
+ngx_uint_t ngx_noom_cluster_on(void);
+void ngx_noom_cluster_exit_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_noom_cluster_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
+    int64_t ack, const char *event);
+ngx_int_t ngx_noom_cluster_leave(ngx_noom_ctx_t *ctx);
+void ngx_noom_cluster_forget(ngx_noom_ctx_t *ctx);
+void ngx_noom_cluster_nick(ngx_noom_ctx_t *ctx);
+ngx_int_t ngx_noom_cluster_relay(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m,
+    u_char *to);
+ngx_int_t ngx_noom_cluster_rooms_list(u_char *buf, size_t size,
+    ngx_uint_t *n);
+ngx_int_t ngx_noom_cluster_rooms_changed(void);
+ngx_int_t ngx_noom_cluster_list_rooms(ngx_noom_ctx_t *ctx, int64_t ack);
+ngx_int_t ngx_noom_cluster_stats(json_t *stats);
 
 
 /*

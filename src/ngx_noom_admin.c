@@ -1640,6 +1640,11 @@ ngx_noom_admin_stats(ngx_uint_t with_events)
         return NULL;
     }
 
+    if (ngx_noom_cluster_stats(json_array_get(args, 1)) != NGX_OK) {
+        json_decref(args);
+        return NULL;
+    }
+
     m = ngx_noom_sio_encode(NGX_NOOM_SIO_EVENT, &ngx_noom_admin_nsps[1],
                             NGX_NOOM_SIO_NO_ACK, args, NULL);
     json_decref(args);

@@ -30,8 +30,6 @@ static void ngx_noom_app_leave(ngx_noom_ctx_t *ctx, json_t *args,
     int64_t ack, ngx_noom_bin_t *bin, const char *name);
 static void ngx_noom_app_message(ngx_noom_ctx_t *ctx, json_t *args,
     int64_t ack, ngx_noom_bin_t *bin, const char *name);
-static void ngx_noom_app_list(ngx_noom_ctx_t *ctx, json_t *args,
-    int64_t ack, ngx_noom_bin_t *bin, const char *name);
 static void ngx_noom_app_signal(ngx_noom_ctx_t *ctx, json_t *args,
     int64_t ack, ngx_noom_bin_t *bin, const char *name);
 static void ngx_noom_app_ice(ngx_noom_ctx_t *ctx, json_t *args,
@@ -110,6 +108,7 @@ ngx_noom_app_disconnect(ngx_noom_ctx_t *ctx)
         ngx_noom_app_leave_room(ctx);
     }
 
+    ngx_noom_cluster_forget(ctx);
     if (ctx->sess) {
         ngx_noom_recovery_forget(ctx);
     }
@@ -442,6 +441,7 @@ ngx_noom_app_nickname(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
 
     if (ctx->member) {
         ngx_noom_rooms_nick(ctx);
+        ngx_noom_cluster_nick(ctx);
     }
 
     if (ctx->sess) {
@@ -462,12 +462,10 @@ static void
 ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
     ngx_noom_bin_t *bin, const char *name)
 {
-    json_t                     *room, *list, *reply, *peer;
+    json_t                     *room;
     ngx_int_t                   rc;
     ngx_str_t                   rname, hist;
     ngx_uint_t                  i, n, count;
-    ngx_noom_msg_t             *m;
-    ngx_noom_member_t          *mb;
     ngx_http_noom_main_conf_t  *mcf;
 
     mcf = ctx->mcf;
@@ -523,8 +521,35 @@ ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
         }
     }
 
-    hist.len = 0;
-    hist.data = NULL;
+    ngx_noom_app_history_buf(ctx, ack, &hist);
+
+    /* with noom_redis, the rest when Redis has decided */
+
+    if (ngx_noom_cluster_join(ctx, &rname, ack, name) == NGX_OK) {
+        return;
+    }
+
+    n = mcf->max_members;
+
+    rc = ngx_noom_rooms_join(ctx, &rname, ngx_noom_app_peers, &n, &count,
+                             hist.data ? &hist : NULL);
+
+    ngx_noom_app_joined(ctx, rc, ack, name, &rname, ngx_noom_app_peers, n,
+                        count, hist.data ? &hist : NULL, 1);
+}
+
+
+/* where a join copies the room's chat out, when it is asked with an ack */
+
+void
+ngx_noom_app_history_buf(ngx_noom_ctx_t *ctx, int64_t ack, ngx_str_t *hist)
+{
+    ngx_http_noom_main_conf_t  *mcf;
+
+    mcf = ctx->mcf;
+
+    hist->len = 0;
+    hist->data = NULL;
 
     if (mcf->history && ack != NGX_NOOM_SIO_NO_ACK) {
 
@@ -538,13 +563,25 @@ ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
                                                   ngx_cycle->log);
         }
 
-        hist = ngx_noom_app_history;
+        *hist = ngx_noom_app_history;
     }
+}
 
-    n = mcf->max_members;
 
-    rc = ngx_noom_rooms_join(ctx, &rname, ngx_noom_app_peers, &n, &count,
-                             hist.data ? &hist : NULL);
+/*
+ * The end of a join: its refusal, or the ack with the members already
+ * there and, when announce is set, welcome to them.
+ */
+
+void
+ngx_noom_app_joined(ngx_noom_ctx_t *ctx, ngx_int_t rc, int64_t ack,
+    const char *name, ngx_str_t *rname, ngx_noom_peer_t *peers, ngx_uint_t n,
+    ngx_uint_t count, ngx_str_t *hist, ngx_uint_t announce)
+{
+    json_t             *list, *reply, *peer;
+    ngx_uint_t          i;
+    ngx_noom_msg_t     *m;
+    ngx_noom_member_t  *mb;
 
     switch (rc) {
 
@@ -564,6 +601,11 @@ ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
                            "there are noom_max_rooms rooms already");
         return;
 
+    case NGX_NOOM_ERR_CLUSTER:
+        ngx_noom_app_error(ctx, ack, name, "busy",
+                           "the rooms of the cluster cannot be reached");
+        return;
+
     default:
         ngx_noom_app_error(ctx, ack, name, "busy",
                            "the server is out of room memory");
@@ -573,7 +615,7 @@ ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
     mb = ctx->member;
 
     if (rc == NGX_OK && ctx->asock[NGX_NOOM_NSP_APP]) {
-        ngx_noom_admin_room(ctx, rname.data, rname.len, 1);
+        ngx_noom_admin_room(ctx, rname->data, rname->len, 1);
     }
 
     if (rc == NGX_OK && ngx_noom_local_join(ctx, mb->room->uid) != NGX_OK) {
@@ -587,10 +629,9 @@ ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
 
         for (i = 0; list && i < n; i++) {
             peer = json_pack("{ss#ss#}",
-                             "id", ngx_noom_app_peers[i].id,
-                             (int) NGX_NOOM_ID_LEN,
-                             "nickname", ngx_noom_app_peers[i].nick,
-                             (int) ngx_noom_app_peers[i].nick_len);
+                             "id", peers[i].id, (int) NGX_NOOM_ID_LEN,
+                             "nickname", peers[i].nick,
+                             (int) peers[i].nick_len);
 
             if (json_array_append_new(list, peer) != 0) {
                 json_decref(list);
@@ -600,8 +641,8 @@ ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
 
         reply = list ? json_pack("[Io]", (json_int_t) count, list) : NULL;
 
-        if (reply && hist.data
-            && json_array_append_new(reply, ngx_noom_app_lines(&hist)) != 0)
+        if (reply && hist
+            && json_array_append_new(reply, ngx_noom_app_lines(hist)) != 0)
         {
             json_decref(reply);
             reply = NULL;
@@ -617,6 +658,11 @@ ngx_noom_app_join(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
     }
 
     if (rc == NGX_DONE) {
+        return;
+    }
+
+    if (!announce) {
+        ngx_noom_relay_rooms_changed();
         return;
     }
 
@@ -721,6 +767,7 @@ ngx_noom_app_leave(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
 static void
 ngx_noom_app_leave_room(ngx_noom_ctx_t *ctx)
 {
+    ngx_int_t            told;
     ngx_noom_snapshot_t  snap;
     uint32_t             per_worker[NGX_NOOM_MAX_WORKERS];
 
@@ -732,10 +779,13 @@ ngx_noom_app_leave_room(ngx_noom_ctx_t *ctx)
                             ctx->member->room->len, 0);
     }
 
+    /* NGX_OK: Redis says bye to the room, on every node */
+    told = ngx_noom_cluster_leave(ctx);
+
     ngx_noom_local_leave(ctx);
     ngx_noom_rooms_leave(ctx, &snap);
 
-    if (snap.count) {
+    if (snap.count && told != NGX_OK) {
         ngx_noom_app_bye(snap.uid, snap.per_worker, ctx->nick, ctx->nick_len,
                          ctx->nsp[0].id, snap.count);
     }
@@ -869,6 +919,10 @@ ngx_noom_app_relay(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
     rc = to ? ngx_noom_relay_unicast(w, room->uid, serial, to, m)
             : ngx_noom_relay_room(ctx, room->uid, room->per_worker, m);
 
+    if (to == NULL && ngx_noom_cluster_relay(ctx, m, NULL) != NGX_OK) {
+        rc = NGX_DECLINED;
+    }
+
     ngx_noom_msg_release(m);
 
     if (rc != NGX_OK) {
@@ -882,11 +936,17 @@ ngx_noom_app_relay(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
 
 /* list_rooms(ack) */
 
-static void
+void
 ngx_noom_app_list(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
     ngx_noom_bin_t *bin, const char *name)
 {
     json_t  *rooms;
+
+    /* with noom_redis, the answer when Redis gives the list (no args) */
+
+    if (args && ngx_noom_cluster_list_rooms(ctx, ack) == NGX_OK) {
+        return;
+    }
 
     rooms = ngx_noom_app_rooms();
     if (rooms == NULL) {
@@ -919,6 +979,7 @@ ngx_noom_app_signal(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
 {
     json_t                     *payload, *to, *out;
     uint64_t                    serial;
+    ngx_int_t                   rc;
     ngx_uint_t                  w;
     ngx_noom_msg_t             *m;
     ngx_http_noom_main_conf_t  *mcf;
@@ -975,6 +1036,23 @@ ngx_noom_app_signal(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
                                    &w, &serial)
                != NGX_OK)
         {
+            if (json_string_length(to) == NGX_NOOM_ID_LEN
+                && ngx_noom_cluster_on())
+            {
+                /* perhaps on another node: the room's channel finds it */
+                rc = ngx_noom_cluster_relay(ctx, m,
+                                            (u_char *) json_string_value(to));
+                ngx_noom_msg_release(m);
+
+                if (rc != NGX_OK) {
+                    ngx_noom_app_relay_failed(ctx, ack, name);
+                    return;
+                }
+
+                ngx_noom_sio_ack(ctx, 0, ack, NULL);
+                return;
+            }
+
             ngx_noom_msg_release(m);
             ngx_noom_app_error(ctx, ack, name, "no_such_member",
                                "toId is not a member of the room");
@@ -1180,7 +1258,13 @@ ngx_noom_app_rooms(void)
         }
     }
 
-    n = ngx_noom_rooms_list(ngx_noom_app_list_buf, ngx_noom_app_list_size);
+    if (ngx_noom_cluster_rooms_list(ngx_noom_app_list_buf,
+                                    ngx_noom_app_list_size, &n)
+        != NGX_OK)
+    {
+        n = ngx_noom_rooms_list(ngx_noom_app_list_buf,
+                                ngx_noom_app_list_size);
+    }
 
     names = json_array();
     counts = json_object();

@@ -151,4 +151,28 @@ u_char *ngx_noom_json_escape(u_char *dst, u_char *src, size_t len);
 ngx_uint_t ngx_noom_json_surrogates(u_char *p, size_t len);
 
 
+/*
+ * What nodes say to each other through Redis (ngx_noom_cluster_parse.c):
+ * "noom1 <R|U> <skip node|-> <socket id|-> <JSON>" on a room's channel,
+ * "<version> <count> <room>" on "noom:rooms".
+ */
+
+#define NGX_NOOM_NODE_LEN          16
+#define NGX_NOOM_NODE_ID_LEN       20
+
+typedef struct {
+    ngx_uint_t                 unicast;
+    u_char                    *skip;        /* a node, or NULL */
+    u_char                    *id;          /* a socket id, or NULL */
+    u_char                    *json;
+    size_t                     json_len;
+    const char                *err;         /* why it is refused */
+} ngx_noom_node_msg_t;
+
+ngx_int_t ngx_noom_node_msg_parse(u_char *p, size_t len,
+    ngx_noom_node_msg_t *msg);
+ngx_int_t ngx_noom_node_count_parse(u_char *p, size_t len, uint64_t *ver,
+    ngx_uint_t *count, ngx_str_t *room);
+
+
 #endif /* _NGX_NOOM_PARSE_H_INCLUDED_ */

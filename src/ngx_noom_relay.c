@@ -33,7 +33,6 @@ static void ngx_noom_relay_bell_handler(ngx_event_t *ev);
 static void ngx_noom_relay_shutdown(void);
 static void ngx_noom_relay_drain(void);
 static void ngx_noom_relay_deliver(ngx_noom_rec_t *rec, u_char *payload);
-static ngx_noom_lroom_t *ngx_noom_local_room(uint64_t uid);
 static void ngx_noom_relay_room_change_handler(ngx_event_t *ev);
 static ngx_uint_t ngx_noom_relay_congested(void);
 static void ngx_noom_relay_hold_handler(ngx_event_t *ev);
@@ -902,6 +901,11 @@ ngx_noom_relay_rooms_changed(void)
 {
     ngx_uint_t  w;
 
+    if (ngx_noom_cluster_rooms_changed() == NGX_OK) {
+        /* Redis tells every worker of every node */
+        return;
+    }
+
     for (w = 0; w < ngx_noom_shm->nworkers; w++) {
 
         if (w == ngx_noom_slot || ngx_noom_shm->workers[w].conns == 0) {
@@ -1020,7 +1024,7 @@ ngx_noom_local_remove(ngx_noom_ctx_t *ctx)
 }
 
 
-static ngx_noom_lroom_t *
+ngx_noom_lroom_t *
 ngx_noom_local_room(uint64_t uid)
 {
     ngx_rbtree_node_t  *node, *sentinel;

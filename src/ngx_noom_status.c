@@ -39,6 +39,7 @@ typedef struct {
     ngx_uint_t                 members;
     ngx_uint_t                 sockets;
     ngx_uint_t                 admin_sockets;
+    ngx_uint_t                 redis;       /* noom_redis is set */
 } ngx_noom_status_t;
 
 
@@ -119,6 +120,35 @@ static ngx_noom_status_counter_t  ngx_noom_status_counters[] = {
     { "noom_message_budget_closes_total", "counter",
       "Connections closed because noom_message_buffers was taken.",
       ngx_noom_status_off(message_budget_closes) },
+
+    { "noom_redis_messages_in_total", "counter",
+      "Messages received from Redis pub/sub, the emitter's included.",
+      ngx_noom_status_off(redis_in) },
+
+    { "noom_redis_messages_out_total", "counter",
+      "Room events published to the other nodes.",
+      ngx_noom_status_off(redis_out) },
+
+    { "noom_redis_drops_total", "counter",
+      "Events and joins refused because Redis could not be reached or "
+      "too many commands waited for it.",
+      ngx_noom_status_off(redis_drops) },
+
+    { "noom_redis_bad_messages_total", "counter",
+      "Messages from Redis of a wrong form, dropped.",
+      ngx_noom_status_off(redis_bad) },
+
+    { "noom_redis_reconnects_total", "counter",
+      "Links to Redis made again after being lost.",
+      ngx_noom_status_off(redis_reconnects) },
+
+    { "noom_redis_reaped_members_total", "counter",
+      "Members of silent nodes removed by this node.",
+      ngx_noom_status_off(redis_reaped) },
+
+    { "noom_redis_nodes", "gauge",
+      "Live nodes, as Redis last said.",
+      ngx_noom_status_off(redis_nodes) },
 
     { "noom_zone_repairs_total", "counter",
       "Zone repairs after a process died while changing it.",
@@ -235,6 +265,8 @@ ngx_noom_status_handler(ngx_http_request_t *r)
     s.admin_sockets = ngx_noom_shm->nsockets[NGX_NOOM_NSP_ADMIN];
     ngx_noom_zone_unlock();
 
+    s.redis = ngx_noom_cluster_on();
+
     format = ngx_noom_status_format(r);
 
     if (format == NGX_NOOM_STATUS_PROMETHEUS) {
@@ -331,8 +363,7 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     "\"admin\":{\"admins\":%uA,\"sockets\":%ui,"
                     "\"admin_sockets\":%ui,\"logins\":%uA,"
                     "\"refused\":%uA,\"actions\":%uA,"
-                    "\"throttled\":%uA},"
-                    "\"workers\":[",
+                    "\"throttled\":%uA},",
                     ngx_pid, ngx_worker, s->rooms, s->members,
                     s->used, s->total, ngx_pagesize,
                     st->connections, st->disconnections,
@@ -357,6 +388,16 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     st->admin_logins, st->admin_refused, st->admin_actions,
                     st->admin_throttled);
 
+    p = ngx_sprintf(p, "\"redis\":{\"configured\":%s,\"linked_workers\":%uA,"
+                    "\"nodes\":%uA,\"messages_in\":%uA,"
+                    "\"messages_out\":%uA,\"drops\":%uA,\"bad\":%uA,"
+                    "\"reconnects\":%uA,\"reaped\":%uA},\"workers\":[",
+                    s->redis ? "true" : "false",
+                    ngx_noom_workers_sum(offsetof(ngx_noom_worker_t,
+                                                  redis_up)),
+                    st->redis_nodes, st->redis_in, st->redis_out,
+                    st->redis_drops, st->redis_bad, st->redis_reconnects,
+                    st->redis_reaped);
     sep = "";
 
     for (i = 0; i < ngx_noom_shm->nworkers; i++) {
@@ -419,6 +460,12 @@ ngx_noom_status_prometheus(ngx_http_request_t *r, ngx_noom_status_t *s)
         p = ngx_noom_status_metric(p, c->name, c->type, c->help);
         p = ngx_sprintf(p, "%s %uA\n", c->name, *a);
     }
+
+    p = ngx_noom_status_metric(p, "noom_redis_linked_workers", "gauge",
+                               "Workers with a link to Redis.");
+    p = ngx_sprintf(p, "noom_redis_linked_workers %uA\n",
+                    ngx_noom_workers_sum(offsetof(ngx_noom_worker_t,
+                                                  redis_up)));
 
     p = ngx_noom_status_metric(p, "noom_frames_out_total", "counter",
                                "Messages queued for sending to clients.");

@@ -80,6 +80,10 @@ like(field($deb{mod}, 'Depends'), qr/(^|, )\Q$abi\E(,|$)/,
     "$MOD depends on $abi, as Debian's module packages do");
 like(field($deb{mod}, 'Depends'), qr/\blibjansson4\b/,
     'and on the libraries it links');
+like(field($deb{mod}, 'Depends'), qr/\blibhiredis0\.14\b/,
+    'hiredis among them');
+like(field($deb{mod}, 'Depends'), qr/\blibmsgpackc2\b/,
+    'and msgpack');
 is(field($deb{web}, 'Architecture'), 'all', "$WEB is for all");
 like(field($deb{web}, 'Depends'), qr/\b\Q$MOD\E \(>= \Q$version\E\)/,
     "$WEB depends on the module");

@@ -1011,4 +1011,143 @@ sub flush_events {
     $self->{events} = [];
 }
 
+package Noom::Redis;
+
+# A redis-server of the test's own, on a free port (Noom::Test::free_port,
+# held by its flock for the whole test), in a temporary directory, without
+# persistence: a restart starts empty, as after a lost machine.  It is
+# killed when the object goes or the test exits.  Tests skip when Debian's
+# redis-server is not installed.
+
+use strict;
+use warnings;
+
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use POSIX qw(:sys_wait_h);
+use Time::HiRes qw(sleep time);
+
+our $SERVER = '/usr/bin/redis-server';
+our $CLI = '/usr/bin/redis-cli';
+my %alive;
+
+END { local $?; kill 'KILL', keys %alive; }
+
+sub available { -x $SERVER && -x $CLI }
+
+sub new {
+    my ($class, %o) = @_;
+    my $self = bless {
+        port => Noom::Test::free_port(),
+        dir => tempdir('noom-redis-XXXXXX', TMPDIR => 1,
+            CLEANUP => !$ENV{TEST_NOOM_KEEP}),
+        %o,
+    }, $class;
+    chmod 0755, $self->{dir};   # nginx's workers run as nobody
+    return $self->start;
+}
+
+sub port { $_[0]{port} }
+sub address { "127.0.0.1:$_[0]{port}" }
+
+sub start {
+    my ($self) = @_;
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        POSIX::setpgid(0, 0);
+        open STDOUT, '>>', "$self->{dir}/redis.log";
+        open STDERR, '>&', \*STDOUT;
+        exec $SERVER, '--port', $self->{port}, '--bind', '127.0.0.1',
+            '--save', '', '--appendonly', 'no', '--dir', $self->{dir},
+            '--daemonize', 'no', '--protected-mode', 'no',
+            '--unixsocket', "$self->{dir}/redis.sock",
+            '--unixsocketperm', '777',
+            ($self->{password} ? ('--requirepass', $self->{password}) : ())
+            or exit 127;
+    }
+    $self->{pid} = $pid;
+    $alive{$pid} = 1;
+    my $t0 = time;
+    while (time - $t0 < 10) {
+        return $self if ($self->cli('PING') // '') eq 'PONG';
+        die "redis-server exited" if waitpid($pid, WNOHANG) > 0;
+        sleep 0.02;
+    }
+    die "redis-server did not start";
+}
+
+sub stop {
+    my ($self) = @_;
+    my $pid = delete $self->{pid} or return;
+    local ($?, $!);
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+    delete $alive{$pid};
+}
+
+# one command through redis-cli; its output without the last newline
+sub cli {
+    my ($self, @args) = @_;
+    open my $null, '>', '/dev/null';
+    open my $err, '>&', \*STDERR;
+    open STDERR, '>&', $null;
+    my @auth = $self->{password}
+        ? ('-a', $self->{password}, '--no-auth-warning') : ();
+    open my $fh, '-|', $CLI, '-p', $self->{port}, @auth, '--raw', @args;
+    open STDERR, '>&', $err;
+    return undef unless $fh;
+    local $/;
+    my $out = <$fh>;
+    close $fh;
+    return undef unless defined $out;
+    $out =~ s/\n\z//;
+    return $out;
+}
+
+# an nginx node of the cluster: its own prefix and port, 2 workers unless
+# told, noom_redis to this server; waits until every worker is linked
+sub node {
+    my ($self, %o) = @_;
+    my $t = Noom::Test->new(workers => $o{workers} // 2);
+    my $timeout = $o{node_timeout} // '10s';
+    my $extra = $o{http} // '';
+    my $loc = $o{location} // '';
+    # unix => 1: through the unix socket; password and db= as the server
+    my $addr = $o{unix} ? "unix:$self->{dir}/redis.sock" : $self->address;
+    $addr .= qq{ "password=$self->{password}"} if $self->{password};
+    $addr .= " db=$o{db}" if $o{db};
+    $t->write_conf(<<"EOF")->run;
+%%TEST_GLOBALS%%
+events { worker_connections 1024; }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    noom_redis $addr;
+    noom_redis_node_timeout $timeout;
+    $extra
+    server {
+        listen 127.0.0.1:%%PORT%% reuseport;
+        location /ws { noom_rooms; noom_worker_header on; $loc }
+        location /status { noom_status; }
+    }
+}
+EOF
+    $self->wait_linked($t) or die "node not linked to redis";
+    return $t;
+}
+
+# every worker of the node linked to Redis (the status says)
+sub wait_linked {
+    my ($self, $t, $want, $timeout) = @_;
+    $want //= $t->{workers};
+    my $t0 = time;
+    while (time - $t0 < ($timeout // 15)) {
+        my $s = eval { $t->status_json };
+        return 1 if $s && $s->{redis}{linked_workers} == $want;
+        sleep 0.05;
+    }
+    return 0;
+}
+
+sub DESTROY { $_[0]->stop }
+
 1;
