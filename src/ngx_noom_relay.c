@@ -12,7 +12,8 @@
  * keeps, so nothing depends on process slots.  While a ring this worker
  * writes to is over 3/4 full, the worker stops reading its clients (for
  * noom_worker_queue wait= at most); a full ring drops the record, counts
- * it, and the sender is told.
+ * it, and the sender is told.  A worker that was waited for in vain is
+ * not waited for again until its ring drains, and the others are.
  */
 
 
@@ -24,7 +25,6 @@
 
 #define NGX_NOOM_HOLD_NONE         0
 #define NGX_NOOM_HOLD_ON           1
-#define NGX_NOOM_HOLD_GAVE_UP      2
 
 
 static void ngx_noom_relay_close_fds(void *data);
@@ -49,6 +49,8 @@ static ngx_event_t                 ngx_noom_hold_ev;
 static ngx_queue_t                 ngx_noom_held;
 static ngx_uint_t                  ngx_noom_hold_state;
 static ngx_msec_t                  ngx_noom_hold_start;
+static ngx_atomic_uint_t           ngx_noom_drops_seen;
+static u_char                      ngx_noom_given_up[NGX_NOOM_MAX_WORKERS];
 static ngx_http_noom_main_conf_t  *ngx_noom_relay_mcf;
 
 
@@ -283,6 +285,12 @@ ngx_noom_relay_drain(void)
 
     ring = &ngx_noom_shm->workers[ngx_worker].ring;
 
+    if (ring->drops != ngx_noom_drops_seen) {
+        /* a room change may be among what did not fit */
+        ngx_noom_drops_seen = ring->drops;
+        ngx_noom_relay_rooms_changed_local();
+    }
+
     ngx_noom_zone_lock();
     head = ring->head;
     tail = ring->tail;
@@ -482,17 +490,15 @@ ngx_noom_relay_wake(ngx_uint_t w)
  * writes to is over 3/4 full: the connection waits in ngx_noom_held, and a
  * 1 ms timer lets everyone in again once the rings are below that.  A
  * consumer that does not drain within noom_worker_queue wait= (a stopped
- * or starved worker) does not stop this one: it reads again, and a full
- * ring drops as it did without backpressure, until the rings are clear.
+ * or starved worker) does not stop this one: it reads again, and that
+ * worker's full ring drops what is meant for it, until the ring is below
+ * 3/4 again.  The rings of the other workers are still waited for: giving
+ * up on one worker must not turn their bursts into drops.
  */
 
 ngx_int_t
 ngx_noom_relay_hold(ngx_noom_ctx_t *ctx)
 {
-    if (ngx_noom_hold_state == NGX_NOOM_HOLD_GAVE_UP) {
-        return NGX_DECLINED;
-    }
-
     if (ngx_noom_hold_state == NGX_NOOM_HOLD_NONE) {
 
         if (ngx_noom_relay_mcf->queue_wait == 0
@@ -530,6 +536,8 @@ ngx_noom_relay_unhold(ngx_noom_ctx_t *ctx)
 }
 
 
+/* a ring over 3/4 full whose worker is still waited for */
+
 static ngx_uint_t
 ngx_noom_relay_congested(void)
 {
@@ -546,7 +554,13 @@ ngx_noom_relay_congested(void)
 
         ring = &ngx_noom_shm->workers[i].ring;
 
-        if (ring->tail - ring->head > ring->size / 4 * 3) {
+        if (ring->tail - ring->head <= ring->size / 4 * 3) {
+            /* it drains again: it is waited for again */
+            ngx_noom_given_up[i] = 0;
+            continue;
+        }
+
+        if (!ngx_noom_given_up[i]) {
             return 1;
         }
     }
@@ -558,28 +572,41 @@ ngx_noom_relay_congested(void)
 static void
 ngx_noom_relay_hold_handler(ngx_event_t *ev)
 {
-    if (!ngx_noom_relay_congested()) {
-        ngx_noom_hold_state = NGX_NOOM_HOLD_NONE;
-        ngx_noom_relay_release();
-        return;
+    ngx_uint_t        i;
+    ngx_msec_t        held;
+    ngx_noom_ring_t  *ring;
+
+    held = ngx_current_msec - ngx_noom_hold_start;
+
+    if (ngx_noom_relay_congested()) {
+
+        if (held < ngx_noom_relay_mcf->queue_wait) {
+            ngx_add_timer(ev, 1);
+            return;
+        }
+
+        /* the workers that did not drain in time, and only those */
+
+        for (i = 0; i < ngx_noom_shm->nworkers; i++) {
+            ring = &ngx_noom_shm->workers[i].ring;
+
+            if (i == ngx_worker || ngx_noom_given_up[i]
+                || ring->tail - ring->head <= ring->size / 4 * 3)
+            {
+                continue;
+            }
+
+            ngx_noom_given_up[i] = 1;
+
+            ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                          "noom: worker %ui's queue stayed over 3/4 full "
+                          "for %M ms, reading clients again: messages to "
+                          "it may be dropped", i, held);
+        }
     }
 
-    if (ngx_noom_hold_state == NGX_NOOM_HOLD_ON
-        && ngx_current_msec - ngx_noom_hold_start
-           >= ngx_noom_relay_mcf->queue_wait)
-    {
-        ngx_log_error(NGX_LOG_WARN, ev->log, 0,
-                      "noom: worker queues stayed over 3/4 full for %M ms, "
-                      "reading clients again: messages may be dropped",
-                      ngx_current_msec - ngx_noom_hold_start);
-
-        ngx_noom_hold_state = NGX_NOOM_HOLD_GAVE_UP;
-        ngx_noom_relay_release();
-    }
-
-    /* on until the rings are clear: 1 ms holding, 10 ms after giving up */
-
-    ngx_add_timer(ev, ngx_noom_hold_state == NGX_NOOM_HOLD_ON ? 1 : 10);
+    ngx_noom_hold_state = NGX_NOOM_HOLD_NONE;
+    ngx_noom_relay_release();
 }
 
 
