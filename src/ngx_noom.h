@@ -139,6 +139,7 @@ typedef struct {
     ngx_uint_t                 max_rooms;
     ngx_uint_t                 max_members;
     ngx_msec_t                 room_change_interval;
+    size_t                     room_change_rate;    /* bytes/s a socket */
     size_t                     message_buffers;     /* per worker */
     ngx_msec_t                 message_timeout;
     ngx_array_t               *room_events; /* ngx_str_t */

@@ -45,6 +45,7 @@ static ngx_queue_t                 ngx_noom_lists[NGX_NOOM_LISTS];
 static ngx_connection_t           *ngx_noom_bell;
 static ngx_event_t                 ngx_noom_room_change_ev;
 static ngx_msec_t                  ngx_noom_room_change_last;
+static ngx_msec_t                  ngx_noom_room_change_gap;
 static ngx_event_t                 ngx_noom_hold_ev;
 static ngx_queue_t                 ngx_noom_held;
 static ngx_uint_t                  ngx_noom_hold_state;
@@ -832,13 +833,15 @@ ngx_noom_relay_rooms_changed(void)
  * first change of a quiet spell goes out in this turn of the loop, the
  * changes after it wait for the interval's end and go out as one, with the
  * state of that moment.  Whatever clients do, a socket gets at most one
- * room list per interval, and always the last one.
+ * room list per interval, and always the last one.  A long list stretches
+ * the interval to keep within rate= bytes a second for each socket: with
+ * 1,000 rooms a list is 20-140 KB, twice a second to every socket.
  */
 
 void
 ngx_noom_relay_rooms_changed_local(void)
 {
-    ngx_msec_t  interval, elapsed;
+    ngx_msec_t  gap, elapsed;
 
     if (ngx_noom_room_change_ev.posted
         || ngx_noom_room_change_ev.timer_set
@@ -847,24 +850,26 @@ ngx_noom_relay_rooms_changed_local(void)
         return;
     }
 
-    interval = ngx_noom_relay_mcf->room_change_interval;
+    gap = ngx_noom_room_change_gap;
     elapsed = ngx_current_msec - ngx_noom_room_change_last;
 
-    if (interval == 0 || elapsed >= interval) {
+    if (gap == 0 || elapsed >= gap) {
         ngx_post_event(&ngx_noom_room_change_ev, &ngx_posted_events);
         return;
     }
 
-    ngx_add_timer(&ngx_noom_room_change_ev, interval - elapsed);
+    ngx_add_timer(&ngx_noom_room_change_ev, gap - elapsed);
 }
 
 
 static void
 ngx_noom_relay_room_change_handler(ngx_event_t *ev)
 {
-    ngx_queue_t     *q;
-    ngx_noom_ctx_t  *ctx;
-    ngx_noom_msg_t  *m;
+    ngx_msec_t                  gap;
+    ngx_queue_t                *q;
+    ngx_noom_ctx_t             *ctx;
+    ngx_noom_msg_t             *m;
+    ngx_http_noom_main_conf_t  *mcf;
 
     ngx_noom_room_change_last = ngx_current_msec;
 
@@ -872,6 +877,17 @@ ngx_noom_relay_room_change_handler(ngx_event_t *ev)
     if (m == NULL) {
         return;
     }
+
+    mcf = ngx_noom_relay_mcf;
+    gap = mcf->room_change_interval;
+
+    if (mcf->room_change_rate
+        && (uint64_t) m->len * 1000 / mcf->room_change_rate > gap)
+    {
+        gap = (ngx_msec_t) ((uint64_t) m->len * 1000 / mcf->room_change_rate);
+    }
+
+    ngx_noom_room_change_gap = gap;
 
     for (q = ngx_queue_head(&ngx_noom_lists[NGX_NOOM_LIST_APP]);
          q != ngx_queue_sentinel(&ngx_noom_lists[NGX_NOOM_LIST_APP]);
