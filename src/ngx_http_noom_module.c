@@ -138,6 +138,13 @@ static ngx_command_t  ngx_http_noom_commands[] = {
       offsetof(ngx_http_noom_main_conf_t, message_timeout),
       NULL },
 
+    { ngx_string("noom_lobby_rate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_noom_main_conf_t, lobby_rate),
+      NULL },
+
     { ngx_string("noom_max_rooms"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -537,6 +544,7 @@ ngx_http_noom_create_main_conf(ngx_conf_t *cf)
     mcf->max_rooms = NGX_CONF_UNSET_UINT;
     mcf->room_change_interval = NGX_CONF_UNSET_MSEC;
     mcf->room_change_rate = NGX_CONF_UNSET_SIZE;
+    mcf->lobby_rate = NGX_CONF_UNSET_UINT;
     mcf->message_buffers = NGX_CONF_UNSET_SIZE;
     mcf->message_timeout = NGX_CONF_UNSET_MSEC;
     mcf->max_members = NGX_CONF_UNSET_UINT;
@@ -565,6 +573,7 @@ ngx_http_noom_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(mcf->max_rooms, 1000);
     ngx_conf_init_msec_value(mcf->room_change_interval, 500);
     ngx_conf_init_size_value(mcf->room_change_rate, 16384);
+    ngx_conf_init_uint_value(mcf->lobby_rate, 200);
     ngx_conf_init_size_value(mcf->message_buffers, 64 * 1024 * 1024);
     ngx_conf_init_msec_value(mcf->message_timeout, 10000);
     ngx_conf_init_uint_value(mcf->max_members, 6);

@@ -53,6 +53,7 @@ static ngx_msec_t                  ngx_noom_hold_start;
 static ngx_atomic_uint_t           ngx_noom_drops_seen;
 static u_char                      ngx_noom_given_up[NGX_NOOM_MAX_WORKERS];
 static ngx_http_noom_main_conf_t  *ngx_noom_relay_mcf;
+static ngx_noom_log_limit_t        ngx_noom_lobby_log;
 
 
 /* in the master, before the workers are forked: their doorbells */
@@ -796,6 +797,65 @@ ngx_noom_relay_plain(ngx_noom_msg_t *m)
     }
 
     return rc;
+}
+
+
+/*
+ * A lobby line costs one frame per lobby socket.  Each sender has a bucket
+ * of frames, filled at noom_lobby_rate a second (up to 5 s of it, and
+ * always room for one line), and a line takes as many as the lobby has
+ * sockets: one client costs at most noom_lobby_rate frames a second
+ * whatever the lobby's size, and a lobby socket gets at most that many
+ * lines a second however many talk.  A line over its sender's share is
+ * dropped and counted (rate_limited); the sender does not get it back.
+ */
+
+ngx_int_t
+ngx_noom_relay_plain_share(ngx_noom_ctx_t *ctx)
+{
+    ngx_uint_t  i, n, rate, max;
+    ngx_msec_t  now, elapsed;
+
+    rate = ngx_noom_relay_mcf->lobby_rate;
+
+    if (rate == 0) {
+        return NGX_OK;
+    }
+
+    /* read without the lock: an estimate is enough */
+
+    n = 0;
+
+    for (i = 0; i < ngx_noom_shm->nworkers; i++) {
+        n += ngx_noom_shm->workers[i].plain;
+    }
+
+    n = ngx_max(n, 1);
+    max = ngx_max(n, 5 * rate) * 1000;
+    now = ngx_current_msec;
+    elapsed = now - ctx->lobby_last;
+
+    if (ctx->lobby_last == 0 || elapsed >= max / rate) {
+        ctx->lobby_tokens = max;
+
+    } else {
+        ctx->lobby_tokens = ngx_min(max, ctx->lobby_tokens + elapsed * rate);
+    }
+
+    ctx->lobby_last = now;
+
+    if (ctx->lobby_tokens >= n * 1000) {
+        ctx->lobby_tokens -= n * 1000;
+        return NGX_OK;
+    }
+
+    ngx_noom_stat(rate_limited, 1);
+
+    ngx_noom_log_limited(&ngx_noom_lobby_log, NGX_LOG_INFO, ctx->log,
+                         "noom: a lobby line over its sender's share of "
+                         "noom_lobby_rate (%ui sockets), dropped", n);
+
+    return NGX_DECLINED;
 }
 
 
