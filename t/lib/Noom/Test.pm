@@ -3,8 +3,9 @@ package Noom::Test;
 # A small harness in the style of nginx's own test suite: each .t writes its
 # nginx.conf inline, starts a real nginx (master and workers) in a private
 # prefix, talks to it over real sockets, and at the end checks the error
-# log holds no alert.  Clients: Noom::WS (RFC 6455, raw frames allowed) and
-# Noom::SIO (Engine.IO v4 + Socket.IO v5 on top of it).
+# log holds no alert.  Clients: Noom::WS (RFC 6455, raw frames allowed),
+# Noom::SIO (Engine.IO v4 + Socket.IO v5 on top of it), and raw HTTP
+# requests (http(), get(); send_req(), read_resp() and req() for polling).
 
 use strict;
 use warnings;
