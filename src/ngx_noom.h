@@ -247,6 +247,7 @@ typedef struct {
     ngx_atomic_t               bytes_in;    /* written by its worker only */
     ngx_atomic_t               bytes_out;   /* written by its worker only */
     ngx_uint_t                 members;
+    ngx_atomic_t               stalled;     /* its writers stopped waiting */
     ngx_noom_ring_t            ring;
 } ngx_noom_worker_t;
 

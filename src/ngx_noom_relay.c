@@ -51,7 +51,6 @@ static ngx_queue_t                 ngx_noom_held;
 static ngx_uint_t                  ngx_noom_hold_state;
 static ngx_msec_t                  ngx_noom_hold_start;
 static ngx_atomic_uint_t           ngx_noom_drops_seen;
-static u_char                      ngx_noom_given_up[NGX_NOOM_MAX_WORKERS];
 static ngx_http_noom_main_conf_t  *ngx_noom_relay_mcf;
 static ngx_noom_log_limit_t        ngx_noom_lobby_log;
 
@@ -492,10 +491,11 @@ ngx_noom_relay_wake(ngx_uint_t w)
  * writes to is over 3/4 full: the connection waits in ngx_noom_held, and a
  * 1 ms timer lets everyone in again once the rings are below that.  A
  * consumer that does not drain within noom_worker_queue wait= (a stopped
- * or starved worker) does not stop this one: it reads again, and that
- * worker's full ring drops what is meant for it, until the ring is below
- * 3/4 again.  The rings of the other workers are still waited for: giving
- * up on one worker must not turn their bursts into drops.
+ * or starved worker) does not stop this one: it is marked stalled, every
+ * worker reads again, and its full ring drops what is meant for it, until
+ * the ring is below 3/4 again.  The rings of the other workers are still
+ * waited for: giving up on one worker must not turn their bursts into
+ * drops.
  */
 
 ngx_int_t
@@ -538,13 +538,19 @@ ngx_noom_relay_unhold(ngx_noom_ctx_t *ctx)
 }
 
 
-/* a ring over 3/4 full whose worker is still waited for */
+/*
+ * A ring over 3/4 full whose worker is still waited for.  A worker that
+ * was waited for in vain is marked stalled in the zone, so that the other
+ * writers do not wait for it too; the mark goes when its ring is below 3/4
+ * again.
+ */
 
 static ngx_uint_t
 ngx_noom_relay_congested(void)
 {
-    ngx_uint_t        i;
-    ngx_noom_ring_t  *ring;
+    ngx_uint_t          i;
+    ngx_noom_ring_t    *ring;
+    ngx_noom_worker_t  *w;
 
     for (i = 0; i < ngx_noom_shm->nworkers; i++) {
 
@@ -554,15 +560,18 @@ ngx_noom_relay_congested(void)
 
         /* read without the lock: an estimate is enough */
 
-        ring = &ngx_noom_shm->workers[i].ring;
+        w = &ngx_noom_shm->workers[i];
+        ring = &w->ring;
 
         if (ring->tail - ring->head <= ring->size / 4 * 3) {
-            /* it drains again: it is waited for again */
-            ngx_noom_given_up[i] = 0;
+            if (w->stalled) {
+                w->stalled = 0;
+            }
+
             continue;
         }
 
-        if (!ngx_noom_given_up[i]) {
+        if (!w->stalled) {
             return 1;
         }
     }
@@ -574,9 +583,9 @@ ngx_noom_relay_congested(void)
 static void
 ngx_noom_relay_hold_handler(ngx_event_t *ev)
 {
-    ngx_uint_t        i;
-    ngx_msec_t        held;
-    ngx_noom_ring_t  *ring;
+    ngx_uint_t          i;
+    ngx_msec_t          held;
+    ngx_noom_worker_t  *w;
 
     held = ngx_current_msec - ngx_noom_hold_start;
 
@@ -590,15 +599,15 @@ ngx_noom_relay_hold_handler(ngx_event_t *ev)
         /* the workers that did not drain in time, and only those */
 
         for (i = 0; i < ngx_noom_shm->nworkers; i++) {
-            ring = &ngx_noom_shm->workers[i].ring;
+            w = &ngx_noom_shm->workers[i];
 
-            if (i == ngx_worker || ngx_noom_given_up[i]
-                || ring->tail - ring->head <= ring->size / 4 * 3)
+            if (i == ngx_worker || w->stalled
+                || w->ring.tail - w->ring.head <= w->ring.size / 4 * 3)
             {
                 continue;
             }
 
-            ngx_noom_given_up[i] = 1;
+            w->stalled = 1;
 
             ngx_log_error(NGX_LOG_WARN, ev->log, 0,
                           "noom: worker %ui's queue stayed over 3/4 full "

@@ -22,7 +22,8 @@ if (!port || !masterPid) {
 const BASE = `http://127.0.0.1:${port}`;
 const ROOM = "standup";
 const XSS = "<img src=x onerror=alert(1)>";
-const WAIT = 15000;
+// generous: other jobs may share the machine (lib.mjs waits as long)
+const WAIT = 30000;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
