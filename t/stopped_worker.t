@@ -36,6 +36,11 @@ http {
             noom_rooms;
             noom_worker_header on;
             noom_event_rate off;
+            # sockets the test does not read for a while must not be
+            # closed for a missing pong when a loaded machine makes the
+            # test last more than 45 s
+            noom_ping_interval 300s;
+            noom_ping_timeout 300s;
         }
         location /status { noom_status; }
     }
