@@ -27,7 +27,9 @@ http {
         listen 127.0.0.1:%%PORT%% reuseport;
         location /ws {
             noom_rooms;
-            noom_ping_interval 1s;
+            # 3 s: a slow (ASan) nginx must not ping the waiting GET
+            # before the reload reaches it
+            noom_ping_interval 3s;
             noom_ping_timeout 1s;
         }
         location /status { noom_status; }
