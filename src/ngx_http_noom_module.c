@@ -45,6 +45,8 @@ static char *ngx_http_noom_room_events(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_noom_worker_queue(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_noom_room_change(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_noom_event_rate(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_noom_recovery(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -137,10 +139,10 @@ static ngx_command_t  ngx_http_noom_commands[] = {
       &ngx_http_noom_history_bounds },
 
     { ngx_string("noom_room_change_interval"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_noom_room_change,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_noom_main_conf_t, room_change_interval),
+      0,
       NULL },
 
     { ngx_string("noom_message_buffers"),
@@ -155,6 +157,13 @@ static ngx_command_t  ngx_http_noom_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_noom_main_conf_t, message_timeout),
+      NULL },
+
+    { ngx_string("noom_lobby_rate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_noom_main_conf_t, lobby_rate),
       NULL },
 
     { ngx_string("noom_max_rooms"),
@@ -569,6 +578,8 @@ ngx_http_noom_create_main_conf(ngx_conf_t *cf)
     mcf->max_signal = NGX_CONF_UNSET_SIZE;
     mcf->max_rooms = NGX_CONF_UNSET_UINT;
     mcf->room_change_interval = NGX_CONF_UNSET_MSEC;
+    mcf->room_change_rate = NGX_CONF_UNSET_SIZE;
+    mcf->lobby_rate = NGX_CONF_UNSET_UINT;
     mcf->message_buffers = NGX_CONF_UNSET_SIZE;
     mcf->message_timeout = NGX_CONF_UNSET_MSEC;
     mcf->max_members = NGX_CONF_UNSET_UINT;
@@ -602,6 +613,8 @@ ngx_http_noom_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_size_value(mcf->max_signal, 65536);
     ngx_conf_init_uint_value(mcf->max_rooms, 1000);
     ngx_conf_init_msec_value(mcf->room_change_interval, 500);
+    ngx_conf_init_size_value(mcf->room_change_rate, 16384);
+    ngx_conf_init_uint_value(mcf->lobby_rate, 200);
     ngx_conf_init_size_value(mcf->message_buffers, 64 * 1024 * 1024);
     ngx_conf_init_msec_value(mcf->message_timeout, 10000);
     ngx_conf_init_uint_value(mcf->max_members, 6);
@@ -1305,6 +1318,58 @@ invalid:
                        "invalid parameter \"%V\" in \"%V\" directive",
                        &value[i], &cmd->name);
     return NGX_CONF_ERROR;
+}
+
+
+/* noom_room_change_interval <time> [rate=<size>] */
+
+static char *
+ngx_http_noom_room_change(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_noom_main_conf_t *mcf = conf;
+
+    ssize_t     rate;
+    ngx_str_t  *value, s;
+    ngx_msec_t  interval;
+
+    if (mcf->room_change_interval != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    interval = ngx_parse_time(&value[1], 0);
+
+    if (interval == (ngx_msec_t) NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid time \"%V\" in \"%V\" directive",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->room_change_interval = interval;
+
+    if (cf->args->nelts == 3) {
+        rate = NGX_ERROR;
+
+        if (ngx_strncmp(value[2].data, "rate=", 5) == 0) {
+            s.data = value[2].data + 5;
+            s.len = value[2].len - 5;
+            rate = ngx_parse_size(&s);
+        }
+
+        if (rate == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" in \"%V\" "
+                               "directive, it must be \"rate=<size>\"",
+                               &value[2], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        mcf->room_change_rate = rate;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

@@ -156,6 +156,8 @@ typedef struct {
     ngx_uint_t                 max_rooms;
     ngx_uint_t                 max_members;
     ngx_msec_t                 room_change_interval;
+    size_t                     room_change_rate;    /* bytes/s a socket */
+    ngx_uint_t                 lobby_rate;  /* frames/s a lobby socket */
     size_t                     message_buffers;     /* per worker */
     ngx_msec_t                 message_timeout;
     ngx_array_t               *room_events; /* ngx_str_t */
@@ -274,6 +276,7 @@ typedef struct {
     ngx_atomic_t               bytes_in;    /* written by its worker only */
     ngx_atomic_t               bytes_out;   /* written by its worker only */
     ngx_uint_t                 members;
+    ngx_atomic_t               stalled;     /* its writers stopped waiting */
     ngx_noom_ring_t            ring;
     ngx_atomic_t               redis_up;    /* its link to Redis */
 } ngx_noom_worker_t;
@@ -551,6 +554,8 @@ struct ngx_noom_ctx_s {
     ngx_uint_t                 tokens;      /* in thousandths */
     ngx_uint_t                 dropped;     /* in a row */
     ngx_uint_t                 skip_att;    /* of a dropped packet */
+    ngx_msec_t                 lobby_last;  /* its share of the lobby */
+    ngx_uint_t                 lobby_tokens;    /* in thousandths */
 
     unsigned                   close_sent:1;
     unsigned                   close_rcvd:1;
@@ -735,6 +740,7 @@ void ngx_noom_relay_room_local(ngx_noom_ctx_t *sender, uint64_t uid,
 ngx_int_t ngx_noom_relay_unicast(ngx_uint_t w, uint64_t uid,
     uint64_t serial, u_char *to, ngx_noom_msg_t *m);
 ngx_int_t ngx_noom_relay_plain(ngx_noom_msg_t *m);
+ngx_int_t ngx_noom_relay_plain_share(ngx_noom_ctx_t *ctx);
 void ngx_noom_relay_rooms_changed(void);
 void ngx_noom_relay_rooms_changed_local(void);
 ngx_int_t ngx_noom_ring_put_locked(ngx_uint_t w, ngx_uint_t type,

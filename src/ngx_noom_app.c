@@ -1460,6 +1460,11 @@ ngx_noom_plain_message(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
 
     ngx_noom_stat(events_in, 1);
 
+    if (ngx_noom_relay_plain_share(ctx) != NGX_OK) {
+        json_decref(msg);
+        return;
+    }
+
     m = ngx_noom_msg_frame(NGX_NOOM_WS_TEXT, ctx->nick_len + 2 + n,
                            &payload);
     if (m == NULL) {

@@ -673,7 +673,7 @@ ngx_noom_cluster_join_send(ngx_noom_cjoin_t *j)
     lens[1] = j->sub->sn.str.len;
     lens[2] = NGX_NOOM_ID_LEN;
     lens[3] = NGX_NOOM_NODE_LEN;
-    lens[4] = ngx_sprintf(w, "%ui", ngx_worker) - w;
+    lens[4] = ngx_sprintf(w, "%ui", ngx_noom_slot) - w;
     lens[5] = ctx->nick_len;
     lens[6] = ngx_sprintf(mm, "%ui", ngx_noom_cluster_mcf->max_members) - mm;
     lens[7] = ngx_sprintf(mr, "%ui", ngx_noom_cluster_mcf->max_rooms) - mr;
@@ -933,7 +933,7 @@ ngx_noom_cluster_nick(ngx_noom_ctx_t *ctx)
     lens[1] = room->len;
     lens[2] = NGX_NOOM_ID_LEN;
     lens[3] = NGX_NOOM_NODE_LEN;
-    lens[4] = ngx_sprintf(w, "%ui", ngx_worker) - w;
+    lens[4] = ngx_sprintf(w, "%ui", ngx_noom_slot) - w;
     lens[5] = ctx->nick_len;
 
     (void) ngx_noom_redis_script(NULL, NULL, 6, argv, lens);
@@ -1777,7 +1777,7 @@ ngx_noom_cluster_resync(void)
     argv[1] = (char *) ngx_noom_cluster_rcf->node;
     lens[1] = NGX_NOOM_NODE_LEN;
     argv[2] = (char *) w;
-    lens[2] = ngx_sprintf(w, "%ui", ngx_worker) - w;
+    lens[2] = ngx_sprintf(w, "%ui", ngx_noom_slot) - w;
 
     i = 3;
 

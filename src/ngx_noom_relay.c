@@ -14,7 +14,9 @@
  * slots, and old and new workers of a reload never share a ring.  While
  * a ring this worker writes to is over 3/4 full, the worker stops reading
  * its clients (for noom_worker_queue wait= at most); a full ring drops the
- * record, counts it, and the sender is told.
+ * record, counts it, and the sender is told.  A worker that was waited
+ * for in vain is not waited for again until its ring drains, and the
+ * others are.
  */
 
 
@@ -26,7 +28,6 @@
 
 #define NGX_NOOM_HOLD_NONE         0
 #define NGX_NOOM_HOLD_ON           1
-#define NGX_NOOM_HOLD_GAVE_UP      2
 
 
 static void ngx_noom_relay_bell_handler(ngx_event_t *ev);
@@ -49,11 +50,14 @@ static ngx_queue_t                 ngx_noom_lists[NGX_NOOM_LISTS];
 static ngx_connection_t           *ngx_noom_bell;
 static ngx_event_t                 ngx_noom_room_change_ev;
 static ngx_msec_t                  ngx_noom_room_change_last;
+static ngx_msec_t                  ngx_noom_room_change_gap;
 static ngx_event_t                 ngx_noom_hold_ev;
 static ngx_queue_t                 ngx_noom_held;
 static ngx_uint_t                  ngx_noom_hold_state;
 static ngx_msec_t                  ngx_noom_hold_start;
+static ngx_atomic_uint_t           ngx_noom_drops_seen;
 static ngx_http_noom_main_conf_t  *ngx_noom_relay_mcf;
+static ngx_noom_log_limit_t        ngx_noom_lobby_log;
 
 
 /*
@@ -293,6 +297,12 @@ ngx_noom_relay_drain(void)
 
     ring = &ngx_noom_shm->workers[ngx_noom_slot].ring;
 
+    if (ring->drops != ngx_noom_drops_seen) {
+        /* a room change may be among what did not fit */
+        ngx_noom_drops_seen = ring->drops;
+        ngx_noom_relay_rooms_changed_local();
+    }
+
     ngx_noom_zone_lock();
     head = ring->head;
     tail = ring->tail;
@@ -514,17 +524,16 @@ ngx_noom_relay_wake(ngx_uint_t w)
  * writes to is over 3/4 full: the connection waits in ngx_noom_held, and a
  * 1 ms timer lets everyone in again once the rings are below that.  A
  * consumer that does not drain within noom_worker_queue wait= (a stopped
- * or starved worker) does not stop this one: it reads again, and a full
- * ring drops as it did without backpressure, until the rings are clear.
+ * or starved worker) does not stop this one: it is marked stalled, every
+ * worker reads again, and its full ring drops what is meant for it, until
+ * the ring is below 3/4 again.  The rings of the other workers are still
+ * waited for: giving up on one worker must not turn their bursts into
+ * drops.
  */
 
 ngx_int_t
 ngx_noom_relay_hold(ngx_noom_ctx_t *ctx)
 {
-    if (ngx_noom_hold_state == NGX_NOOM_HOLD_GAVE_UP) {
-        return NGX_DECLINED;
-    }
-
     if (ngx_noom_hold_state == NGX_NOOM_HOLD_NONE) {
 
         if (ngx_noom_relay_mcf->queue_wait == 0
@@ -562,11 +571,19 @@ ngx_noom_relay_unhold(ngx_noom_ctx_t *ctx)
 }
 
 
+/*
+ * A ring over 3/4 full whose worker is still waited for.  A worker that
+ * was waited for in vain is marked stalled in the zone, so that the other
+ * writers do not wait for it too; the mark goes when its ring is below 3/4
+ * again.
+ */
+
 static ngx_uint_t
 ngx_noom_relay_congested(void)
 {
-    ngx_uint_t        i;
-    ngx_noom_ring_t  *ring;
+    ngx_uint_t          i;
+    ngx_noom_ring_t    *ring;
+    ngx_noom_worker_t  *w;
 
     for (i = 0; i < ngx_noom_shm->nworkers; i++) {
 
@@ -577,9 +594,18 @@ ngx_noom_relay_congested(void)
 
         /* read without the lock: an estimate is enough */
 
-        ring = &ngx_noom_shm->workers[i].ring;
+        w = &ngx_noom_shm->workers[i];
+        ring = &w->ring;
 
-        if (ring->tail - ring->head > ring->size / 4 * 3) {
+        if (ring->tail - ring->head <= ring->size / 4 * 3) {
+            if (w->stalled) {
+                w->stalled = 0;
+            }
+
+            continue;
+        }
+
+        if (!w->stalled) {
             return 1;
         }
     }
@@ -591,28 +617,41 @@ ngx_noom_relay_congested(void)
 static void
 ngx_noom_relay_hold_handler(ngx_event_t *ev)
 {
-    if (!ngx_noom_relay_congested()) {
-        ngx_noom_hold_state = NGX_NOOM_HOLD_NONE;
-        ngx_noom_relay_release();
-        return;
+    ngx_uint_t          i;
+    ngx_msec_t          held;
+    ngx_noom_worker_t  *w;
+
+    held = ngx_current_msec - ngx_noom_hold_start;
+
+    if (ngx_noom_relay_congested()) {
+
+        if (held < ngx_noom_relay_mcf->queue_wait) {
+            ngx_add_timer(ev, 1);
+            return;
+        }
+
+        /* the workers that did not drain in time, and only those */
+
+        for (i = 0; i < ngx_noom_shm->nworkers; i++) {
+            w = &ngx_noom_shm->workers[i];
+
+            if (i == ngx_noom_slot || w->pid == 0 || w->stalled
+                || w->ring.tail - w->ring.head <= w->ring.size / 4 * 3)
+            {
+                continue;
+            }
+
+            w->stalled = 1;
+
+            ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                          "noom: worker %ui's queue stayed over 3/4 full "
+                          "for %M ms, reading clients again: messages to "
+                          "it may be dropped", i, held);
+        }
     }
 
-    if (ngx_noom_hold_state == NGX_NOOM_HOLD_ON
-        && ngx_current_msec - ngx_noom_hold_start
-           >= ngx_noom_relay_mcf->queue_wait)
-    {
-        ngx_log_error(NGX_LOG_WARN, ev->log, 0,
-                      "noom: worker queues stayed over 3/4 full for %M ms, "
-                      "reading clients again: messages may be dropped",
-                      ngx_current_msec - ngx_noom_hold_start);
-
-        ngx_noom_hold_state = NGX_NOOM_HOLD_GAVE_UP;
-        ngx_noom_relay_release();
-    }
-
-    /* on until the rings are clear: 1 ms holding, 10 ms after giving up */
-
-    ngx_add_timer(ev, ngx_noom_hold_state == NGX_NOOM_HOLD_ON ? 1 : 10);
+    ngx_noom_hold_state = NGX_NOOM_HOLD_NONE;
+    ngx_noom_relay_release();
 }
 
 
@@ -891,6 +930,65 @@ ngx_noom_relay_plain(ngx_noom_msg_t *m)
 
 
 /*
+ * A lobby line costs one frame per lobby socket.  Each sender has a bucket
+ * of frames, filled at noom_lobby_rate a second (up to 5 s of it, and
+ * always room for one line), and a line takes as many as the lobby has
+ * sockets: one client costs at most noom_lobby_rate frames a second
+ * whatever the lobby's size, and a lobby socket gets at most that many
+ * lines a second however many talk.  A line over its sender's share is
+ * dropped and counted (rate_limited); the sender does not get it back.
+ */
+
+ngx_int_t
+ngx_noom_relay_plain_share(ngx_noom_ctx_t *ctx)
+{
+    ngx_uint_t  i, n, rate, max;
+    ngx_msec_t  now, elapsed;
+
+    rate = ngx_noom_relay_mcf->lobby_rate;
+
+    if (rate == 0) {
+        return NGX_OK;
+    }
+
+    /* read without the lock: an estimate is enough */
+
+    n = 0;
+
+    for (i = 0; i < ngx_noom_shm->nworkers; i++) {
+        n += ngx_noom_shm->workers[i].plain;
+    }
+
+    n = ngx_max(n, 1);
+    max = ngx_max(n, 5 * rate) * 1000;
+    now = ngx_current_msec;
+    elapsed = now - ctx->lobby_last;
+
+    if (ctx->lobby_last == 0 || elapsed >= max / rate) {
+        ctx->lobby_tokens = max;
+
+    } else {
+        ctx->lobby_tokens = ngx_min(max, ctx->lobby_tokens + elapsed * rate);
+    }
+
+    ctx->lobby_last = now;
+
+    if (ctx->lobby_tokens >= n * 1000) {
+        ctx->lobby_tokens -= n * 1000;
+        return NGX_OK;
+    }
+
+    ngx_noom_stat(rate_limited, 1);
+
+    ngx_noom_log_limited(&ngx_noom_lobby_log, NGX_LOG_INFO, ctx->log,
+                         "noom: a lobby line over its sender's share of "
+                         "noom_lobby_rate (%ui sockets), dropped", n);
+
+    return NGX_DECLINED;
+}
+
+
+/*
  * Rooms appeared, went or changed their counts: every worker sends its
  * Socket.IO sockets one room_change, built once per worker, at most once
  * per noom_room_change_interval however many changes there were.
@@ -929,13 +1027,15 @@ ngx_noom_relay_rooms_changed(void)
  * first change of a quiet spell goes out in this turn of the loop, the
  * changes after it wait for the interval's end and go out as one, with the
  * state of that moment.  Whatever clients do, a socket gets at most one
- * room list per interval, and always the last one.
+ * room list per interval, and always the last one.  A long list stretches
+ * the interval to keep within rate= bytes a second for each socket: with
+ * 1,000 rooms a list is 20-140 KB, twice a second to every socket.
  */
 
 void
 ngx_noom_relay_rooms_changed_local(void)
 {
-    ngx_msec_t  interval, elapsed;
+    ngx_msec_t  gap, elapsed;
 
     if (ngx_noom_room_change_ev.posted
         || ngx_noom_room_change_ev.timer_set
@@ -944,24 +1044,26 @@ ngx_noom_relay_rooms_changed_local(void)
         return;
     }
 
-    interval = ngx_noom_relay_mcf->room_change_interval;
+    gap = ngx_noom_room_change_gap;
     elapsed = ngx_current_msec - ngx_noom_room_change_last;
 
-    if (interval == 0 || elapsed >= interval) {
+    if (gap == 0 || elapsed >= gap) {
         ngx_post_event(&ngx_noom_room_change_ev, &ngx_posted_events);
         return;
     }
 
-    ngx_add_timer(&ngx_noom_room_change_ev, interval - elapsed);
+    ngx_add_timer(&ngx_noom_room_change_ev, gap - elapsed);
 }
 
 
 static void
 ngx_noom_relay_room_change_handler(ngx_event_t *ev)
 {
-    ngx_queue_t     *q;
-    ngx_noom_ctx_t  *ctx;
-    ngx_noom_msg_t  *m;
+    ngx_msec_t                  gap;
+    ngx_queue_t                *q;
+    ngx_noom_ctx_t             *ctx;
+    ngx_noom_msg_t             *m;
+    ngx_http_noom_main_conf_t  *mcf;
 
     ngx_noom_room_change_last = ngx_current_msec;
 
@@ -969,6 +1071,17 @@ ngx_noom_relay_room_change_handler(ngx_event_t *ev)
     if (m == NULL) {
         return;
     }
+
+    mcf = ngx_noom_relay_mcf;
+    gap = mcf->room_change_interval;
+
+    if (mcf->room_change_rate
+        && (uint64_t) m->len * 1000 / mcf->room_change_rate > gap)
+    {
+        gap = (ngx_msec_t) ((uint64_t) m->len * 1000 / mcf->room_change_rate);
+    }
+
+    ngx_noom_room_change_gap = gap;
 
     for (q = ngx_queue_head(&ngx_noom_lists[NGX_NOOM_LIST_APP]);
          q != ngx_queue_sentinel(&ngx_noom_lists[NGX_NOOM_LIST_APP]);

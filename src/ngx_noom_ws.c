@@ -786,7 +786,15 @@ ngx_noom_ws_read_handler(ngx_noom_ctx_t *ctx)
             && !ctx->close_sent
             && ngx_noom_relay_hold(ctx) == NGX_OK)
         {
-            /* another worker's queue is nearly full: this input can wait */
+            /*
+             * another worker's queue is nearly full: this input can wait;
+             * an unfinished message is not late while it is not read
+             */
+
+            if (rev->timer_set) {
+                ngx_del_timer(rev);
+            }
+
             return;
         }
 

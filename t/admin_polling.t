@@ -10,8 +10,6 @@ use warnings;
 
 use lib 't/lib';
 use Test::More;
-use IO::Select;
-use IO::Socket::INET;
 use JSON::PP;
 use Noom::Test;
 
@@ -32,30 +30,11 @@ EOF
 
 my $P = '/ws/?EIO=4&transport=polling';
 
-sub req {
-    my ($method, $uri, $body) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-        PeerPort => $t->port, Proto => 'tcp') or die "connect: $!";
-    my $len = defined $body ? "Content-Length: " . length($body) . "\r\n"
-        : '';
-    print $s "$method $uri HTTP/1.1\r\nHost: localhost\r\n"
-        . "Connection: close\r\n$len\r\n" . ($body // '');
-    my $resp = '';
-    my $sel = IO::Select->new($s);
-    while ($sel->can_read(5)) {
-        my $n = sysread($s, my $buf, 65536);
-        last unless $n;
-        $resp .= $buf;
-    }
-    my (undef, $data) = split /\r\n\r\n/, $resp, 2;
-    return $data // '';
-}
-
 # a polling client in "/"
-my $body = req('GET', $P);
+my (undef, undef, $body) = $t->req('GET', $P);
 my $sid = decode_json(substr($body, 1))->{sid};
-req('POST', "$P&sid=$sid", '40');
-my $connect = req('GET', "$P&sid=$sid");
+$t->req('POST', "$P&sid=$sid", '40');
+my (undef, undef, $connect) = $t->req('GET', "$P&sid=$sid");
 like($connect, qr/^40\{"sid"/, 'a polling client joins "/"');
 my $id = decode_json((split /\x1e/, substr($connect, 2))[0])->{sid};
 

@@ -111,8 +111,8 @@ is((grep { @$_ && ref $_->[0] eq 'HASH' && $_->[0]{error} ne 'busy' }
 
 is_deeply($c->call('list_rooms'), [['bp'], { bp => 2 }],
     'worker 0 serves the others again, worker 1 still stopped');
-ok($t->wait_log(qr/\[warn\] .*worker queues stayed over 3\/4 full for/, 5)
-    && $t->error_log =~ /full for \d+ ms, reading clients again: messages/,
+ok($t->wait_log(qr/\[warn\] .*worker 1.s queue stayed over 3\/4 full for/, 5)
+    && $t->error_log =~ /full for \d+ ms, reading clients again: messages to it/,
     'a warning says so');
 
 kill 'CONT', $w1;

@@ -12,8 +12,6 @@ use warnings;
 
 use lib 't/lib';
 use Test::More;
-use IO::Select;
-use IO::Socket::INET;
 use JSON::PP;
 use Noom::Test;
 
@@ -29,7 +27,9 @@ http {
         listen 127.0.0.1:%%PORT%% reuseport;
         location /ws {
             noom_rooms;
-            noom_ping_interval 1s;
+            # 3 s: a slow (ASan) nginx must not ping the waiting GET
+            # before the reload reaches it
+            noom_ping_interval 3s;
             noom_ping_timeout 1s;
         }
         location /status { noom_status; }
@@ -39,39 +39,12 @@ EOF
 
 my $P = '/ws/?EIO=4&transport=polling';
 
-sub send_req {
-    my ($method, $uri, $body) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-        PeerPort => $t->port, Proto => 'tcp') or die "connect: $!";
-    my $len = defined $body ? "Content-Length: " . length($body) . "\r\n"
-        : '';
-    print $s "$method $uri HTTP/1.1\r\nHost: localhost\r\n$len\r\n"
-        . ($body // '');
-    return $s;
-}
-
-sub read_resp {
-    my ($s, $timeout) = @_;
-    my $resp = '';
-    my $sel = IO::Select->new($s);
-    while ($sel->can_read($timeout // 10)) {
-        my $n = sysread($s, my $buf, 65536);
-        last unless $n;
-        $resp .= $buf;
-    }
-    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
-    my ($st) = ($head // '') =~ m{^HTTP/1\.1 (\d+)};
-    return ($st // 0, $body // '');
-}
-
-sub req { read_resp(send_req(@_)) }
-
 # a session CONNECTed to "/", its owner worker, and a GET waiting for it
 sub session {
-    my (undef, $body) = req('GET', $P);
+    my (undef, undef, $body) = $t->req('GET', $P);
     my $sid = decode_json(substr($body, 1))->{sid};
-    req('POST', "$P&sid=$sid", '40');
-    my (undef, $c) = req('GET', "$P&sid=$sid");
+    $t->req('POST', "$P&sid=$sid", '40');
+    my (undef, undef, $c) = $t->req('GET', "$P&sid=$sid");
     die "no CONNECT answer: $c" unless $c =~ /^40/;
     return $sid;
 }
@@ -86,13 +59,13 @@ sub wait_waiting {
 # a reload
 
 my $sid = session();
-my $get = send_req('GET', "$P&sid=$sid");
+my $get = $t->send_req('GET', "$P&sid=$sid");
 ok(wait_waiting(), 'a GET waits');
 $t->reload;
-my ($st, $body) = read_resp($get);
+my ($st, undef, $body) = $t->read_resp($get, 10);
 is_deeply([$st, $body], [200, '1'],
     'at the reload the waiting GET gets a close packet');
-($st) = req('GET', "$P&sid=$sid");
+($st) = $t->req('GET', "$P&sid=$sid");
 is($st, 400, 'the old sid is unknown to the new workers');
 ok(session(), 'a new session opens');
 
@@ -100,18 +73,18 @@ ok(session(), 'a new session opens');
 
 $sid = session();
 my $owner = index('ABCDEFGHIJKLMNOPQRSTUVWXYZ', substr($sid, 2, 1));
-$get = send_req('GET', "$P&sid=$sid");
+$get = $t->send_req('GET', "$P&sid=$sid");
 ok(wait_waiting(), 'a GET waits for a session');
 # the status lists the zone's slots that workers hold (a reload moves the
 # workers to the other half of the slots)
 my ($w) = grep { $_->{worker} == $owner } @{ $t->status_json->{workers} };
 my $pid = $w->{pid};
 kill 'KILL', $pid;
-($st, $body) = read_resp($get, 15);
+($st, undef, $body) = $t->read_resp($get, 15);
 ok($st == 400 || ($st == 0 && $body eq ''),
     'when its owner dies the GET is told the session is unknown, or its '
     . 'connection ends with the worker that held it');
-($st) = req('GET', "$P&sid=$sid");
+($st) = $t->req('GET', "$P&sid=$sid");
 is($st, 400, 'the session is gone');
 ok(session(), 'new sessions are served');
 

@@ -5,7 +5,10 @@
 # send the whole room list to every socket at each change.  With
 # noom_room_change_interval a socket gets at most one room_change per
 # interval, and the last one carries the final state; with the interval
-# off (0), the same attack shows the amplification it would cause.
+# off (0), the same attack shows the amplification it would cause.  A long
+# list stretches the interval: rate= bounds the bytes of room lists a
+# socket gets a second (the lobby at scale: 1,000 rooms make lists of
+# 20-140 KB).
 
 use strict;
 use warnings;
@@ -16,7 +19,8 @@ use Time::HiRes qw(time);
 use Noom::Test;
 
 sub attack {
-    my ($interval) = @_;
+    my ($interval, $nstay, $secs) = @_;
+    $nstay //= 1;
 
     my $t = Noom::Test->new(workers => 4);
     # with the debug log on: a timer's debug line reads its event's data
@@ -39,9 +43,10 @@ EOF
     my $attacker = Noom::SIO->connect($t);
     $attacker->call('nickname', 'mallory');
 
-    # a room that stays, so the list is never empty
-    my $stay = Noom::SIO->connect($t);
-    $stay->call('enter_room', 'stay');
+    # rooms that stay, so the list is never empty; more make it long
+    my @stay = map { Noom::SIO->connect($t) } 1 .. $nstay;
+    $stay[$_ - 1]->call('enter_room', $nstay == 1 ? 'stay'
+        : "stay-$_-" . ('x' x 56)) for 1 .. $nstay;
     for my $w (@watch) {
         1 while $w->event('room_change', 0.2);
         $w->flush_events;
@@ -49,8 +54,12 @@ EOF
 
     my $bytes0 = $t->status_json->{bytes_out};
     my $t0 = time;
-    for my $i (1 .. 120) {
-        $attacker->call('enter_room', $i % 2 ? 'a' : 'b');
+    # 120 changes, or as many as fit in $secs (ending in "b")
+    my $i = 0;
+    while ($secs ? time - $t0 < $secs || $i % 2 : $i < 120) {
+        $attacker->call('enter_room', ++$i % 2 ? 'a' : 'b');
+        # paced inside the event rate (50/s, burst 200)
+        Time::HiRes::sleep(0.02) if $secs;
     }
     my $elapsed = time - $t0;
     my $bytes = $t->status_json->{bytes_out} - $bytes0;
@@ -58,22 +67,23 @@ EOF
     # every watcher gets the final state: the attacker in "b"
     my @counts;
     for my $w (@watch) {
-        my ($n, $last) = (0, undef);
+        my ($n, $last, $len) = (0, undef, 0);
         for (1 .. 400) {
-            my $rc = $w->event('room_change', 5) or last;
+            my $rc = $w->event('room_change', 15) or last;
             $n++;
             $last = $rc;
+            $len = length Noom::SIO->json->encode(['room_change', @$rc]);
             last if exists $rc->[1]{b} && !exists $rc->[1]{a};
         }
         # what came after that would be a change nobody made
         $n++ while $w->event('room_change', 0.7);
-        push @counts, [$n, $last];
+        push @counts, [$n, $last, $len];
     }
 
-    $_->close_socket for @watch, $attacker, $stay;
+    $_->close_socket for @watch, $attacker, @stay;
     $t->check;
 
-    return (\@counts, $elapsed, $bytes);
+    return (\@counts, $elapsed, $bytes, $i);
 }
 
 my ($counts, $elapsed, $bytes) = attack('500ms');
@@ -94,5 +104,20 @@ cmp_ok($n_off, '>', $counts->[0][0],
 is_deeply($off->[0][1], [['stay', 'b'], { stay => 1, b => 1 }],
     'and the same final state');
 note "bytes out during the attack, interval off: $bytes_off";
+
+# a list of 10 rooms with long names is about 1.4 KB: at 256 bytes a
+# second, one each 5 s or so, whatever the interval (100ms) says
+my ($long, $elapsed_long, undef, $nlong) = attack('100ms rate=256', 10, 2);
+for my $i (0 .. 3) {
+    my ($n, $last, $len) = @{ $long->[$i] };
+    ok(exists $last->[1]{b} && !exists $last->[1]{a}
+        && keys %{ $last->[1] } == 11,
+        "rate=256: watcher on worker $i ends with the final state");
+    my $gap = $len / 256;
+    cmp_ok($n, '<=', int($elapsed_long / $gap) + 2,
+        "and got $n lists of $len bytes for $nlong changes in "
+        . sprintf('%.1f s', $elapsed_long)
+        . sprintf(' (at most one per %.1f s)', $gap));
+}
 
 done_testing();

@@ -11,8 +11,6 @@ use warnings;
 
 use lib 't/lib';
 use Test::More;
-use IO::Select;
-use IO::Socket::INET;
 use JSON::PP;
 use Noom::Test;
 
@@ -33,46 +31,25 @@ EOF
 
 my $P = '/socket.io/?EIO=4&transport=polling';
 
-sub req {
-    my ($method, $uri, $body) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-        PeerPort => $t->port, Proto => 'tcp') or die "connect: $!";
-    binmode $s;
-    my $len = defined $body ? "Content-Length: " . length($body) . "\r\n"
-        : '';
-    print $s "$method $uri HTTP/1.1\r\nHost: localhost\r\n$len\r\n"
-        . ($body // '');
-    my $resp = '';
-    my $sel = IO::Select->new($s);
-    while ($sel->can_read(5)) {
-        my $n = sysread($s, my $buf, 65536);
-        last unless $n;
-        $resp .= $buf;
-    }
-    my ($head, $data) = split /\r\n\r\n/, $resp, 2;
-    my ($status) = ($head // '') =~ m{^HTTP/1\.1 (\d+)};
-    return ($status // 0, $data // '');
-}
-
 # the packets of the next GET that has any but pings (which get pongs)
 sub packets {
     my ($sid) = @_;
     for (1 .. 5) {
-        my ($st, $body) = req('GET', "$P&sid=$sid");
+        my ($st, undef, $body) = $t->req('GET', "$P&sid=$sid");
         return ("status $st") if $st != 200;
         my @p = grep { $_ ne '2' } split /\x1e/, $body;
-        req('POST', "$P&sid=$sid", '3') if grep { $_ eq '2' } split /\x1e/,
-            $body;
+        $t->req('POST', "$P&sid=$sid", '3')
+            if grep { $_ eq '2' } split /\x1e/, $body;
         return @p if @p;
     }
     return ();
 }
 
-my ($st, $body) = req('GET', $P);
+my ($st, undef, $body) = $t->req('GET', $P);
 my $sid = decode_json(substr($body, 1))->{sid};
 ok($sid, 'the polling handshake');
 
-req('POST', "$P&sid=$sid", '40');
+$t->req('POST', "$P&sid=$sid", '40');
 my @p = packets($sid);
 like($p[0], qr/^40\{"sid":"[A-Za-z0-9_-]{20}"\}$/, 'CONNECT is answered');
 my $id = decode_json(substr($p[0], 2))->{sid};
@@ -80,14 +57,14 @@ isnt($id, $sid, 'with a Socket.IO sid that is not the Engine.IO one');
 @p = (@p[1 .. $#p], @p > 1 ? () : packets($sid));
 is($p[0], '42["auth",{}]', 'then 42["auth",{}]');
 
-req('POST', "$P&sid=$sid", '42["message",1,"2"]' . "\x1e"
+$t->req('POST', "$P&sid=$sid", '42["message",1,"2"]' . "\x1e"
     . '42456["message-with-ack",1,"2"]');
 @p = packets($sid);
 push @p, packets($sid) if @p < 2;
 is_deeply(\@p, ['42["message-back",1,"2"]', '43456[1,"2"]'],
     'two events in one POST: the event and the ack come back in order');
 
-req('POST', "$P&sid=$sid", '451-["message",{"_placeholder":true,"num":0}]'
+$t->req('POST', "$P&sid=$sid", '451-["message",{"_placeholder":true,"num":0}]'
     . "\x1ebAQID");
 @p = packets($sid);
 push @p, packets($sid) if @p < 2;
@@ -112,12 +89,12 @@ $ws->close_socket;
 
 # DISCONNECT over polling
 
-($st, $body) = req('GET', $P);
+($st, undef, $body) = $t->req('GET', $P);
 $sid = decode_json(substr($body, 1))->{sid};
-req('POST', "$P&sid=$sid", '40');
+$t->req('POST', "$P&sid=$sid", '40');
 packets($sid);
-req('POST', "$P&sid=$sid", "41\x{1e}1");
-($st) = req('GET', "$P&sid=$sid");
+$t->req('POST', "$P&sid=$sid", "41\x{1e}1");
+($st) = $t->req('GET', "$P&sid=$sid");
 is($st, 400, 'DISCONNECT and close: the session is gone');
 
 $t->done;

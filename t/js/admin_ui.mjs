@@ -7,7 +7,7 @@
 //
 //   node t/js/admin_ui.mjs <port> <user> <password> [<screenshot.png>]
 
-import { chromium } from "playwright-core";
+import { launch } from "./lib.mjs";
 import { io } from "socket.io-client";
 
 const [port, user, password, shot] = process.argv.slice(2);
@@ -54,12 +54,7 @@ for (const [nick, room] of [["alice", "red"], ["bob", "red"],
   clients[nick] = s;
 }
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--no-sandbox", "--headless=new", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run",
-         "--disable-gpu"],
-});
+const browser = await launch({ media: false });
 
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

@@ -10,9 +10,8 @@
 // dave watches from the lobby.  The pages are read through t/js/hooks.js
 // (window.noomTest, injected by the test; the client has no debug global).
 
-import { chromium } from "playwright-core";
-import { dirname, join as pathJoin } from "node:path";
-import { fileURLToPath } from "node:url";
+import { Failure, ok, note, check, elapsed, launch, open as openPage,
+    summary } from "./lib.mjs";
 
 const [port, masterPid] = process.argv.slice(2).map(Number);
 if (!port || !masterPid) {
@@ -20,36 +19,16 @@ if (!port || !masterPid) {
     process.exit(2);
 }
 
-const TOP = pathJoin(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const BASE = `http://127.0.0.1:${port}`;
-// the test's window into the page (no debug global ships in html/)
-const HOOKS = pathJoin(TOP, "t", "js", "hooks.js");
 const ROOM = "standup";
 const XSS = "<img src=x onerror=alert(1)>";
-const WAIT = 15000;
-const T0 = Date.now();
-
-let count = 0;
-
-function ok(name) {
-    count += 1;
-    console.log(`ok - ${name}`);
-    if (process.env.NOOM_TIMES) {
-        console.log(`# ${((Date.now() - T0) / 1000).toFixed(1)} s`);
-    }
-}
-
-function note(text) {
-    for (const line of String(text).split("\n")) {
-        console.log(`# ${line}`);
-    }
-}
-
-class Failure extends Error {}
+// generous: other jobs may share the machine (lib.mjs waits as long)
+const WAIT = 30000;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-// polls fn(arg) in the page until it is true (async functions included:
+// polls fn(arg) in the page until it is truthy (lib.mjs's until wants true
+// or {ok: true}; async functions included:
 // page.waitForFunction takes a returned promise for a true value)
 async function until(page, fn, arg, timeout = WAIT) {
     const end = Date.now() + timeout;
@@ -92,17 +71,6 @@ async function expect(page, name, fn, arg, timeout = WAIT) {
     ok(name);
 }
 
-function check(cond, name, detail) {
-    if (!cond) {
-        console.log(`not ok - ${name}`);
-        if (detail !== undefined) {
-            note(typeof detail === "string" ? detail : JSON.stringify(detail));
-        }
-        throw new Failure(name);
-    }
-    ok(name);
-}
-
 // -- in-page predicates (run inside the page) ----------------------------
 
 // every peer in ids gets video: bytes and decoded frames grow past the
@@ -138,40 +106,10 @@ async function videoFlows(page, ids, name) {
 
 // -- the pages -----------------------------------------------------------
 
-async function open(browser, nick, path, problems) {
-    const context = await browser.newContext({
-        viewport: { width: 1280, height: 760 },
-    });
-    await context.addInitScript({ path: HOOKS });
-    // 320x240 cameras: six streams on a small CI machine
-    await context.addInitScript(() => {
-        const md = navigator.mediaDevices;
-        const gum = md.getUserMedia.bind(md);
-        md.getUserMedia = (c) => {
-            if (c && c.video) {
-                c = { ...c, video: { ...(c.video === true ? {} : c.video),
-                    width: { ideal: 320 }, height: { ideal: 240 } } };
-            }
-            return gum(c);
-        };
-    });
-    const page = await context.newPage();
-    page.nick = nick;
-    // clicks and fills wait longer than Playwright's 30 s on a crowded machine
-    page.setDefaultTimeout(90000);
-    page.on("pageerror", (err) => problems.push(`${nick}: ${err.message}`));
-    page.on("dialog", (dialog) => {
-        problems.push(`${nick}: a dialog opened: ${dialog.message()}`);
-        dialog.dismiss().catch(() => {});
-    });
-    page.on("console", (msg) => {
-        if (msg.type() === "error") {
-            note(`${nick} console: ${msg.text()}`);
-        }
-    });
-    await page.goto(BASE + path);
-    await until(page, () => window.noomTest && noomTest.connected());
-    return page;
+// lib.mjs's page, 320x240 cameras: six streams on a small CI machine
+function open(browser, nick, path, problems) {
+    return openPage(browser, BASE, nick, path, problems,
+        { viewport: { width: 1280, height: 760 } });
 }
 
 async function join(page, nick, room) {
@@ -233,21 +171,8 @@ async function say(page, text) {
 
 async function main() {
     const problems = [];
-    const browser = await chromium.launch({
-        executablePath: "/usr/bin/chromium",
-        args: [
-            "--no-sandbox", "--headless=new",
-            // three fake cameras: 0 and 2 give frames (1 is a depth camera)
-            "--use-fake-device-for-media-stream=device-count=3,fps=10",
-            // also grants getDisplayMedia: a 1280x720 fake screen
-            "--use-fake-ui-for-media-stream",
-            "--allow-loopback-in-peer-connection",
-            "--disable-features=WebRtcHideLocalIpsWithMdns",
-            "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-gpu",
-            "--mute-audio",
-        ],
-    });
+    // three fake cameras: 0 and 2 give frames (1 is a depth camera)
+    const browser = await launch({ media: "device-count=3,fps=10" });
 
     try {
         await scenario(browser, problems);
@@ -571,7 +496,7 @@ const guard = setTimeout(() => {
 
 try {
     await main();
-    note(`${count} checks in ${((Date.now() - T0) / 1000).toFixed(1)} s`);
+    note(summary());
     clearTimeout(guard);
     process.exit(0);
 } catch (err) {
@@ -579,7 +504,7 @@ try {
         console.log(`not ok - the browser test ran to its end`);
         note(err.stack || String(err));
     }
-    note(`failed after ${((Date.now() - T0) / 1000).toFixed(1)} s`);
+    note(`failed after ${elapsed()}`);
     clearTimeout(guard);
     process.exit(1);
 }

@@ -12,7 +12,7 @@ import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TOP, Failure, ok, note, check, expect, until, launch, open,
-    summary } from "./lib.mjs";
+    summary, MEDIA_WAIT } from "./lib.mjs";
 
 const port = Number(process.argv[2]);
 if (!port) {
@@ -331,14 +331,15 @@ async function scenario(browser, problems) {
     await expect(ann, "ann sends video but not one byte of audio while muted",
         async () => {
             const s = await noomTest.stats();
-            return s.length === 2 && s.every((x) => x.sent.video > 5000
-                && x.sent.audio === 0);
-        });
+            return { ok: s.length === 2 && s.every((x) => x.sent.video > 5000
+                && x.sent.audio === 0), sent: s.map((x) => x.sent) };
+        }, undefined, MEDIA_WAIT);
     await ann.click("#toggle-mic");
     await expect(ann, "after unmuting, audio bytes flow", async () => {
         const s = await noomTest.stats();
-        return s.length === 2 && s.every((x) => x.sent.audio > 1000);
-    });
+        return { ok: s.length === 2 && s.every((x) => x.sent.audio > 1000),
+            sent: s.map((x) => x.sent) };
+    }, undefined, MEDIA_WAIT);
     await expect(ben, "and ben sees ann unmuted", (id) => document
         .querySelector(`#tiles .tile[data-id="${id}"]`).dataset.audio === "on", a);
 
@@ -401,7 +402,7 @@ async function scenario(browser, problems) {
     await expect(ann, "and its frames arrive", async (id) => {
         const s = (await noomTest.stats()).find((x) => x.id === id);
         return s && s.video && s.video.frameWidth / s.video.frameHeight > 1.5;
-    }, c);
+    }, c, MEDIA_WAIT);
     await shot(ann, "screen");
     await ann.setViewportSize(PHONE);
     await expect(ann, "on a phone too, with the strip under it", (id) => {

@@ -1,15 +1,20 @@
-// What the browser tests share: Debian's Chromium with fake devices,
-// pages with the test hooks (t/js/hooks.js), polling for conditions, and
-// TAP output ("ok - ...", "not ok - ...", "# ...").
+// What the browser tests share: Debian's Chromium (with fake devices, or
+// without media for pages that need none), pages with the test hooks
+// (t/js/hooks.js), polling for conditions, and TAP output ("ok - ...",
+// "not ok - ...", "# ...").
 
 import { chromium } from "playwright-core";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const TOP = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const HOOKS = join(TOP, "t", "js", "hooks.js");
+// the test's window into the page (no debug global ships in html/)
+export const HOOKS = join(TOP, "t", "js", "hooks.js");
 // generous: other jobs may share the machine
 export const WAIT = 30000;
+// media over WebRTC: under prove -j4 on two cores, three pages' peer
+// connections have taken more than 30 s to carry their first bytes
+export const MEDIA_WAIT = 90000;
 const T0 = Date.now();
 
 let count = 0;
@@ -30,8 +35,12 @@ export function note(text) {
     }
 }
 
+export function elapsed() {
+    return `${((Date.now() - T0) / 1000).toFixed(1)} s`;
+}
+
 export function summary() {
-    return `${count} checks in ${((Date.now() - T0) / 1000).toFixed(1)} s`;
+    return `${count} checks in ${elapsed()}`;
 }
 
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -85,22 +94,25 @@ export function check(cond, name, detail) {
     ok(name);
 }
 
-export async function launch() {
-    return chromium.launch({
-        executablePath: "/usr/bin/chromium",
-        args: [
-            "--no-sandbox", "--headless=new",
-            "--use-fake-device-for-media-stream=fps=10",
+// Debian's Chromium, never a downloaded one.  media: the options of the
+// fake camera and microphone ("device-count=3,fps=10"), false for none
+export async function launch({ media = "fps=10" } = {}) {
+    const args = [
+        "--no-sandbox", "--headless=new", "--disable-gpu",
+        "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run",
+    ];
+    if (media) {
+        args.push(
+            `--use-fake-device-for-media-stream=${media}`,
             // also grants getDisplayMedia: a fake screen
             "--use-fake-ui-for-media-stream",
             "--allow-loopback-in-peer-connection",
             "--disable-features=WebRtcHideLocalIpsWithMdns",
             "--autoplay-policy=no-user-gesture-required",
-            "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-gpu",
-            "--mute-audio",
-        ],
-    });
+            "--mute-audio");
+    }
+    return chromium.launch({ executablePath: "/usr/bin/chromium", args });
 }
 
 // a page in a context of its own (its own localStorage), 320x240 cameras
@@ -134,6 +146,10 @@ export async function open(browser, base, nick, path, problems,
     // clicks and fills wait longer than Playwright's 30 s on a crowded machine
     page.setDefaultTimeout(90000);
     page.on("pageerror", (err) => problems.push(`${nick}: ${err.message}`));
+    page.on("dialog", (dialog) => {
+        problems.push(`${nick}: a dialog opened: ${dialog.message()}`);
+        dialog.dismiss().catch(() => {});
+    });
     page.on("console", (msg) => {
         if (msg.type() === "error") {
             note(`${nick} console: ${msg.text()}`);

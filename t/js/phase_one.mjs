@@ -2,7 +2,7 @@
 // each opens ws://<host>/ and must show both people's lines, its own
 // included, once.  Usage: node phase_one.mjs <port>.  Prints TAP.
 
-import { chromium } from "playwright-core";
+import { launch } from "./lib.mjs";
 
 const base = `http://127.0.0.1:${process.argv[2]}/`;
 let n = 0, failed = 0;
@@ -17,12 +17,7 @@ function is(got, want, name) {
     console.log(`${g === w ? "ok" : "not ok"} ${n} - ${name}`);
 }
 
-const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--headless=new", "--disable-gpu",
-           "--disable-background-networking", "--disable-component-update",
-           "--disable-sync", "--no-first-run"],
-});
+const browser = await launch({ media: false });
 
 try {
     const [ann, bob] = await Promise.all([browser.newPage(),

@@ -4,8 +4,8 @@
 // as before.  Usage: node t/js/polling_call.mjs <port>.  Prints TAP lines
 // that t/polling_browser.t turns into tests.
 
-import { Failure, check, expect, launch, note, ok, open, summary, until }
-    from "./lib.mjs";
+import { Failure, check, expect, launch, note, ok, open, summary, until,
+    MEDIA_WAIT } from "./lib.mjs";
 
 const BASE = `http://127.0.0.1:${process.argv[2]}`;
 const ROOM = "no-websocket";
@@ -43,7 +43,7 @@ try {
                 const s = await noomTest.stats();
                 return s.length === 2 && s.every((x) => x.video
                     && x.video.framesDecoded > 10 && x.video.frameWidth > 0);
-            }, undefined, 60000);
+            }, undefined, MEDIA_WAIT);
     }
 
     // chat over polling

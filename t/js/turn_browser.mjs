@@ -5,12 +5,7 @@
 // and TURN credentials noom hands out; video must flow, and the selected
 // candidate pair must be relay on both ends.  Prints TAP.
 
-import { chromium } from "playwright-core";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-
-// the test's window into the page (no debug global ships in html/)
-const HOOKS = join(dirname(fileURLToPath(import.meta.url)), "hooks.js");
+import { HOOKS, launch } from "./lib.mjs";
 
 const port = Number(process.argv[2]);
 const BASE = `http://127.0.0.1:${port}`;
@@ -33,15 +28,7 @@ async function until(page, fn, arg, timeout = WAIT) {
     }
 }
 
-const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--headless=new",
-           "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-           "--allow-loopback-in-peer-connection",
-           "--disable-features=WebRtcHideLocalIpsWithMdns",
-           "--disable-background-networking", "--disable-component-update",
-           "--disable-sync", "--no-first-run", "--disable-gpu", "--mute-audio"],
-});
+const browser = await launch();
 
 try {
     const pages = [];

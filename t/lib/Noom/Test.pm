@@ -3,8 +3,9 @@ package Noom::Test;
 # A small harness in the style of nginx's own test suite: each .t writes its
 # nginx.conf inline, starts a real nginx (master and workers) in a private
 # prefix, talks to it over real sockets, and at the end checks the error
-# log holds no alert.  Clients: Noom::WS (RFC 6455, raw frames allowed) and
-# Noom::SIO (Engine.IO v4 + Socket.IO v5 on top of it).
+# log holds no alert.  Clients: Noom::WS (RFC 6455, raw frames allowed),
+# Noom::SIO (Engine.IO v4 + Socket.IO v5 on top of it), and raw HTTP
+# requests (http(), get(); send_req(), read_resp() and req() for polling).
 
 use strict;
 use warnings;
@@ -534,6 +535,54 @@ sub http {
         $h{lc $1} = $2 if /^([^:]+):\s*(.*)$/;
     }
     return ($status // 0, \%h, $body // '', $head);
+}
+
+# Raw HTTP/1.1 requests for the polling tests, one connection each (a
+# request held by the server must not hold up the next): send_req() writes
+# the request and returns the socket, read_resp() reads its answer up to
+# Content-Length (or the end of the connection) and closes it, req() does
+# both.  The answer is (status, {headers}, body), (0, {}, '') when none
+# came within the timeout (5 s).
+sub send_req {
+    my ($self, $method, $uri, $body, @headers) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        PeerPort => $self->{port}, Proto => 'tcp') or die "connect: $!";
+    binmode $s;
+    $s->autoflush(1);
+    my $h = join '', map { "$_\r\n" } @headers;
+    my $len = defined $body ? 'Content-Length: ' . length($body) . "\r\n"
+        : '';
+    print $s "$method $uri HTTP/1.1\r\nHost: localhost\r\n$len$h\r\n"
+        . ($body // '');
+    return $s;
+}
+
+sub read_resp {
+    my ($self, $s, $timeout) = @_;
+    my $resp = '';
+    my $sel = IO::Select->new($s);
+    while ($sel->can_read($timeout // 5)) {
+        my $n = sysread($s, my $buf, 65536);
+        last unless $n;
+        $resp .= $buf;
+        my ($head, $body) = split /\r\n\r\n/, $resp, 2;
+        last if defined $body && $head =~ /^Content-Length: (\d+)/mi
+            && length $body >= $1;
+    }
+    close $s;
+    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
+    return (0, {}, '') unless $head;
+    my ($status) = $head =~ m{^HTTP/1\.[01] (\d+)};
+    my %h;
+    for (split /\r\n/, $head) {
+        $h{lc $1} = $2 if /^([^:]+):\s*(.*)$/;
+    }
+    return ($status // 0, \%h, $body // '');
+}
+
+sub req {
+    my ($self, @req) = @_;
+    return $self->read_resp($self->send_req(@req));
 }
 
 sub get {
