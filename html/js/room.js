@@ -288,6 +288,11 @@ export class Room extends EventTarget {
                 return;
             }
             if (msg && typeof msg === "object") {
+                // ours: shown when it was sent (the room never sends our
+                // own messages back, but a replay after a recovery might)
+                if (msg.id === conn.id || this.ownIds.has(msg.id)) {
+                    return;
+                }
                 const m = this.members.get(msg.id);
                 if (m && m.nickname !== msg.nickname) {
                     m.nickname = msg.nickname;
@@ -304,6 +309,9 @@ export class Room extends EventTarget {
             if (!this.inRoom || !state || typeof state !== "object"
                 || typeof fromId !== "string")
             {
+                return;
+            }
+            if (fromId === conn.id || this.ownIds.has(fromId)) {
                 return;
             }
             const clean = {

@@ -145,11 +145,25 @@ function counting() {
 
 // -- the wire: the server's CONNECT answers, as the page gets them ---------
 
-// "40{"sid":...,"pid":...}" over the WebSocket or in a polling response
+// "40{"sid":...,"pid":...}" over the WebSocket or in a polling response;
+// also counts the new_message events that carry the page's own id (the
+// room never sends a member its own messages; the client drops them)
 function watchWire(page) {
     page.connects = [];
+    page.ownEchoes = 0;
     const take = (text) => {
         for (const p of String(text).split("\x1e")) {
+            if (p.startsWith("42[\"new_message\"") && page.connects.length) {
+                try {
+                    const d = JSON.parse(p.slice(2));
+                    if (d[2] && d[2].id === page.connects[0].sid) {
+                        page.ownEchoes += 1;
+                    }
+                } catch (err) {
+                    // not JSON
+                }
+                continue;
+            }
             if (!p.startsWith("40{")) {
                 continue;
             }
@@ -204,7 +218,16 @@ async function join(page, nick) {
         undefined, T);
     await page.click("#join-now");
     await expect(page, `${page.nick} is in the room`,
-        (room) => noomTest.room() === room, ROOM, T);
+        (room) => noomTest.room() === room, ROOM, T).catch(async (err) => {
+        note(`${page.nick}: ${JSON.stringify(await page.evaluate(() => ({
+            status: document.querySelector("#status").textContent,
+            view: document.body.dataset.view,
+            errors: [...document.querySelectorAll(".error, [role=alert]")]
+                .filter((e) => !e.hidden).map((e) => e.textContent),
+        })))}`);
+        note(`${page.nick}: CONNECT answers ${JSON.stringify(page.connects)}`);
+        throw err;
+    });
 }
 
 async function say(page, text) {
@@ -437,6 +460,11 @@ async function scenario(browser, problems) {
         if (added.length) {
             note(`${page.nick}: the chat said ${JSON.stringify(added)}`);
         }
+        if (page.ownEchoes) {
+            note(`${page.nick}: the server sent ${page.ownEchoes} of this `
+                + "page's own messages back to it (replayed after a "
+                + "recovery); the client left them out");
+        }
         check(await page.evaluate(() => !document.querySelector(
             "#messages li.earlier, #messages li.earlier-head")),
             `${page.nick}: no history shown again after a recovery`);
@@ -484,7 +512,8 @@ async function scenario(browser, problems) {
 
     // a page that goes away says so (DISCONNECT): the others see it leave
     // now, not when the window (noom_recovery 5m) ends
-    await carol.goto("about:blank");
+    // (a page of the same site: the init scripts need mediaDevices)
+    await carol.goto(`${BASE}/css/noom.css`);
     for (const p of [alice, bob]) {
         await expect(p, `${p.nick} sees carol leave at once`,
             () => [...document.querySelectorAll("#messages li.sys")]
