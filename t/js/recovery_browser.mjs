@@ -385,11 +385,15 @@ async function scenario(browser, problems) {
                 () => page.connects.length > n,
                 () => ({ connects: page.connects }));
             const b = base.get(page);
-            const last = page.connects[page.connects.length - 1];
-            check(page.connects.length === n + 1 && last.sid === b.connect.sid
-                && last.pid === b.connect.pid,
+            // (on a crowded machine a page may need two tries)
+            check(page.connects.slice(n).every((c) => c.sid === b.connect.sid
+                && c.pid === b.connect.pid),
                 `reload ${i}: ${page.nick} recovered: the same sid and pid`,
                 { connects: page.connects.slice(n), first: b.connect });
+            if (page.connects.length > n + 1) {
+                note(`reload ${i}: ${page.nick} connected `
+                    + `${page.connects.length - n} times`);
+            }
             await expect(page, `reload ${i}: ${page.nick} is connected, `
                 + "in the room, with the same id",
                 ([id, room]) => noomTest.connected() && noomTest.id() === id
@@ -432,6 +436,10 @@ async function scenario(browser, problems) {
 
     for (const page of pages) {
         const b = base.get(page);
+        check(page.connects.every((c) => c.sid === b.connect.sid
+            && c.pid === b.connect.pid),
+            `${page.nick}: every CONNECT answer had the first sid and pid`,
+            page.connects);
         const counts = await page.evaluate(() => recoveryTest.counts());
         check(counts.created === b.counts.created,
             `${page.nick}: no RTCPeerConnection made after the call was set up`,
