@@ -17,6 +17,8 @@ PEERS = ["sio", "nchan", "ceiling"]
 NAMES = {
     "noom": "noom (1 worker)",
     "noom2": "noom (2 workers, 1 CPU)",
+    "noomrec": "noom, noom_recovery on (1 worker)",
+    "noom2rec": "noom, noom_recovery on (2 workers, 1 CPU)",
     "sio": "Socket.IO 4.8 (Node.js)",
     "nchan": "nchan 1.3.6",
     "ceiling": "ceiling (C, epoll)",

@@ -360,6 +360,7 @@ typedef struct {
     uint64_t                   seq;
     ngx_msec_t                 time;
     u_char                     to[NGX_NOOM_ID_LEN]; /* zeros: the room */
+    u_char                     from[NGX_NOOM_ID_LEN]; /* not to it */
     size_t                     len;
     u_char                     data[1];
 } ngx_noom_logent_t;
@@ -731,7 +732,7 @@ void ngx_noom_recovery_away_locked(ngx_noom_sess_t *s);
 ngx_uint_t ngx_noom_recovery_detach_worker_locked(ngx_uint_t w);
 void ngx_noom_recovery_forget(ngx_noom_ctx_t *ctx);
 void ngx_noom_recovery_undo(ngx_noom_ctx_t *ctx);
-void ngx_noom_recovery_log_locked(uint64_t uid, u_char *to,
+void ngx_noom_recovery_log_locked(uint64_t uid, u_char *from, u_char *to,
     ngx_noom_msg_t *m);
 void ngx_noom_recovery_drop_locked(ngx_noom_room_t *room,
     ngx_noom_logent_t *e);

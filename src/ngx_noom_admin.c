@@ -476,7 +476,8 @@ ngx_noom_admin_accept(ngx_noom_ctx_t *ctx, ngx_uint_t new_session)
     ngx_noom_admin_emit(ctx, args);
 
     ngx_noom_local_add(ctx, NGX_NOOM_LIST_ADMIN);
-    (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_noom_slot].admins, 1);
+    (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_noom_slot].admins,
+                                1);
     (void) ngx_atomic_fetch_add(&ngx_noom_shm->admins, 1);
 
     if (!ngx_noom_admin_stats_ev.timer_set) {

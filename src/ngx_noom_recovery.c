@@ -360,6 +360,12 @@ ngx_noom_recovery_connect(ngx_noom_ctx_t *ctx, json_t *auth)
                 continue;
             }
 
+            if (e->from[0]
+                && ngx_memcmp(e->from, s->id, NGX_NOOM_ID_LEN) == 0)
+            {
+                continue;
+            }
+
             len = ngx_align(e->len, 8);
 
             if ((size_t) (last - p) < 2 * sizeof(uint64_t) + len) {
@@ -881,13 +887,15 @@ ngx_noom_recovery_sweep(ngx_event_t *ev)
 
 /*
  * Under the lock, from the relay: a recoverable event of room uid (to a
- * member, when "to" is set) goes into the room's log, older entries making
+ * member, when "to" is set; sent by member "from", if not NULL) goes into
+ * the room's log, older entries making
  * way for it by age, number and size.  What cannot be kept is marked as
  * the room's "trimmed", so that nobody is recovered across it.
  */
 
 void
-ngx_noom_recovery_log_locked(uint64_t uid, u_char *to, ngx_noom_msg_t *m)
+ngx_noom_recovery_log_locked(uint64_t uid, u_char *from, u_char *to,
+    ngx_noom_msg_t *m)
 {
     size_t              share;
     ngx_queue_t        *q;
@@ -940,6 +948,15 @@ ngx_noom_recovery_log_locked(uint64_t uid, u_char *to, ngx_noom_msg_t *m)
 
     } else {
         e->to[0] = '\0';
+    }
+
+    /* a sender does not get its own event back in a replay */
+
+    if (from) {
+        ngx_memcpy(e->from, from, NGX_NOOM_ID_LEN);
+
+    } else {
+        e->from[0] = '\0';
     }
 
     ngx_memcpy(e->data, m->pos, m->len);

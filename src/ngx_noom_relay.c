@@ -11,10 +11,10 @@
  * wakes it.  Workers are named by their slot in the zone (ngx_noom_slot:
  * ngx_worker in the half of the slots that their configuration generation
  * has), which a respawned worker keeps, so nothing depends on process
- * slots, and old and new workers of a reload never share a ring.  While a ring this worker
- * writes to is over 3/4 full, the worker stops reading its clients (for
- * noom_worker_queue wait= at most); a full ring drops the record, counts
- * it, and the sender is told.
+ * slots, and old and new workers of a reload never share a ring.  While
+ * a ring this worker writes to is over 3/4 full, the worker stops reading
+ * its clients (for noom_worker_queue wait= at most); a full ring drops the
+ * record, counts it, and the sender is told.
  */
 
 
@@ -40,8 +40,8 @@ static void ngx_noom_relay_hold_handler(ngx_event_t *ev);
 static void ngx_noom_relay_release(void);
 static ngx_int_t ngx_noom_ring_put_rec_locked(ngx_uint_t w, ngx_uint_t type,
     uint64_t room, uint64_t target, uint64_t seq, u_char *p, size_t len);
-static ngx_uint_t ngx_noom_relay_log_locked(uint64_t uid, u_char *to,
-    ngx_noom_msg_t *m);
+static ngx_uint_t ngx_noom_relay_log_locked(uint64_t uid, u_char *from,
+    u_char *to, ngx_noom_msg_t *m);
 
 
 static ngx_rbtree_t                ngx_noom_lrooms;
@@ -571,7 +571,8 @@ ngx_noom_relay_congested(void)
 
     for (i = 0; i < ngx_noom_shm->nworkers; i++) {
 
-        if (i == ngx_noom_slot) {
+        if (i == ngx_noom_slot || ngx_noom_shm->workers[i].pid == 0) {
+            /* this one's, or a slot no worker holds: nobody writes it */
             continue;
         }
 
@@ -655,7 +656,8 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
     ngx_noom_zone_lock();
 
     if (m->offset) {
-        self = ngx_noom_relay_log_locked(uid, NULL, m);
+        self = ngx_noom_relay_log_locked(uid,
+                   sender ? sender->nsp[NGX_NOOM_NSP_APP].id : NULL, NULL, m);
     }
 
     if (m->chat && ngx_noom_relay_mcf->history) {
@@ -724,14 +726,15 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
  */
 
 static ngx_uint_t
-ngx_noom_relay_log_locked(uint64_t uid, u_char *to, ngx_noom_msg_t *m)
+ngx_noom_relay_log_locked(uint64_t uid, u_char *from, u_char *to,
+    ngx_noom_msg_t *m)
 {
     ngx_noom_ring_t  *ring;
 
     m->seq = ++ngx_noom_shm->seq;
     (void) ngx_noom_sio_offset(m->offset, m->seq);
 
-    ngx_noom_recovery_log_locked(uid, to, m);
+    ngx_noom_recovery_log_locked(uid, from, to, m);
 
     ring = &ngx_noom_shm->workers[ngx_noom_slot].ring;
 
@@ -779,7 +782,7 @@ ngx_noom_relay_unicast(ngx_uint_t w, uint64_t uid, uint64_t serial,
     if (m->offset) {
         ngx_noom_zone_lock();
 
-        self = ngx_noom_relay_log_locked(uid, to, m);
+        self = ngx_noom_relay_log_locked(uid, NULL, to, m);
 
         if (w == NGX_NOOM_AWAY) {
             /* the member is away: the log keeps it for its return */

@@ -687,6 +687,7 @@ ngx_noom_rooms_history_locked(uint64_t uid, ngx_noom_msg_t *m)
     e->seq = m->seq;
     e->time = ngx_current_msec;
     e->to[0] = '\0';
+    e->from[0] = '\0';
     e->len = m->len;
     ngx_memcpy(e->data, m->pos, m->len);
 

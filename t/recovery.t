@@ -47,10 +47,10 @@ sub node {
 # with a signal from the test: the script says when, the test says go
 
 sub node_signal {
-    my ($name, $transport, $act) = @_;
+    my ($name, $transport, $who, $act) = @_;
     my $pid = open2(my $out, my $in, 'node',
         "$Noom::Test::TOP/t/js/recovery.mjs", $t->port, $transport,
-        'signal');
+        'signal', $who);
     my @lines;
     while (my $l = <$out>) {
         chomp $l;
@@ -73,17 +73,20 @@ for my $tr (qw(websocket polling)) {
         $tr, 'close');
 }
 
-node('a TCP connection that swallows everything for 3 s, then breaks',
-    'websocket', 'cut', 3000);
+node('a TCP connection that swallows everything for 5 s, then breaks',
+    'websocket', 'cut', 5000);
+
+# the worker with the most connections: some of the three are on it
 
 node_signal('a worker is killed (kill -9) while the room chats', 'websocket',
-    sub {
-        my @w = $t->worker_pids;
-        kill 'KILL', $w[1];
+    'some', sub {
+        my ($w) = sort { $b->{connections} <=> $a->{connections} }
+            @{ $t->status_json->{workers} };
+        kill 'KILL', $w->{pid};
     });
 
 for my $tr (qw(websocket polling)) {
-    node_signal("nginx -s reload while the room chats ($tr)", $tr,
+    node_signal("nginx -s reload while the room chats ($tr)", $tr, 'all',
         sub { $t->reload });
 }
 

@@ -54,13 +54,13 @@ is($dave->event('error')->[0]{error}, 'invalid_nickname',
 # enter_room
 
 my $r = $alice->call('enter_room', 'r1');
-is_deeply($r, [1, []], 'the first member gets count 1 and no members');
+is_deeply($r, [1, [], []], 'the first member gets count 1 and no members');
 
 is_deeply($carol->event('room_change'), [['r1'], { r1 => 1 }],
     'a socket in the lobby on another worker sees the new room');
 
 $r = $bob->call('enter_room', 'r1');
-is_deeply($r, [2, [{ id => $alice->id, nickname => 'alice' }]],
+is_deeply($r, [2, [{ id => $alice->id, nickname => 'alice' }], []],
     'the second member gets count 2 and the first one');
 
 is_deeply($alice->event('welcome'), ['bob', 2, $bob->id],
@@ -71,7 +71,7 @@ ok($bob->no_event('welcome'), 'the newcomer gets no welcome of its own');
 
 # a second room
 
-is_deeply($dave->call('join_room', 'r2'), [1, []],
+is_deeply($dave->call('join_room', 'r2'), [1, [], []],
     'join_room is the same as enter_room');
 is_deeply($carol->event('room_change'), [['r1', 'r2'], { r1 => 2, r2 => 1 }],
     'room_change lists the rooms in creation order with their counts');

@@ -32,7 +32,7 @@ EOF
     my $b = Noom::SIO->connect($t);
     $a->call('nickname', 'ann');
     $b->call('nickname', 'ben');
-    is_deeply($a->call('enter_room', 'one'), [1, []], "$mode: a room");
+    is_deeply($a->call('enter_room', 'one'), [1, [], []], "$mode: a room");
     is($b->call('enter_room', 'one')->[0], 2, "$mode: a second member");
     is_deeply($a->event('welcome'), ['ben', 2, $b->id], "$mode: welcome");
     $b->call('new_message', 'hello', 'one');

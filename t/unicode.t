@@ -148,7 +148,7 @@ $carol->call('leave_room');
 
 my $dan = Noom::SIO->connect_on_worker($t, 0);
 my $erin = Noom::SIO->connect_on_worker($t, 1);
-is_deeply($dan->call('enter_room', 'Team Blue'), [1, []],
+is_deeply($dan->call('enter_room', 'Team Blue'), [1, [], []],
     'Team Blue is created');
 is(($erin->call('enter_room', 'team BLUE') // [])->[0], 2,
     'team BLUE enters the same room');

@@ -206,7 +206,7 @@ sub server_frame {
     my $reader = Noom::SIO->connect($t, path => '/ws/?EIO=4&transport=websocket');
     my $sender = Noom::SIO->connect($t, path => '/ws/?EIO=4&transport=websocket');
     my $third = Noom::SIO->connect($t, path => '/ws/?EIO=4&transport=websocket');
-    is_deeply($reader->call('enter_room', 'flood'), [1, []],
+    is_deeply($reader->call('enter_room', 'flood'), [1, [], []],
         'the member that will not read enters the room');
     is($sender->call('enter_room', 'flood')->[0], 2, 'the sender enters it');
     $sender->flush_events;

@@ -7,9 +7,10 @@
 //
 // Usage: node recovery.mjs <port> <transport> <how> [arg]
 //   how: close    each client's transport is closed by the client, in turn
-//        signal   the test's nginx gets a signal: arg is "HUP:<master pid>"
-//                 (a reload) or "KILL:<pid>,<pid>..." (workers); the
-//                 script prints "disrupt" and waits for "go" on stdin
+//        signal   the test does something to nginx: the script prints
+//                 "disrupt" and waits for "go" on stdin; arg "all" says
+//                 every client must have been taken away and recovered,
+//                 "some" at least one
 //        cut      a TCP proxy in front of nginx swallows everything for
 //                 arg ms (5000), then drops the connections
 // Prints TAP lines; exits non-zero on failure.
@@ -113,8 +114,11 @@ ok(pids.every((p) => typeof p === "string" && p.length === 20),
 
 const acked = { ann: [], bob: [], cid: [] };
 
+// the chat goes on until the disruption is over, and SENDS messages at least
+let settled = false;
+
 async function chatter(s) {
-    for (let k = 1; k <= SENDS; k++) {
+    for (let k = 1; k <= SENDS || !settled; k++) {
         for (;;) {
             if (!s.connected) {
                 await new Promise((r) => s.once("connect", r));
@@ -132,7 +136,7 @@ async function chatter(s) {
                 // lost with the transport before its ack: not counted,
                 // sent again under the next number
                 k++;
-                if (k > SENDS) return;
+                if (k > SENDS && settled) return;
                 continue;
             }
             if (res === "ok") acked[s.name].push(k);
@@ -156,6 +160,13 @@ async function disrupt() {
         await timeout(new Promise((r) => rl.once("line", r)), 30000,
                       "the test's go");
         rl.close();
+        // until the clients the signal took away are back
+        const back = () => arg === "all"
+            ? people.every((s) => s.connected && s.connects > 1)
+            : people.some((s) => s.connected && s.connects > 1);
+        for (let i = 0; i < 300 && !back(); i++) {
+            await new Promise((r) => setTimeout(r, 50));
+        }
     } else if (how === "cut") {
         swallow = true;
         await new Promise((r) => setTimeout(r, +arg || 5000));
@@ -165,7 +176,8 @@ async function disrupt() {
 }
 
 await new Promise((r) => setTimeout(r, 50));
-await Promise.all([...people.map(chatter), disrupt()]);
+await Promise.all([...people.map(chatter),
+                   disrupt().then(() => { settled = true; })]);
 
 // everyone is back (a last message from each tells the others they are done)
 for (const s of people) {
@@ -208,6 +220,8 @@ for (const [i, s] of people.entries()) {
     if (how !== "signal" || s.connects > 1) {
         ok(s.recoveries >= 1, `${s.name} was recovered (${s.recoveries})`);
     }
+    const own = s.got.filter(([f]) => f === s.name).length;
+    ok(own === 0, `${s.name} never got its own messages back (${own})`);
     for (const o of people) {
         if (o === s) continue;
         const from = s.got.filter(([f]) => f === o.name).map(([, k]) => k);
@@ -226,6 +240,12 @@ for (const [i, s] of people.entries()) {
 
 const total = people.reduce((a, s) => a + s.recoveries, 0);
 console.log(`# recoveries ${total}`);
+if (how === "signal") {
+    // "all": a reload takes every transport away; "some": a killed worker
+    ok(arg === "all" ? people.every((s) => s.recoveries >= 1) : total >= 1,
+       `${arg === "all" ? "every" : "some"} client was taken away and `
+       + `recovered (${total})`);
+}
 
 // a DISCONNECT ends a session for good: it must reach the server
 await Promise.all(people.map((s) => new Promise((resolve) => {

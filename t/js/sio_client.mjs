@@ -92,11 +92,11 @@ is(await alice.iceServers, [[]], "ice_servers([]) arrives right after connecting
 is(await call(alice, "nickname", "alice"), [], "nickname is acked with no arguments");
 is(await call(bob, "nickname", "bob"), [], "bob's nickname is acked");
 
-is(await call(alice, "enter_room", "r1"), [1, []],
+is(await call(alice, "enter_room", "r1"), [1, [], []],
   "enter_room acks (count 1, no members) for the first member");
 
 const welcome = once(alice, "welcome");
-is(await call(bob, "enter_room", "r1"), [2, [{ id: alice.id, nickname: "alice" }]],
+is(await call(bob, "enter_room", "r1"), [2, [{ id: alice.id, nickname: "alice" }], []],
   "the second member gets (2, [{id, nickname}] of the first)");
 is(await welcome, ["bob", 2, bob.id], "alice gets welcome(bob, 2, id)");
 
@@ -134,7 +134,7 @@ if (masterPid) {
   is(r, [], "the client reconnects by itself");
   ok(alice.connected && alice.id !== oldId, "with a new socket id", alice.id);
   is(await alice.iceServers, [[]], "and gets ice_servers again");
-  is(await call(alice, "enter_room", "after"), [1, []],
+  is(await call(alice, "enter_room", "after"), [1, [], []],
     "events work after the reconnection");
 }
 
