@@ -206,11 +206,7 @@ conn.on("connect", () => {
     const told = lostTold;
     lostTold = false;
     if (room.inRoom) {
-        if (conn.recovered) {
-            room.recovered(told);
-        } else {
-            room.rejoin();
-        }
+        room.reconnected(conn.recovered, told);
         return;
     }
     if (resume) {

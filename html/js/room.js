@@ -29,6 +29,8 @@ export class Room extends EventTarget {
         // may still list the old one until it notices it is gone
         this.ownIds = new Set();
         this.joining = false;
+        // the socket id whose join_room ack the room was set up from
+        this.settledId = null;
         this.pinned = null;
         this.unread = 0;
         // the messages of others shown, as "id ts text": a rejoin's history
@@ -94,16 +96,22 @@ export class Room extends EventTarget {
         }
     }
 
-    // a reconnect that the server recovered: the same socket id, still in
-    // the room, every missed event replayed; the calls go on as they are
-    recovered(told) {
+    // every reconnect while in the room.  Recovered by the server (the
+    // same socket id, still in the room, every missed event replayed) and
+    // settled in this session: the calls go on as they are.  Otherwise (a
+    // fresh session, or a rejoin that the lost connection cut short): join
+    // again.  told: the chat said the connection was lost
+    reconnected(recovered, told) {
         if (!this.inRoom) {
             return;
         }
-        if (told) {
-            this.system("Reconnected.");
+        if (recovered && this.settledId === this.conn.id) {
+            if (told) {
+                this.system("Reconnected.");
+            }
+            return;
         }
-        this.dispatchEvent(new Event("recovered"));
+        this.rejoin();
     }
 
     // after a reconnect that was not recovered: same nickname, same room,
@@ -145,6 +153,7 @@ export class Room extends EventTarget {
 
     // the ack of join_room: the members now, each one offered a call
     settle(count, members) {
+        this.settledId = this.conn.id;
         this.ownIds.add(this.conn.id);
         this.view.dataset.self = this.conn.id;
         this.call.start(this.name, this.conn.id);
@@ -172,6 +181,7 @@ export class Room extends EventTarget {
         }
         const name = this.name;
         this.name = null;
+        this.settledId = null;
         this.call.stop();
         this.media.stop();
         this.levels.stop();
@@ -420,7 +430,7 @@ export class Room extends EventTarget {
         }
         const fresh = history.slice(-MAX_HISTORY).filter((m) => m
             && typeof m === "object" && typeof m.text === "string"
-            && typeof m.nickname === "string"
+            && typeof m.nickname === "string" && typeof m.id === "string"
             && !this.ownIds.has(m.id) && m.id !== this.conn.id
             && !this.seen.has(seenKey(m.id, m.ts, m.text)));
         if (fresh.length === 0) {
