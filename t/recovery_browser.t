@@ -86,7 +86,11 @@ close $in;
 waitpid($pid, 0);
 my $rc = $? >> 8;
 
-is($rc, 0, 'the browser script exits 0');
+is($rc, 0, 'the browser script exits 0') or do {
+    my @log = grep { /noom|\[(?:warn|error|crit|alert)\]/ }
+        split /\n/, $t->error_log;
+    diag("error.log: $_") for @log > 60 ? @log[-60 .. -1] : @log;
+};
 is($reloads, 3, 'nginx was reloaded three times');
 note(sprintf('the recovery browser test took %.1f s', time - $t0));
 

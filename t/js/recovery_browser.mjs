@@ -107,10 +107,25 @@ function counting() {
     }
     window.RTCPeerConnection = Counted;
 
+    // the page's connection states, for the diagnostics of a failure
+    const states = [];
+    document.addEventListener("DOMContentLoaded", () => {
+        const status = document.querySelector("#status");
+        if (!status) {
+            return;
+        }
+        const take = () => states.push(`${(performance.now() / 1000)
+            .toFixed(1)}s ${status.dataset.state}`);
+        take();
+        new MutationObserver(take).observe(status,
+            { attributes: true, attributeFilter: ["data-state"] });
+    });
+
     const links = new Map();   // member id -> {bytes, at, gap}
     let timer = null;
     window.recoveryTest = {
         counts: () => ({ ...c }),
+        states: () => states.slice(-30),
         watch() {
             if (timer) {
                 return;
@@ -312,9 +327,25 @@ function arm(text) {
 
 // -- the test --------------------------------------------------------------
 
+// what each page went through, after a failure
+const all = [];
+
+async function diagnose() {
+    for (const page of all) {
+        try {
+            note(`${page.nick}: states ${JSON.stringify(await page.evaluate(
+                () => recoveryTest.states()))}`);
+            note(`${page.nick}: chat ${JSON.stringify(await sysLines(page))}`);
+        } catch (err) {
+            // the page is gone
+        }
+        note(`${page.nick}: CONNECT answers ${JSON.stringify(page.connects)}`);
+    }
+}
+
 async function scenario(browser, problems) {
     const opts = { init: counting, setup: watchWire };
-    const pages = [];
+    const pages = all;
     for (const nick of ["alice", "bob", "carol"]) {
         const page = await open(browser, BASE, nick, "/", problems, opts);
         page.on("dialog", (dialog) => {
@@ -485,6 +516,7 @@ async function scenario(browser, problems) {
         await seen(p, "alice", HTML, `${p.nick} gets the HTML-looking line`);
     }
     const dave = await open(browser, BASE, "dave", "/", problems, opts);
+    all.push(dave);
     dave.on("dialog", (dialog) => {
         problems.push(`dave: a dialog opened: ${dialog.message()}`);
         dialog.dismiss().catch(() => {});
@@ -550,6 +582,7 @@ try {
         console.log("not ok - the recovery browser test ran to its end");
         note(err.stack || String(err));
     }
+    await diagnose();
     code = 1;
 } finally {
     clearTimeout(guard);
