@@ -345,7 +345,7 @@ async function diagnose() {
 
 async function scenario(browser, problems) {
     const opts = { init: counting, setup: watchWire };
-    const pages = all;
+    const pages = [];
     for (const nick of ["alice", "bob", "carol"]) {
         const page = await open(browser, BASE, nick, "/", problems, opts);
         page.on("dialog", (dialog) => {
@@ -353,6 +353,7 @@ async function scenario(browser, problems) {
             dialog.dismiss().catch(() => {});
         });
         pages.push(page);
+        all.push(page);
     }
     const [alice, bob, carol] = pages;
     const others = (p) => pages.filter((x) => x !== p);
