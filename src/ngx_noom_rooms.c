@@ -850,6 +850,8 @@ ngx_noom_rooms_worker_start(ngx_cycle_t *cycle)
      * exits, which takes at most a second): it is waited for, then ended.
      */
 
+    dead = 0;
+
     for (i = 0; i < 500; i++) {
         dead = w->pid;
 

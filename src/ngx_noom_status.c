@@ -450,6 +450,18 @@ ngx_noom_status_prometheus(ngx_http_request_t *r, ngx_noom_status_t *s)
                                "Admin sockets logged in.");
     p = ngx_sprintf(p, "noom_admins %uA\n", ngx_noom_shm->admins);
 
+    p = ngx_noom_status_metric(p, "noom_recovery_away_sessions", "gauge",
+                               "Sockets kept for noom_recovery while their "
+                               "transport is gone.");
+    p = ngx_sprintf(p, "noom_recovery_away_sessions %ui\n",
+                    ngx_noom_shm->naway);
+
+    p = ngx_noom_status_metric(p, "noom_recovery_log_bytes", "gauge",
+                               "Bytes of the rooms' logs and chat history "
+                               "in the zone.");
+    p = ngx_sprintf(p, "noom_recovery_log_bytes %uz\n",
+                    ngx_noom_shm->log_bytes);
+
     p = ngx_noom_status_metric(p, "noom_zone_used_bytes", "gauge",
                                "Pages of the shared zone in use, in bytes.");
     p = ngx_sprintf(p, "noom_zone_used_bytes %ui\n", s->used * ngx_pagesize);

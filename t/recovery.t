@@ -85,7 +85,8 @@ node_signal('a worker is killed (kill -9) while the room chats', 'websocket',
         kill 'KILL', $w->{pid};
     });
 
-for my $tr (qw(websocket polling)) {
+# default: polling, then the upgrade to a WebSocket
+for my $tr (qw(websocket polling default)) {
     node_signal("nginx -s reload while the room chats ($tr)", $tr, 'all',
         sub { $t->reload });
 }

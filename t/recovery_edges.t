@@ -207,6 +207,11 @@ $k->send_text('4x');
 is($k->wait_close, 1008, 'a packet that is not Socket.IO: closed with 1008');
 is($e->event('bye', 5)->[0], 'kim', 'and bye at once');
 
+my (undef, undef, $prom) = $t->get('/status?format=prometheus');
+like($prom, qr/^noom_recovered_total [1-9]/m, 'Prometheus: recoveries');
+like($prom, qr/^noom_recovery_away_sessions \d+$/m,
+    'Prometheus: the sessions away');
+
 $st = $t->status_json;
 cmp_ok($st->{recovery_failed}, '>=', 4, 'status counts the refusals');
 cmp_ok($st->{recovery_expired}, '>=', 1, 'and the expiries');
