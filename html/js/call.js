@@ -11,6 +11,10 @@
 // settles any later collision, e.g. two ICE restarts at once: the polite
 // side of a pair is the one with the smaller socket id.  Trickle ICE, the
 // final null candidate included.  Everything is addressed with toId.
+//
+// A reconnect that the server recovers (same socket id, still in the room)
+// changes nothing here: the peer connections go on, nothing is
+// renegotiated.  Only a fresh session (start() again) rebuilds the mesh.
 
 const RESTART_DELAY = 2500;  // "disconnected" for this long: restart ICE
 const MAX_BACKOFF = 16000;
@@ -248,7 +252,12 @@ export class Call extends EventTarget {
             }
         });
 
+        // (conn.on takes the recovery offset off: fromId is the sender's
+        // id, or undefined from a server that did not say)
         conn.on("offer", (desc, fromId) => {
+            if (typeof fromId !== "string" || !fromId) {
+                return;
+            }
             const peer = this.peerFor(fromId, true);
             if (peer) {
                 peer.onDescription(desc);
@@ -329,8 +338,11 @@ export class Call extends EventTarget {
         }
     }
 
+    // while a recoverable session is away the request waits for it (a
+    // candidate gathered meanwhile is not lost); otherwise, disconnected,
+    // it fails at once and the rejoin makes the call again
     signal(peer, event, payload) {
-        if (!this.room || !this.conn.connected) {
+        if (!this.room) {
             return;
         }
         this.conn.request(event, payload, this.room, peer.id).catch((err) => {

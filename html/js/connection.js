@@ -1,12 +1,28 @@
 // The Socket.IO connection to noom: one socket for the page's lifetime.
 // socket.io-client reconnects by itself after a dropped connection or an
 // nginx reload (close 1001); whoever needs to rejoin listens to "connect",
-// which fires again after every reconnect, with a new socket id.
+// which fires again after every reconnect.
+//
+// With connection state recovery on the server (noom_recovery: its CONNECT
+// answer carries a pid), a reconnect within the window comes back as the
+// same session: the same socket id, nickname and room, the missed events
+// replayed, and socket.recovered true; only a fresh session (recovered
+// false) needs the rejoin.  Every event of a recoverable session ends with
+// an offset (a string that socket.io-client keeps); the listeners added
+// with on() never see it.  Requests made while such a session is away wait
+// for it to come back.
 
 import { io } from "../vendor/socket.io.esm.min.js";
 
 const REQUEST_TIMEOUT = 8000;
 const ICE_TIMEOUT = 3000;
+
+// socket.io-client's own events: no offset, nothing to take off
+const RESERVED = new Set(["connect", "connect_error", "disconnect",
+    "disconnecting"]);
+// the one event noom sends without an offset
+const NO_OFFSET = new Set(["room_change"]);
+const CONNECT = 0;   // Socket.IO packet type
 
 export class NoomError extends Error {
     constructor(code, message, event) {
@@ -35,6 +51,13 @@ export class Connection extends EventTarget {
         this.limits = {};
         this.state = "connecting";
         this.everConnected = false;
+        // the session has a pid: events carry offsets, an absence can be
+        // recovered
+        this.recoverable = false;
+        // requests waiting for an away session: {resolve, reject, timer}
+        this.waiting = new Set();
+        // listener -> its wrapper, per event
+        this.wrapped = new Map();
 
         // Socket.IO's own transports: polling first, then the WebSocket,
         // so that a network that blocks WebSockets still gets a call
@@ -45,10 +68,34 @@ export class Connection extends EventTarget {
             timeout: 8000,
         });
 
+        // the CONNECT answer says whether the server keeps sessions (pid)
+        this.socket.io.on("packet", (packet) => {
+            if (packet && packet.type === CONNECT && packet.nsp === "/") {
+                this.recoverable = !!(packet.data && packet.data.pid);
+            }
+        });
+
         this.socket.on("connect", () => {
             this.everConnected = true;
             this.setState("connected");
+            // a recovered session takes the waiting requests on; a fresh
+            // one has nothing they could apply to
+            this.release(this.recovered);
             this.fetchIceServers();
+        });
+
+        // the page goes away: leave for good now (a DISCONNECT), rather
+        // than as an absence the others would wait out; back from the
+        // back/forward cache: connect again
+        window.addEventListener("pagehide", () => {
+            if (this.socket.connected) {
+                this.socket.disconnect();
+            }
+        });
+        window.addEventListener("pageshow", (e) => {
+            if (e.persisted && !this.socket.connected) {
+                this.socket.connect();
+            }
         });
 
         this.socket.on("disconnect", (reason) => {
@@ -65,11 +112,11 @@ export class Connection extends EventTarget {
         });
 
         // pushed by the server right after connecting
-        this.socket.on("ice_servers", (servers) => this.setIceServers(servers));
-        this.socket.on("limits", (limits) => this.setLimits(limits));
+        this.on("ice_servers", (servers) => this.setIceServers(servers));
+        this.on("limits", (limits) => this.setLimits(limits));
 
         // refusals of events sent without an ack
-        this.socket.on("error", (err) => {
+        this.on("error", (err) => {
             this.dispatchEvent(new CustomEvent("refused", {
                 detail: new NoomError(err && err.error, err && err.message,
                     err && err.event),
@@ -83,6 +130,16 @@ export class Connection extends EventTarget {
 
     get connected() {
         return this.socket.connected;
+    }
+
+    // the last connect brought the same session back
+    get recovered() {
+        return this.socket.connected && this.socket.recovered === true;
+    }
+
+    // away, but the server may still hold the session for us
+    get away() {
+        return !this.socket.connected && this.recoverable && this.everConnected;
     }
 
     setState(state) {
@@ -129,23 +186,89 @@ export class Connection extends EventTarget {
         }
     }
 
+    // a listener for a server event gets its arguments without the offset
     on(event, fn) {
-        this.socket.on(event, fn);
+        if (RESERVED.has(event)) {
+            this.socket.on(event, fn);
+            return;
+        }
+        let byEvent = this.wrapped.get(event);
+        if (!byEvent) {
+            byEvent = new Map();
+            this.wrapped.set(event, byEvent);
+        }
+        let w = byEvent.get(fn);
+        if (!w) {
+            w = (...args) => fn(...this.withoutOffset(event, args));
+            byEvent.set(fn, w);
+        }
+        this.socket.on(event, w);
     }
 
     off(event, fn) {
-        this.socket.off(event, fn);
+        const byEvent = this.wrapped.get(event);
+        const w = byEvent && byEvent.get(fn);
+        if (w) {
+            byEvent.delete(fn);
+            this.socket.off(event, w);
+        } else {
+            this.socket.off(event, fn);
+        }
+    }
+
+    // what socket.io-client takes for the offset: the last argument, when
+    // it is a string, of every event but room_change
+    withoutOffset(event, args) {
+        if (this.recoverable && !NO_OFFSET.has(event) && args.length > 0
+            && typeof args[args.length - 1] === "string")
+        {
+            return args.slice(0, -1);
+        }
+        return args;
+    }
+
+    // the requests that waited for an away session: on if it came back,
+    // "offline" if it did not
+    release(recovered) {
+        for (const w of this.waiting) {
+            clearTimeout(w.timer);
+            if (recovered) {
+                w.resolve();
+            } else {
+                w.reject();
+            }
+        }
+        this.waiting.clear();
+    }
+
+    whenBack(timeout, event) {
+        return new Promise((resolve, reject) => {
+            const w = { resolve, reject: () => reject(new NoomError("offline",
+                "not connected", event)) };
+            w.timer = setTimeout(() => {
+                this.waiting.delete(w);
+                w.reject();
+            }, timeout);
+            this.waiting.add(w);
+        });
     }
 
     // emits with an ack; resolves with the ack's arguments, rejects with a
-    // NoomError (the server's refusal, "offline" or "timeout").  Nothing is
-    // queued while disconnected: a request made then fails at once.
+    // NoomError (the server's refusal, "offline" or "timeout").  While a
+    // recoverable session is away a request waits (up to its timeout) for
+    // it to come back, and is sent then if it was recovered; otherwise
+    // nothing is queued while disconnected: a request made then fails at
+    // once.
     request(event, ...args) {
         return this.requestWithin(REQUEST_TIMEOUT, event, ...args);
     }
 
     requestWithin(timeout, event, ...args) {
         if (!this.socket.connected) {
+            if (this.away) {
+                return this.whenBack(timeout, event).then(() =>
+                    this.requestWithin(timeout, event, ...args));
+            }
             return Promise.reject(new NoomError("offline",
                 "not connected", event));
         }

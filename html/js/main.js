@@ -1,6 +1,7 @@
 // The page: one connection; the lobby, the pre-join screen or a room; the
-// connection state in the banner; a reload in a call rejoins it, and Back
-// in a call asks first.
+// connection state in the banner; a reconnect keeps the call (recovered)
+// or rejoins it, so does a reload of the page, and Back in a call asks
+// first.
 
 import { Connection, NoomError } from "./connection.js";
 import { Media } from "./media.js";
@@ -20,6 +21,10 @@ const STATUS = {
 
 // the call this tab is in, for a reload: {room, nickname, audio, video}
 const CALL_KEY = "noom.call";
+
+// a session the server keeps (noom_recovery) usually comes back within a
+// second (an nginx reload): the chat says it was lost only after this long
+const LOST_GRACE = 3000;
 
 const conn = new Connection("/ws");
 const media = new Media();
@@ -147,6 +152,18 @@ function renderStatus(state) {
 }
 
 let connectionError = "";
+// the lost connection not told in the chat yet (a recoverable session)
+let lostTimer = null;
+let lostTold = false;
+
+function tellLost() {
+    clearTimeout(lostTimer);
+    lostTimer = null;
+    if (room.inRoom && connectionError) {
+        room.system(connectionError, true);
+        lostTold = true;
+    }
+}
 
 conn.addEventListener("state", (e) => {
     const state = e.detail;
@@ -154,15 +171,28 @@ conn.addEventListener("state", (e) => {
     if (state === "reconnecting" || state === "unreachable") {
         connectionError = STATUS[state];
         if (room.inRoom) {
-            room.system(connectionError, true);
+            if (conn.away && !lostTold) {
+                lostTimer = lostTimer || setTimeout(tellLost, LOST_GRACE);
+            } else if (!lostTimer) {
+                tellLost();
+            }
         } else {
             lobby.error(connectionError);
         }
-    } else if (state === "connected" && connectionError) {
-        if (!room.inRoom && lobby.errorText() === connectionError) {
-            lobby.error("");
+    } else if (state === "connected") {
+        // recovered in time: nobody needs to hear of it; a fresh session
+        // rebuilds the call, which is worth a word
+        if (lostTimer && !conn.recovered) {
+            tellLost();
         }
-        connectionError = "";
+        clearTimeout(lostTimer);
+        lostTimer = null;
+        if (connectionError) {
+            if (!room.inRoom && lobby.errorText() === connectionError) {
+                lobby.error("");
+            }
+            connectionError = "";
+        }
     }
 });
 renderStatus(conn.state);
@@ -170,10 +200,13 @@ renderStatus(conn.state);
 // a reload in a call: straight back into it, as it was
 let resume = savedCall();
 
-// every (re)connect: the same nickname and room again
+// every (re)connect: a recovered session is still in its room, with its
+// calls as they were; a fresh one joins the same room again
 conn.on("connect", () => {
+    const told = lostTold;
+    lostTold = false;
     if (room.inRoom) {
-        room.rejoin();
+        room.reconnected(conn.recovered, told);
         return;
     }
     if (resume) {

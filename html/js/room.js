@@ -2,13 +2,16 @@
 // a video tile per member laid out to fill the stage, the active speaker,
 // and telling the others about our microphone, camera and screen
 // (media_state).  The members are the server's: the ack of join_room,
-// then welcome and bye.
+// then welcome and bye.  The ack's third argument, when the server sends
+// one, is the room's recent chat, shown as earlier messages.
 
 import { $, el, setText, show, showError, clock, initial, errorText,
     icon, setIcon, limitInput } from "./ui.js";
 
 const SMALL = window.matchMedia("(max-width: 52rem)");
 const GAP = 8;  // px, the .tiles gap
+const MAX_LINES = 500;   // in the chat list
+const MAX_HISTORY = 200; // earlier messages taken from an ack
 
 export class Room extends EventTarget {
     constructor(conn, media, call, levels) {
@@ -26,8 +29,13 @@ export class Room extends EventTarget {
         // may still list the old one until it notices it is gone
         this.ownIds = new Set();
         this.joining = false;
+        // the socket id whose join_room ack the room was set up from
+        this.settledId = null;
         this.pinned = null;
         this.unread = 0;
+        // the messages of others shown, as "id ts text": a rejoin's history
+        // adds only what was missed
+        this.seen = new Set();
 
         this.view = $("#room");
         this.titleEl = $("#room-name-label");
@@ -67,11 +75,13 @@ export class Room extends EventTarget {
         this.joining = true;
         try {
             await this.conn.request("nickname", nickname);
-            const [count, members] = await this.conn.request("join_room", name);
+            const [count, members, history] = await this.conn.request(
+                "join_room", name);
             this.nickname = nickname;
             this.name = name;
             this.clear();
             this.showRoom();
+            this.earlier(history, "Earlier messages:");
             this.system(`You joined ${name}.`);
             this.settle(count, members);
             this.levels.start();
@@ -86,7 +96,26 @@ export class Room extends EventTarget {
         }
     }
 
-    // after every reconnect: same nickname, same room, a new socket id
+    // every reconnect while in the room.  Recovered by the server (the
+    // same socket id, still in the room, every missed event replayed) and
+    // settled in this session: the calls go on as they are.  Otherwise (a
+    // fresh session, or a rejoin that the lost connection cut short): join
+    // again.  told: the chat said the connection was lost
+    reconnected(recovered, told) {
+        if (!this.inRoom) {
+            return;
+        }
+        if (recovered && this.settledId === this.conn.id) {
+            if (told) {
+                this.system("Reconnected.");
+            }
+            return;
+        }
+        this.rejoin();
+    }
+
+    // after a reconnect that was not recovered: same nickname, same room,
+    // a new socket id, every call made again
     async rejoin() {
         const name = this.name;
         if (!name || this.joining) {
@@ -95,11 +124,13 @@ export class Room extends EventTarget {
         this.joining = true;
         try {
             await this.conn.request("nickname", this.nickname).catch(() => {});
-            const [count, members] = await this.conn.request("join_room", name);
+            const [count, members, history] = await this.conn.request(
+                "join_room", name);
             if (this.name !== name) {
                 return;
             }
             this.system("Reconnected.");
+            this.earlier(history, "While you were away:");
             this.settle(count, members);
         } catch (err) {
             if (this.name !== name || err.code === "offline") {
@@ -122,6 +153,7 @@ export class Room extends EventTarget {
 
     // the ack of join_room: the members now, each one offered a call
     settle(count, members) {
+        this.settledId = this.conn.id;
         this.ownIds.add(this.conn.id);
         this.view.dataset.self = this.conn.id;
         this.call.start(this.name, this.conn.id);
@@ -149,12 +181,12 @@ export class Room extends EventTarget {
         }
         const name = this.name;
         this.name = null;
+        this.settledId = null;
         this.call.stop();
         this.media.stop();
         this.levels.stop();
-        if (this.conn.connected) {
-            this.conn.request("leave_room", name).catch(() => {});
-        }
+        // also while away: a session the server keeps leaves when it is back
+        this.conn.request("leave_room", name).catch(() => {});
         this.clear();
         show(this.view, false);
         delete this.view.dataset.room;
@@ -173,6 +205,7 @@ export class Room extends EventTarget {
         this.states.clear();
         this.pinned = null;
         this.messagesEl.replaceChildren();
+        this.seen.clear();
         showError(this.errorEl, "");
         this.setUnread(0);
         const self = this.tiles.get("self");
@@ -231,7 +264,9 @@ export class Room extends EventTarget {
         const conn = this.conn;
 
         conn.on("welcome", (nickname, count, id) => {
-            if (!this.inRoom || this.ownIds.has(id) || id === conn.id) {
+            if (!this.inRoom || typeof id !== "string" || !id
+                || this.ownIds.has(id) || id === conn.id)
+            {
                 return;
             }
             if (this.members.has(id)) {
@@ -246,7 +281,7 @@ export class Room extends EventTarget {
         });
 
         conn.on("bye", (nickname, count, id) => {
-            if (!this.inRoom) {
+            if (!this.inRoom || typeof id !== "string") {
                 return;
             }
             const known = this.members.has(id);
@@ -263,20 +298,30 @@ export class Room extends EventTarget {
                 return;
             }
             if (msg && typeof msg === "object") {
+                // ours: shown when it was sent (the room never sends our
+                // own messages back, but a replay after a recovery might)
+                if (msg.id === conn.id || this.ownIds.has(msg.id)) {
+                    return;
+                }
                 const m = this.members.get(msg.id);
                 if (m && m.nickname !== msg.nickname) {
                     m.nickname = msg.nickname;
                     this.renderPeople();
                 }
                 this.chat(msg.nickname, this.tag(msg.id, msg.nickname),
-                    msg.text, msg.ts, false);
+                    msg.text, msg.ts, false, { id: msg.id });
             } else {
                 this.chat("", "", String(line), Date.now(), false);
             }
         });
 
         conn.on("media_state", (state, fromId) => {
-            if (!this.inRoom || !state || typeof state !== "object") {
+            if (!this.inRoom || !state || typeof state !== "object"
+                || typeof fromId !== "string")
+            {
+                return;
+            }
+            if (fromId === conn.id || this.ownIds.has(fromId)) {
                 return;
             }
             const clean = {
@@ -327,7 +372,7 @@ export class Room extends EventTarget {
 
     // our media_state, to everyone or to one newcomer
     sendState(toId) {
-        if (!this.inRoom || !this.conn.connected) {
+        if (!this.inRoom) {
             return;
         }
         const args = [this.media.state, this.name];
@@ -376,8 +421,44 @@ export class Room extends EventTarget {
         }
     }
 
-    chat(nickname, tag, text, ts, own) {
-        const li = el("li", { class: own ? "msg own" : "msg" },
+    // the room's recent chat from a join_room ack: other people's text,
+    // as text, oldest first, marked as earlier; what this page has shown
+    // already (its own messages, and others' after a rejoin) is left out
+    earlier(history, heading) {
+        if (!Array.isArray(history)) {
+            return;   // a server without noom_room_history
+        }
+        const fresh = history.slice(-MAX_HISTORY).filter((m) => m
+            && typeof m === "object" && typeof m.text === "string"
+            && typeof m.nickname === "string" && typeof m.id === "string"
+            && !this.ownIds.has(m.id) && m.id !== this.conn.id
+            && !this.seen.has(seenKey(m.id, m.ts, m.text)));
+        if (fresh.length === 0) {
+            return;
+        }
+        this.system(heading, false, "earlier-head");
+        for (const m of fresh) {
+            const ts = Number.isFinite(m.ts) ? m.ts : Date.now();
+            this.chat(m.nickname, this.tag(m.id, m.nickname), m.text, ts,
+                false, { earlier: true, id: m.id });
+        }
+    }
+
+    chat(nickname, tag, text, ts, own, { earlier = false, id } = {}) {
+        if (!own && id !== undefined) {
+            this.seen.add(seenKey(id, ts, text));
+            if (this.seen.size > 2 * MAX_LINES) {
+                this.seen.delete(this.seen.values().next().value);
+            }
+        }
+        const cls = ["msg"];
+        if (own) {
+            cls.push("own");
+        }
+        if (earlier) {
+            cls.push("earlier");
+        }
+        const li = el("li", { class: cls.join(" ") },
             el("span", { class: "who", text: own ? `${nickname} (you)`
                 : nickname }),
             tag ? el("span", { class: "tag", text: `${tag} ` }) : null,
@@ -385,13 +466,20 @@ export class Room extends EventTarget {
             el("time", { text: clock(ts), attrs: {
                 datetime: new Date(ts).toISOString() } }));
         this.appendLine(li);
-        if (!own && !this.sideVisible()) {
+        if (!own && !earlier && !this.sideVisible()) {
             this.setUnread(this.unread + 1);
         }
     }
 
-    system(text, error) {
-        this.appendLine(el("li", { class: error ? "sys err" : "sys", text }));
+    system(text, error, extra) {
+        const cls = ["sys"];
+        if (error) {
+            cls.push("err");
+        }
+        if (extra) {
+            cls.push(extra);
+        }
+        this.appendLine(el("li", { class: cls.join(" "), text }));
     }
 
     appendLine(li) {
@@ -399,7 +487,7 @@ export class Room extends EventTarget {
         const atBottom = list.scrollHeight - list.scrollTop
             - list.clientHeight < 40;
         list.append(li);
-        while (list.children.length > 500) {
+        while (list.children.length > MAX_LINES) {
             list.firstElementChild.remove();
         }
         if (atBottom) {
@@ -817,6 +905,10 @@ export function grid(n, width, height) {
         }
     }
     return best;
+}
+
+function seenKey(id, ts, text) {
+    return `${id}\n${ts}\n${text}`;
 }
 
 export function roomLink(name) {

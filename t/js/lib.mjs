@@ -117,8 +117,10 @@ export async function launch({ media = "fps=10" } = {}) {
 
 // a page in a context of its own (its own localStorage), 320x240 cameras
 // deny: camera and microphone refused, as when people say no
+// init: one more init script, after the hooks; setup(page): before the
+// page loads (listeners that must see its first requests)
 export async function open(browser, base, nick, path, problems,
-    { viewport, deny } = {})
+    { viewport, deny, init, setup } = {})
 {
     const context = await browser.newContext({
         viewport: viewport || { width: 1280, height: 800 },
@@ -141,8 +143,14 @@ export async function open(browser, base, nick, path, problems,
             return gum(c);
         };
     });
+    if (init) {
+        await context.addInitScript(init);
+    }
     const page = await context.newPage();
     page.nick = nick;
+    if (setup) {
+        setup(page);
+    }
     // clicks and fills wait longer than Playwright's 30 s on a crowded machine
     page.setDefaultTimeout(90000);
     page.on("pageerror", (err) => problems.push(`${nick}: ${err.message}`));
