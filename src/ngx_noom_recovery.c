@@ -908,13 +908,20 @@ ngx_noom_recovery_log_locked(uint64_t uid, u_char *from, u_char *to,
         return;
     }
 
+    /*
+     * Each worker's clock is the time of its last event loop turn: an
+     * entry another worker made may look younger than "now" here, and an
+     * unsigned difference would make it ages old.
+     */
+
     while (!ngx_queue_empty(&room->log)) {
         q = ngx_queue_head(&room->log);
         e = ngx_queue_data(q, ngx_noom_logent_t, queue);
 
         if (room->nlog < ngx_noom_rmcf->recovery_log
             && room->log_bytes + m->len <= ngx_noom_rmcf->recovery_log_size
-            && ngx_current_msec - e->time < ngx_noom_recovery)
+            && (ngx_msec_int_t) (ngx_current_msec - e->time)
+               < (ngx_msec_int_t) ngx_noom_recovery)
         {
             break;
         }
