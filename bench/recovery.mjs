@@ -122,6 +122,7 @@ const out = {
         ? backs[Math.floor(backs.length * 0.99)] / 1000 : null,
     messages_checked: checked, lost, duplicated: dup, out_of_order: disorder,
     same_ids: socks.filter((s) => s.id === s.first).length,
+    fresh_senders: socks.filter((s) => s.sender && s.id !== s.first).length,
     generator_rss_mb: Math.round(mem0 / 1048576),
 };
 console.log(JSON.stringify(out));
