@@ -377,6 +377,8 @@ typedef struct {
     ngx_uint_t                 nlog;
     size_t                     log_bytes;
     uint64_t                   trimmed;     /* the last seq not kept */
+    uint64_t                   trimmed_other; /* ... not sent by: */
+    u_char                     trimmed_by[NGX_NOOM_ID_LEN];
     ngx_queue_t                history;     /* ngx_noom_logent_t, chat */
     ngx_uint_t                 nhistory;
 } ngx_noom_room_t;

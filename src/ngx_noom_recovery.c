@@ -49,6 +49,8 @@ static void ngx_noom_recovery_byes(ngx_noom_gone_t *g, ngx_uint_t n);
 static void ngx_noom_recovery_sweep(ngx_event_t *ev);
 static ngx_int_t ngx_noom_recovery_offset(json_t *v, uint64_t *seq);
 static ngx_uint_t ngx_noom_recovery_dead_locked(ngx_uint_t w);
+static void ngx_noom_recovery_trim(ngx_noom_room_t *room, uint64_t seq,
+    u_char *from);
 
 
 ngx_msec_t                          ngx_noom_recovery;
@@ -280,7 +282,7 @@ ngx_noom_recovery_connect(ngx_noom_ctx_t *ctx, json_t *auth)
     u_char             *p, *last;
     size_t              len;
     json_t             *pid, *offset;
-    uint64_t            from, uid;
+    uint64_t            from, uid, trimmed;
     ngx_uint_t          has_from, bad, n;
     const char         *why;
     ngx_queue_t        *q;
@@ -341,7 +343,12 @@ ngx_noom_recovery_connect(ngx_noom_ctx_t *ctx, json_t *auth)
             from = mb->joined;
         }
 
-        if (room->trimmed > from) {
+        /* its own events, which a replay skips, do not count */
+
+        trimmed = (ngx_memcmp(room->trimmed_by, s->id, NGX_NOOM_ID_LEN) == 0)
+                  ? room->trimmed_other : room->trimmed;
+
+        if (trimmed > from) {
             /* the log no longer holds all it missed */
             goto failed;
         }
@@ -926,7 +933,7 @@ ngx_noom_recovery_log_locked(uint64_t uid, u_char *from, u_char *to,
             break;
         }
 
-        room->trimmed = e->seq;
+        ngx_noom_recovery_trim(room, e->seq, e->from);
         ngx_noom_recovery_drop_locked(room, e);
     }
 
@@ -977,8 +984,32 @@ ngx_noom_recovery_log_locked(uint64_t uid, u_char *from, u_char *to,
 
 drop:
 
-    room->trimmed = m->seq;
+    ngx_noom_recovery_trim(room, m->seq, from ? from : (u_char *) "");
     ngx_noom_stat(recovery_log_drops, 1);
+}
+
+
+/*
+ * A room keeps the last number it could not keep, and the last one not
+ * sent by that event's sender: a sender whose offset lags behind its own
+ * events (it received nothing while it talked) still recovers, since a
+ * replay would skip them anyway.  A gap of events to others counts for
+ * all: it is a hole for somebody, and which is not known here.
+ */
+
+static void
+ngx_noom_recovery_trim(ngx_noom_room_t *room, uint64_t seq, u_char *from)
+{
+    if (from[0] == '\0') {
+        room->trimmed_other = seq;
+        room->trimmed_by[0] = '\0';
+
+    } else if (ngx_memcmp(room->trimmed_by, from, NGX_NOOM_ID_LEN) != 0) {
+        room->trimmed_other = room->trimmed;
+        ngx_memcpy(room->trimmed_by, from, NGX_NOOM_ID_LEN);
+    }
+
+    room->trimmed = seq;
 }
 
 

@@ -383,6 +383,8 @@ ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
         room->nlog = 0;
         room->log_bytes = 0;
         room->trimmed = 0;
+        room->trimmed_other = 0;
+        room->trimmed_by[0] = '\0';
 
         ngx_rbtree_insert(&ngx_noom_shm->rooms, &room->node);
         ngx_rbtree_insert(&ngx_noom_shm->uids, &room->unode);

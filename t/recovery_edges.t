@@ -173,6 +173,30 @@ isnt($c2->id, $c->id, 'more missed than the log holds: a fresh session');
 is($a2->event('bye', 5)->[0], 'cid', 'and the room hears bye at once');
 leave($c2);
 
+# --- a sender whose offset lags behind its own events still recovers:
+# what the log let go was its own, which a replay skips
+
+my $fay = member('fay', 'r3', 0);
+my $gus = member('gus', 'r3', 1);
+my $seen_f = offset_of($fay->event('welcome'));
+$fay->emit('new_message', "talk $_", 'r3') for 1 .. 12;
+$fay->call('limits');
+is($gus->event('new_message')->[0], 'fay: talk 1', 'fay talks');
+$gus->flush_events;
+$fay->close_socket;
+wait_away(1);
+$gus->emit('new_message', 'while away', 'r3');
+$gus->call('limits');
+my $fay2 = Noom::SIO->connect($t, auth => { pid => $fay->pid,
+                                            offset => $seen_f });
+is($fay2->id, $fay->id, 'more of its own than the log holds: recovered');
+is($fay2->event('new_message')->[0], 'gus: while away',
+    'with what the other said');
+ok($fay2->no_event('new_message', 0.3), 'and none of its own');
+ok($gus->no_event('bye', 0.3), 'nobody heard bye');
+leave($fay2);
+leave($gus);
+
 # --- the window ends
 
 my $d = member('dan', 'r2', 0);
