@@ -397,6 +397,18 @@ typedef struct {
 } ngx_noom_logent_t;
 
 
+/* what a room must be told of a member removed without its socket */
+
+typedef struct {
+    uint64_t                   uid;
+    ngx_uint_t                 count;
+    size_t                     nick_len;
+    u_char                     id[NGX_NOOM_ID_LEN];
+    u_char                    *nick;
+    uint32_t                  *per_worker;
+} ngx_noom_gone_t;
+
+
 typedef struct {
     ngx_queue_t                queue;
     ngx_noom_room_t           *room;
@@ -707,6 +719,10 @@ ngx_uint_t ngx_noom_rooms_list(u_char *buf, size_t size);
 void ngx_noom_zone_lock(void);
 void ngx_noom_zone_unlock(void);
 void ngx_noom_rooms_remove_member_locked(ngx_noom_member_t *mb);
+ngx_noom_gone_t *ngx_noom_rooms_gone_alloc(ngx_uint_t n, ngx_log_t *log);
+ngx_uint_t ngx_noom_rooms_leave_locked(ngx_noom_member_t *mb,
+    ngx_noom_gone_t *g);
+void ngx_noom_rooms_byes(ngx_noom_gone_t *g, ngx_uint_t n);
 ngx_noom_room_t *ngx_noom_rooms_by_uid_locked(uint64_t uid);
 
 /*

@@ -30,22 +30,11 @@
 #define NGX_NOOM_SWEEP_BATCH        64
 
 
-typedef struct {
-    uint64_t                   uid;
-    ngx_uint_t                 count;
-    size_t                     nick_len;
-    u_char                     id[NGX_NOOM_ID_LEN];
-    u_char                    *nick;
-    uint32_t                  *per_worker;
-} ngx_noom_gone_t;
-
-
 static ngx_noom_sess_t *ngx_noom_sess_lookup(u_char *pid);
 static void ngx_noom_sess_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_uint_t ngx_noom_recovery_end_locked(ngx_noom_sess_t *s,
     ngx_noom_gone_t *g);
-static void ngx_noom_recovery_byes(ngx_noom_gone_t *g, ngx_uint_t n);
 static void ngx_noom_recovery_sweep(ngx_event_t *ev);
 static ngx_int_t ngx_noom_recovery_offset(json_t *v, uint64_t *seq);
 static ngx_uint_t ngx_noom_recovery_dead_locked(ngx_uint_t w);
@@ -74,9 +63,6 @@ static ngx_noom_log_limit_t         ngx_noom_recovery_log;
 ngx_int_t
 ngx_noom_recovery_init_process(ngx_cycle_t *cycle)
 {
-    u_char                     *p;
-    size_t                      one;
-    ngx_uint_t                  i, nw;
     ngx_http_noom_main_conf_t  *mcf;
 
     mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_noom_module);
@@ -98,21 +84,10 @@ ngx_noom_recovery_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    nw = ngx_noom_shm->nworkers;
-    one = ngx_align(mcf->max_nickname + nw * sizeof(uint32_t), 8);
-
-    ngx_noom_gone = ngx_alloc(NGX_NOOM_SWEEP_BATCH
-                              * (sizeof(ngx_noom_gone_t) + one), cycle->log);
+    ngx_noom_gone = ngx_noom_rooms_gone_alloc(NGX_NOOM_SWEEP_BATCH,
+                                              cycle->log);
     if (ngx_noom_gone == NULL) {
         return NGX_ERROR;
-    }
-
-    p = (u_char *) &ngx_noom_gone[NGX_NOOM_SWEEP_BATCH];
-
-    for (i = 0; i < NGX_NOOM_SWEEP_BATCH; i++) {
-        ngx_noom_gone[i].per_worker = (uint32_t *) p;
-        ngx_noom_gone[i].nick = p + nw * sizeof(uint32_t);
-        p += one;
     }
 
     ngx_noom_sweep_ev.handler = ngx_noom_recovery_sweep;
@@ -442,7 +417,7 @@ failed:
 
     ngx_noom_zone_unlock();
 
-    ngx_noom_recovery_byes(ngx_noom_gone, n);
+    ngx_noom_rooms_byes(ngx_noom_gone, n);
 
 fresh:
 
@@ -793,8 +768,7 @@ ngx_noom_recovery_forget(ngx_noom_ctx_t *ctx)
 static ngx_uint_t
 ngx_noom_recovery_end_locked(ngx_noom_sess_t *s, ngx_noom_gone_t *g)
 {
-    ngx_uint_t          n, nw;
-    ngx_noom_room_t    *room;
+    ngx_uint_t          n;
     ngx_noom_member_t  *mb;
 
     ngx_noom_zone_dirty();
@@ -803,21 +777,8 @@ ngx_noom_recovery_end_locked(ngx_noom_sess_t *s, ngx_noom_gone_t *g)
     mb = s->member;
 
     if (mb) {
-        room = mb->room;
-        nw = ngx_noom_shm->nworkers;
-
-        if (room->count > 1) {
-            g->uid = room->uid;
-            g->count = room->count - 1;
-            g->nick_len = mb->nick_len;
-            ngx_memcpy(g->nick, mb->nick, mb->nick_len);
-            ngx_memcpy(g->id, mb->id, NGX_NOOM_ID_LEN);
-            ngx_memcpy(g->per_worker, room->per_worker, nw * sizeof(uint32_t));
-            n = 1;
-        }
-
         mb->sess = NULL;
-        ngx_noom_rooms_remove_member_locked(mb);
+        n = ngx_noom_rooms_leave_locked(mb, g);
     }
 
     ngx_rbtree_delete(&ngx_noom_shm->sess, &s->node);
@@ -826,20 +787,6 @@ ngx_noom_recovery_end_locked(ngx_noom_sess_t *s, ngx_noom_gone_t *g)
     ngx_slab_free_locked(ngx_noom_shpool, s);
 
     return n;
-}
-
-
-static void
-ngx_noom_recovery_byes(ngx_noom_gone_t *g, ngx_uint_t n)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < n; i++) {
-        ngx_noom_app_bye(g[i].uid, g[i].per_worker, g[i].nick, g[i].nick_len,
-                         g[i].id, g[i].count);
-    }
-
-    ngx_noom_relay_rooms_changed();
 }
 
 
@@ -882,7 +829,7 @@ ngx_noom_recovery_sweep(ngx_event_t *ev)
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
                        "noom: %ui away sessions expired", k);
 
-        ngx_noom_recovery_byes(ngx_noom_gone, n);
+        ngx_noom_rooms_byes(ngx_noom_gone, n);
     }
 
     if (!ngx_exiting) {

@@ -22,16 +22,6 @@
 #include "ngx_noom.h"
 
 
-typedef struct {
-    uint64_t                   uid;
-    ngx_uint_t                 count;
-    size_t                     nick_len;
-    u_char                     id[NGX_NOOM_ID_LEN];
-    u_char                    *nick;
-    uint32_t                  *per_worker;
-} ngx_noom_victim_t;
-
-
 static ngx_int_t ngx_noom_zone_reuse(ngx_shm_zone_t *zone,
     ngx_http_noom_main_conf_t *mcf, ngx_http_noom_main_conf_t *old,
     ngx_uint_t n, size_t size);
@@ -919,48 +909,34 @@ ngx_noom_rooms_worker_start(ngx_cycle_t *cycle)
 static void
 ngx_noom_rooms_purge(ngx_cycle_t *cycle, ngx_uint_t n)
 {
-    u_char             *p;
-    size_t              one;
-    ngx_uint_t          i, k, nw;
+    ngx_uint_t          k, removed, last;
     ngx_queue_t        *q, *mq, *next;
+    ngx_noom_gone_t    *g;
     ngx_noom_room_t    *room;
-    ngx_noom_victim_t  *v;
     ngx_noom_member_t  *m;
-
-    nw = ngx_noom_shm->nworkers;
-    one = sizeof(ngx_noom_victim_t) + ngx_noom_mcf->max_nickname
-          + nw * sizeof(uint32_t);
 
     /* nobody adds members for a dead worker: n cannot grow meanwhile */
 
-    v = ngx_alloc(n * ngx_align(one, 8), cycle->log);
-    if (v == NULL) {
+    g = ngx_noom_rooms_gone_alloc(n, cycle->log);
+    if (g == NULL) {
         return;
     }
 
-    p = (u_char *) v + n * sizeof(ngx_noom_victim_t);
-
-    for (i = 0; i < n; i++) {
-        v[i].nick = p;
-        p += ngx_noom_mcf->max_nickname;
-        v[i].per_worker = (uint32_t *) ngx_align_ptr(p, 4);
-        p = (u_char *) (v[i].per_worker + nw);
-    }
-
     k = 0;
+    removed = 0;
 
     ngx_noom_zone_lock();
     ngx_noom_zone_dirty();
 
     for (q = ngx_queue_head(&ngx_noom_shm->order);
-         q != ngx_queue_sentinel(&ngx_noom_shm->order) && k < n;
+         q != ngx_queue_sentinel(&ngx_noom_shm->order) && removed < n;
          q = next)
     {
         next = ngx_queue_next(q);
         room = ngx_queue_data(q, ngx_noom_room_t, order);
 
         for (mq = ngx_queue_head(&room->members);
-             mq != ngx_queue_sentinel(&room->members) && k < n;
+             mq != ngx_queue_sentinel(&room->members) && removed < n;
              /* void */)
         {
             m = ngx_queue_data(mq, ngx_noom_member_t, queue);
@@ -970,36 +946,103 @@ ngx_noom_rooms_purge(ngx_cycle_t *cycle, ngx_uint_t n)
                 continue;
             }
 
-            v[k].uid = room->uid;
-            v[k].count = room->count - 1;
-            v[k].nick_len = m->nick_len;
-            ngx_memcpy(v[k].nick, m->nick, m->nick_len);
-            ngx_memcpy(v[k].id, m->id, NGX_NOOM_ID_LEN);
-            ngx_memcpy(v[k].per_worker, room->per_worker,
-                       nw * sizeof(uint32_t));
-            v[k].per_worker[ngx_noom_slot]--;
-            k++;
+            /* the room goes with its last member */
+            last = (room->count == 1);
 
-            if (room->count == 1) {
-                /* the room goes with its last member */
-                ngx_noom_rooms_remove_member_locked(m);
+            k += ngx_noom_rooms_leave_locked(m, &g[k]);
+            removed++;
+
+            if (last) {
                 break;
             }
-
-            ngx_noom_rooms_remove_member_locked(m);
         }
     }
 
     ngx_noom_zone_unlock();
 
-    for (i = 0; i < k; i++) {
-        if (v[i].count) {
-            ngx_noom_app_bye(v[i].uid, v[i].per_worker, v[i].nick,
-                             v[i].nick_len, v[i].id, v[i].count);
-        }
+    ngx_noom_rooms_byes(g, k);
+
+    ngx_free(g);
+}
+
+
+/*
+ * Room for n members' "bye": each entry with its nickname and a copy of
+ * its room's per-worker counts.
+ */
+
+ngx_noom_gone_t *
+ngx_noom_rooms_gone_alloc(ngx_uint_t n, ngx_log_t *log)
+{
+    u_char           *p;
+    size_t            one;
+    ngx_uint_t        i, nw;
+    ngx_noom_gone_t  *g;
+
+    nw = ngx_noom_shm->nworkers;
+    one = ngx_align(nw * sizeof(uint32_t) + ngx_noom_mcf->max_nickname, 8);
+
+    g = ngx_alloc(n * (sizeof(ngx_noom_gone_t) + one), log);
+    if (g == NULL) {
+        return NULL;
     }
 
-    ngx_free(v);
+    p = (u_char *) &g[n];
+
+    for (i = 0; i < n; i++) {
+        g[i].per_worker = (uint32_t *) p;
+        g[i].nick = p + nw * sizeof(uint32_t);
+        p += one;
+    }
+
+    return g;
+}
+
+
+/*
+ * A member is removed without its socket (a dead worker's, a session
+ * whose recovery window ended): if anybody is left in its room, g says
+ * what they must be told, and 1 is returned.
+ */
+
+ngx_uint_t
+ngx_noom_rooms_leave_locked(ngx_noom_member_t *mb, ngx_noom_gone_t *g)
+{
+    ngx_noom_room_t  *room;
+
+    room = mb->room;
+
+    if (room->count == 1) {
+        ngx_noom_rooms_remove_member_locked(mb);
+        return 0;
+    }
+
+    g->uid = room->uid;
+    g->count = room->count - 1;
+    g->nick_len = mb->nick_len;
+    ngx_memcpy(g->nick, mb->nick, mb->nick_len);
+    ngx_memcpy(g->id, mb->id, NGX_NOOM_ID_LEN);
+
+    ngx_noom_rooms_remove_member_locked(mb);
+
+    /* the room stays: it has the others */
+
+    ngx_memcpy(g->per_worker, room->per_worker,
+               ngx_noom_shm->nworkers * sizeof(uint32_t));
+
+    return 1;
+}
+
+
+void
+ngx_noom_rooms_byes(ngx_noom_gone_t *g, ngx_uint_t n)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < n; i++) {
+        ngx_noom_app_bye(g[i].uid, g[i].per_worker, g[i].nick, g[i].nick_len,
+                         g[i].id, g[i].count);
+    }
 
     ngx_noom_relay_rooms_changed();
 }
