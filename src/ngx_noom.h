@@ -620,6 +620,9 @@ void ngx_noom_heartbeat(ngx_noom_ctx_t *ctx, ngx_msec_t delay);
 ngx_int_t ngx_noom_rate(ngx_noom_ctx_t *ctx);
 void ngx_noom_init_serial(ngx_uint_t epoch);
 ngx_int_t ngx_noom_random_id(u_char *id);
+ngx_rbtree_node_t *ngx_noom_rbtree_find(ngx_rbtree_t *tree,
+    ngx_rbtree_key_t key);
+ngx_uint_t ngx_noom_id_equal(u_char *a, u_char *b);
 
 /* ngx_noom_ws.c */
 #define NGX_NOOM_HTTP_UPGRADE_REQUIRED  426

@@ -124,12 +124,7 @@ static void ngx_noom_wsp_wake(ngx_noom_ctx_t *ctx);
 static void ngx_noom_wsp_close(ngx_noom_ctx_t *ctx, ngx_uint_t reason,
     const char *why);
 static ngx_int_t ngx_noom_poll_sid_owner(u_char *sid, ngx_uint_t *w);
-static ngx_int_t ngx_noom_poll_sid_equal(u_char *a, u_char *b);
 static u_char *ngx_noom_poll_scratch_get(size_t size);
-static ngx_rbtree_node_t *ngx_noom_rbtree_find(ngx_rbtree_t *tree,
-    ngx_rbtree_key_t key);
-static void ngx_noom_rbtree_insert_u64(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 
 
 ngx_noom_transport_t  ngx_noom_poll_transport = {
@@ -182,9 +177,9 @@ ngx_noom_poll_init_process(ngx_cycle_t *cycle)
 
     ngx_rbtree_init(&ngx_noom_poll_sessions,
                     &ngx_noom_poll_sessions_sentinel,
-                    ngx_noom_rbtree_insert_u64);
+                    ngx_rbtree_insert_value);
     ngx_rbtree_init(&ngx_noom_poll_preqs, &ngx_noom_poll_preqs_sentinel,
-                    ngx_noom_rbtree_insert_u64);
+                    ngx_rbtree_insert_value);
 
     ngx_noom_poll_proxies = ngx_alloc(NGX_NOOM_POLL_PROXIES
                                       * sizeof(ngx_queue_t), cycle->log);
@@ -1339,7 +1334,7 @@ ngx_noom_poll_find(u_char *sid)
 
     pl = ngx_noom_poll_find_key(ngx_hash_key(sid, NGX_NOOM_ID_LEN));
 
-    if (pl && ngx_noom_poll_sid_equal(pl->ctx->eio_sid, sid)) {
+    if (pl && ngx_noom_id_equal(pl->ctx->eio_sid, sid)) {
         return pl;
     }
 
@@ -1797,24 +1792,6 @@ ngx_noom_poll_sid_owner(u_char *sid, ngx_uint_t *w)
 }
 
 
-/* in constant time: the sid is the session's only secret */
-
-static ngx_int_t
-ngx_noom_poll_sid_equal(u_char *a, u_char *b)
-{
-    u_char      d;
-    ngx_uint_t  i;
-
-    d = 0;
-
-    for (i = 0; i < NGX_NOOM_ID_LEN; i++) {
-        d |= a[i] ^ b[i];
-    }
-
-    return d == 0;
-}
-
-
 static u_char *
 ngx_noom_poll_scratch_get(size_t size)
 {
@@ -1883,46 +1860,3 @@ ngx_noom_poll_exit(void)
 }
 
 
-/* trees keyed by unique numbers: preq ids, sid hashes */
-
-static ngx_rbtree_node_t *
-ngx_noom_rbtree_find(ngx_rbtree_t *tree, ngx_rbtree_key_t key)
-{
-    ngx_rbtree_node_t  *node;
-
-    for (node = tree->root; node != tree->sentinel; /* void */) {
-
-        if (key == node->key) {
-            return node;
-        }
-
-        node = (key < node->key) ? node->left : node->right;
-    }
-
-    return NULL;
-}
-
-
-static void
-ngx_noom_rbtree_insert_u64(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
-    ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t  **p;
-
-    for ( ;; ) {
-
-        p = (node->key < temp->key) ? &temp->left : &temp->right;
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
-}

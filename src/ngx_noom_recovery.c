@@ -30,9 +30,6 @@
 #define NGX_NOOM_SWEEP_BATCH        64
 
 
-static ngx_noom_sess_t *ngx_noom_sess_lookup(u_char *pid);
-static void ngx_noom_sess_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_uint_t ngx_noom_recovery_end_locked(ngx_noom_sess_t *s,
     ngx_noom_gone_t *g);
 static void ngx_noom_recovery_sweep(ngx_event_t *ev);
@@ -126,7 +123,7 @@ ngx_noom_recovery_exit_process(ngx_cycle_t *cycle)
 void
 ngx_noom_recovery_init_zone(ngx_noom_shm_t *sh)
 {
-    ngx_rbtree_init(&sh->sess, &sh->sess_sentinel, ngx_noom_sess_insert);
+    ngx_rbtree_init(&sh->sess, &sh->sess_sentinel, ngx_rbtree_insert_value);
     ngx_queue_init(&sh->live);
     ngx_queue_init(&sh->away);
 }
@@ -141,7 +138,7 @@ ngx_noom_recovery_repair_locked(ngx_noom_shm_t *sh)
     ngx_queue_t      *q;
     ngx_noom_sess_t  *s;
 
-    ngx_rbtree_init(&sh->sess, &sh->sess_sentinel, ngx_noom_sess_insert);
+    ngx_rbtree_init(&sh->sess, &sh->sess_sentinel, ngx_rbtree_insert_value);
 
     n = 0;
 
@@ -167,80 +164,6 @@ ngx_noom_recovery_repair_locked(ngx_noom_shm_t *sh)
     }
 
     sh->naway = n;
-}
-
-
-static void
-ngx_noom_sess_insert(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
-    ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t  **p;
-
-    for ( ;; ) {
-        p = (node->key < temp->key) ? &temp->left : &temp->right;
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
-}
-
-
-/* by pid, compared in constant time: the pid is the session's secret */
-
-static ngx_noom_sess_t *
-ngx_noom_sess_lookup(u_char *pid)
-{
-    u_char              d;
-    ngx_uint_t          i;
-    ngx_rbtree_key_t    key;
-    ngx_noom_sess_t    *s, *found;
-    ngx_rbtree_node_t  *node, *sentinel;
-
-    key = ngx_hash_key(pid, NGX_NOOM_ID_LEN);
-
-    node = ngx_noom_shm->sess.root;
-    sentinel = ngx_noom_shm->sess.sentinel;
-
-    /* equal keys go right: find the first, then walk them all */
-
-    while (node != sentinel && node->key != key) {
-        node = (key < node->key) ? node->left : node->right;
-    }
-
-    found = NULL;
-
-    while (node != sentinel && node->key == key) {
-        s = (ngx_noom_sess_t *) node;
-
-        d = 0;
-
-        for (i = 0; i < NGX_NOOM_ID_LEN; i++) {
-            d |= s->pid[i] ^ pid[i];
-        }
-
-        if (d == 0) {
-            found = s;
-        }
-
-        /* the next equal key is in the right subtree */
-
-        node = node->right;
-
-        while (node != sentinel && node->key != key) {
-            node = (key < node->key) ? node->left : node->right;
-        }
-    }
-
-    return found;
 }
 
 
@@ -283,8 +206,21 @@ ngx_noom_recovery_connect(ngx_noom_ctx_t *ctx, json_t *auth)
 
     ngx_noom_zone_lock();
 
-    s = (json_string_length(pid) == NGX_NOOM_ID_LEN)
-        ? ngx_noom_sess_lookup((u_char *) json_string_value(pid)) : NULL;
+    s = NULL;
+
+    if (json_string_length(pid) == NGX_NOOM_ID_LEN) {
+        p = (u_char *) json_string_value(pid);
+
+        /* pids have unique hashes; the pid is compared in constant time */
+
+        s = (ngx_noom_sess_t *)
+            ngx_noom_rbtree_find(&ngx_noom_shm->sess,
+                                 ngx_hash_key(p, NGX_NOOM_ID_LEN));
+
+        if (s && !ngx_noom_id_equal(s->pid, p)) {
+            s = NULL;
+        }
+    }
 
     if (s && s->worker != NGX_NOOM_AWAY
         && ngx_noom_recovery_dead_locked(s->worker))
@@ -491,14 +427,27 @@ ngx_noom_recovery_offset(json_t *v, uint64_t *seq)
 ngx_int_t
 ngx_noom_recovery_new(ngx_noom_ctx_t *ctx)
 {
-    u_char           pid[NGX_NOOM_ID_LEN];
-    ngx_noom_sess_t  *s;
+    u_char             pid[NGX_NOOM_ID_LEN];
+    ngx_noom_sess_t   *s;
+    ngx_rbtree_key_t   key;
 
-    if (ngx_noom_random_id(pid) != NGX_OK) {
-        return NGX_OK;
+    for ( ;; ) {
+        if (ngx_noom_random_id(pid) != NGX_OK) {
+            return NGX_OK;
+        }
+
+        key = ngx_hash_key(pid, NGX_NOOM_ID_LEN);
+
+        ngx_noom_zone_lock();
+
+        if (ngx_noom_rbtree_find(&ngx_noom_shm->sess, key) == NULL) {
+            break;
+        }
+
+        /* a pid whose hash another one has is drawn again */
+
+        ngx_noom_zone_unlock();
     }
-
-    ngx_noom_zone_lock();
 
     s = ngx_slab_alloc_locked(ngx_noom_shpool,
                               offsetof(ngx_noom_sess_t, nick)
@@ -522,7 +471,7 @@ ngx_noom_recovery_new(ngx_noom_ctx_t *ctx)
     s->worker = ngx_noom_slot;
     s->serial = ctx->serial;
     s->expires = 0;
-    s->node.key = ngx_hash_key(pid, NGX_NOOM_ID_LEN);
+    s->node.key = key;
 
     ngx_rbtree_insert(&ngx_noom_shm->sess, &s->node);
     ngx_queue_insert_tail(&ngx_noom_shm->live, &s->queue);

@@ -524,3 +524,41 @@ ngx_noom_session_exit(void)
 
     ngx_noom_out_nfree = 0;
 }
+
+
+/* trees keyed by unique numbers: preq ids, sid and pid hashes */
+
+ngx_rbtree_node_t *
+ngx_noom_rbtree_find(ngx_rbtree_t *tree, ngx_rbtree_key_t key)
+{
+    ngx_rbtree_node_t  *node;
+
+    for (node = tree->root; node != tree->sentinel; /* void */) {
+
+        if (key == node->key) {
+            return node;
+        }
+
+        node = (key < node->key) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+/* in constant time: a sid or a pid is its session's only secret */
+
+ngx_uint_t
+ngx_noom_id_equal(u_char *a, u_char *b)
+{
+    u_char      d;
+    ngx_uint_t  i;
+
+    d = 0;
+
+    for (i = 0; i < NGX_NOOM_ID_LEN; i++) {
+        d |= a[i] ^ b[i];
+    }
+
+    return d == 0;
+}
