@@ -713,7 +713,8 @@ void ngx_noom_rooms_worker_exit(ngx_cycle_t *cycle);
 ngx_int_t ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
     ngx_noom_peer_t *peers, ngx_uint_t *npeers, ngx_uint_t *count,
     ngx_str_t *history);
-void ngx_noom_rooms_history_locked(uint64_t uid, ngx_noom_msg_t *m);
+void ngx_noom_rooms_history_locked(ngx_noom_room_t *room,
+    ngx_noom_msg_t *m);
 void ngx_noom_rooms_leave(ngx_noom_ctx_t *ctx, ngx_noom_snapshot_t *snap);
 void ngx_noom_rooms_nick(ngx_noom_ctx_t *ctx);
 ngx_int_t ngx_noom_rooms_find(ngx_noom_ctx_t *ctx, u_char *id,
@@ -793,8 +794,8 @@ void ngx_noom_recovery_away_locked(ngx_noom_sess_t *s);
 ngx_uint_t ngx_noom_recovery_detach_worker_locked(ngx_uint_t w);
 void ngx_noom_recovery_forget(ngx_noom_ctx_t *ctx);
 void ngx_noom_recovery_undo(ngx_noom_ctx_t *ctx);
-void ngx_noom_recovery_log_locked(uint64_t uid, u_char *from, u_char *to,
-    ngx_noom_msg_t *m);
+void ngx_noom_recovery_log_locked(ngx_noom_room_t *room, u_char *from,
+    u_char *to, ngx_noom_msg_t *m);
 void ngx_noom_recovery_drop_locked(ngx_noom_room_t *room,
     ngx_noom_logent_t *e);
 

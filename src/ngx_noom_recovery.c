@@ -789,7 +789,7 @@ ngx_noom_recovery_sweep(ngx_event_t *ev)
 
 
 /*
- * Under the lock, from the relay: a recoverable event of room uid (to a
+ * Under the lock, from the relay: a recoverable event of a room (to a
  * member, when "to" is set; sent by member "from", if not NULL) goes into
  * the room's log, older entries making
  * way for it by age, number and size.  What cannot be kept is marked as
@@ -797,19 +797,12 @@ ngx_noom_recovery_sweep(ngx_event_t *ev)
  */
 
 void
-ngx_noom_recovery_log_locked(uint64_t uid, u_char *from, u_char *to,
-    ngx_noom_msg_t *m)
+ngx_noom_recovery_log_locked(ngx_noom_room_t *room, u_char *from,
+    u_char *to, ngx_noom_msg_t *m)
 {
     size_t              share;
     ngx_queue_t        *q;
-    ngx_noom_room_t    *room;
     ngx_noom_logent_t  *e;
-
-    room = ngx_noom_rooms_by_uid_locked(uid);
-
-    if (room == NULL) {
-        return;
-    }
 
     /*
      * Each worker's clock is the time of its last event loop turn: an

@@ -40,8 +40,8 @@ static void ngx_noom_relay_hold_handler(ngx_event_t *ev);
 static void ngx_noom_relay_release(void);
 static ngx_int_t ngx_noom_ring_put_rec_locked(ngx_uint_t w, ngx_uint_t type,
     uint64_t room, uint64_t target, uint64_t seq, u_char *p, size_t len);
-static ngx_uint_t ngx_noom_relay_log_locked(uint64_t uid, u_char *from,
-    u_char *to, ngx_noom_msg_t *m);
+static ngx_uint_t ngx_noom_relay_log_locked(ngx_noom_room_t *room,
+    u_char *from, u_char *to, ngx_noom_msg_t *m);
 
 
 static ngx_rbtree_t                ngx_noom_lrooms;
@@ -684,8 +684,9 @@ ngx_int_t
 ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
     uint32_t *per_worker, ngx_noom_msg_t *m)
 {
-    ngx_int_t   rc;
-    ngx_uint_t  w, n, self, woken[64];
+    ngx_int_t         rc;
+    ngx_uint_t        w, n, self, woken[64];
+    ngx_noom_room_t  *room;
 
     rc = NGX_OK;
     n = 0;
@@ -693,13 +694,18 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
 
     ngx_noom_zone_lock();
 
-    if (m->offset) {
-        self = ngx_noom_relay_log_locked(uid,
-                   sender ? sender->nsp[NGX_NOOM_NSP_APP].id : NULL, NULL, m);
-    }
+    if (m->offset || (m->chat && ngx_noom_relay_mcf->history)) {
+        room = ngx_noom_rooms_by_uid_locked(uid);
 
-    if (m->chat && ngx_noom_relay_mcf->history) {
-        ngx_noom_rooms_history_locked(uid, m);
+        if (m->offset) {
+            self = ngx_noom_relay_log_locked(room,
+                       sender ? sender->nsp[NGX_NOOM_NSP_APP].id : NULL,
+                       NULL, m);
+        }
+
+        if (room && m->chat && ngx_noom_relay_mcf->history) {
+            ngx_noom_rooms_history_locked(room, m);
+        }
     }
 
     for (w = 0; w < ngx_noom_shm->nworkers; w++) {
@@ -764,7 +770,7 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
  */
 
 static ngx_uint_t
-ngx_noom_relay_log_locked(uint64_t uid, u_char *from, u_char *to,
+ngx_noom_relay_log_locked(ngx_noom_room_t *room, u_char *from, u_char *to,
     ngx_noom_msg_t *m)
 {
     ngx_noom_ring_t  *ring;
@@ -772,7 +778,9 @@ ngx_noom_relay_log_locked(uint64_t uid, u_char *from, u_char *to,
     m->seq = ++ngx_noom_shm->seq;
     (void) ngx_noom_sio_offset(m->offset, m->seq);
 
-    ngx_noom_recovery_log_locked(uid, from, to, m);
+    if (room) {
+        ngx_noom_recovery_log_locked(room, from, to, m);
+    }
 
     ring = &ngx_noom_shm->workers[ngx_noom_slot].ring;
 
@@ -820,7 +828,8 @@ ngx_noom_relay_unicast(ngx_uint_t w, uint64_t uid, uint64_t serial,
     if (m->offset) {
         ngx_noom_zone_lock();
 
-        self = ngx_noom_relay_log_locked(uid, NULL, to, m);
+        self = ngx_noom_relay_log_locked(ngx_noom_rooms_by_uid_locked(uid),
+                                         NULL, to, m);
 
         if (w == NGX_NOOM_AWAY) {
             /* the member is away: the log keeps it for its return */

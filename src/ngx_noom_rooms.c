@@ -641,18 +641,11 @@ ngx_noom_rooms_free_logs_locked(ngx_noom_room_t *room)
  */
 
 void
-ngx_noom_rooms_history_locked(uint64_t uid, ngx_noom_msg_t *m)
+ngx_noom_rooms_history_locked(ngx_noom_room_t *room, ngx_noom_msg_t *m)
 {
     size_t              share;
     ngx_queue_t        *q;
-    ngx_noom_room_t    *room;
     ngx_noom_logent_t  *e;
-
-    room = ngx_noom_rooms_by_uid_locked(uid);
-
-    if (room == NULL) {
-        return;
-    }
 
     if (room->nhistory >= ngx_noom_mcf->history) {
         q = ngx_queue_head(&room->history);
@@ -692,22 +685,16 @@ ngx_noom_rooms_history_locked(uint64_t uid, ngx_noom_msg_t *m)
 ngx_noom_room_t *
 ngx_noom_rooms_by_uid_locked(uint64_t uid)
 {
-    ngx_rbtree_node_t  *node, *sentinel;
+    ngx_rbtree_node_t  *node;
 
-    node = ngx_noom_shm->uids.root;
-    sentinel = ngx_noom_shm->uids.sentinel;
+    node = ngx_noom_rbtree_find(&ngx_noom_shm->uids, uid);
 
-    while (node != sentinel) {
-
-        if (uid == node->key) {
-            return (ngx_noom_room_t *) ((u_char *) node
-                                        - offsetof(ngx_noom_room_t, unode));
-        }
-
-        node = (uid < node->key) ? node->left : node->right;
+    if (node == NULL) {
+        return NULL;
     }
 
-    return NULL;
+    return (ngx_noom_room_t *) ((u_char *) node
+                                - offsetof(ngx_noom_room_t, unode));
 }
 
 
