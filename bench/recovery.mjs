@@ -74,16 +74,19 @@ if (process.env.NOOM_BENCH_COUNT === undefined) {
 
     const sum = (k) => res.reduce((a, o) => a + o[k], 0);
     const backs = res.flatMap((o) => o.backs).sort((a, b) => a - b);
-    const at = (q) => backs.length
-        ? backs[Math.min(backs.length - 1, Math.floor(backs.length * q))]
-          / 1000
+    const closes = res.flatMap((o) => o.closes).sort((a, b) => a - b);
+    const pick = (a, q) => a.length
+        ? a[Math.min(a.length - 1, Math.floor(a.length * q))] / 1000
         : null;
+    const at = (q) => pick(backs, q);
     console.log(JSON.stringify({
         sockets: N, rooms: N / R, room_size: R, processes: kids.length,
         closed_by_reload: sum("closed"), back: sum("back"),
         recovered: sum("recovered"), fresh: sum("fresh"),
         seconds_until_all_back: at(1), seconds_until_half_back: at(0.5),
         seconds_until_99pct_back: at(0.99),
+        seconds_until_half_closed: pick(closes, 0.5),
+        seconds_until_all_closed: pick(closes, 1),
         messages_checked: sum("checked"), lost: sum("lost"),
         duplicated: sum("dup"), out_of_order: sum("disorder"),
         same_ids: sum("same_ids"), fresh_senders: sum("fresh_senders"),
@@ -99,6 +102,7 @@ const sent = new Map();      // room -> acked numbers
 let closed = 0, back = 0, recovered = 0, fresh = 0;
 let reloadAt = 0, lastBack = 0;
 const backs = [];
+const closes = [];                       // when each lost its transport
 
 function connect(i) {
     return new Promise((resolve, reject) => {
@@ -112,7 +116,12 @@ function connect(i) {
             const k = +line.slice(line.lastIndexOf(" ") + 1);
             s.got.push(k);
         });
-        s.on("disconnect", () => { if (reloadAt) closed++; });
+        s.on("disconnect", () => {
+            if (reloadAt) {
+                closed++;
+                closes.push(Date.now() - reloadAt);
+            }
+        });
         s.on("connect", () => {
             if (!reloadAt || s.first === undefined) {
                 s.first = s.id;
@@ -197,7 +206,7 @@ for (const s of socks) {
 }
 
 const out = {
-    closed, back, recovered, fresh, backs, checked, lost, dup, disorder,
+    closed, back, recovered, fresh, backs, closes, checked, lost, dup, disorder,
     same_ids: socks.filter((s) => s.id === s.first).length,
     fresh_senders: socks.filter((s) => s.sender && s.id !== s.first).length,
     rss_mb: Math.round(mem0 / 1048576),
