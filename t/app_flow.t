@@ -62,11 +62,8 @@ cmp_ok(scalar keys %upgraded, '>=', 3, 'the default client upgraded its '
 # packet is sent leaves its session to the ping timeout, as engine.io does)
 
 my $st;
-for (1 .. 400) {
-    $st = $t->status_json;
-    last if $st->{members} == 0;
-    select(undef, undef, undef, 0.025);
-}
+$t->wait_until(sub { ($st = $t->status_json)->{members} == 0 },
+    'the status counts no member');
 is($st->{members}, 0, 'no room member is left');
 
 $t->done;

@@ -124,6 +124,34 @@ sub have_node_modules {
     return !grep { !-d "$TOP/node_modules/$_" } @mods;
 }
 
+# The one way a test polls: calls $cond until it returns true, for at most
+# $timeout seconds (10 by default), and returns its value.  A $cond that
+# dies counts as false (a status page read during a reload).  At the
+# deadline it says what it waited for (a diag naming $what, and the last
+# error) and returns 0, for the ok() or is() around or after it to fail.
+# Use it only where nothing can be awaited (a status page, a process list,
+# a log file, Redis's keys); a frame, an event or a port is awaited on its
+# socket.  Called as a function or as a method of a Noom::Test.
+sub wait_until {
+    shift if ref $_[0] && ref $_[0] ne 'CODE';
+    my ($cond, $what, $timeout) = @_;
+    $timeout //= 10;
+    my $end = time + $timeout;
+    my ($pause, $err) = (0.001);
+    for (;;) {
+        my $v = eval { $cond->() };
+        $err = $@;
+        return $v if $v;
+        last if time >= $end;
+        sleep $pause;
+        $pause *= 2 if $pause < 0.02;
+    }
+    chomp $err if $err;
+    diag("gave up after $timeout s waiting until $what"
+        . ($err ? " (last error: $err)" : ''));
+    return 0;
+}
+
 sub port { $_[0]{port} }
 
 sub extra_port {
@@ -240,29 +268,26 @@ sub run {
     };
 
     # the workers are up once they all have registered with the zone
-    unless ($self->{single}) {
-        my $t0 = time;
-        while (time - $t0 < 10) {
-            my @w = $self->worker_pids;
-            last if @w >= $self->{workers};
-            sleep 0.02;
-        }
-    }
+    $self->{single} || wait_until(
+        sub { $self->worker_pids >= $self->{workers} },
+        "nginx has its $self->{workers} workers", 30)
+        or die "nginx did not start its workers";
 
     return $self;
 }
 
+# nginx listens on the port (0: it did not, or it exited)
 sub wait_port {
     my ($self, $port) = @_;
-    my $t0 = time;
-    while (time - $t0 < 10) {
+    my $exited = 0;
+    my $up = wait_until(sub {
         my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
             PeerPort => $port, Proto => 'tcp');
-        if ($s) { close $s; return 1; }
-        return 0 if waitpid($self->{pid}, WNOHANG) > 0;
-        sleep 0.02;
-    }
-    return 0;
+        if ($s) { close $s; return 'up'; }
+        $exited = waitpid($self->{pid}, WNOHANG) > 0;
+        return $exited && 'exited';
+    }, "nginx listens on port $port", 30);
+    return $up eq 'up' ? 1 : 0;
 }
 
 sub master_pid { $_[0]{pid} }
@@ -342,26 +367,21 @@ sub reload {
     my ($self) = @_;
     my %old = map { $_ => 1 } $self->worker_pids;
     kill 'HUP', $self->{pid};
-    my $t0 = time;
-    while (time - $t0 < 10) {
-        my @new = grep { !$old{$_} } $self->worker_pids;
-        return $self if @new >= $self->{workers};
-        sleep 0.02;
-    }
-    die "reload: new workers did not start";
+    wait_until(sub {
+        (grep { !$old{$_} } $self->worker_pids) >= $self->{workers}
+    }, "the reload's $self->{workers} new workers run", 30)
+        or die "reload: new workers did not start";
+    return $self;
 }
 
 sub stop {
     my ($self) = @_;
     return unless $self->{pid};
     kill 'QUIT', $self->{pid};
-    my $t0 = time;
-    while (time - $t0 < 15) {
-        if (waitpid($self->{pid}, WNOHANG) > 0) {
-            delete $self->{pid};
-            return $self->kill_group == 0;
-        }
-        sleep 0.02;
+    if (wait_until(sub { waitpid($self->{pid}, WNOHANG) > 0 },
+            'nginx exits after QUIT', 15)) {
+        delete $self->{pid};
+        return $self->kill_group == 0;
     }
     $self->kill_group;
     waitpid($self->{pid}, 0);
@@ -375,17 +395,17 @@ sub kill_group {
     my ($self) = @_;
     my $g = $self->{pgid} or return 0;
     my $n = 0;
-    for (1 .. 250) {
+    wait_until(sub {
         my @left = group_pids($g);
-        last unless @left;
+        return 1 unless @left;
         unless ($n) {
             $n = @left;
             $self->{left} = join ', ', map { describe_pid($_) } @left;
         }
         kill 'KILL', -$g;
         waitpid($self->{pid}, WNOHANG) if $self->{pid};
-        sleep 0.02;
-    }
+        return 0;
+    }, "nginx's process group $g is gone", 5);
     delete $groups{$g} unless group_pids($g);
     return $n;
 }
@@ -452,14 +472,11 @@ sub new_log {
     return substr($log, $from);
 }
 
+# the error log has a line that matches (1), or not within the time (0)
 sub wait_log {
     my ($self, $re, $timeout) = @_;
-    my $t0 = time;
-    while (time - $t0 < ($timeout // 5)) {
-        return 1 if $self->error_log =~ $re;
-        sleep 0.02;
-    }
-    return 0;
+    return wait_until(sub { $self->error_log =~ $re },
+        "the error log matches $re", $timeout // 5) ? 1 : 0;
 }
 
 # the end of every test file: stop nginx, then no alerts, no sanitizer
@@ -832,6 +849,24 @@ sub wait_close {
 
 sub close_reason { $_[0]{close_reason} }
 
+# until nginx has read every byte sent so far: the receive queue of its end
+# of the connection (/proc/net/tcp) is empty.  For sending a frame a byte
+# per read without a pause between the writes.
+sub wait_read {
+    my ($self) = @_;
+    my $line = sprintf '^\s*\d+: [0-9A-F]{8}:%04X [0-9A-F]{8}:%04X '
+        . '[0-9A-F]{2} [0-9A-F]{8}:([0-9A-F]{8}) ',
+        $self->{s}->peerport, $self->{s}->sockport;
+    my $re = qr/$line/;
+    return Noom::Test::wait_until(sub {
+        open my $fh, '<', '/proc/net/tcp' or die "/proc/net/tcp: $!";
+        while (my $l = <$fh>) {
+            return hex($1) == 0 if $l =~ $re;
+        }
+        return 1;   # the connection is gone: nothing left to read
+    }, 'nginx read what the client sent');
+}
+
 # true when the server closed the TCP connection within the time
 sub wait_eof {
     my ($self, $timeout) = @_;
@@ -1074,7 +1109,6 @@ use warnings;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use POSIX qw(:sys_wait_h);
-use Time::HiRes qw(sleep time);
 
 our $SERVER = '/usr/bin/redis-server';
 our $CLI = '/usr/bin/redis-cli';
@@ -1116,13 +1150,12 @@ sub start {
     }
     $self->{pid} = $pid;
     $alive{$pid} = 1;
-    my $t0 = time;
-    while (time - $t0 < 10) {
-        return $self if ($self->cli('PING') // '') eq 'PONG';
-        die "redis-server exited" if waitpid($pid, WNOHANG) > 0;
-        sleep 0.02;
-    }
-    die "redis-server did not start";
+    my $up = Noom::Test::wait_until(sub {
+        return 'up' if ($self->cli('PING') // '') eq 'PONG';
+        return waitpid($pid, WNOHANG) > 0 && 'exited';
+    }, "redis-server answers PING on port $self->{port}", 30);
+    return $self if $up eq 'up';
+    die $up ? "redis-server exited" : "redis-server did not start";
 }
 
 sub stop {
@@ -1188,13 +1221,10 @@ EOF
 sub wait_linked {
     my ($self, $t, $want, $timeout) = @_;
     $want //= $t->{workers};
-    my $t0 = time;
-    while (time - $t0 < ($timeout // 15)) {
-        my $s = eval { $t->status_json };
-        return 1 if $s && $s->{redis}{linked_workers} == $want;
-        sleep 0.05;
-    }
-    return 0;
+    return $t->wait_until(
+        sub { $t->status_json->{redis}{linked_workers} == $want },
+        "$want workers of the node on port ${\ $t->port} are linked to Redis",
+        $timeout // 15) ? 1 : 0;
 }
 
 sub DESTROY { $_[0]->stop }
