@@ -13,9 +13,8 @@ use Noom::Test;
 
 my $top = $Noom::Test::TOP;
 
-plan skip_all => 'no /usr/bin/chromium' unless -x '/usr/bin/chromium';
-plan skip_all => 'no playwright-core (make deps)'
-    unless -d "$top/node_modules/playwright-core";
+# the page is t/js/phase_one's, not html/
+Noom::Test::need_browser(html => 0);
 
 my $t = Noom::Test->new(workers => 4);
 

@@ -10,10 +10,8 @@ use lib 't/lib';
 use Test::More;
 use Noom::Test;
 
-plan skip_all => 'needs coturn and chromium'
-    unless -x '/usr/bin/turnserver' && -x '/usr/bin/chromium';
-
-system("$Noom::Test::TOP/html/build") == 0 or BAIL_OUT('html/build failed');
+plan skip_all => 'needs coturn' unless -x '/usr/bin/turnserver';
+Noom::Test::need_browser();
 
 my $t = Noom::Test->new(workers => 2);
 my $turn = Noom::Test::free_port();
@@ -26,12 +24,11 @@ $t->write_conf(<<"EOF")->run;
 events { worker_connections 1024; }
 http {
     %%TEST_GLOBALS_HTTP%%
-    types { text/html html; text/javascript js; text/css css; }
     noom_ice_server turn:127.0.0.1:$turn?transport=udp;
     noom_turn_secret $secret;
     server {
         listen 127.0.0.1:%%PORT%%;
-        root %%TOP%%/html;
+        %%WEB_CLIENT%%
         location /ws { noom_rooms; }
     }
 }

@@ -118,6 +118,44 @@ sub need_node_modules {
     }
 }
 
+# A test that drives Chromium through playwright-core (t/js/lib.mjs) skips
+# when Chromium, node or an npm package it needs is missing; then html/build
+# puts socket.io-client where the web client imports it (html => 0: the
+# test does not serve html/).
+sub need_browser {
+    my (%o) = @_;
+    plan skip_all => 'no /usr/bin/chromium' unless -x '/usr/bin/chromium';
+    need_node_modules('playwright-core', @{ $o{modules} // [] });
+    return if exists $o{html} && !$o{html};
+    system("$TOP/html/build") == 0 or BAIL_OUT('html/build failed');
+}
+
+# The lines a node script prints, read from $fh until it ends: "ok - name"
+# and "not ok - name" (numbered or not) become tests here, named
+# "$o{label}: name" with a label; "# text" and other lines are notes, or
+# diagnostics once a test failed; a plan line is dropped.  $o{line}, if
+# given, sees each line first and takes it by returning true (a request of
+# the script's).  Returns the number of tests.
+sub relay_tap {
+    my ($fh, %o) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $pre = defined $o{label} ? "$o{label}: " : '';
+    my ($n, $failed) = (0, 0);
+    while (my $l = <$fh>) {
+        chomp $l;
+        next if $o{line} && $o{line}->($l);
+        if ($l =~ /^(not )?ok\b(?: \d+)?(?: - )?(.*)$/) {
+            ok(!$1, $pre . $2);
+            $failed ||= $1;
+            $n++;
+        } elsif ($l !~ /^1\.\.\d+$/) {
+            my $text = $pre . ($l =~ /^# ?(.*)$/ ? $1 : $l);
+            $failed ? diag($text) : note($text);
+        }
+    }
+    return $n;
+}
+
 sub have_node_modules {
     my (@mods) = @_;
     return 0 unless `node --version 2>/dev/null`;
@@ -164,6 +202,19 @@ sub url { "http://127.0.0.1:$_[0]{port}" }
 # %%TEST_GLOBALS%%: load_module, pid, error_log, worker_processes
 # %%TEST_GLOBALS_HTTP%%: temp paths and the access log
 # %%PORT%%: the listening port, %%PORT_n%%: more free ports
+# %%TLS%%: a server's certificate and key (tls_cert() makes them)
+# %%WEB_CLIENT%%: a server's root, the web client (html/), and its types
+
+our $WEB_CLIENT = <<'EOF';
+types {
+            text/html html;
+            text/css css;
+            text/javascript js;
+            application/json map;
+        }
+        root %%TOP%%/html;
+EOF
+chomp $WEB_CLIENT;
 
 sub write_conf {
     my ($self, $conf) = @_;
@@ -194,6 +245,8 @@ EOF
     $conf =~ s/%%TEST_GLOBALS_HTTP%%/$http/g;
     $conf =~ s/%%PORT%%/$self->{port}/g;
     $conf =~ s/%%PORT_(\d+)%%/$self->extra_port($1)/ge;
+    $conf =~ s/%%TLS%%/$self->tls_conf/ge;
+    $conf =~ s/%%WEB_CLIENT%%/$WEB_CLIENT/g;
     $conf =~ s/%%DIR%%/$d/g;
     $conf =~ s/%%TOP%%/$TOP/g;
 
@@ -202,6 +255,25 @@ EOF
     close $fh;
 
     return $self;
+}
+
+# a self-signed certificate for localhost (P-256) and its key, made once:
+# their paths, in the test's directory
+sub tls_cert {
+    my ($self) = @_;
+    my ($cert, $key) = ("$self->{dir}/cert.pem", "$self->{dir}/key.pem");
+    return ($cert, $key) if -s $cert && -s $key;
+    system('openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1'
+        . " -nodes -subj /CN=localhost -keyout $key -out $cert -days 2"
+        . ' 2>/dev/null') == 0
+        or BAIL_OUT('openssl could not make a certificate');
+    return ($cert, $key);
+}
+
+sub tls_conf {
+    my ($self) = @_;
+    my ($cert, $key) = $self->tls_cert;
+    return "ssl_certificate $cert;\n        ssl_certificate_key $key;";
 }
 
 sub write_file {
@@ -627,12 +699,15 @@ use warnings;
 use IO::Select;
 use IO::Socket::INET;
 use Protocol::WebSocket::Frame;
+use Socket qw(IPPROTO_TCP SOL_SOCKET SO_RCVBUF TCP_NODELAY);
 use Time::HiRes qw(time);
 
 my %OP = (cont => 0, text => 1, binary => 2, close => 8, ping => 9,
     pong => 10);
 my %NAME = reverse %OP;
 
+# tls => 1: over TLS (a server with %%TLS%%, its certificate not checked);
+# rcvbuf => bytes: the socket's receive buffer; nodelay => 1: TCP_NODELAY
 sub connect {
     my ($class, $t, %o) = @_;
 
@@ -642,6 +717,14 @@ sub connect {
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
         PeerPort => $o{port} // $t->port, Proto => 'tcp',
         ($o{local} ? (LocalAddr => $o{local}) : ())) or die "connect: $!";
+    setsockopt($s, SOL_SOCKET, SO_RCVBUF, $o{rcvbuf}) if $o{rcvbuf};
+    setsockopt($s, IPPROTO_TCP, TCP_NODELAY, 1) if $o{nodelay};
+    if ($o{tls}) {
+        require IO::Socket::SSL;
+        IO::Socket::SSL->start_SSL($s, SSL_verify_mode => 0,
+            SSL_hostname => 'localhost')
+            or die "TLS: $IO::Socket::SSL::SSL_ERROR";
+    }
     $s->autoflush(1);
     binmode $s;
 
@@ -655,9 +738,9 @@ sub connect {
         (map { "$_\r\n" } @{ $o{headers} // [] }),
         "\r\n");
 
-    syswrite($s, $req . ($o{preload} // ''));
-
-    my $self = bless { s => $s, buf => '', t => $t }, $class;
+    my $self = bless { s => $s, buf => '', t => $t, tls => $o{tls} },
+        $class;
+    $self->raw($req . ($o{preload} // ''));
 
     # the response head
     my $t0 = time;
@@ -697,9 +780,17 @@ sub _fill {
     my ($self, $timeout) = @_;
     return 0 if $self->{eof};
     $timeout = 0 if $timeout < 0;
-    my $sel = IO::Select->new($self->{s});
-    return 0 unless $sel->can_read($timeout);
-    my $n = sysread($self->{s}, my $buf, 262144);
+    my $s = $self->{s};
+    # over TLS, data may wait inside the TLS layer where select() does not
+    # see it
+    unless ($self->{tls} && $s->pending) {
+        return 0 unless IO::Select->new($s)->can_read($timeout);
+    }
+    my $n = sysread($s, my $buf, 262144);
+    if (!defined $n && $self->{tls}
+        && $IO::Socket::SSL::SSL_ERROR == IO::Socket::SSL::SSL_WANT_READ()) {
+        return 1;   # a TLS record not whole yet
+    }
     if (!$n) {
         $self->{eof} = 1;
         return 0;
@@ -711,7 +802,16 @@ sub _fill {
 sub raw {
     my ($self, $bytes) = @_;
     local $SIG{PIPE} = 'IGNORE';
-    return syswrite($self->{s}, $bytes);
+    return syswrite($self->{s}, $bytes) unless $self->{tls};
+    # a TLS write takes a record at most: every byte, or false once the
+    # server is gone
+    my $off = 0;
+    while ($off < length $bytes) {
+        my $n = syswrite($self->{s}, $bytes, length($bytes) - $off, $off);
+        return 0 unless $n;
+        $off += $n;
+    }
+    return 1;
 }
 
 # a frame, by default masked and final; opcode by name or number; len
