@@ -35,11 +35,9 @@ http {
 EOC
 
 for my $mode (qw(websocket polling default)) {
-    my $out = `node $Noom::Test::TOP/t/js/app_flow.mjs ${\ $t->port} $mode /socket.io 2>&1`;
-    my $rc = $?;
-    my @lines = split /\n/, $out;
-    diag($_) for grep { !/^ok / } @lines;
-    is($rc, 0, "socket.io-client ($mode) runs the original app's flow");
+    my @lines = Noom::Test::node_script(
+        "socket.io-client ($mode) runs the original app's flow",
+        'app_flow.mjs', $t->port, $mode, '/socket.io');
     ok(scalar(grep { /^ok / } @lines) >= 13, "with all its checks ($mode)");
 }
 

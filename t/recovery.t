@@ -39,12 +39,7 @@ EOC
 
 sub node {
     my ($name, @args) = @_;
-    my $out = `node $Noom::Test::TOP/t/js/recovery.mjs ${\ $t->port} @args 2>&1`;
-    my $rc = $?;
-    my @lines = split /\n/, $out;
-    diag($_) for grep { !/^ok / } @lines;
-    is($rc, 0, $name);
-    return @lines;
+    return Noom::Test::node_script($name, 'recovery.mjs', $t->port, @args);
 }
 
 # with a signal from the test: the script says when, the test says go

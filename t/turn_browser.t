@@ -34,10 +34,8 @@ http {
 }
 EOF
 
-my $out = `node $Noom::Test::TOP/t/js/turn_browser.mjs ${\ $t->port} 2>&1`;
-my $rc = $?;
-diag($_) for grep { !/^ok / } split /\n/, $out;
-is($rc, 0, 'two browsers talk through the TURN relay');
+Noom::Test::node_script('two browsers talk through the TURN relay',
+    'turn_browser.mjs', $t->port);
 $t->stop_coturn;
 like($t->read_file('logs/turn.log'), qr/ALLOCATE processed, success/,
     'coturn made the allocations');

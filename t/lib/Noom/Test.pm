@@ -156,6 +156,27 @@ sub relay_tap {
     return $n;
 }
 
+# Runs node t/js/$script @args to its end, as one test named $name: it
+# exits 0; what it printed (stderr too) but its "ok" lines and its plan is
+# a diagnostic.
+# Returns its lines.
+sub node_script {
+    my ($name, $script, @args) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $pid = open(my $fh, '-|') // die "fork: $!";
+    if (!$pid) {
+        open STDERR, '>&', \*STDOUT;
+        exec 'node', "$TOP/t/js/$script", @args or exit 127;
+    }
+    my @lines = <$fh>;
+    close $fh;
+    my $rc = $?;
+    chomp @lines;
+    diag($_) for grep { !/^ok / && !/^1\.\.\d+$/ } @lines;
+    is($rc, 0, $name);
+    return @lines;
+}
+
 sub have_node_modules {
     my (@mods) = @_;
     return 0 unless `node --version 2>/dev/null`;
@@ -403,16 +424,14 @@ sub wait_udp_turn {
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
         Proto => 'udp') or return 0;
     my $req = pack('nnN', 0x0001, 0, 0x2112A442) . pack('N3', 1, 2, 3);
-    my $t0 = time;
-    while (time - $t0 < 10) {
+    # UDP: the request again until an answer comes
+    return wait_until(sub {
         $s->send($req);
-        my $sel = IO::Select->new($s);
-        if ($sel->can_read(0.1)) {
-            $s->recv(my $buf, 1500);
-            return 1 if length $buf >= 20 && unpack('n', $buf) == 0x0101;
-        }
-    }
-    return 0;
+        IO::Select->new($s)->can_read(0.1) or return 0;
+        $s->recv(my $buf, 1500);
+        return length $buf >= 20 && unpack('n', $buf) == 0x0101;
+    }, "coturn answers a STUN binding request on UDP port $port", 10)
+        ? 1 : 0;
 }
 
 sub worker_pids {
