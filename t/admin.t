@@ -17,7 +17,7 @@ use lib 't/lib';
 use Test::More;
 use IO::Select;
 use IPC::Open2;
-use Time::HiRes qw(time sleep);
+use Time::HiRes qw(time);
 use Noom::Test;
 
 Noom::Test::need_node_modules('socket.io-client');
@@ -374,11 +374,8 @@ my $after = $t->status_json;
 isnt($after->{workers}[$vw]{pid}, $pid, 'after the worker was replaced');
 
 # the replacement purges its predecessor's members once it runs
-for (1 .. 500) {
-    last if $after->{rooms} == 0;
-    select undef, undef, undef, 0.02;
-    $after = $t->status_json;
-}
+$t->wait_until(sub { ($after = $t->status_json)->{rooms} == 0 },
+    'the status counts no room');
 is($after->{rooms}, 0, 'its room went with it');
 
 # read while the admin is still logged in: its close may be seen first

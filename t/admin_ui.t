@@ -13,7 +13,8 @@ use lib 't/lib';
 use Test::More;
 use Noom::Test;
 
-plan skip_all => 'chromium is not installed' unless -x '/usr/bin/chromium';
+Noom::Test::need_browser(html => 0,
+    modules => ['socket.io-client', '@socket.io/admin-ui']);
 plan skip_all => 'npm install has not brought @socket.io/admin-ui'
     unless -f "$Noom::Test::TOP/node_modules/\@socket.io/admin-ui/ui/dist/index.html";
 
@@ -57,18 +58,7 @@ push @args, $ENV{TEST_NOOM_ADMIN_SCREENSHOT}
 my $pid = open(my $fh, '-|', 'node', "$Noom::Test::TOP/t/js/admin_ui.mjs",
     @args);
 ok($pid, 'node runs t/js/admin_ui.mjs');
-my $n = 0;
-while (my $l = <$fh>) {
-    chomp $l;
-    if ($l =~ /^(not )?ok \d+ - (.*)$/) {
-        ok(!$1, "admin UI: $2");
-        $n++;
-    } elsif ($l =~ /^#\s?(.*)/) {
-        diag "admin UI: $1";
-    } elsif ($l !~ /^1\.\.\d+$/) {
-        diag "admin UI: $l";
-    }
-}
+my $n = Noom::Test::relay_tap($fh, label => 'admin UI');
 close $fh;
 is($? >> 8, 0, 'the script exits with 0');
 ok($n >= 14, 'the script ran its checks') or diag "only $n";

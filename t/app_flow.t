@@ -35,11 +35,9 @@ http {
 EOC
 
 for my $mode (qw(websocket polling default)) {
-    my $out = `node $Noom::Test::TOP/t/js/app_flow.mjs ${\ $t->port} $mode /socket.io 2>&1`;
-    my $rc = $?;
-    my @lines = split /\n/, $out;
-    diag($_) for grep { !/^ok / } @lines;
-    is($rc, 0, "socket.io-client ($mode) runs the original app's flow");
+    my @lines = Noom::Test::node_script(
+        "socket.io-client ($mode) runs the original app's flow",
+        'app_flow.mjs', $t->port, $mode, '/socket.io');
     ok(scalar(grep { /^ok / } @lines) >= 13, "with all its checks ($mode)");
 }
 
@@ -62,11 +60,8 @@ cmp_ok(scalar keys %upgraded, '>=', 3, 'the default client upgraded its '
 # packet is sent leaves its session to the ping timeout, as engine.io does)
 
 my $st;
-for (1 .. 400) {
-    $st = $t->status_json;
-    last if $st->{members} == 0;
-    select(undef, undef, undef, 0.025);
-}
+$t->wait_until(sub { ($st = $t->status_json)->{members} == 0 },
+    'the status counts no member');
 is($st->{members}, 0, 'no room member is left');
 
 $t->done;

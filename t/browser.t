@@ -17,12 +17,7 @@ use Noom::Test;
 
 my $top = $Noom::Test::TOP;
 
-plan skip_all => 'no /usr/bin/chromium' unless -x '/usr/bin/chromium';
-plan skip_all => 'no node' unless `node --version 2>/dev/null`;
-plan skip_all => 'no playwright-core (make deps)'
-    unless -d "$top/node_modules/playwright-core";
-
-system("$top/html/build") == 0 or BAIL_OUT('html/build failed');
+Noom::Test::need_browser();
 
 my $t = Noom::Test->new(workers => 4);
 
@@ -37,15 +32,9 @@ http {
     noom_ice_server stun:127.0.0.1:%%PORT_1%%;
     noom_ice_server turn:127.0.0.1:%%PORT_1%%?transport=udp;
     noom_turn_secret browser-test-secret;
-    types {
-        text/html html;
-        text/css css;
-        text/javascript js;
-        application/json map;
-    }
     server {
         listen 127.0.0.1:%%PORT%%;
-        root %%TOP%%/html;
+        %%WEB_CLIENT%%
         location /ws { noom_rooms; }
         location /status { noom_status; }
     }
@@ -58,18 +47,7 @@ my $pid = open(my $out, '-|', 'node', "$top/t/js/browser.mjs", $t->port,
 
 # the script's comments are notes (prove -v shows them), after a failure
 # they are diagnostics
-my $failed = 0;
-while (my $line = <$out>) {
-    chomp $line;
-    if ($line =~ /^(not )?ok\b(?: - )?(.*)$/) {
-        ok(!$1, $2);
-        $failed ||= $1;
-    } elsif ($line =~ /^# ?(.*)$/) {
-        $failed ? diag($1) : note($1);
-    } else {
-        note($line);
-    }
-}
+Noom::Test::relay_tap($out);
 close $out;
 my $rc = $? >> 8;
 

@@ -60,12 +60,10 @@ is($joined, 1000, '1,000 clients joined rooms of ten');
 is($heard, 100, 'and heard the messages of their rooms');
 
 my $st;
-for (1 .. 250) {
+$t->wait_until(sub {
     $st = $t->status_json;
-    last if $st->{members} == 0
-        && !grep { $_->{connections} } @{ $st->{workers} };
-    select undef, undef, undef, 0.02;
-}
+    $st->{members} == 0 && !grep { $_->{connections} } @{ $st->{workers} }
+}, 'the status counts no member and no connection');
 
 is($st->{rooms}, 0, 'no room is left');
 is($st->{members}, 0, 'no member is left');

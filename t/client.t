@@ -17,12 +17,7 @@ use Noom::Test;
 
 my $top = $Noom::Test::TOP;
 
-plan skip_all => 'no /usr/bin/chromium' unless -x '/usr/bin/chromium';
-plan skip_all => 'no node' unless `node --version 2>/dev/null`;
-plan skip_all => 'no playwright-core (make deps)'
-    unless -d "$top/node_modules/playwright-core";
-
-system("$top/html/build") == 0 or BAIL_OUT('html/build failed');
+Noom::Test::need_browser();
 
 my $t = Noom::Test->new(workers => 2);
 
@@ -35,15 +30,9 @@ http {
     # not the defaults: the page must learn them from the server
     noom_max_nickname_length 20;
     noom_max_message_length 2000;
-    types {
-        text/html html;
-        text/css css;
-        text/javascript js;
-        application/json map;
-    }
     server {
         listen 127.0.0.1:%%PORT%%;
-        root %%TOP%%/html;
+        %%WEB_CLIENT%%
         location /ws { noom_rooms; }
     }
 }
@@ -53,18 +42,7 @@ my $t0 = time;
 open(my $out, '-|', 'node', "$top/t/js/client.mjs", $t->port)
     or die "node: $!";
 
-my $failed = 0;
-while (my $line = <$out>) {
-    chomp $line;
-    if ($line =~ /^(not )?ok\b(?: - )?(.*)$/) {
-        ok(!$1, $2);
-        $failed ||= $1;
-    } elsif ($line =~ /^# ?(.*)$/) {
-        $failed ? diag($1) : note($1);
-    } else {
-        note($line);
-    }
-}
+Noom::Test::relay_tap($out);
 close $out;
 
 is($? >> 8, 0, 'the client script exits 0');

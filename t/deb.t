@@ -22,7 +22,7 @@ use Digest::MD5 qw(md5_hex);
 use File::Find qw(find);
 use IO::Select;
 use IO::Socket::INET;
-use Time::HiRes qw(sleep time);
+use Time::HiRes qw(time);
 use Noom::Test;
 
 my $TOP = $Noom::Test::TOP;
@@ -237,12 +237,13 @@ my %old = map { $_ => 1 } workers();
 $out = `$NGINX -g 'daemon on; master_process on;' -c $conf -s reload 2>&1`;
 is($?, 0, 'nginx -s reload, as the service reloads') or diag $out;
 my @new;
-wait_for(sub { @new = grep { !$old{$_} } workers() });
+Noom::Test::wait_until(sub { @new = grep { !$old{$_} } workers() },
+    'the reload\'s new workers run');
 like(maps($new[0]), qr{\Q$so\E \(deleted\)},
     'after a reload, the new workers still run the replaced module');
 restart_nginx('nginx restarts after the upgrade');
 my @w;
-wait_for(sub { @w = workers() });
+Noom::Test::wait_until(sub { @w = workers() }, 'nginx has workers');
 my $maps = maps($w[0]);
 ok($maps =~ /^\Q$so\E$/m && $maps !~ /^\Q$so\E \(deleted\)/m,
     'after a restart, they run the new one');
@@ -305,16 +306,17 @@ sub start_nginx {
     is($?, 0, "$name: nginx -t") or diag $out;
     $out = `$NGINX -g '$g' -c $conf 2>&1`;
     my $rc = $?;
-    ok($rc == 0 && wait_for(sub { -s "$dir/nginx.pid" && port_open() }),
-        $name) or diag $out . slurp("$dir/error.log");
+    ok($rc == 0 && Noom::Test::wait_until(
+        sub { -s "$dir/nginx.pid" && port_open() },
+        'nginx wrote its pid and listens'), $name) or diag $out . slurp("$dir/error.log");
 }
 
 # as ExecStop does: QUIT, then wait for the master to be gone
 sub stop_nginx {
     my $pid = slurp("$dir/nginx.pid") =~ s/\s+//gr or return;
     kill 'QUIT', $pid;
-    wait_for(sub { !-e "$dir/nginx.pid" && !alive($pid) }, 15)
-        or kill 'KILL', $pid;
+    Noom::Test::wait_until(sub { !-e "$dir/nginx.pid" && !alive($pid) },
+        'nginx exits after QUIT', 15) or kill 'KILL', $pid;
 }
 
 sub restart_nginx {
@@ -451,16 +453,6 @@ sub alive {
     my ($pid) = @_;
     open my $fh, '<', "/proc/$pid/stat" or return 0;
     return (<$fh> // '') !~ /^\d+ \(.*\) Z/;
-}
-
-sub wait_for {
-    my ($cond, $timeout) = @_;
-    my $t0 = time;
-    while (time - $t0 < ($timeout // 10)) {
-        return 1 if $cond->();
-        sleep 0.05;
-    }
-    return 0;
 }
 
 sub slurp {

@@ -161,8 +161,14 @@ is($st, 400, 'and the session is gone');
 $sid = handshake('/calm/');
 $get = $t->send_req('GET', "$C&sid=$sid");
 wait_parked();
+my $from = length $t->error_log;
 close $get;
-$t->wait_log(qr/the client closed its polling request/, 5);
+# the worker that took the GET sees it go (nginx's line), or tells the
+# session's owner, which says so
+ok($t->wait_until(sub {
+    substr($t->error_log, $from) =~ /client prematurely closed connection, (?#
+        ).*"GET [^"]*sid=\Q$sid\E |the client closed its polling request/
+}, "the error log says the GET of $sid went"), 'the GET\'s close is seen');
 ($st) = $t->req('GET', "$C&sid=$sid");
 is($st, 400, 'a cancelled GET ends the session');
 
@@ -347,11 +353,8 @@ for (1 .. 50) {
     $t->req('GET', '/brief/?EIO=4&transport=polling');
 }
 my $left;
-for (1 .. 400) {
-    $left = $t->status_json->{polling};
-    last if $left <= $held;
-    select(undef, undef, undef, 0.05);
-}
+$t->wait_until(sub { ($left = $t->status_json->{polling}) <= $held },
+    "the status counts $held polling sessions at most", 20);
 cmp_ok($left, '<=', $held, 'sessions that never CONNECT end at the '
     . 'connect timeout');
 
@@ -366,10 +369,8 @@ $t->done;
 # until the session's GET waits at its owner, which may be another
 # worker than the one that took it: the owner counts it in the zone
 sub wait_parked {
-    for (1 .. 500) {
-        return 1 if $t->status_json->{polling_waiting};
-    }
-    return 0;
+    return $t->wait_until(sub { $t->status_json->{polling_waiting} },
+        'the status counts a waiting GET');
 }
 
 sub next_frame {

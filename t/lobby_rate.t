@@ -36,10 +36,9 @@ my @c = map { Noom::WS->connect($t, path => '/') } 1 .. 10;
 is(scalar(grep { $_->status == 101 } @c), 10, 'ten lobby sockets');
 
 # every socket counted in the lobby before the flood
-for (1 .. 500) {
-    my $js = $t->status_json;
-    last if sum(map { $_->{lobby} } @{ $js->{workers} }) == 10;
-}
+ok($t->wait_until(sub {
+    sum(map { $_->{lobby} } @{ $t->status_json->{workers} }) == 10
+}, 'the status counts 10 lobby sockets'), 'the ten are in the lobby');
 
 my ($flood, $watch, $other) = @c[0, 1, 2];
 $flood->send_text('{"type":"nickname","payload":"flood"}');
@@ -72,10 +71,9 @@ ok($js->{rate_limited} >= 100 - $max, "the dropped lines are counted "
 # a lobby of one: its lines are cheap
 $_->close_socket for @c;
 my $solo = Noom::WS->connect($t, path => '/');
-for (1 .. 500) {
-    my $js = $t->status_json;
-    last if sum(map { $_->{lobby} } @{ $js->{workers} }) == 1;
-}
+ok($t->wait_until(sub {
+    sum(map { $_->{lobby} } @{ $t->status_json->{workers} }) == 1
+}, 'the status counts 1 lobby socket'), 'the one is alone in the lobby');
 $solo->send_text(qq({"type":"new_message","payload":"alone $_"}))
     for 1 .. 50;
 my $alone = 0;

@@ -11,11 +11,8 @@ use lib 't/lib';
 use Test::More;
 use Noom::Test;
 
-my $top = $Noom::Test::TOP;
-
-plan skip_all => 'no /usr/bin/chromium' unless -x '/usr/bin/chromium';
-plan skip_all => 'no playwright-core (make deps)'
-    unless -d "$top/node_modules/playwright-core";
+# the page is t/js/phase_one's, not html/
+Noom::Test::need_browser(html => 0);
 
 my $t = Noom::Test->new(workers => 4);
 
@@ -35,11 +32,8 @@ http {
 }
 EOF
 
-my $out = `node $top/t/js/phase_one.mjs ${\ $t->port} 2>&1`;
-my $rc = $?;
-my @lines = split /\n/, $out;
-diag($_) for grep { !/^ok / } @lines;
-is($rc, 0, 'the phase-one page works in Chromium');
+my @lines = Noom::Test::node_script('the phase-one page works in Chromium',
+    'phase_one.mjs', $t->port);
 is(scalar(grep { /^ok / } @lines), 2, 'with both checks');
 
 $t->done;

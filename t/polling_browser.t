@@ -14,11 +14,7 @@ use Noom::Test;
 
 my $top = $Noom::Test::TOP;
 
-plan skip_all => 'no /usr/bin/chromium' unless -x '/usr/bin/chromium';
-plan skip_all => 'no playwright-core (make deps)'
-    unless -d "$top/node_modules/playwright-core";
-
-system("$top/html/build") == 0 or BAIL_OUT('html/build failed');
+Noom::Test::need_browser();
 
 my $t = Noom::Test->new(workers => 4);
 
@@ -29,15 +25,9 @@ http {
     %%TEST_GLOBALS_HTTP%%
     log_format tr '$arg_transport $status';
     access_log %%DIR%%/logs/transport.log tr;
-    types {
-        text/html html;
-        text/css css;
-        text/javascript js;
-        application/json map;
-    }
     server {
         listen 127.0.0.1:%%PORT%% reuseport;
-        root %%TOP%%/html;
+        %%WEB_CLIENT%%
         location /ws {
             # what a proxy that blocks WebSockets does
             if ($http_upgrade) {
@@ -51,16 +41,7 @@ EOF
 
 open(my $out, '-|', 'node', "$top/t/js/polling_call.mjs", $t->port)
     or die "node: $!";
-my $failed = 0;
-while (my $line = <$out>) {
-    chomp $line;
-    if ($line =~ /^(not )?ok\b(?: - )?(.*)$/) {
-        ok(!$1, $2);
-        $failed ||= $1;
-    } elsif ($line =~ /^# ?(.*)$/) {
-        $failed ? diag($1) : note($1);
-    }
-}
+Noom::Test::relay_tap($out);
 close $out;
 is($? >> 8, 0, 'the script exits 0');
 

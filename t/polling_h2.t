@@ -20,9 +20,6 @@ plan(skip_all => 'curl without HTTP/2')
 my $t = Noom::Test->new(workers => 4);
 
 my $d = $t->dir;
-system("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost"
-    . " -keyout $d/key.pem -out $d/cert.pem -days 2 2>/dev/null") == 0
-    or BAIL_OUT('openssl could not make a certificate');
 
 $t->write_conf(<<'EOF')->run;
 %%TEST_GLOBALS%%
@@ -33,8 +30,7 @@ http {
     access_log %%DIR%%/logs/proto.log proto;
     server {
         listen 127.0.0.1:%%PORT%% ssl http2 reuseport;
-        ssl_certificate %%DIR%%/cert.pem;
-        ssl_certificate_key %%DIR%%/key.pem;
+        %%TLS%%
         location /engine.io/ { noom_protocol_test engine.io; }
     }
 }

@@ -50,10 +50,8 @@ sub session {
 }
 
 sub wait_waiting {
-    for (1 .. 500) {
-        return 1 if $t->status_json->{polling_waiting};
-    }
-    return 0;
+    return $t->wait_until(sub { $t->status_json->{polling_waiting} },
+        'the status counts a waiting GET');
 }
 
 # a reload

@@ -26,12 +26,7 @@ use Noom::Test;
 
 my $top = $Noom::Test::TOP;
 
-plan skip_all => 'no /usr/bin/chromium' unless -x '/usr/bin/chromium';
-plan skip_all => 'no node' unless `node --version 2>/dev/null`;
-plan skip_all => 'no playwright-core (make deps)'
-    unless -d "$top/node_modules/playwright-core";
-
-system("$top/html/build") == 0 or BAIL_OUT('html/build failed');
+Noom::Test::need_browser();
 
 my $t = Noom::Test->new(workers => 4);
 
@@ -43,15 +38,9 @@ http {
     # longer than the test waits for the bye of a page that went away
     noom_recovery 5m;
     noom_room_history 50;
-    types {
-        text/html html;
-        text/css css;
-        text/javascript js;
-        application/json map;
-    }
     server {
         listen 127.0.0.1:%%PORT%%;
-        root %%TOP%%/html;
+        %%WEB_CLIENT%%
         location /ws { noom_rooms; }
         location /status { noom_status; }
     }
@@ -63,25 +52,16 @@ my $pid = open2(my $out, my $in, 'node', "$top/t/js/recovery_browser.mjs",
     $t->port) or die "node: $!";
 $in->autoflush(1);
 
-my $failed = 0;
 my $reloads = 0;
-while (my $line = <$out>) {
-    chomp $line;
-    if ($line =~ /^reload (\d+)$/) {
-        my $r0 = time;
-        $t->reload;
-        $reloads++;
-        note(sprintf('reload %d: new workers in %.2f s', $1, time - $r0));
-        print $in "reloaded $1\n";
-    } elsif ($line =~ /^(not )?ok\b(?: - )?(.*)$/) {
-        ok(!$1, $2);
-        $failed ||= $1;
-    } elsif ($line =~ /^# ?(.*)$/) {
-        $failed ? diag($1) : note($1);
-    } else {
-        note($line);
-    }
-}
+Noom::Test::relay_tap($out, line => sub {
+    $_[0] =~ /^reload (\d+)$/ or return 0;
+    my $r0 = time;
+    $t->reload;
+    $reloads++;
+    note(sprintf('reload %d: new workers in %.2f s', $1, time - $r0));
+    print $in "reloaded $1\n";
+    return 1;
+});
 close $in;
 waitpid($pid, 0);
 my $rc = $? >> 8;

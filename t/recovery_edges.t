@@ -45,11 +45,8 @@ sub member {
 # a closed socket is away once the server has seen the close
 sub wait_away {
     my ($n) = @_;
-    for (1 .. 500) {
-        return 1 if $t->status_json->{recovery}{away} == $n;
-        select(undef, undef, undef, 0.01);
-    }
-    return 0;
+    return $t->wait_until(sub { $t->status_json->{recovery}{away} == $n },
+        "the status counts $n away");
 }
 
 # a connection on worker $w, then a CONNECT with $auth

@@ -218,9 +218,6 @@ sub room_change {
 
 sub wait_nodes {
     my ($t, $n) = @_;
-    for (1 .. 100) {
-        return 1 if $t->status_json->{redis}{nodes} == $n;
-        Time::HiRes::sleep(0.05);
-    }
-    return 0;
+    return $t->wait_until(sub { $t->status_json->{redis}{nodes} == $n },
+        "the status counts $n Redis nodes");
 }

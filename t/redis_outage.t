@@ -41,7 +41,7 @@ $_->flush_events for $alice, $bob, $carol;
 my $t0 = time;
 $redis->stop;
 
-ok(wait_linked($_, 0), 'a node sees the link down') for @node;
+ok($redis->wait_linked($_, 0), 'a node sees the link down') for @node;
 
 my $r = $alice->call('new_message', 'during', 'r1');
 is($r->[0]{error}, 'busy',
@@ -63,7 +63,8 @@ is($dave->call('enter_room', 'r1')->[0]{error}, 'busy',
 is_deeply($dave->call('list_rooms'), [['r1'], { r1 => 1 }],
     'list_rooms shows this node\'s own members meanwhile');
 
-# five seconds down, then back, empty
+# five seconds down, then back, empty: the time Redis is away is what this
+# test is about, the one fixed wait of the suite
 
 sleep(5 - (time - $t0)) if time - $t0 < 5;
 $redis->start;
@@ -92,7 +93,8 @@ is(scalar @{ $j->[1] }, 3, 'and lists the three members');
 
 $_->flush_events for $alice, $bob, $carol, $dave;
 kill 'STOP', $redis->{pid};
-ok(wait_linked($_, 0, 15), 'a node gives up a silent link') for @node;
+ok($redis->wait_linked($_, 0, 15), 'a node gives up a silent link')
+    for @node;
 is($alice->call('new_message', 'silent', 'r1')->[0]{error}, 'busy',
     'meanwhile an event for the other node gets busy');
 kill 'CONT', $redis->{pid};
@@ -115,20 +117,9 @@ $node[0]->done(allow => qr/redis/);
 
 ###############################################################################
 
-sub wait_linked {
-    my ($t, $n, $timeout) = @_;
-    for (1 .. ($timeout // 10) * 50) {
-        return 1 if $t->status_json->{redis}{linked_workers} == $n;
-        sleep 0.02;
-    }
-    return 0;
-}
-
 sub wait_members {
     my ($n) = @_;
-    for (1 .. 500) {
-        return 1 if ($redis->cli('HLEN', 'noom:m:r1') // 0) == $n;
-        sleep 0.02;
-    }
-    return 0;
+    return Noom::Test::wait_until(
+        sub { ($redis->cli('HLEN', 'noom:m:r1') // 0) == $n },
+        "Redis has $n members of r1");
 }

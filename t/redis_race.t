@@ -113,9 +113,7 @@ $node[0]->done;
 sub wait_empty {
     my ($room) = @_;
     $room //= 'cap';
-    for (1 .. 200) {
-        return 1 if ($redis->cli('EXISTS', "noom:m:$room") // '') eq '0';
-        Time::HiRes::sleep(0.02);
-    }
-    return 0;
+    return Noom::Test::wait_until(
+        sub { ($redis->cli('EXISTS', "noom:m:$room") // '') eq '0' },
+        "Redis has no members of room $room");
 }

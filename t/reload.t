@@ -53,12 +53,8 @@ do { $f = $mute->recv_frame(3) } while ($f && $f->{op} !~ /^(close|eof)$/);
 is($f && $f->{code}, 1001, 'a client that does not answer gets 1001 too');
 ok($mute->wait_eof(3), 'and is closed without its answer');
 
-my $gone = 0;
-for (1 .. 300) {
-    $gone = !grep { kill 0, $_ } @old;
-    last if $gone;
-    select undef, undef, undef, 0.02;
-}
+my $gone = $t->wait_until(sub { !grep { kill 0, $_ } @old },
+    'the old workers exited');
 ok($gone, 'the old workers exit');
 
 my $st = $t->status_json;
@@ -77,11 +73,8 @@ $t->reload for 1 .. 10;
 
 # the master closes an old worker's channel when it reaps it
 my $after;
-for (1 .. 250) {
-    $after = fds($t->master_pid);
-    last if $after <= $before;
-    select undef, undef, undef, 0.02;
-}
+$t->wait_until(sub { ($after = fds($t->master_pid)) <= $before },
+    "the master holds $before descriptors again");
 is($after, $before, 'the master holds no more descriptors after 10 reloads');
 
 $c->wait_close(3);

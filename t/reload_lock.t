@@ -42,11 +42,8 @@ $t->reload;
 
 # the old generation is gone once no old pid is left
 my @left = @old;
-for (1 .. 1000) {
-    @left = grep { kill 0, $_ } @old;
-    last unless @left;
-    select(undef, undef, undef, 0.02);
-}
+$t->wait_until(sub { !(@left = grep { kill 0, $_ } @old) },
+    'the old workers exited', 20);
 is(scalar @left, 0, 'both old workers exited, though one died holding the '
     . 'old zone\'s lock');
 like($t->error_log, qr/died holding the zone's lock, taking it|(?#

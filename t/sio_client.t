@@ -12,17 +12,10 @@ use warnings;
 
 use lib 't/lib';
 use Test::More;
-use IO::Socket::SSL;
-use Socket qw(IPPROTO_TCP TCP_NODELAY);
 use Time::HiRes qw(time);
 use Noom::Test;
 
 my $t = Noom::Test->new(workers => 2);
-my $dir = $t->dir;
-
-system("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost"
-    . " -days 1 -keyout $dir/key.pem -out $dir/cert.pem 2>/dev/null") == 0
-    or BAIL_OUT('openssl could not make a certificate');
 
 $t->write_conf(<<'EOF')->run;
 %%TEST_GLOBALS%%
@@ -32,8 +25,7 @@ http {
     server {
         listen 127.0.0.1:%%PORT%%;
         listen 127.0.0.1:%%PORT_1%% ssl;
-        ssl_certificate %%DIR%%/cert.pem;
-        ssl_certificate_key %%DIR%%/key.pem;
+        %%TLS%%
         location /ws { noom_rooms; noom_send_buffer 8m; }
     }
 }
@@ -58,18 +50,7 @@ sub run_node_client {
     my $script = "$Noom::Test::TOP/t/js/sio_client.mjs";
     my $pid = open(my $fh, '-|', 'node', $script, @args);
     ok($pid, "node runs t/js/sio_client.mjs ($label)") or return;
-    my $n = 0;
-    while (my $l = <$fh>) {
-        chomp $l;
-        if ($l =~ /^(not )?ok \d+ - (.*)$/) {
-            ok(!$1, "$label: $2");
-            $n++;
-        } elsif ($l =~ /^#\s?(.*)/) {
-            diag "$label: $1";
-        } elsif ($l !~ /^1\.\.\d+$/) {
-            diag "$label: $l";
-        }
-    }
+    my $n = Noom::Test::relay_tap($fh, label => $label);
     close $fh;
     is($? >> 8, 0, "the $label script exits with 0");
     ok($n >= 18, "the $label script ran its tests") or diag "only $n";
@@ -81,66 +62,16 @@ node_client('socket.io-client over TLS', $tls_port, 'https');
 
 # a Perl client over TLS: nothing waits in nginx's TLS buffer
 
-{
-    package TLSClient;
-    use IO::Socket::SSL;
-    our @ISA = ('Noom::SIO');
-
-    # Noom::SIO over IO::Socket::SSL: the handshake, the open packet,
-    # CONNECT to "/"
-    sub connect_tls {
-        my ($class, $t, $port) = @_;
-        my $s = IO::Socket::SSL->new(PeerAddr => '127.0.0.1',
-            PeerPort => $port, SSL_verify_mode => 0,
-            SSL_hostname => 'localhost') or die "TLS: $SSL_ERROR";
-        setsockopt($s, Socket::IPPROTO_TCP(), Socket::TCP_NODELAY(), 1);
-        my $self = bless { s => $s, buf => '', t => $t, events => [],
-            acks => {}, ack_id => 0 }, $class;
-        $self->{t0} = Time::HiRes::time();
-        $self->raw("GET /ws/?EIO=4&transport=websocket HTTP/1.1\r\n"
-            . "Host: localhost\r\nUpgrade: websocket\r\n"
-            . "Connection: Upgrade\r\n"
-            . "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-            . "Sec-WebSocket-Version: 13\r\n\r\n");
-        while ($self->{buf} !~ /\r\n\r\n/) {
-            $self->_fill(5) or last;
-        }
-        my ($head, $rest) = split /\r\n\r\n/, $self->{buf}, 2;
-        $self->{buf} = $rest // '';
-        ($self->{status}) = ($head // '') =~ m{^HTTP/1\.1 (\d+)};
-        return $self;
-    }
-
-    # data may wait inside the TLS layer where select() does not see it
-    sub _fill {
-        my ($self, $timeout) = @_;
-        return 0 if $self->{eof};
-        my $s = $self->{s};
-        if (!$s->pending) {
-            $timeout = 0 if $timeout < 0;
-            return 0 unless IO::Select->new($s)->can_read($timeout);
-        }
-        my $n = sysread($s, my $buf, 65536);
-        if (!defined $n && $SSL_ERROR == SSL_WANT_READ) {
-            return 1;
-        }
-        if (!$n) {
-            $self->{eof} = 1;
-            return 0;
-        }
-        $self->{buf} .= $buf;
-        return 1;
-    }
-}
-
-my $c = TLSClient->connect_tls($t, $tls_port);
+my $c = Noom::WS::connect('Noom::SIO', $t, port => $tls_port, tls => 1,
+    nodelay => 1);
 is($c->status, 101, 'a Perl client gets 101 over TLS');
-my $f = $c->recv_frame(5);
-my $open_rtt = time - $c->{t0};
-like($f && $f->{data}, qr/^0\{"sid"/, 'then the open packet');
-note sprintf 'TLS: the open packet after %.1f ms', $open_rtt * 1000;
-
 my $t0 = time;
+my $f = $c->recv_frame(5);
+my $open_rtt = time - $t0;
+like($f && $f->{data}, qr/^0\{"sid"/, 'then the open packet');
+note sprintf 'TLS: the open packet %.1f ms after the 101', $open_rtt * 1000;
+
+$t0 = time;
 $c->send_text('40');
 my $p = $c->next_packet(5);
 my $rtt = time - $t0;
@@ -174,10 +105,7 @@ node_client('socket.io-client', $t->port, 'http', $t->master_pid);
 # socket fills, OpenSSL takes bytes it cannot send yet, and when the client
 # reads at last, every offer arrives once, whole and in order.
 
-my $d = TLSClient->connect_tls($t, $tls_port);
-$d->recv_frame(2);
-$d->send_text('40');
-$d->next_packet(2);
+my $d = Noom::SIO->connect($t, port => $tls_port, tls => 1, nodelay => 1);
 $d->call('enter_room', 'bulk');
 
 my $sender = Noom::SIO->connect($t);

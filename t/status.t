@@ -109,11 +109,10 @@ is($s1->{bytes_in} - $s0->{bytes_in}, length $frame,
 # a worker counts what it wrote after write() returns, and the status may
 # be answered by another worker in between: read it until the count is in
 my $want = wire($ack && $ack->{data}) + wire($got && $got->{data});
-for (1 .. 250) {
-    last if $s1->{bytes_out} - $s0->{bytes_out} >= $want;
-    select(undef, undef, undef, 0.02);
-    $s1 = $t->status_json;
-}
+$t->wait_until(sub {
+    $s1->{bytes_out} - $s0->{bytes_out} >= $want
+        or ($s1 = $t->status_json, 0)
+}, "the status counts the $want bytes written");
 is($s1->{bytes_out} - $s0->{bytes_out}, $want,
     'bytes_out: the two frames sent');
 

@@ -10,10 +10,8 @@ use lib 't/lib';
 use Test::More;
 use Noom::Test;
 
-plan skip_all => 'needs coturn and chromium'
-    unless -x '/usr/bin/turnserver' && -x '/usr/bin/chromium';
-
-system("$Noom::Test::TOP/html/build") == 0 or BAIL_OUT('html/build failed');
+plan skip_all => 'needs coturn' unless -x '/usr/bin/turnserver';
+Noom::Test::need_browser();
 
 my $t = Noom::Test->new(workers => 2);
 my $turn = Noom::Test::free_port();
@@ -26,21 +24,18 @@ $t->write_conf(<<"EOF")->run;
 events { worker_connections 1024; }
 http {
     %%TEST_GLOBALS_HTTP%%
-    types { text/html html; text/javascript js; text/css css; }
     noom_ice_server turn:127.0.0.1:$turn?transport=udp;
     noom_turn_secret $secret;
     server {
         listen 127.0.0.1:%%PORT%%;
-        root %%TOP%%/html;
+        %%WEB_CLIENT%%
         location /ws { noom_rooms; }
     }
 }
 EOF
 
-my $out = `node $Noom::Test::TOP/t/js/turn_browser.mjs ${\ $t->port} 2>&1`;
-my $rc = $?;
-diag($_) for grep { !/^ok / } split /\n/, $out;
-is($rc, 0, 'two browsers talk through the TURN relay');
+Noom::Test::node_script('two browsers talk through the TURN relay',
+    'turn_browser.mjs', $t->port);
 $t->stop_coturn;
 like($t->read_file('logs/turn.log'), qr/ALLOCATE processed, success/,
     'coturn made the allocations');

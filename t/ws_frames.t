@@ -12,7 +12,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use Socket qw(IPPROTO_TCP TCP_NODELAY);
-use Time::HiRes qw(time sleep);
+use Time::HiRes qw(time);
 use Noom::Test;
 
 my $t = Noom::Test->new(workers => 2);
@@ -163,7 +163,7 @@ setsockopt($ws->{s}, IPPROTO_TCP, TCP_NODELAY, 1);
 my $bytes = fb(op => 'text', data => 'one byte at a time');
 for my $i (0 .. length($bytes) - 1) {
     $ws->raw(substr($bytes, $i, 1));
-    sleep 0.002;
+    $ws->wait_read;
 }
 $f = $ws->recv_frame;
 is($f && $f->{data}, 'one byte at a time',

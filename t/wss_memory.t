@@ -29,12 +29,6 @@ my $N = 600;
 
 my $t = Noom::Test->new(workers => 1);
 
-my $d = $t->dir;
-system("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1"
-    . " -nodes -subj /CN=localhost -keyout $d/key.pem -out $d/cert.pem"
-    . " -days 2 2>/dev/null") == 0
-    or BAIL_OUT('openssl could not make a certificate');
-
 $t->write_conf(<<'EOF');
 %%TEST_GLOBALS%%
 events { worker_connections 2048; }
@@ -45,8 +39,7 @@ http {
     noom_event_rate off;
     server {
         listen 127.0.0.1:%%PORT%% ssl;
-        ssl_certificate %%DIR%%/cert.pem;
-        ssl_certificate_key %%DIR%%/key.pem;
+        %%TLS%%
         location /ws/ { noom_rooms; }
         location / { return 204; }
     }

@@ -14,17 +14,9 @@ use warnings;
 
 use lib 't/lib';
 use Test::More;
-use IO::Socket::SSL;
-use Socket qw(SOL_SOCKET SO_RCVBUF);
 use Noom::Test;
 
 my $t = Noom::Test->new(workers => 1);
-
-my $d = $t->dir;
-system("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1"
-    . " -nodes -subj /CN=localhost -keyout $d/key.pem -out $d/cert.pem"
-    . " -days 2 2>/dev/null") == 0
-    or BAIL_OUT('openssl could not make a certificate');
 
 $t->write_conf(<<'EOF')->run;
 %%TEST_GLOBALS%%
@@ -33,8 +25,7 @@ http {
     %%TEST_GLOBALS_HTTP%%
     server {
         listen 127.0.0.1:%%PORT%% ssl sndbuf=8k;
-        ssl_certificate %%DIR%%/cert.pem;
-        ssl_certificate_key %%DIR%%/key.pem;
+        %%TLS%%
         location /echo {
             noom_protocol_test websocket;
             noom_max_payload 64k;
@@ -69,7 +60,8 @@ $total += length for @msgs;
 # and go out as the small buffers allow
 
 {
-    my $c = WSS->connect_tls($t, '/echo');
+    my $c = Noom::WS->connect($t, path => '/echo', tls => 1,
+        rcvbuf => 16384);
     is($c->status, 101, 'a client with a 16 KB receive buffer gets 101');
 
     for my $i (0 .. $#msgs) {
@@ -105,7 +97,8 @@ $total += length for @msgs;
 # close frame
 
 {
-    my $slow = WSS->connect_tls($t, '/slow');
+    my $slow = Noom::WS->connect($t, path => '/slow', tls => 1,
+        rcvbuf => 16384);
     is($slow->status, 101, 'a client that will not read is connected');
 
     # one message at a time, so that echoes are written (and stop half
@@ -153,67 +146,3 @@ $t->stop;
 is($t->alerts, '', 'no alert or crit in the error log');
 
 done_testing;
-
-
-# Noom::WS over IO::Socket::SSL with a 16 KB receive buffer
-{
-    package WSS;
-    use IO::Socket::SSL;
-    use parent -norequire, 'Noom::WS';
-
-    sub connect_tls {
-        my ($class, $t, $path) = @_;
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-            PeerPort => $t->port, Proto => 'tcp') or die "connect: $!";
-        setsockopt($s, Socket::SOL_SOCKET(), Socket::SO_RCVBUF(), 16384);
-        IO::Socket::SSL->start_SSL($s, SSL_verify_mode => 0,
-            SSL_hostname => 'localhost') or die "TLS: $SSL_ERROR";
-        my $self = bless { s => $s, buf => '', t => $t }, $class;
-        $self->raw("GET $path HTTP/1.1\r\nHost: localhost\r\n"
-            . "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-            . "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-            . "Sec-WebSocket-Version: 13\r\n\r\n");
-        while ($self->{buf} !~ /\r\n\r\n/) {
-            $self->_fill(5) or last;
-        }
-        my ($head, $rest) = split /\r\n\r\n/, $self->{buf}, 2;
-        $self->{buf} = $rest // '';
-        ($self->{status}) = ($head // '') =~ m{^HTTP/1\.1 (\d+)};
-        $self->{status} //= 0;
-        return $self;
-    }
-
-    # data may wait inside the TLS layer where select() does not see it
-    sub _fill {
-        my ($self, $timeout) = @_;
-        return 0 if $self->{eof};
-        my $s = $self->{s};
-        if (!$s->pending) {
-            $timeout = 0 if $timeout < 0;
-            return 0 unless IO::Select->new($s)->can_read($timeout);
-        }
-        my $n = sysread($s, my $buf, 65536);
-        if (!defined $n && $SSL_ERROR == SSL_WANT_READ) {
-            return 1;
-        }
-        if (!$n) {
-            $self->{eof} = 1;
-            return 0;
-        }
-        $self->{buf} .= $buf;
-        return 1;
-    }
-
-    # a blocking socket: every byte, or false once the server is gone
-    sub raw {
-        my ($self, $bytes) = @_;
-        local $SIG{PIPE} = 'IGNORE';
-        my $off = 0;
-        while ($off < length $bytes) {
-            my $n = syswrite($self->{s}, $bytes, length($bytes) - $off, $off);
-            return 0 unless $n;
-            $off += $n;
-        }
-        return 1;
-    }
-}

@@ -38,8 +38,14 @@ createInterface({ input: process.stdin }).on("line", (line) => {
   if (cmd.emit) {
     socket.emit(...cmd.emit);
   } else if (cmd.close) {
+    // out once the DISCONNECT is written and the transport closed
+    const engine = socket.io.engine;
+    if (engine && engine.readyState !== "closed") {
+      engine.once("close", () => process.exit(0));
+    } else {
+      process.exit(0);
+    }
     socket.close();
-    setTimeout(() => process.exit(0), 50);
   }
 });
 

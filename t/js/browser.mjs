@@ -11,7 +11,7 @@
 // (window.noomTest, injected by the test; the client has no debug global).
 
 import { Failure, ok, note, check, elapsed, launch, open as openPage,
-    summary } from "./lib.mjs";
+    summary, until as untilTrue, WAIT } from "./lib.mjs";
 
 const [port, masterPid] = process.argv.slice(2).map(Number);
 if (!port || !masterPid) {
@@ -22,33 +22,9 @@ if (!port || !masterPid) {
 const BASE = `http://127.0.0.1:${port}`;
 const ROOM = "standup";
 const XSS = "<img src=x onerror=alert(1)>";
-// generous: other jobs may share the machine (lib.mjs waits as long)
-const WAIT = 30000;
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-// polls fn(arg) in the page until it is truthy (lib.mjs's until wants true
-// or {ok: true}; async functions included:
-// page.waitForFunction takes a returned promise for a true value)
-async function until(page, fn, arg, timeout = WAIT) {
-    const end = Date.now() + timeout;
-    let error;
-    for (;;) {
-        try {
-            if (await page.evaluate(fn, arg)) {
-                return;
-            }
-            error = null;
-        } catch (err) {
-            error = err;
-        }
-        if (Date.now() > end) {
-            throw new Error(`no success within ${timeout} ms`
-                + (error ? `: ${error.message.split("\n")[0]}` : ""));
-        }
-        await sleep(100);
-    }
-}
+// lib.mjs's poll of the page, until fn(arg) is truthy
+const until = (page, fn, arg, timeout = WAIT) =>
+    untilTrue(page, fn, arg, timeout, { truthy: true });
 
 // waits for a condition in the page; a timeout is a failed test
 async function expect(page, name, fn, arg, timeout = WAIT) {

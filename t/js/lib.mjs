@@ -45,15 +45,21 @@ export function summary() {
 
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-// polls fn(arg) in the page until it is true
-export async function until(page, fn, arg, timeout = WAIT) {
+// The browser tests' one way to poll: fn(arg) in the page until it is
+// true (or {ok: true}; truthy: any true value), every 100 ms, for at most
+// timeout ms; past it, throws an error naming the last error or result.
+// (page.waitForFunction takes a returned promise for a true value.)
+export async function until(page, fn, arg, timeout = WAIT,
+    { truthy = false } = {})
+{
     const end = Date.now() + timeout;
     let error;
     let last;
     for (;;) {
         try {
             last = await page.evaluate(fn, arg);
-            if (last === true || (last && last.ok === true)) {
+            if (last === true || (last && last.ok === true)
+                || (truthy && last)) {
                 return last;
             }
             error = null;

@@ -14,6 +14,13 @@
 //        cut      a TCP proxy in front of nginx swallows everything for
 //                 arg ms (5000), then drops the connections
 // Prints TAP lines; exits non-zero on failure.
+//
+// Nothing waits a fixed time but the cut's arg: the chat is paced by its
+// acks and by its deliveries (a sender is at most WINDOW acked messages
+// ahead of what each other member received, so an away member never misses
+// more than the room's log keeps), and each disruption waits for the chat
+// to have moved on (messages received by everyone), then for the connect
+// events of the clients it took away.
 
 import { io } from "socket.io-client";
 import net from "node:net";
@@ -23,8 +30,13 @@ const port = +process.argv[2];
 const transport = process.argv[3] || "websocket";
 const how = process.argv[4] || "close";
 const arg = process.argv[5] || "";
-const ROOM = `recovery-${how}-${transport}`;
+// a room of its own per scenario: sockets of the scenario before, still
+// closing, are not counted in this one's room
+const ROOM = `recovery-${how}-${transport}${arg ? `-${arg}` : ""}`;
 const SENDS = 40;
+// how many of its acked messages a sender may be ahead of each other
+// member: 3 x WINDOW stays well below the room log's 128 events
+const WINDOW = 16;
 let n = 0, failed = 0;
 
 function ok(cond, name) {
@@ -36,6 +48,23 @@ function ok(cond, name) {
 function timeout(p, ms, what) {
     return Promise.race([p, new Promise((_, rej) =>
         setTimeout(() => rej(new Error(`timeout: ${what}`)), ms))]);
+}
+
+// every change of the clients' state (a message received, a message acked,
+// a connect) wakes what waits on a condition over it
+const waiters = new Set();
+
+function changed() {
+    for (const w of [...waiters]) w();
+}
+
+function until(cond, ms, what) {
+    if (cond()) return Promise.resolve();
+    let w;
+    return timeout(new Promise((resolve) => {
+        w = () => { if (cond()) resolve(); };
+        waiters.add(w);
+    }), ms, what).finally(() => waiters.delete(w));
 }
 
 // a TCP proxy that can swallow traffic, then cut every connection
@@ -72,15 +101,21 @@ async function connect(name, target) {
     s.recoveries = 0;
     s.fresh = 0;
     s.connects = 0;
+    s.last = {};       // from => the highest k received from it
     s.on("connect", () => {
         s.connects++;
         if (s.connects > 1) {
             if (s.recovered) s.recoveries++; else s.fresh++;
         }
+        changed();
     });
     s.on("new_message", (line) => {
         const m = /^(\w+): (\w+) (\d+)$/.exec(line);
-        if (m) s.got.push([m[2], +m[3]]);
+        if (m) {
+            s.got.push([m[2], +m[3]]);
+            s.last[m[2]] = Math.max(s.last[m[2]] ?? 0, +m[3]);
+            changed();
+        }
     });
     s.on("bye", () => { s.byes++; });
     await timeout(new Promise((r) => s.once("connect", r)), 10000,
@@ -117,9 +152,30 @@ const acked = { ann: [], bob: [], cid: [] };
 // the chat goes on until the disruption is over, and SENDS messages at least
 let settled = false;
 
+// before s sends k: its last acked message WINDOW or more behind k has
+// reached every other member (one that got a fresh session never gets it,
+// and fails the checks below)
+function caughtUp(s, k) {
+    const a = acked[s.name];
+    let i = a.length - 1;
+    while (i >= 0 && a[i] > k - WINDOW) i--;
+    if (i < 0) return true;
+    return people.every((o) => o === s || o.fresh > 0
+                        || (o.last[s.name] ?? 0) >= a[i]);
+}
+
+// every client has received n more messages than when it was called
+function progress(n, what) {
+    const base = people.map((s) => s.got.length);
+    return until(() => people.every((s, i) => s.got.length >= base[i] + n),
+                 20000, what);
+}
+
 async function chatter(s) {
     for (let k = 1; k <= SENDS || !settled; k++) {
         for (;;) {
+            await until(() => caughtUp(s, k), 20000,
+                        `${s.name}'s messages before ${k} delivered`);
             if (!s.connected) {
                 await new Promise((r) => s.once("connect", r));
             }
@@ -139,35 +195,37 @@ async function chatter(s) {
                 if (k > SENDS && settled) return;
                 continue;
             }
-            if (res === "ok") acked[s.name].push(k);
+            if (res === "ok") {
+                acked[s.name].push(k);
+                changed();
+            }
             break;
         }
-        await new Promise((r) => setTimeout(r, 5));
     }
 }
 
 async function disrupt() {
     if (how === "close") {
         for (const s of people) {
-            await new Promise((r) => setTimeout(r, 30));
+            await progress(6, `the chat before ${s.name}'s close`);
             s.io.engine.close();
             await timeout(new Promise((r) => s.once("connect", r)), 10000,
                           `${s.name} comes back`);
         }
     } else if (how === "signal") {
+        await progress(6, "the chat before the signal");
         console.log("disrupt");
         const rl = readline.createInterface({ input: process.stdin });
         await timeout(new Promise((r) => rl.once("line", r)), 30000,
                       "the test's go");
         rl.close();
         // until the clients the signal took away are back
-        const back = () => arg === "all"
-            ? people.every((s) => s.connected && s.connects > 1)
-            : people.some((s) => s.connected && s.connects > 1);
-        for (let i = 0; i < 300 && !back(); i++) {
-            await new Promise((r) => setTimeout(r, 50));
-        }
+        const back = (s) => s.connected && s.connects > 1;
+        await until(() => arg === "all" ? people.every(back)
+                                        : people.some(back),
+                    30000, `${arg} of the clients back`);
     } else if (how === "cut") {
+        await progress(6, "the chat before the cut");
         swallow = true;
         await new Promise((r) => setTimeout(r, +arg || 5000));
         swallow = false;
@@ -175,7 +233,6 @@ async function disrupt() {
     }
 }
 
-await new Promise((r) => setTimeout(r, 50));
 await Promise.all([...people.map(chatter),
                    disrupt().then(() => { settled = true; })]);
 

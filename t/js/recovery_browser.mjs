@@ -195,6 +195,7 @@ function watchWire(page) {
     page.on("websocket", (ws) => ws.on("framereceived", (f) => {
         if (typeof f.payload === "string") {
             take(f.payload);
+            wireChanged();
         }
     }));
     page.on("response", (r) => {
@@ -202,25 +203,37 @@ function watchWire(page) {
         if (url.includes("/ws/") && url.includes("transport=polling")
             && r.request().method() === "GET")
         {
-            r.text().then(take, () => {});
+            r.text().then((text) => { take(text); wireChanged(); }, () => {});
         }
     });
 }
 
+// what waits for something on the wire, woken by each frame and response
+const wireWaiters = new Set();
+
+function wireChanged() {
+    for (const w of [...wireWaiters]) {
+        w();
+    }
+}
+
 // -- helpers ---------------------------------------------------------------
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-// a condition on what node saw (the wire), as a test
+// a condition on what node saw (the wire), as a test: checked at each
+// frame or polling response the pages get, until the timeout
 async function expectHere(name, fn, detail, timeout = T) {
-    const end = Date.now() + timeout;
-    while (!fn()) {
-        if (Date.now() > end) {
-            console.log(`not ok - ${name}`);
-            note(JSON.stringify(detail()));
-            throw new Failure(name);
-        }
-        await sleep(50);
+    let w, timer;
+    const met = fn() || await new Promise((resolve) => {
+        w = () => { if (fn()) resolve(true); };
+        wireWaiters.add(w);
+        timer = setTimeout(() => resolve(false), timeout);
+    });
+    wireWaiters.delete(w);
+    clearTimeout(timer);
+    if (!met) {
+        console.log(`not ok - ${name}`);
+        note(JSON.stringify(detail()));
+        throw new Failure(name);
     }
     ok(name);
 }

@@ -5,11 +5,10 @@
 // and TURN credentials noom hands out; video must flow, and the selected
 // candidate pair must be relay on both ends.  Prints TAP.
 
-import { HOOKS, launch } from "./lib.mjs";
+import { HOOKS, WAIT, launch, until as untilTrue } from "./lib.mjs";
 
 const port = Number(process.argv[2]);
 const BASE = `http://127.0.0.1:${port}`;
-const WAIT = 30000;
 let n = 0, failed = 0;
 
 function ok(cond, name, why) {
@@ -19,14 +18,10 @@ function ok(cond, name, why) {
     if (!cond && why) console.log(`# ${why}`);
 }
 
-async function until(page, fn, arg, timeout = WAIT) {
-    const t0 = Date.now();
-    for (;;) {
-        if (await page.evaluate(fn, arg).catch(() => false)) return true;
-        if (Date.now() - t0 > timeout) return false;
-        await new Promise((r) => setTimeout(r, 200));
-    }
-}
+// lib.mjs's poll of the page: whether fn(arg) became truthy in time
+const until = (page, fn, arg, timeout = WAIT) =>
+    untilTrue(page, fn, arg, timeout, { truthy: true })
+        .then(() => true, () => false);
 
 const browser = await launch();
 

@@ -118,10 +118,97 @@ sub need_node_modules {
     }
 }
 
+# A test that drives Chromium through playwright-core (t/js/lib.mjs) skips
+# when Chromium, node or an npm package it needs is missing; then html/build
+# puts socket.io-client where the web client imports it (html => 0: the
+# test does not serve html/).
+sub need_browser {
+    my (%o) = @_;
+    plan skip_all => 'no /usr/bin/chromium' unless -x '/usr/bin/chromium';
+    need_node_modules('playwright-core', @{ $o{modules} // [] });
+    return if exists $o{html} && !$o{html};
+    system("$TOP/html/build") == 0 or BAIL_OUT('html/build failed');
+}
+
+# The lines a node script prints, read from $fh until it ends: "ok - name"
+# and "not ok - name" (numbered or not) become tests here, named
+# "$o{label}: name" with a label; "# text" and other lines are notes, or
+# diagnostics once a test failed; a plan line is dropped.  $o{line}, if
+# given, sees each line first and takes it by returning true (a request of
+# the script's).  Returns the number of tests.
+sub relay_tap {
+    my ($fh, %o) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $pre = defined $o{label} ? "$o{label}: " : '';
+    my ($n, $failed) = (0, 0);
+    while (my $l = <$fh>) {
+        chomp $l;
+        next if $o{line} && $o{line}->($l);
+        if ($l =~ /^(not )?ok\b(?: \d+)?(?: - )?(.*)$/) {
+            ok(!$1, $pre . $2);
+            $failed ||= $1;
+            $n++;
+        } elsif ($l !~ /^1\.\.\d+$/) {
+            my $text = $pre . ($l =~ /^# ?(.*)$/ ? $1 : $l);
+            $failed ? diag($text) : note($text);
+        }
+    }
+    return $n;
+}
+
+# Runs node t/js/$script @args to its end, as one test named $name: it
+# exits 0; what it printed (stderr too) but its "ok" lines and its plan is
+# a diagnostic.
+# Returns its lines.
+sub node_script {
+    my ($name, $script, @args) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $pid = open(my $fh, '-|') // die "fork: $!";
+    if (!$pid) {
+        open STDERR, '>&', \*STDOUT;
+        exec 'node', "$TOP/t/js/$script", @args or exit 127;
+    }
+    my @lines = <$fh>;
+    close $fh;
+    my $rc = $?;
+    chomp @lines;
+    diag($_) for grep { !/^ok / && !/^1\.\.\d+$/ } @lines;
+    is($rc, 0, $name);
+    return @lines;
+}
+
 sub have_node_modules {
     my (@mods) = @_;
     return 0 unless `node --version 2>/dev/null`;
     return !grep { !-d "$TOP/node_modules/$_" } @mods;
+}
+
+# The one way a test polls: calls $cond until it returns true, for at most
+# $timeout seconds (10 by default), and returns its value.  A $cond that
+# dies counts as false (a status page read during a reload).  At the
+# deadline it says what it waited for (a diag naming $what, and the last
+# error) and returns 0, for the ok() or is() around or after it to fail.
+# Use it only where nothing can be awaited (a status page, a process list,
+# a log file, Redis's keys); a frame, an event or a port is awaited on its
+# socket.  Called as a function or as a method of a Noom::Test.
+sub wait_until {
+    shift if ref $_[0] && ref $_[0] ne 'CODE';
+    my ($cond, $what, $timeout) = @_;
+    $timeout //= 10;
+    my $end = time + $timeout;
+    my ($pause, $err) = (0.001);
+    for (;;) {
+        my $v = eval { $cond->() };
+        $err = $@;
+        return $v if $v;
+        last if time >= $end;
+        sleep $pause;
+        $pause *= 2 if $pause < 0.02;
+    }
+    chomp $err if $err;
+    diag("gave up after $timeout s waiting until $what"
+        . ($err ? " (last error: $err)" : ''));
+    return 0;
 }
 
 sub port { $_[0]{port} }
@@ -136,6 +223,19 @@ sub url { "http://127.0.0.1:$_[0]{port}" }
 # %%TEST_GLOBALS%%: load_module, pid, error_log, worker_processes
 # %%TEST_GLOBALS_HTTP%%: temp paths and the access log
 # %%PORT%%: the listening port, %%PORT_n%%: more free ports
+# %%TLS%%: a server's certificate and key (tls_cert() makes them)
+# %%WEB_CLIENT%%: a server's root, the web client (html/), and its types
+
+our $WEB_CLIENT = <<'EOF';
+types {
+            text/html html;
+            text/css css;
+            text/javascript js;
+            application/json map;
+        }
+        root %%TOP%%/html;
+EOF
+chomp $WEB_CLIENT;
 
 sub write_conf {
     my ($self, $conf) = @_;
@@ -166,6 +266,8 @@ EOF
     $conf =~ s/%%TEST_GLOBALS_HTTP%%/$http/g;
     $conf =~ s/%%PORT%%/$self->{port}/g;
     $conf =~ s/%%PORT_(\d+)%%/$self->extra_port($1)/ge;
+    $conf =~ s/%%TLS%%/$self->tls_conf/ge;
+    $conf =~ s/%%WEB_CLIENT%%/$WEB_CLIENT/g;
     $conf =~ s/%%DIR%%/$d/g;
     $conf =~ s/%%TOP%%/$TOP/g;
 
@@ -174,6 +276,25 @@ EOF
     close $fh;
 
     return $self;
+}
+
+# a self-signed certificate for localhost (P-256) and its key, made once:
+# their paths, in the test's directory
+sub tls_cert {
+    my ($self) = @_;
+    my ($cert, $key) = ("$self->{dir}/cert.pem", "$self->{dir}/key.pem");
+    return ($cert, $key) if -s $cert && -s $key;
+    system('openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1'
+        . " -nodes -subj /CN=localhost -keyout $key -out $cert -days 2"
+        . ' 2>/dev/null') == 0
+        or BAIL_OUT('openssl could not make a certificate');
+    return ($cert, $key);
+}
+
+sub tls_conf {
+    my ($self) = @_;
+    my ($cert, $key) = $self->tls_cert;
+    return "ssl_certificate $cert;\n        ssl_certificate_key $key;";
 }
 
 sub write_file {
@@ -240,29 +361,26 @@ sub run {
     };
 
     # the workers are up once they all have registered with the zone
-    unless ($self->{single}) {
-        my $t0 = time;
-        while (time - $t0 < 10) {
-            my @w = $self->worker_pids;
-            last if @w >= $self->{workers};
-            sleep 0.02;
-        }
-    }
+    $self->{single} || wait_until(
+        sub { $self->worker_pids >= $self->{workers} },
+        "nginx has its $self->{workers} workers", 30)
+        or die "nginx did not start its workers";
 
     return $self;
 }
 
+# nginx listens on the port (0: it did not, or it exited)
 sub wait_port {
     my ($self, $port) = @_;
-    my $t0 = time;
-    while (time - $t0 < 10) {
+    my $exited = 0;
+    my $up = wait_until(sub {
         my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
             PeerPort => $port, Proto => 'tcp');
-        if ($s) { close $s; return 1; }
-        return 0 if waitpid($self->{pid}, WNOHANG) > 0;
-        sleep 0.02;
-    }
-    return 0;
+        if ($s) { close $s; return 'up'; }
+        $exited = waitpid($self->{pid}, WNOHANG) > 0;
+        return $exited && 'exited';
+    }, "nginx listens on port $port", 30);
+    return $up eq 'up' ? 1 : 0;
 }
 
 sub master_pid { $_[0]{pid} }
@@ -306,16 +424,14 @@ sub wait_udp_turn {
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
         Proto => 'udp') or return 0;
     my $req = pack('nnN', 0x0001, 0, 0x2112A442) . pack('N3', 1, 2, 3);
-    my $t0 = time;
-    while (time - $t0 < 10) {
+    # UDP: the request again until an answer comes
+    return wait_until(sub {
         $s->send($req);
-        my $sel = IO::Select->new($s);
-        if ($sel->can_read(0.1)) {
-            $s->recv(my $buf, 1500);
-            return 1 if length $buf >= 20 && unpack('n', $buf) == 0x0101;
-        }
-    }
-    return 0;
+        IO::Select->new($s)->can_read(0.1) or return 0;
+        $s->recv(my $buf, 1500);
+        return length $buf >= 20 && unpack('n', $buf) == 0x0101;
+    }, "coturn answers a STUN binding request on UDP port $port", 10)
+        ? 1 : 0;
 }
 
 sub worker_pids {
@@ -342,26 +458,21 @@ sub reload {
     my ($self) = @_;
     my %old = map { $_ => 1 } $self->worker_pids;
     kill 'HUP', $self->{pid};
-    my $t0 = time;
-    while (time - $t0 < 10) {
-        my @new = grep { !$old{$_} } $self->worker_pids;
-        return $self if @new >= $self->{workers};
-        sleep 0.02;
-    }
-    die "reload: new workers did not start";
+    wait_until(sub {
+        (grep { !$old{$_} } $self->worker_pids) >= $self->{workers}
+    }, "the reload's $self->{workers} new workers run", 30)
+        or die "reload: new workers did not start";
+    return $self;
 }
 
 sub stop {
     my ($self) = @_;
     return unless $self->{pid};
     kill 'QUIT', $self->{pid};
-    my $t0 = time;
-    while (time - $t0 < 15) {
-        if (waitpid($self->{pid}, WNOHANG) > 0) {
-            delete $self->{pid};
-            return $self->kill_group == 0;
-        }
-        sleep 0.02;
+    if (wait_until(sub { waitpid($self->{pid}, WNOHANG) > 0 },
+            'nginx exits after QUIT', 15)) {
+        delete $self->{pid};
+        return $self->kill_group == 0;
     }
     $self->kill_group;
     waitpid($self->{pid}, 0);
@@ -375,17 +486,17 @@ sub kill_group {
     my ($self) = @_;
     my $g = $self->{pgid} or return 0;
     my $n = 0;
-    for (1 .. 250) {
+    wait_until(sub {
         my @left = group_pids($g);
-        last unless @left;
+        return 1 unless @left;
         unless ($n) {
             $n = @left;
             $self->{left} = join ', ', map { describe_pid($_) } @left;
         }
         kill 'KILL', -$g;
         waitpid($self->{pid}, WNOHANG) if $self->{pid};
-        sleep 0.02;
-    }
+        return 0;
+    }, "nginx's process group $g is gone", 5);
     delete $groups{$g} unless group_pids($g);
     return $n;
 }
@@ -452,14 +563,11 @@ sub new_log {
     return substr($log, $from);
 }
 
+# the error log has a line that matches (1), or not within the time (0)
 sub wait_log {
     my ($self, $re, $timeout) = @_;
-    my $t0 = time;
-    while (time - $t0 < ($timeout // 5)) {
-        return 1 if $self->error_log =~ $re;
-        sleep 0.02;
-    }
-    return 0;
+    return wait_until(sub { $self->error_log =~ $re },
+        "the error log matches $re", $timeout // 5) ? 1 : 0;
 }
 
 # the end of every test file: stop nginx, then no alerts, no sanitizer
@@ -610,12 +718,15 @@ use warnings;
 use IO::Select;
 use IO::Socket::INET;
 use Protocol::WebSocket::Frame;
+use Socket qw(IPPROTO_TCP SOL_SOCKET SO_RCVBUF TCP_NODELAY);
 use Time::HiRes qw(time);
 
 my %OP = (cont => 0, text => 1, binary => 2, close => 8, ping => 9,
     pong => 10);
 my %NAME = reverse %OP;
 
+# tls => 1: over TLS (a server with %%TLS%%, its certificate not checked);
+# rcvbuf => bytes: the socket's receive buffer; nodelay => 1: TCP_NODELAY
 sub connect {
     my ($class, $t, %o) = @_;
 
@@ -625,6 +736,14 @@ sub connect {
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
         PeerPort => $o{port} // $t->port, Proto => 'tcp',
         ($o{local} ? (LocalAddr => $o{local}) : ())) or die "connect: $!";
+    setsockopt($s, SOL_SOCKET, SO_RCVBUF, $o{rcvbuf}) if $o{rcvbuf};
+    setsockopt($s, IPPROTO_TCP, TCP_NODELAY, 1) if $o{nodelay};
+    if ($o{tls}) {
+        require IO::Socket::SSL;
+        IO::Socket::SSL->start_SSL($s, SSL_verify_mode => 0,
+            SSL_hostname => 'localhost')
+            or die "TLS: $IO::Socket::SSL::SSL_ERROR";
+    }
     $s->autoflush(1);
     binmode $s;
 
@@ -638,9 +757,9 @@ sub connect {
         (map { "$_\r\n" } @{ $o{headers} // [] }),
         "\r\n");
 
-    syswrite($s, $req . ($o{preload} // ''));
-
-    my $self = bless { s => $s, buf => '', t => $t }, $class;
+    my $self = bless { s => $s, buf => '', t => $t, tls => $o{tls} },
+        $class;
+    $self->raw($req . ($o{preload} // ''));
 
     # the response head
     my $t0 = time;
@@ -680,9 +799,17 @@ sub _fill {
     my ($self, $timeout) = @_;
     return 0 if $self->{eof};
     $timeout = 0 if $timeout < 0;
-    my $sel = IO::Select->new($self->{s});
-    return 0 unless $sel->can_read($timeout);
-    my $n = sysread($self->{s}, my $buf, 262144);
+    my $s = $self->{s};
+    # over TLS, data may wait inside the TLS layer where select() does not
+    # see it
+    unless ($self->{tls} && $s->pending) {
+        return 0 unless IO::Select->new($s)->can_read($timeout);
+    }
+    my $n = sysread($s, my $buf, 262144);
+    if (!defined $n && $self->{tls}
+        && $IO::Socket::SSL::SSL_ERROR == IO::Socket::SSL::SSL_WANT_READ()) {
+        return 1;   # a TLS record not whole yet
+    }
     if (!$n) {
         $self->{eof} = 1;
         return 0;
@@ -694,7 +821,16 @@ sub _fill {
 sub raw {
     my ($self, $bytes) = @_;
     local $SIG{PIPE} = 'IGNORE';
-    return syswrite($self->{s}, $bytes);
+    return syswrite($self->{s}, $bytes) unless $self->{tls};
+    # a TLS write takes a record at most: every byte, or false once the
+    # server is gone
+    my $off = 0;
+    while ($off < length $bytes) {
+        my $n = syswrite($self->{s}, $bytes, length($bytes) - $off, $off);
+        return 0 unless $n;
+        $off += $n;
+    }
+    return 1;
 }
 
 # a frame, by default masked and final; opcode by name or number; len
@@ -831,6 +967,24 @@ sub wait_close {
 }
 
 sub close_reason { $_[0]{close_reason} }
+
+# until nginx has read every byte sent so far: the receive queue of its end
+# of the connection (/proc/net/tcp) is empty.  For sending a frame a byte
+# per read without a pause between the writes.
+sub wait_read {
+    my ($self) = @_;
+    my $line = sprintf '^\s*\d+: [0-9A-F]{8}:%04X [0-9A-F]{8}:%04X '
+        . '[0-9A-F]{2} [0-9A-F]{8}:([0-9A-F]{8}) ',
+        $self->{s}->peerport, $self->{s}->sockport;
+    my $re = qr/$line/;
+    return Noom::Test::wait_until(sub {
+        open my $fh, '<', '/proc/net/tcp' or die "/proc/net/tcp: $!";
+        while (my $l = <$fh>) {
+            return hex($1) == 0 if $l =~ $re;
+        }
+        return 1;   # the connection is gone: nothing left to read
+    }, 'nginx read what the client sent');
+}
 
 # true when the server closed the TCP connection within the time
 sub wait_eof {
@@ -1074,7 +1228,6 @@ use warnings;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use POSIX qw(:sys_wait_h);
-use Time::HiRes qw(sleep time);
 
 our $SERVER = '/usr/bin/redis-server';
 our $CLI = '/usr/bin/redis-cli';
@@ -1116,13 +1269,12 @@ sub start {
     }
     $self->{pid} = $pid;
     $alive{$pid} = 1;
-    my $t0 = time;
-    while (time - $t0 < 10) {
-        return $self if ($self->cli('PING') // '') eq 'PONG';
-        die "redis-server exited" if waitpid($pid, WNOHANG) > 0;
-        sleep 0.02;
-    }
-    die "redis-server did not start";
+    my $up = Noom::Test::wait_until(sub {
+        return 'up' if ($self->cli('PING') // '') eq 'PONG';
+        return waitpid($pid, WNOHANG) > 0 && 'exited';
+    }, "redis-server answers PING on port $self->{port}", 30);
+    return $self if $up eq 'up';
+    die $up ? "redis-server exited" : "redis-server did not start";
 }
 
 sub stop {
@@ -1188,13 +1340,10 @@ EOF
 sub wait_linked {
     my ($self, $t, $want, $timeout) = @_;
     $want //= $t->{workers};
-    my $t0 = time;
-    while (time - $t0 < ($timeout // 15)) {
-        my $s = eval { $t->status_json };
-        return 1 if $s && $s->{redis}{linked_workers} == $want;
-        sleep 0.05;
-    }
-    return 0;
+    return $t->wait_until(
+        sub { $t->status_json->{redis}{linked_workers} == $want },
+        "$want workers of the node on port ${\ $t->port} are linked to Redis",
+        $timeout // 15) ? 1 : 0;
 }
 
 sub DESTROY { $_[0]->stop }
