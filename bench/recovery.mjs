@@ -16,6 +16,8 @@
 
 import { io } from "socket.io-client";
 import { fork } from "node:child_process";
+import { EventEmitter } from "node:events";
+import WebSocket from "ws";
 
 const port = +process.argv[2];
 const master = +process.argv[3];
@@ -26,6 +28,8 @@ const P = +(process.argv[7] || 1);
 const FIRST = +(process.env.NOOM_BENCH_FIRST || 0);  // a child's share
 const COUNT = +(process.env.NOOM_BENCH_COUNT || N);
 const url = `http://127.0.0.1:${port}`;
+// CLIENT=raw: the lean client below instead of socket.io-client
+const RAW = process.env.CLIENT === "raw";
 
 const tell = (m) => new Promise((r) => process.send(m, r));
 const heard = (what) => new Promise((r) => {
@@ -80,6 +84,7 @@ if (process.env.NOOM_BENCH_COUNT === undefined) {
         : null;
     const at = (q) => pick(backs, q);
     console.log(JSON.stringify({
+        client: RAW ? "raw" : "socket.io-client",
         sockets: N, rooms: N / R, room_size: R, processes: kids.length,
         closed_by_reload: sum("closed"), back: sum("back"),
         recovered: sum("recovered"), fresh: sum("fresh"),
@@ -104,11 +109,115 @@ let reloadAt = 0, lastBack = 0;
 const backs = [];
 const closes = [];                       // when each lost its transport
 
+/*
+ * The lean client: the same protocol as socket.io-client over WebSocket
+ * (Engine.IO v4, Socket.IO v5, recovery with pid and offset, the same
+ * reconnection delays: 1 s +- 50%, then up to 2 s), without its layers,
+ * so that the generator's CPU is not what the reload is measured by.
+ */
+
+class RawSock {
+    constructor(wsurl) {
+        this.ev = new EventEmitter();
+        this.ev.setMaxListeners(0);
+        this.wsurl = wsurl;
+        this.acks = new Map();
+        this.nextAck = 0;
+        this.connected = false;
+        this.recovered = false;
+        this.id = undefined;
+        this.pid = null;
+        this.offset = null;
+        this.tries = 0;
+        this.open();
+    }
+
+    on(e, f) { this.ev.on(e, f); return this; }
+    once(e, f) { this.ev.once(e, f); return this; }
+    off(e, f) { this.ev.off(e, f); return this; }
+
+    open() {
+        const ws = this.ws = new WebSocket(this.wsurl,
+                                           { perMessageDeflate: false });
+        ws.on("message", (d) => this.packet(d.toString()));
+        ws.on("close", () => this.lost());
+        ws.on("error", () => {});
+    }
+
+    packet(p) {
+        if (p[0] === "0") {
+            const auth = this.pid ? { pid: this.pid } : null;
+            if (auth && this.offset) auth.offset = this.offset;
+            this.ws.send(auth ? "40" + JSON.stringify(auth) : "40");
+        } else if (p[0] === "2") {
+            this.ws.send("3");
+        } else if (p[0] === "4") {
+            this.sio(p.slice(1));
+        }
+    }
+
+    sio(p) {
+        let i = 1;
+        while (i < p.length && p[i] >= "0" && p[i] <= "9") i++;
+        const id = p.slice(1, i);
+        const data = i < p.length ? JSON.parse(p.slice(i)) : undefined;
+
+        if (p[0] === "0") {
+            this.recovered = this.pid !== null && data.pid === this.pid;
+            this.id = data.sid;
+            this.pid = data.pid;
+            this.connected = true;
+            this.tries = 0;
+            this.ev.emit("connect");
+        } else if (p[0] === "2") {
+            const last = data[data.length - 1];
+            if (typeof last === "string" && /^[0-9a-f]{16}$/.test(last)) {
+                this.offset = data.pop();
+            }
+            this.ev.emit(...data);
+        } else if (p[0] === "3") {
+            const f = this.acks.get(+id);
+            this.acks.delete(+id);
+            if (f) f(...data);
+        } else if (p[0] === "4") {
+            this.ev.emit("connect_error", new Error(JSON.stringify(data)));
+        }
+    }
+
+    emit(name, ...args) {
+        let id = "";
+        if (typeof args[args.length - 1] === "function") {
+            id = String(this.nextAck++);
+            this.acks.set(+id, args.pop());
+        }
+        if (this.ws.readyState === WebSocket.OPEN) {
+            this.ws.send("42" + id + JSON.stringify([name, ...args]));
+        }
+    }
+
+    lost() {
+        const was = this.connected;
+        this.connected = false;
+        this.acks.clear();
+        if (this.done) return;
+        if (was) this.ev.emit("disconnect");
+        const delay = Math.min(2000, 1000 * 2 ** this.tries++);
+        setTimeout(() => this.open(), delay * (0.5 + Math.random()));
+    }
+
+    disconnect() {
+        this.done = true;
+        this.ws.close();
+    }
+}
+
 function connect(i) {
     return new Promise((resolve, reject) => {
-        const s = io(url, { path: "/ws", transports: ["websocket"],
-                            reconnectionDelay: 1000,
-                            reconnectionDelayMax: 2000 });
+        const s = RAW
+            ? new RawSock(`ws://127.0.0.1:${port}/ws/?EIO=4&transport=websocket`)
+            : io(url, { path: "/ws", transports: ["websocket"],
+                        reconnectionDelay: 1000,
+                        reconnectionDelayMax: 2000 });
         s.room = `room${Math.floor(i / R)}`;
         s.sender = i % R === 0;
         s.got = [];
