@@ -728,6 +728,8 @@ ngx_uint_t ngx_noom_rooms_leave_locked(ngx_noom_member_t *mb,
     ngx_noom_gone_t *g);
 void ngx_noom_rooms_byes(ngx_noom_gone_t *g, ngx_uint_t n);
 ngx_noom_room_t *ngx_noom_rooms_by_uid_locked(uint64_t uid);
+size_t ngx_noom_zone_share(void);
+size_t ngx_noom_logent_size(size_t len);
 
 /*
  * Marks the zone as being changed until the unlock: a process that dies

@@ -800,7 +800,6 @@ void
 ngx_noom_recovery_log_locked(ngx_noom_room_t *room, u_char *from,
     u_char *to, ngx_noom_msg_t *m)
 {
-    size_t              share;
     ngx_queue_t        *q;
     ngx_noom_logent_t  *e;
 
@@ -826,12 +825,9 @@ ngx_noom_recovery_log_locked(ngx_noom_room_t *room, u_char *from,
         ngx_noom_recovery_drop_locked(room, e);
     }
 
-    /* logs may take a half of the zone */
-
-    share = (ngx_noom_shpool->end - ngx_noom_shpool->start) / 2;
-
     if (m->len > ngx_noom_rmcf->recovery_log_size
-        || ngx_noom_shm->log_bytes + m->len > share)
+        || ngx_noom_shm->log_bytes + ngx_noom_logent_size(m->len)
+           > ngx_noom_zone_share())
     {
         goto drop;
     }
@@ -867,7 +863,7 @@ ngx_noom_recovery_log_locked(ngx_noom_room_t *room, u_char *from,
     ngx_queue_insert_tail(&room->log, &e->queue);
     room->nlog++;
     room->log_bytes += m->len;
-    ngx_noom_shm->log_bytes += m->len;
+    ngx_noom_shm->log_bytes += ngx_noom_logent_size(m->len);
 
     return;
 
@@ -908,6 +904,6 @@ ngx_noom_recovery_drop_locked(ngx_noom_room_t *room, ngx_noom_logent_t *e)
     ngx_queue_remove(&e->queue);
     room->nlog--;
     room->log_bytes -= e->len;
-    ngx_noom_shm->log_bytes -= e->len;
+    ngx_noom_shm->log_bytes -= ngx_noom_logent_size(e->len);
     ngx_slab_free_locked(ngx_noom_shpool, e);
 }

@@ -627,7 +627,7 @@ ngx_noom_rooms_free_logs_locked(ngx_noom_room_t *room)
         e = ngx_queue_data(q, ngx_noom_logent_t, queue);
 
         ngx_queue_remove(q);
-        ngx_noom_shm->log_bytes -= e->len;
+        ngx_noom_shm->log_bytes -= ngx_noom_logent_size(e->len);
         ngx_slab_free_locked(ngx_noom_shpool, e);
     }
 
@@ -643,7 +643,6 @@ ngx_noom_rooms_free_logs_locked(ngx_noom_room_t *room)
 void
 ngx_noom_rooms_history_locked(ngx_noom_room_t *room, ngx_noom_msg_t *m)
 {
-    size_t              share;
     ngx_queue_t        *q;
     ngx_noom_logent_t  *e;
 
@@ -653,13 +652,13 @@ ngx_noom_rooms_history_locked(ngx_noom_room_t *room, ngx_noom_msg_t *m)
 
         ngx_queue_remove(q);
         room->nhistory--;
-        ngx_noom_shm->log_bytes -= e->len;
+        ngx_noom_shm->log_bytes -= ngx_noom_logent_size(e->len);
         ngx_slab_free_locked(ngx_noom_shpool, e);
     }
 
-    share = (ngx_noom_shpool->end - ngx_noom_shpool->start) / 2;
-
-    if (ngx_noom_shm->log_bytes + m->len > share) {
+    if (ngx_noom_shm->log_bytes + ngx_noom_logent_size(m->len)
+        > ngx_noom_zone_share())
+    {
         return;
     }
 
@@ -678,7 +677,47 @@ ngx_noom_rooms_history_locked(ngx_noom_room_t *room, ngx_noom_msg_t *m)
 
     ngx_queue_insert_tail(&room->history, &e->queue);
     room->nhistory++;
-    ngx_noom_shm->log_bytes += m->len;
+    ngx_noom_shm->log_bytes += ngx_noom_logent_size(m->len);
+}
+
+
+/*
+ * What the rooms' logs and chat histories may take of the zone together:
+ * half of what its queues leave, the queues of every slot counted (the
+ * second half's come with the first reload, and must find their room).
+ */
+
+size_t
+ngx_noom_zone_share(void)
+{
+    size_t  total, queues;
+
+    total = ngx_noom_shpool->end - ngx_noom_shpool->start;
+    queues = ngx_noom_shm->nworkers * ngx_noom_shm->queue_size;
+
+    return (total > queues) ? (total - queues) / 2 : 0;
+}
+
+
+/*
+ * The zone's bytes for a log entry of len bytes: the slab allocator's
+ * chunk, a power of two, or whole pages past half a page.
+ */
+
+size_t
+ngx_noom_logent_size(size_t len)
+{
+    size_t  size, chunk;
+
+    size = offsetof(ngx_noom_logent_t, data) + len;
+
+    if (size > ngx_pagesize / 2) {
+        return ngx_align(size, ngx_pagesize);
+    }
+
+    for (chunk = 8; chunk < size; chunk <<= 1) { /* void */ }
+
+    return chunk;
 }
 
 
