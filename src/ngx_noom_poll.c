@@ -881,10 +881,15 @@ ngx_noom_preq_detach(ngx_http_request_t *r, u_char *sid, ngx_uint_t owner)
                    "noom: polling GET %ui detached for worker %ui",
                    dg->preq.node.key, owner);
 
-    dg->preq.timer.handler = ngx_noom_preq_timeout;
-    dg->preq.timer.data = &dg->preq;
-    dg->preq.timer.log = c->log;
-    ngx_add_timer(&dg->preq.timer, lcf->ping_interval + lcf->ping_timeout);
+    /* an owner on this worker answers every GET at once or in time */
+
+    if (owner != ngx_noom_slot) {
+        dg->preq.timer.handler = ngx_noom_preq_timeout;
+        dg->preq.timer.data = &dg->preq;
+        dg->preq.timer.log = c->log;
+        ngx_add_timer(&dg->preq.timer,
+                      lcf->ping_interval + lcf->ping_timeout);
+    }
 
     /* nginx puts the connection to keep-alive first, then it is ours */
 
