@@ -1551,8 +1551,13 @@ ngx_noom_poll_op(ngx_uint_t src, ngx_uint_t op, u_char *sid, uint64_t id,
             return;
         }
 
-        ngx_noom_poll_to_req(src, id, NGX_HTTP_OK, (u_char *) "ok", 2);
+        /*
+         * The packets first: a POST parked here is freed with its body
+         * once its answer is written.
+         */
+
         ngx_noom_poll_input(ctx, p, len);
+        ngx_noom_poll_to_req(src, id, NGX_HTTP_OK, (u_char *) "ok", 2);
         return;
 
     case NGX_NOOM_POLL_GONE:

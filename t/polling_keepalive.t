@@ -5,9 +5,11 @@
 # noom writes the answer on the idle connection.  The answer is a whole
 # HTTP response with the CORS headers, the connection then carries the
 # next request, the heartbeat comes on it, a client that goes away ends
-# the session, an answer from another worker arrives the same way, a
-# reload answers it with a close packet, and a waiting GET costs a worker
-# a few kilobytes (it was 11 KB as an nginx request).
+# the session, an answer from another worker arrives the same way, one
+# larger than the socket takes at once is written as it drains (and the
+# 800 KB POST that made it is read whole, not after its request is
+# freed), a waiting GET costs a worker a few kilobytes (it was 11 KB as
+# an nginx request), and a reload answers it with a close packet.
 
 use strict;
 use warnings;
@@ -16,6 +18,7 @@ use lib 't/lib';
 use Test::More;
 use IO::Select;
 use IO::Socket::INET;
+use Socket;
 use JSON::PP;
 use Noom::Test;
 
@@ -30,6 +33,7 @@ http {
     log_format st '$request_method $arg_sid $status';
     access_log %%DIR%%/logs/st.log st;
     keepalive_timeout 60s;
+    noom_worker_queue 4m;
     server {
         listen 127.0.0.1:%%PORT%% reuseport;
         location /eio/ {
@@ -40,6 +44,11 @@ http {
             noom_protocol_test engine.io;
             noom_ping_interval 300ms;
             noom_ping_timeout 3s;
+        }
+        location /big/ {
+            noom_protocol_test engine.io;
+            noom_max_payload 900k;
+            noom_send_buffer 2m;
         }
         location /ws { noom_rooms; }
         location /status { noom_status; }
@@ -142,6 +151,30 @@ SKIP: {
         'a GET waiting away from its session gets the answer');
     ($st, undef, $body) = ka($other, 'POST', "$E&sid=$osid2", '4x');
     is_deeply([$st, $body], [200, 'ok'], 'and that connection goes on');
+}
+
+# an answer larger than the socket takes at once is written as it drains
+
+{
+    my $B = '/big/?EIO=4&transport=polling';
+    my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        PeerPort => $t->port, Proto => 'tcp') or die "connect: $!";
+    binmode $c;
+    $c->autoflush(1);
+    setsockopt($c, Socket::SOL_SOCKET(), Socket::SO_RCVBUF(), 4096);
+    (undef, undef, $body) = ka($c, 'GET', $B);
+    my $bsid2 = decode_json(substr($body, 1))->{sid};
+    send_req($c, 'GET', "$B&sid=$bsid2");
+    wait_parked();
+    my $big = '4' . ('x' x 800000);
+    ($st, undef, $body) = $t->req('POST', "$B&sid=$bsid2", $big);
+    is($body, 'ok', 'a POST of 800 KB');
+    select undef, undef, undef, 0.5;
+    ($st, undef, $body) = read_resp($c, 10);
+    ok($st == 200 && $body eq $big, 'the waiting GET gets all of it');
+    ($st, undef, $body) = ka($c, 'POST', "$B&sid=$bsid2", '4after');
+    is_deeply([$st, $body], [200, 'ok'], 'and the connection goes on');
+    close $c;
 }
 
 # memory: many sessions, each with a GET waiting on its connection
