@@ -1122,12 +1122,14 @@ ngx_noom_preq_write(ngx_noom_dget_t *dg)
 static void
 ngx_noom_preq_release(ngx_noom_dget_t *dg)
 {
+    ngx_msec_t         timeout;
     ngx_event_t       *rev, *wev;
     ngx_connection_t  *c;
 
     c = dg->c;
     rev = c->read;
     wev = c->write;
+    timeout = dg->keepalive_timeout;
 
     c->data = dg->hc;
     rev->handler = dg->keepalive;
@@ -1154,7 +1156,7 @@ ngx_noom_preq_release(ngx_noom_dget_t *dg)
     c->idle = 1;
     ngx_reusable_connection(c, 1);
 
-    ngx_add_timer(rev, dg->keepalive_timeout);
+    ngx_add_timer(rev, timeout);
 
     if (rev->ready) {
         ngx_post_event(rev, &ngx_posted_events);
