@@ -19,7 +19,22 @@ import http from "node:http";
 const [mode, port, path, ...rest] = process.argv.slice(2);
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 
-function request(method, query, body) {
+// A keep-alive connection the server closed as the request went out is
+// reset before any answer: the request is sent again on another one, as
+// browsers do (Node.js's agent does not).
+async function request(method, query, body) {
+    for (let retry = 0; ; retry++) {
+        try {
+            return await request1(method, query, body);
+        } catch (err) {
+            if (!err.reused || err.code !== "ECONNRESET" || retry > 2) {
+                throw err;
+            }
+        }
+    }
+}
+
+function request1(method, query, body) {
     return new Promise((resolve, reject) => {
         const req = http.request({
             host: "127.0.0.1", port: Number(port), method, agent,
@@ -33,7 +48,10 @@ function request(method, query, body) {
             res.on("end", () => resolve([res.statusCode,
                                          Buffer.concat(chunks).toString()]));
         });
-        req.on("error", reject);
+        req.on("error", (err) => {
+            err.reused = req.reusedSocket;
+            reject(err);
+        });
         if (body !== undefined) {
             req.write(body);
         }

@@ -61,17 +61,42 @@ typedef struct {
 } ngx_noom_poll_t;
 
 
-/* a request parked on the worker that accepted it */
+/*
+ * A request parked on the worker that accepted it.  A waiting GET on a
+ * plain HTTP/1.1 keep-alive connection is not kept as an nginx request:
+ * nginx finishes the request as if it had been answered, which frees its
+ * pool and header buffer, and noom keeps the idle connection until the
+ * answer, which it writes itself (see ngx_noom_preq_detach()).
+ */
 
 typedef struct {
     ngx_rbtree_node_t          node;        /* key: its id */
-    ngx_http_request_t        *r;
+    ngx_http_request_t        *r;           /* NULL: a detached GET */
     ngx_event_t                timer;
     ngx_uint_t                 owner;
     u_char                     sid[NGX_NOOM_ID_LEN];
     unsigned                   get:1;
     unsigned                   done:1;
+    unsigned                   taken:1;     /* the connection is ours */
 } ngx_noom_preq_t;
+
+
+typedef struct {
+    ngx_noom_preq_t            preq;
+    ngx_connection_t          *c;
+    void                      *hc;          /* nginx's c->data */
+    ngx_event_handler_pt       keepalive;   /* nginx's read handler */
+    ngx_event_t                takeover;
+    ngx_atomic_uint_t          number;      /* c->number, to know it again */
+    ngx_msec_t                 keepalive_timeout;
+    ngx_msec_t                 send_timeout;
+    u_char                    *server;
+    u_char                    *out;         /* the answer, while unsent */
+    u_char                    *out_pos;
+    u_char                    *out_last;
+    size_t                     headers_len;
+    u_char                     headers[1];  /* CORS, as header lines */
+} ngx_noom_dget_t;
 
 
 static ngx_int_t ngx_noom_poll_cors(ngx_http_request_t *r,
@@ -84,6 +109,18 @@ static void ngx_noom_poll_body(ngx_http_request_t *r);
 static u_char *ngx_noom_poll_read_body(ngx_http_request_t *r, size_t *len);
 static ngx_noom_preq_t *ngx_noom_preq_park(ngx_http_request_t *r,
     u_char *sid, ngx_uint_t owner, ngx_uint_t get);
+static ngx_uint_t ngx_noom_preq_detachable(ngx_http_request_t *r);
+static ngx_noom_preq_t *ngx_noom_preq_detach(ngx_http_request_t *r,
+    u_char *sid, ngx_uint_t owner);
+static void ngx_noom_preq_takeover(ngx_event_t *ev);
+static void ngx_noom_preq_read_handler(ngx_event_t *rev);
+static void ngx_noom_preq_write_handler(ngx_event_t *wev);
+static void ngx_noom_preq_raw(ngx_noom_dget_t *dg, ngx_uint_t status,
+    u_char *p, size_t len);
+static void ngx_noom_preq_write(ngx_noom_dget_t *dg);
+static void ngx_noom_preq_release(ngx_noom_dget_t *dg);
+static void ngx_noom_preq_drop(ngx_noom_dget_t *dg);
+static void ngx_noom_preq_free(ngx_noom_dget_t *dg);
 static void ngx_noom_preq_cleanup(void *data);
 static void ngx_noom_preq_timeout(ngx_event_t *ev);
 static void ngx_noom_preq_answer(uint64_t id, ngx_uint_t status, u_char *p,
@@ -265,6 +302,22 @@ ngx_noom_poll_handler(ngx_http_request_t *r, ngx_http_noom_loc_conf_t *lcf,
 
     if (r->method == NGX_HTTP_GET) {
         (void) ngx_http_discard_request_body(r);
+
+        if (ngx_noom_preq_detachable(r)) {
+            pr = ngx_noom_preq_detach(r, sid.data, w);
+            if (pr == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ngx_noom_poll_to_owner(w, NGX_NOOM_POLL_GET, sid.data,
+                                   pr->node.key, NULL, 0);
+
+            /* the access log has it now: noom answers it later */
+
+            r->headers_out.status = NGX_HTTP_OK;
+
+            return NGX_DONE;
+        }
 
         pr = ngx_noom_preq_park(r, sid.data, w, 1);
         if (pr == NULL) {
@@ -697,10 +750,458 @@ ngx_noom_preq_park(ngx_http_request_t *r, u_char *sid, ngx_uint_t owner,
 }
 
 
+/*
+ * A GET that waits needs of its request only the connection: without TLS,
+ * HTTP/2, a body or a pipelined request behind it, nginx may finish the
+ * request (it logs it, frees its pool and the header buffer and keeps the
+ * connection alive) and noom writes the answer on the idle connection.
+ */
+
+static ngx_uint_t
+ngx_noom_preq_detachable(ngx_http_request_t *r)
+{
+#if (NGX_HTTP_V2)
+    if (r->stream) {
+        return 0;
+    }
+#endif
+
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        return 0;
+    }
+#endif
+
+    return r->http_version == NGX_HTTP_VERSION_11
+           && r->keepalive
+           && r->main->count == 1
+           && !r->discard_body
+           && !r->connection->read->eof
+           && r->headers_in.content_length_n <= 0
+           && !r->headers_in.chunked
+           && r->header_in->pos == r->header_in->last
+           && !ngx_exiting
+           && !ngx_terminate;
+}
+
+
+static ngx_noom_preq_t *
+ngx_noom_preq_detach(ngx_http_request_t *r, u_char *sid, ngx_uint_t owner)
+{
+    u_char                    *p;
+    size_t                     len;
+    ngx_uint_t                 i;
+    ngx_list_part_t           *part;
+    ngx_table_elt_t           *h;
+    ngx_noom_dget_t           *dg;
+    ngx_connection_t          *c;
+    ngx_http_noom_loc_conf_t  *lcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    c = r->connection;
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_noom_module);
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    /* the headers noom added (CORS) go with the answer */
+
+    len = 0;
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash) {
+            len += h[i].key.len + sizeof(": ") - 1 + h[i].value.len
+                   + sizeof(CRLF) - 1;
+        }
+    }
+
+    dg = ngx_alloc(sizeof(ngx_noom_dget_t) + len, c->log);
+    if (dg == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(dg, sizeof(ngx_noom_dget_t));
+
+    p = dg->headers;
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash) {
+            p = ngx_cpymem(p, h[i].key.data, h[i].key.len);
+            *p++ = ':'; *p++ = ' ';
+            p = ngx_cpymem(p, h[i].value.data, h[i].value.len);
+            *p++ = CR; *p++ = LF;
+        }
+    }
+
+    dg->headers_len = len;
+    dg->c = c;
+    dg->number = c->number;
+    dg->keepalive_timeout = clcf->keepalive_timeout;
+    dg->send_timeout = clcf->send_timeout;
+    dg->server = (u_char *) (clcf->server_tokens == NGX_HTTP_SERVER_TOKENS_ON
+                             ? NGINX_VER : "nginx");
+
+    dg->preq.owner = owner;
+    dg->preq.get = 1;
+    ngx_memcpy(dg->preq.sid, sid, NGX_NOOM_ID_LEN);
+    dg->preq.node.key = ++ngx_noom_poll_next_id;
+
+    ngx_rbtree_insert(&ngx_noom_poll_preqs, &dg->preq.node);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "noom: polling GET %ui detached for worker %ui",
+                   dg->preq.node.key, owner);
+
+    /* an owner on this worker answers every GET at once or in time */
+
+    if (owner != ngx_noom_slot) {
+        dg->preq.timer.handler = ngx_noom_preq_timeout;
+        dg->preq.timer.data = &dg->preq;
+        dg->preq.timer.log = c->log;
+        ngx_add_timer(&dg->preq.timer,
+                      lcf->ping_interval + lcf->ping_timeout);
+    }
+
+    /* nginx puts the connection to keep-alive first, then it is ours */
+
+    dg->takeover.handler = ngx_noom_preq_takeover;
+    dg->takeover.data = dg;
+    dg->takeover.log = c->log;
+    ngx_post_event(&dg->takeover, &ngx_posted_events);
+
+    return &dg->preq;
+}
+
+
+static void
+ngx_noom_preq_takeover(ngx_event_t *ev)
+{
+    ngx_noom_dget_t   *dg;
+    ngx_connection_t  *c;
+
+    dg = ev->data;
+    c = dg->c;
+
+    if (c->fd == (ngx_socket_t) -1 || c->number != dg->number
+        || !c->destroyed || c->data == NULL)
+    {
+        /* nginx closed the connection instead */
+        ngx_noom_preq_cleanup(&dg->preq);
+        ngx_noom_preq_free(dg);
+        return;
+    }
+
+    dg->hc = c->data;
+    dg->keepalive = c->read->handler;
+
+    c->data = dg;
+    c->read->handler = ngx_noom_preq_read_handler;
+    c->write->handler = ngx_noom_preq_write_handler;
+
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    c->idle = 0;
+    ngx_reusable_connection(c, 0);
+
+    dg->preq.taken = 1;
+
+    if (dg->preq.done) {
+        if (dg->out == NULL) {
+            ngx_noom_preq_drop(dg);
+            return;
+        }
+
+        ngx_noom_preq_write(dg);
+    }
+}
+
+
+/* while it waits, the client may only go away */
+
+static void
+ngx_noom_preq_read_handler(ngx_event_t *rev)
+{
+    u_char             buf[1];
+    ssize_t            n;
+    ngx_err_t          err;
+    ngx_noom_dget_t   *dg;
+    ngx_connection_t  *c;
+
+    c = rev->data;
+    dg = c->data;
+
+    if (c->close || rev->timedout) {
+        ngx_noom_preq_drop(dg);
+        return;
+    }
+
+    n = recv(c->fd, buf, 1, MSG_PEEK);
+    err = ngx_socket_errno;
+
+    if (n > 0) {
+        /* a pipelined request: nginx reads it after the answer */
+        return;
+    }
+
+    if (n == -1 && (err == NGX_EAGAIN || err == NGX_EINTR)) {
+        rev->ready = 0;
+
+        if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+            ngx_noom_preq_drop(dg);
+        }
+
+        return;
+    }
+
+    rev->eof = 1;
+    c->error = (n == -1);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, err,
+                   "noom: the client of waiting GET %ui went away",
+                   dg->preq.node.key);
+
+    ngx_noom_preq_drop(dg);
+}
+
+
+static void
+ngx_noom_preq_write_handler(ngx_event_t *wev)
+{
+    ngx_noom_dget_t   *dg;
+    ngx_connection_t  *c;
+
+    c = wev->data;
+    dg = c->data;
+
+    if (wev->timedout) {
+        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
+                      "client timed out");
+        c->timedout = 1;
+        ngx_noom_preq_drop(dg);
+        return;
+    }
+
+    if (dg->out_pos < dg->out_last) {
+        ngx_noom_preq_write(dg);
+    }
+}
+
+
+/* the answer, as nginx's header filter would have written it */
+
+static void
+ngx_noom_preq_raw(ngx_noom_dget_t *dg, ngx_uint_t status, u_char *p,
+    size_t len)
+{
+    u_char     *last;
+    size_t      size;
+    ngx_str_t  *line;
+
+    static ngx_str_t  lines[] = {
+        ngx_string("200 OK"),
+        ngx_string("400 Bad Request"),
+        ngx_string("500 Internal Server Error"),
+        ngx_string("503 Service Temporarily Unavailable")
+    };
+
+    switch (status) {
+    case NGX_HTTP_OK:
+        line = &lines[0];
+        break;
+    case NGX_HTTP_BAD_REQUEST:
+        line = &lines[1];
+        break;
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+        line = &lines[3];
+        break;
+    default:
+        line = &lines[2];
+    }
+
+    size = sizeof("HTTP/1.1 " CRLF "Server: " CRLF "Date: " CRLF
+                  "Content-Type: text/plain; charset=UTF-8" CRLF
+                  "Content-Length: " CRLF "Connection: keep-alive" CRLF
+                  CRLF) - 1
+           + line->len + ngx_strlen(dg->server)
+           + sizeof("Mon, 28 Sep 1970 06:00:00 GMT") - 1
+           + NGX_SIZE_T_LEN + dg->headers_len + len;
+
+    dg->out = ngx_alloc(size, dg->c->log);
+    if (dg->out == NULL) {
+        return;
+    }
+
+    last = ngx_sprintf(dg->out, "HTTP/1.1 %V" CRLF "Server: %s" CRLF
+                       "Date: %V" CRLF "Content-Type: %s" CRLF
+                       "Content-Length: %uz" CRLF
+                       "Connection: keep-alive" CRLF,
+                       line, dg->server, &ngx_cached_http_time,
+                       status == NGX_HTTP_OK ? "text/plain; charset=UTF-8"
+                                             : "application/json",
+                       len);
+
+    last = ngx_cpymem(last, dg->headers, dg->headers_len);
+    *last++ = CR; *last++ = LF;
+    last = ngx_cpymem(last, p, len);
+
+    dg->out_pos = dg->out;
+    dg->out_last = last;
+}
+
+
+static void
+ngx_noom_preq_write(ngx_noom_dget_t *dg)
+{
+    ssize_t            n;
+    ngx_connection_t  *c;
+
+    c = dg->c;
+
+    while (dg->out_pos < dg->out_last) {
+
+        n = c->send(c, dg->out_pos, dg->out_last - dg->out_pos);
+
+        if (n == NGX_ERROR) {
+            c->error = 1;
+            ngx_noom_preq_drop(dg);
+            return;
+        }
+
+        if (n == NGX_AGAIN) {
+            ngx_add_timer(c->write, dg->send_timeout);
+
+            if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
+                ngx_noom_preq_drop(dg);
+            }
+
+            return;
+        }
+
+        dg->out_pos += n;
+    }
+
+    c->sent += dg->out_last - dg->out;
+
+    ngx_noom_preq_release(dg);
+}
+
+
+/* answered: the connection is nginx's again, idle as nginx left it */
+
+static void
+ngx_noom_preq_release(ngx_noom_dget_t *dg)
+{
+    ngx_msec_t         timeout;
+    ngx_event_t       *rev, *wev;
+    ngx_connection_t  *c;
+
+    c = dg->c;
+    rev = c->read;
+    wev = c->write;
+    timeout = dg->keepalive_timeout;
+
+    c->data = dg->hc;
+    rev->handler = dg->keepalive;
+    wev->handler = ngx_http_empty_handler;
+
+    if (wev->timer_set) {
+        ngx_del_timer(wev);
+    }
+
+    ngx_noom_preq_free(dg);
+
+    if (ngx_exiting || ngx_terminate) {
+        ngx_http_close_connection(c);
+        return;
+    }
+
+    if (wev->active && (ngx_event_flags & NGX_USE_LEVEL_EVENT)) {
+        if (ngx_del_event(wev, NGX_WRITE_EVENT, 0) != NGX_OK) {
+            ngx_http_close_connection(c);
+            return;
+        }
+    }
+
+    c->idle = 1;
+    ngx_reusable_connection(c, 1);
+
+    ngx_add_timer(rev, timeout);
+
+    if (rev->ready) {
+        ngx_post_event(rev, &ngx_posted_events);
+    }
+}
+
+
+/* the client went away, or the connection failed: no answer */
+
+static void
+ngx_noom_preq_drop(ngx_noom_dget_t *dg)
+{
+    ngx_connection_t  *c;
+
+    c = dg->c;
+    c->data = dg->hc;
+
+    ngx_noom_preq_cleanup(&dg->preq);
+    ngx_noom_preq_free(dg);
+
+    ngx_http_close_connection(c);
+}
+
+
+static void
+ngx_noom_preq_free(ngx_noom_dget_t *dg)
+{
+    if (dg->takeover.posted) {
+        ngx_delete_posted_event(&dg->takeover);
+    }
+
+    if (dg->preq.timer.timer_set) {
+        ngx_del_timer(&dg->preq.timer);
+    }
+
+    if (dg->out) {
+        ngx_free(dg->out);
+    }
+
+    ngx_free(dg);
+}
+
+
 static void
 ngx_noom_preq_cleanup(void *data)
 {
-    ngx_noom_preq_t  *pr = data;
+    uint64_t          id;
+    ngx_noom_preq_t  *pr;
+
+    pr = data;
 
     if (pr->timer.timer_set) {
         ngx_del_timer(&pr->timer);
@@ -712,11 +1213,14 @@ ngx_noom_preq_cleanup(void *data)
 
     pr->done = 1;
 
+    /* ngx_rbtree_delete() zeroes the key */
+
+    id = pr->node.key;
     ngx_rbtree_delete(&ngx_noom_poll_preqs, &pr->node);
 
     if (pr->get && ngx_noom_shm) {
-        ngx_noom_poll_to_owner(pr->owner, NGX_NOOM_POLL_GONE, pr->sid,
-                               pr->node.key, NULL, 0);
+        ngx_noom_poll_to_owner(pr->owner, NGX_NOOM_POLL_GONE, pr->sid, id,
+                               NULL, 0);
     }
 }
 
@@ -764,7 +1268,7 @@ ngx_noom_preq_respond(ngx_noom_preq_t *pr, ngx_uint_t status, u_char *p,
 
     r = pr->r;
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "noom: polling request %ui answered %ui, %uz bytes",
                    pr->node.key, status, len);
 
@@ -773,6 +1277,23 @@ ngx_noom_preq_respond(ngx_noom_preq_t *pr, ngx_uint_t status, u_char *p,
 
     if (pr->timer.timer_set) {
         ngx_del_timer(&pr->timer);
+    }
+
+    if (r == NULL) {
+        ngx_noom_preq_raw((ngx_noom_dget_t *) pr, status, p, len);
+
+        /* before nginx let go of the connection, the takeover writes */
+
+        if (pr->taken) {
+            if (((ngx_noom_dget_t *) pr)->out == NULL) {
+                ngx_noom_preq_drop((ngx_noom_dget_t *) pr);
+                return;
+            }
+
+            ngx_noom_preq_write((ngx_noom_dget_t *) pr);
+        }
+
+        return;
     }
 
     r->read_event_handler = ngx_http_block_reading;
@@ -962,6 +1483,7 @@ ngx_noom_poll_op(ngx_uint_t src, ngx_uint_t op, u_char *sid, uint64_t id,
 
     pl = ngx_noom_poll_find(sid);
 
+
     if (pl == NULL || pl->ctx->close_sent) {
 
         switch (op) {
@@ -1026,8 +1548,13 @@ ngx_noom_poll_op(ngx_uint_t src, ngx_uint_t op, u_char *sid, uint64_t id,
             return;
         }
 
-        ngx_noom_poll_to_req(src, id, NGX_HTTP_OK, (u_char *) "ok", 2);
+        /*
+         * The packets first: a POST parked here is freed with its body
+         * once its answer is written.
+         */
+
         ngx_noom_poll_input(ctx, p, len);
+        ngx_noom_poll_to_req(src, id, NGX_HTTP_OK, (u_char *) "ok", 2);
         return;
 
     case NGX_NOOM_POLL_GONE:
