@@ -91,6 +91,7 @@ void
 ngx_noom_app_connect(ngx_noom_ctx_t *ctx)
 {
     ngx_noom_local_add(ctx, NGX_NOOM_LIST_APP);
+    ngx_noom_cluster_connect(ctx);
 
     if (ctx->asock[NGX_NOOM_NSP_APP]) {
         ngx_noom_admin_connected(ctx, NGX_NOOM_NSP_APP);

@@ -821,13 +821,15 @@ ngx_noom_redis_subscribe(const char *cmd, int argc, const char **argv,
     const size_t *argvlen)
 {
     int                 i;
-    const char         *v[3];
-    size_t              vlen[3];
+    size_t              vlen[NGX_NOOM_REDIS_SUB_MAX + 1];
+    const char         *v[NGX_NOOM_REDIS_SUB_MAX + 1];
     redisAsyncContext  *ac;
 
     ac = ngx_noom_redis_conns[NGX_NOOM_REDIS_SUB].ac;
 
-    if (ac == NULL || !ngx_noom_redis_is_linked || argc > 2) {
+    if (ac == NULL || !ngx_noom_redis_is_linked
+        || argc > NGX_NOOM_REDIS_SUB_MAX)
+    {
         return NGX_DECLINED;
     }
 
