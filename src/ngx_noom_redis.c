@@ -22,6 +22,7 @@
 
 #include "ngx_noom_cluster.h"
 #include <hiredis/sds.h>
+#include <sys/ioctl.h>
 
 
 #define NGX_NOOM_REDIS_BACKOFF_MIN  100
@@ -34,6 +35,9 @@
 
 #define NGX_NOOM_REDIS_CMD          0
 #define NGX_NOOM_REDIS_SUB          1
+
+/* hiredis reads 16 KB a call: so many calls a turn of the loop, at most */
+#define NGX_NOOM_REDIS_READS        64
 
 
 typedef struct {
@@ -366,14 +370,41 @@ ngx_noom_redis_cleanup(void *data)
 }
 
 
+/*
+ * One read of hiredis is 16 KB: a worker busy with its clients would take
+ * 16 KB a turn from a pub/sub link carrying more, and Redis closes a
+ * subscriber that falls 32 MB behind (client-output-buffer-limit pubsub).
+ * So the socket is read until it is empty, up to 1 MB a turn.
+ */
+
 static void
 ngx_noom_redis_read_handler(ngx_event_t *ev)
 {
-    ngx_connection_t  *c;
+    int                 avail;
+    ngx_uint_t          n;
+    ngx_connection_t   *c;
+    redisAsyncContext  *ac;
 
     c = ev->data;
+    ac = c->data;
 
-    redisAsyncHandleRead(c->data);
+    for (n = 0; n < NGX_NOOM_REDIS_READS; n++) {
+        redisAsyncHandleRead(ac);
+
+        /* the context may be gone: hiredis freed it on an error */
+
+        if (ngx_noom_redis_conns[NGX_NOOM_REDIS_CMD].ac != ac
+            && ngx_noom_redis_conns[NGX_NOOM_REDIS_SUB].ac != ac)
+        {
+            return;
+        }
+
+        if (ngx_noom_redis_down_ev.posted
+            || ioctl(ac->c.fd, FIONREAD, &avail) == -1 || avail <= 0)
+        {
+            return;
+        }
+    }
 }
 
 
