@@ -37,7 +37,7 @@
 #define NGX_NOOM_REDIS_SUB          1
 
 /* hiredis reads 16 KB a call: so many calls a turn of the loop, at most */
-#define NGX_NOOM_REDIS_READS        64
+#define NGX_NOOM_REDIS_READS        1024
 
 
 typedef struct {
@@ -374,7 +374,10 @@ ngx_noom_redis_cleanup(void *data)
  * One read of hiredis is 16 KB: a worker busy with its clients would take
  * 16 KB a turn from a pub/sub link carrying more, and Redis closes a
  * subscriber that falls 32 MB behind (client-output-buffer-limit pubsub).
- * So the socket is read until it is empty, up to 1 MB a turn.
+ * The link also carries back every event the worker published to its
+ * rooms, which nothing else paces: in one turn a worker can publish what
+ * its clients sent in many buffers.  So the socket is read until it is
+ * empty, up to 16 MB a turn (half of Redis's limit).
  */
 
 static void
