@@ -56,7 +56,13 @@ const io = new Server(httpServer, opts);
 if (process.env.SIO_REDIS) {
   const { createClient } = await import("redis");
   const { createAdapter } = await import("@socket.io/redis-adapter");
-  const pubClient = createClient({ url: process.env.SIO_REDIS });
+  // node-redis gives up on a command not sent within 5 s by default, and
+  // the adapter does not catch it: under the benchmark's closed loop both
+  // servers died of that unhandled rejection.  No timeout here.
+  const pubClient = createClient({
+    url: process.env.SIO_REDIS,
+    commandOptions: { timeout: undefined },
+  });
   const subClient = pubClient.duplicate();
   pubClient.on("error", (err) => console.error(`redis: ${err.message}`));
   subClient.on("error", (err) => console.error(`redis: ${err.message}`));
