@@ -195,6 +195,7 @@ typedef struct {
     int                      proto;
     const char              *host;
     int                      port;
+    int                      port2;
     const char              *path;
     uint32_t                 conns;
     uint32_t                 room_size;
@@ -213,6 +214,7 @@ typedef struct {
     uint32_t                 src_count;
     uint32_t                 procs;
     const char              *pids;
+    const char              *redis_pids;
     const char              *label;
     const char              *tag;
     int                      nick;
@@ -261,6 +263,7 @@ static char         *pad;
 static char          request[1024];
 static size_t        request_len;
 static struct sockaddr_in  dst;
+static struct sockaddr_in  dst2;
 static uint64_t      rnd = 0x9e3779b97f4a7c15ULL;
 static SSL_CTX      *tls_ctx;
 
@@ -320,6 +323,7 @@ static long          base_rss;
 static long          base_pss;
 static uint32_t      src_rr;
 static void nl_sample(double *cpu, long *rss, long *pss);
+static double nl_cpu_of(const char *pids);
 static double        sample_sys;    /* the kernel's part of nl_sample() */
 static void nl_room_name(char *buf, size_t size, uint32_t room);
 static void nl_usage(void);
@@ -540,6 +544,9 @@ nl_usage(void)
 "                      http: one GET, then the keepalive connection\n"
 "                      is held (idle only)\n"
 "  -H, --host 127.0.0.1  -P, --port 8080\n"
+"      --port2 P       a second node: the senders of even rooms and the\n"
+"                      receivers of odd rooms on --port, the others on\n"
+"                      P, so every delivery crosses from node to node\n"
 "      --path PATH     request path; %%r is the room name\n"
 "                      (sio: /ws/?EIO=4&transport=websocket)\n"
 "  -c, --conns N       connections (churn: concurrent slots)  (100)\n"
@@ -559,6 +566,8 @@ nl_usage(void)
 "      --src N         source addresses 127.0.0.2..N+1        (8)\n"
 "      --procs P       worker processes                       (1)\n"
 "      --pids a,b,c    server processes to sample (CPU, RSS)\n"
+"      --redis-pids a  more processes (Redis) whose CPU is reported\n"
+"                      apart, as redis_cpu_s\n"
 "      --label L  --tag T (room name prefix)\n"
 "      --nick          fanout/signal: send a nickname first\n"
 "      --no-ice        signal: offer/answer only\n"
@@ -577,6 +586,7 @@ nl_options(int argc, char **argv)
         { "proto", 1, NULL, 'x' },
         { "host", 1, NULL, 'H' },
         { "port", 1, NULL, 'P' },
+        { "port2", 1, NULL, 'Q' },
         { "path", 1, NULL, 'p' },
         { "conns", 1, NULL, 'c' },
         { "room-size", 1, NULL, 'r' },
@@ -595,6 +605,7 @@ nl_options(int argc, char **argv)
         { "src", 1, NULL, 'a' },
         { "procs", 1, NULL, 'j' },
         { "pids", 1, NULL, 'i' },
+        { "redis-pids", 1, NULL, 'E' },
         { "label", 1, NULL, 'l' },
         { "tag", 1, NULL, 't' },
         { "nick", 0, NULL, 'n' },
@@ -660,6 +671,7 @@ nl_options(int argc, char **argv)
 
         case 'H': conf.host = optarg; break;
         case 'P': conf.port = (int) nl_atof(optarg, "port"); break;
+        case 'Q': conf.port2 = (int) nl_atof(optarg, "port2"); break;
         case 'p': conf.path = optarg; break;
         case 'c': conf.conns = (uint32_t) nl_atof(optarg, "conns"); break;
         case 'r':
@@ -685,6 +697,7 @@ nl_options(int argc, char **argv)
         case 'a': conf.src_count = (uint32_t) nl_atof(optarg, "src"); break;
         case 'j': conf.procs = (uint32_t) nl_atof(optarg, "procs"); break;
         case 'i': conf.pids = optarg; break;
+        case 'E': conf.redis_pids = optarg; break;
         case 'l': conf.label = optarg; break;
         case 't': conf.tag = optarg; break;
         case 'n': conf.nick = 1; break;
@@ -776,6 +789,16 @@ nl_options(int argc, char **argv)
         || (ntohl(dst.sin_addr.s_addr) >> 24) != 127)
     {
         nl_fatal("--host must be a 127.x.y.z address");
+    }
+
+    dst2 = dst;
+
+    if (conf.port2) {
+        if (conf.mode != NL_MODE_FANOUT) {
+            nl_fatal("--port2 is for --mode fanout");
+        }
+
+        dst2.sin_port = htons((uint16_t) conf.port2);
     }
 }
 
@@ -937,6 +960,57 @@ nl_machine_busy(void)
 }
 
 
+/* CPU seconds summed over a list of processes ("1,2,3") */
+
+static double
+nl_cpu_of(const char *pids)
+{
+    char           path[64], line[512], *p, *list, *save, *tok;
+    long           ticks;
+    FILE          *f;
+    double         cpu;
+    unsigned long  ut, st;
+
+    cpu = 0;
+
+    if (pids == NULL) {
+        return 0;
+    }
+
+    ticks = sysconf(_SC_CLK_TCK);
+
+    list = strdup(pids);
+    if (list == NULL) {
+        nl_fatal("out of memory");
+    }
+
+    for (tok = strtok_r(list, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save))
+    {
+        snprintf(path, sizeof(path), "/proc/%s/stat", tok);
+        f = fopen(path, "r");
+        if (f == NULL) {
+            continue;
+        }
+
+        if (fgets(line, sizeof(line), f)) {
+            p = strrchr(line, ')');
+            if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u "
+                            "%*u %*u %*u %lu %lu", &ut, &st) == 2)
+            {
+                cpu += (double) (ut + st) / ticks;
+            }
+        }
+
+        fclose(f);
+    }
+
+    free(list);
+
+    return cpu;
+}
+
+
 /* CPU seconds, VmRSS and Pss (kB) summed over the --pids processes */
 
 static void
@@ -1019,6 +1093,7 @@ nl_parent(pid_t *pids, int *in, int *out)
     long          rss0, pss0, rss1, pss1, rss_m, pss_m;
     char          c;
     double        cpu0, cpu1, dur, gen_cpu, busy0, busy1, sys0, sys1;
+    double        rcpu0, rcpu1;
     uint32_t      i, rooms;
     uint64_t      go, m0, m1, *dst64, *src64, setup_ns;
     nl_result_t  *r, *sum;
@@ -1063,11 +1138,13 @@ nl_parent(pid_t *pids, int *in, int *out)
     nl_sleep_until(m0);
     nl_sample(&cpu0, &rss_m, &pss_m);
     sys0 = sample_sys;
+    rcpu0 = nl_cpu_of(conf.redis_pids);
     busy0 = nl_machine_busy();
 
     nl_sleep_until(m1);
     nl_sample(&cpu1, &rss1, &pss1);
     sys1 = sample_sys;
+    rcpu1 = nl_cpu_of(conf.redis_pids);
     busy1 = nl_machine_busy();
 
     setup_ns = 0;
@@ -1180,6 +1257,16 @@ nl_parent(pid_t *pids, int *in, int *out)
     fprintf(f, ",\"server_cpu_s\":%.3f,\"server_sys_s\":%.3f,"
             "\"server_cpu_util\":%.3f",
             cpu1 - cpu0, sys1 - sys0, (cpu1 - cpu0) / dur);
+
+    if (conf.redis_pids) {
+        fprintf(f, ",\"redis_cpu_s\":%.3f,\"redis_cpu_util\":%.3f",
+                rcpu1 - rcpu0, (rcpu1 - rcpu0) / dur);
+
+        if (sum->delivered_window) {
+            fprintf(f, ",\"redis_cpu_s_per_100k\":%.4f",
+                    (rcpu1 - rcpu0) / sum->delivered_window * 1e5);
+        }
+    }
 
     if (sum->delivered_window) {
         fprintf(f, ",\"server_cpu_s_per_100k\":%.4f",
@@ -1380,7 +1467,7 @@ static int
 nl_connect(nl_conn_t *c)
 {
     int                 fd, one, rc;
-    struct sockaddr_in  src;
+    struct sockaddr_in  src, *to;
     struct epoll_event  ev;
 
     fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -1406,7 +1493,15 @@ nl_connect(nl_conn_t *c)
         }
     }
 
-    rc = connect(fd, (struct sockaddr *) &dst, sizeof(dst));
+    /* with --port2, a room's senders on one node, its receivers on the
+     * other, and the rooms alternate */
+    to = &dst;
+
+    if (conf.port2 && (c->slot < conf.senders) == (c->room & 1)) {
+        to = &dst2;
+    }
+
+    rc = connect(fd, (struct sockaddr *) to, sizeof(*to));
 
     if (rc == -1 && errno != EINPROGRESS) {
         close(fd);

@@ -862,6 +862,7 @@ void ngx_noom_cluster_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_noom_cluster_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
     int64_t ack, const char *event);
 ngx_int_t ngx_noom_cluster_leave(ngx_noom_ctx_t *ctx);
+void ngx_noom_cluster_connect(ngx_noom_ctx_t *ctx);
 void ngx_noom_cluster_forget(ngx_noom_ctx_t *ctx);
 void ngx_noom_cluster_nick(ngx_noom_ctx_t *ctx);
 ngx_int_t ngx_noom_cluster_relay(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m,

@@ -57,6 +57,8 @@ static void ngx_noom_app_answer(ngx_noom_ctx_t *ctx, int64_t ack,
     const char *name, json_t *value);
 static void ngx_noom_app_relay_failed(ngx_noom_ctx_t *ctx, int64_t ack,
     const char *event);
+static void ngx_noom_app_remote_failed(ngx_noom_ctx_t *ctx, int64_t ack,
+    const char *event);
 
 
 static ngx_noom_app_event_t  ngx_noom_app_events[] = {
@@ -91,6 +93,7 @@ void
 ngx_noom_app_connect(ngx_noom_ctx_t *ctx)
 {
     ngx_noom_local_add(ctx, NGX_NOOM_LIST_APP);
+    ngx_noom_cluster_connect(ctx);
 
     if (ctx->asock[NGX_NOOM_NSP_APP]) {
         ngx_noom_admin_connected(ctx, NGX_NOOM_NSP_APP);
@@ -911,7 +914,7 @@ static void
 ngx_noom_app_relay(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
     ngx_noom_msg_t *m, u_char *to, ngx_uint_t w, uint64_t serial)
 {
-    ngx_int_t         rc;
+    ngx_int_t         rc, remote;
     ngx_noom_room_t  *room;
 
     room = ctx->member->room;
@@ -919,14 +922,17 @@ ngx_noom_app_relay(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
     rc = to ? ngx_noom_relay_unicast(w, room->uid, serial, to, m)
             : ngx_noom_relay_room(ctx, room->uid, room->per_worker, m);
 
-    if (to == NULL && ngx_noom_cluster_relay(ctx, m, NULL) != NGX_OK) {
-        rc = NGX_DECLINED;
-    }
+    remote = to ? NGX_OK : ngx_noom_cluster_relay(ctx, m, NULL);
 
     ngx_noom_msg_release(m);
 
     if (rc != NGX_OK) {
         ngx_noom_app_relay_failed(ctx, ack, name);
+        return;
+    }
+
+    if (remote != NGX_OK) {
+        ngx_noom_app_remote_failed(ctx, ack, name);
         return;
     }
 
@@ -1045,7 +1051,7 @@ ngx_noom_app_signal(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
                 ngx_noom_msg_release(m);
 
                 if (rc != NGX_OK) {
-                    ngx_noom_app_relay_failed(ctx, ack, name);
+                    ngx_noom_app_remote_failed(ctx, ack, name);
                     return;
                 }
 
@@ -1361,6 +1367,18 @@ ngx_noom_app_relay_failed(ngx_noom_ctx_t *ctx, int64_t ack,
     ngx_noom_app_error(ctx, ack, event, "busy",
                        "a worker queue is full: the event did not reach "
                        "every member");
+}
+
+
+/* Redis did not take it: ngx_noom_cluster_relay() counted and logged it */
+
+static void
+ngx_noom_app_remote_failed(ngx_noom_ctx_t *ctx, int64_t ack,
+    const char *event)
+{
+    ngx_noom_app_error(ctx, ack, event, "busy",
+                       "the other nodes could not be reached: the event "
+                       "did not reach every member");
 }
 
 

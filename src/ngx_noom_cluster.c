@@ -28,7 +28,10 @@
  *
  * The channels of @socket.io/redis-emitter ("socket.io#/#" and
  * "socket.io#/#<room>#") carry msgpack [uid, packet, opts]; their events
- * go to the members of the rooms named, or to every socket.
+ * go to the members of the rooms named, or to every socket.  A socket id
+ * is a room of one in Socket.IO, so each worker also subscribes to
+ * "socket.io#/#<socket id>#" for each of its sockets: to(socketId)
+ * reaches that socket on whatever node holds it, and no other node.
  *
  * Without a link to Redis a node works alone: events still reach its own
  * members, and the sender is told "busy" when the room had members on
@@ -52,6 +55,9 @@
 
 #define NGX_NOOM_MP_DEPTH           32
 
+/* an event from another node read without jansson: at most so many */
+#define NGX_NOOM_CLUSTER_TOKENS     16
+
 
 /* a room this worker has members in, or joins under way to */
 
@@ -61,6 +67,15 @@ typedef struct {
     ngx_uint_t                 refs;
     ngx_uint_t                 state;
 } ngx_noom_csub_t;
+
+
+/* a Socket.IO socket of this worker, by its id */
+
+typedef struct {
+    ngx_str_node_t             sn;
+    ngx_noom_ctx_t            *ctx;
+    u_char                     id[NGX_NOOM_ID_LEN];
+} ngx_noom_csock_t;
 
 
 typedef struct {
@@ -79,6 +94,10 @@ static ngx_noom_csub_t *ngx_noom_cluster_sub(u_char *name, size_t len,
 static void ngx_noom_cluster_sub_send(ngx_noom_csub_t *sub,
     const char *cmd);
 static void ngx_noom_cluster_unref(ngx_noom_csub_t *sub);
+static ngx_noom_csock_t *ngx_noom_cluster_sock(u_char *id, size_t len);
+static void ngx_noom_cluster_sock_send(ngx_noom_csock_t **socks,
+    ngx_uint_t n, const char *cmd);
+static void ngx_noom_cluster_socks_up(void);
 static void ngx_noom_cluster_join_send(ngx_noom_cjoin_t *j);
 static void ngx_noom_cluster_join_reply(redisReply *reply, void *data);
 static void ngx_noom_cluster_join_fail(ngx_noom_cjoin_t *j, ngx_int_t rc);
@@ -96,6 +115,8 @@ static void ngx_noom_cluster_deliver(ngx_noom_csub_t *sub, u_char *json,
     size_t len, u_char *id, ngx_uint_t unicast);
 static void ngx_noom_cluster_emitter(u_char *room, size_t room_len,
     u_char *p, size_t len);
+static void ngx_noom_cluster_emit_socket(ngx_noom_msg_t *m,
+    msgpack_object *rooms, ngx_uint_t i, msgpack_object *except);
 static json_t *ngx_noom_cluster_mp_json(msgpack_object *o,
     ngx_uint_t depth);
 static msgpack_object *ngx_noom_cluster_mp_get(msgpack_object *map,
@@ -258,6 +279,8 @@ static ngx_http_noom_main_conf_t  *ngx_noom_cluster_mcf;
 static ngx_noom_redis_conf_t      *ngx_noom_cluster_rcf;
 static ngx_rbtree_t                ngx_noom_cluster_subs;
 static ngx_rbtree_node_t           ngx_noom_cluster_sentinel;
+static ngx_rbtree_t                ngx_noom_cluster_socks;
+static ngx_rbtree_node_t           ngx_noom_cluster_socks_sentinel;
 static ngx_queue_t                 ngx_noom_cluster_joins;
 static ngx_noom_peer_t            *ngx_noom_cluster_peers;
 static u_char                     *ngx_noom_cluster_buf;
@@ -401,6 +424,9 @@ ngx_noom_cluster_init_process(ngx_cycle_t *cycle)
     }
 
     ngx_rbtree_init(&ngx_noom_cluster_subs, &ngx_noom_cluster_sentinel,
+                    ngx_str_rbtree_insert_value);
+    ngx_rbtree_init(&ngx_noom_cluster_socks,
+                    &ngx_noom_cluster_socks_sentinel,
                     ngx_str_rbtree_insert_value);
     ngx_queue_init(&ngx_noom_cluster_joins);
 
@@ -883,16 +909,141 @@ ngx_noom_cluster_leave_send(u_char *room, size_t len, u_char *id)
 }
 
 
-/* the socket goes: a join under way for it finds no socket to answer */
+/* a socket on "/": to(socketId) of the emitter reaches it here */
+
+void
+ngx_noom_cluster_connect(ngx_noom_ctx_t *ctx)
+{
+    ngx_noom_csock_t  *cs;
+
+    if (ngx_noom_cluster_rcf == NULL
+        || ngx_noom_cluster_sock(ctx->nsp[0].id, NGX_NOOM_ID_LEN))
+    {
+        return;
+    }
+
+    cs = ngx_alloc(sizeof(ngx_noom_csock_t), ctx->log);
+    if (cs == NULL) {
+        /* the emitter cannot name this socket: all else works */
+        return;
+    }
+
+    ngx_memcpy(cs->id, ctx->nsp[0].id, NGX_NOOM_ID_LEN);
+    cs->sn.str.data = cs->id;
+    cs->sn.str.len = NGX_NOOM_ID_LEN;
+    cs->sn.node.key = ngx_crc32_short(cs->id, NGX_NOOM_ID_LEN);
+    cs->ctx = ctx;
+
+    ngx_rbtree_insert(&ngx_noom_cluster_socks, &cs->sn.node);
+
+    /* without a link, ngx_noom_cluster_up() subscribes it */
+    ngx_noom_cluster_sock_send(&cs, 1, "SUBSCRIBE");
+}
+
+
+static ngx_noom_csock_t *
+ngx_noom_cluster_sock(u_char *id, size_t len)
+{
+    ngx_str_t  s;
+
+    if (len != NGX_NOOM_ID_LEN) {
+        return NULL;
+    }
+
+    s.data = id;
+    s.len = len;
+
+    return (ngx_noom_csock_t *) ngx_str_rbtree_lookup(
+                                    &ngx_noom_cluster_socks, &s,
+                                    ngx_crc32_short(id, len));
+}
+
+
+static void
+ngx_noom_cluster_sock_send(ngx_noom_csock_t **socks, ngx_uint_t n,
+    const char *cmd)
+{
+    u_char       *p, buf[NGX_NOOM_REDIS_SUB_MAX * (NGX_NOOM_ID_LEN + 13)];
+    size_t        lens[NGX_NOOM_REDIS_SUB_MAX];
+    ngx_uint_t    i;
+    const char   *chans[NGX_NOOM_REDIS_SUB_MAX];
+
+    if (!ngx_noom_redis_linked()) {
+        return;
+    }
+
+    p = buf;
+
+    for (i = 0; i < n; i++) {
+        chans[i] = (char *) p;
+        p = ngx_cpymem(p, "socket.io#/#", 12);
+        p = ngx_cpymem(p, socks[i]->id, NGX_NOOM_ID_LEN);
+        *p++ = '#';
+        lens[i] = p - (u_char *) chans[i];
+    }
+
+    (void) ngx_noom_redis_subscribe(cmd, (int) n, chans, lens);
+}
+
+
+/* the link is up: every socket's channel again, a batch a command */
+
+static void
+ngx_noom_cluster_socks_up(void)
+{
+    ngx_uint_t          n;
+    ngx_noom_csock_t   *batch[NGX_NOOM_REDIS_SUB_MAX];
+    ngx_rbtree_node_t  *node, *root, *sentinel;
+
+    root = ngx_noom_cluster_socks.root;
+    sentinel = ngx_noom_cluster_socks.sentinel;
+
+    if (root == sentinel) {
+        return;
+    }
+
+    n = 0;
+
+    for (node = ngx_rbtree_min(root, sentinel);
+         node;
+         node = ngx_rbtree_next(&ngx_noom_cluster_socks, node))
+    {
+        batch[n++] = (ngx_noom_csock_t *) node;
+
+        if (n == NGX_NOOM_REDIS_SUB_MAX) {
+            ngx_noom_cluster_sock_send(batch, n, "SUBSCRIBE");
+            n = 0;
+        }
+    }
+
+    if (n) {
+        ngx_noom_cluster_sock_send(batch, n, "SUBSCRIBE");
+    }
+}
+
+
+/*
+ * The socket goes: its channel is left, and a join under way for it finds
+ * no socket to answer.
+ */
 
 void
 ngx_noom_cluster_forget(ngx_noom_ctx_t *ctx)
 {
     ngx_queue_t       *q;
+    ngx_noom_csock_t  *cs;
     ngx_noom_cjoin_t  *j;
 
     if (ngx_noom_cluster_rcf == NULL) {
         return;
+    }
+
+    cs = ngx_noom_cluster_sock(ctx->nsp[0].id, NGX_NOOM_ID_LEN);
+
+    if (cs && cs->ctx == ctx) {
+        ngx_noom_cluster_sock_send(&cs, 1, "UNSUBSCRIBE");
+        ngx_rbtree_delete(&ngx_noom_cluster_socks, &cs->sn.node);
+        ngx_free(cs);
     }
 
     for (q = ngx_queue_head(&ngx_noom_cluster_joins);
@@ -1164,6 +1315,7 @@ ngx_noom_cluster_up(void)
         }
     }
 
+    ngx_noom_cluster_socks_up();
     ngx_noom_cluster_resync();
 
     /* a Redis that restarted counts its versions from 0 again */
@@ -1348,21 +1500,23 @@ ngx_noom_cluster_room_message(u_char *room, size_t room_len, u_char *p,
 
 
 /*
- * The JSON must be an array of an event name and its arguments: checked
- * whole by jansson, then framed as it came.
+ * The JSON must be an array of an event name and its arguments, in UTF-8:
+ * checked whole, by the scanner of the hot events when it can read it
+ * (no allocation), else by jansson, then framed as it came.
  */
 
 static void
 ngx_noom_cluster_deliver(ngx_noom_csub_t *sub, u_char *json, size_t len,
     u_char *id, ngx_uint_t unicast)
 {
-    json_t            *v;
-    ngx_uint_t         same;
-    ngx_queue_t       *q;
-    json_error_t       err;
-    ngx_noom_ctx_t    *ctx;
-    ngx_noom_msg_t    *m;
-    ngx_noom_lroom_t  *lr;
+    json_t               *v;
+    ngx_uint_t            same, n;
+    ngx_queue_t          *q;
+    json_error_t          err;
+    ngx_noom_ctx_t       *ctx;
+    ngx_noom_msg_t       *m;
+    ngx_noom_lroom_t     *lr;
+    ngx_noom_json_tok_t   tok[NGX_NOOM_CLUSTER_TOKENS];
 
     lr = ngx_noom_local_room(sub->uid);
     if (lr == NULL) {
@@ -1374,18 +1528,30 @@ ngx_noom_cluster_deliver(ngx_noom_csub_t *sub, u_char *json, size_t len,
         return;
     }
 
-    v = json_loadb((char *) json, len, JSON_ALLOW_NUL, &err);
-
-    if (v == NULL || !json_is_array(v)
-        || !json_is_string(json_array_get(v, 0)))
+    if (ngx_noom_utf8(NGX_NOOM_UTF8_ACCEPT, json, len)
+        != NGX_NOOM_UTF8_ACCEPT)
     {
-        json_decref(v);
-        ngx_noom_cluster_bad("not an event", sub->sn.str.data,
-                             sub->sn.str.len);
+        ngx_noom_cluster_bad("not UTF-8", sub->sn.str.data, sub->sn.str.len);
         return;
     }
 
-    json_decref(v);
+    if (ngx_noom_json_scan(json, len, tok, NGX_NOOM_CLUSTER_TOKENS, &n)
+        != NGX_OK
+        || n == 0 || tok[0].type != NGX_NOOM_JSON_STRING)
+    {
+        v = json_loadb((char *) json, len, JSON_ALLOW_NUL, &err);
+
+        if (v == NULL || !json_is_array(v)
+            || !json_is_string(json_array_get(v, 0)))
+        {
+            json_decref(v);
+            ngx_noom_cluster_bad("not an event", sub->sn.str.data,
+                                 sub->sn.str.len);
+            return;
+        }
+
+        json_decref(v);
+    }
 
     m = ngx_noom_sio_message(NGX_NOOM_SIO_EVENT, &ngx_noom_cluster_root,
                              NGX_NOOM_SIO_NO_ACK, json, len, NULL);
@@ -1561,6 +1727,8 @@ ngx_noom_cluster_emitter(u_char *room, size_t room_len, u_char *p,
             continue;
         }
 
+        ngx_noom_cluster_emit_socket(m, rooms, i, except);
+
         sub = ngx_noom_cluster_sub((u_char *) r->via.str.ptr,
                                    r->via.str.size, 0);
 
@@ -1597,6 +1765,62 @@ done:
     }
 
     msgpack_unpacked_destroy(&u);
+}
+
+
+/*
+ * Room i of the emitter's list as a socket id of this worker: the socket
+ * gets the event unless it is left out, or gets it through its room or an
+ * earlier entry of the list.
+ */
+
+static void
+ngx_noom_cluster_emit_socket(ngx_noom_msg_t *m, msgpack_object *rooms,
+    ngx_uint_t i, msgpack_object *except)
+{
+    ngx_uint_t         k;
+    msgpack_object    *r, *o;
+    ngx_noom_ctx_t    *ctx;
+    ngx_noom_room_t   *room;
+    ngx_noom_csock_t  *cs;
+
+    r = &rooms->via.array.ptr[i];
+
+    cs = ngx_noom_cluster_sock((u_char *) r->via.str.ptr, r->via.str.size);
+    if (cs == NULL) {
+        return;
+    }
+
+    for (k = 0; k < i; k++) {
+        o = &rooms->via.array.ptr[k];
+
+        if (o->type == MSGPACK_OBJECT_STR
+            && o->via.str.size == r->via.str.size
+            && ngx_memcmp(o->via.str.ptr, r->via.str.ptr, r->via.str.size)
+               == 0)
+        {
+            return;
+        }
+    }
+
+    ctx = cs->ctx;
+    room = ctx->member ? ctx->member->room : NULL;
+
+    if (room
+        && (ngx_noom_cluster_mp_has(rooms, room->name, room->len)
+            || (except
+                && ngx_noom_cluster_mp_has(except, room->name, room->len))))
+    {
+        return;
+    }
+
+    if (except
+        && ngx_noom_cluster_mp_has(except, ctx->nsp[0].id, NGX_NOOM_ID_LEN))
+    {
+        return;
+    }
+
+    ngx_noom_send(ctx, m);
 }
 
 

@@ -14,6 +14,10 @@
 
 
 
+/* channels in one SUBSCRIBE or UNSUBSCRIBE */
+#define NGX_NOOM_REDIS_SUB_MAX      32
+
+
 typedef void (*ngx_noom_redis_reply_pt)(redisReply *reply, void *data);
 
 

@@ -22,6 +22,7 @@
 
 #include "ngx_noom_cluster.h"
 #include <hiredis/sds.h>
+#include <sys/ioctl.h>
 
 
 #define NGX_NOOM_REDIS_BACKOFF_MIN  100
@@ -34,6 +35,9 @@
 
 #define NGX_NOOM_REDIS_CMD          0
 #define NGX_NOOM_REDIS_SUB          1
+
+/* hiredis reads 16 KB a call: so many calls a turn of the loop, at most */
+#define NGX_NOOM_REDIS_READS        1024
 
 
 typedef struct {
@@ -107,6 +111,7 @@ static ngx_msec_t                 ngx_noom_redis_last_reply;
 static ngx_uint_t                 ngx_noom_redis_pending;
 static ngx_uint_t                 ngx_noom_redis_is_linked;
 static ngx_uint_t                 ngx_noom_redis_exiting;
+static ngx_uint_t                 ngx_noom_redis_writing;
 static ngx_uint_t                 ngx_noom_redis_failures;
 static char                       ngx_noom_redis_sha[41];
 static ngx_log_t                 *ngx_noom_redis_log;
@@ -321,14 +326,35 @@ ngx_noom_redis_del_read(void *data)
 }
 
 
+/*
+ * A connected link writes what was queued at the end of the turn, without
+ * asking epoll first (two epoll_ctl calls a turn saved); only a write that
+ * could not finish waits for the socket to be writable.
+ */
+
 static void
 ngx_noom_redis_add_write(void *data)
 {
-    ngx_connection_t *c = data;
+    ngx_connection_t   *c;
+    redisAsyncContext  *ac;
 
-    if (!c->write->active) {
-        (void) ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
+    c = data;
+
+    if (c->write->active) {
+        return;
     }
+
+    ac = c->data;
+
+    if ((ac->c.flags & REDIS_CONNECTED) && !ngx_noom_redis_writing) {
+        if (!c->write->posted) {
+            ngx_post_event(c->write, &ngx_posted_events);
+        }
+
+        return;
+    }
+
+    (void) ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
 }
 
 
@@ -366,14 +392,44 @@ ngx_noom_redis_cleanup(void *data)
 }
 
 
+/*
+ * One read of hiredis is 16 KB: a worker busy with its clients would take
+ * 16 KB a turn from a pub/sub link carrying more, and Redis closes a
+ * subscriber that falls 32 MB behind (client-output-buffer-limit pubsub).
+ * The link also carries back every event the worker published to its
+ * rooms, which nothing else paces: in one turn a worker can publish what
+ * its clients sent in many buffers.  So the socket is read until it is
+ * empty, up to 16 MB a turn (half of Redis's limit).
+ */
+
 static void
 ngx_noom_redis_read_handler(ngx_event_t *ev)
 {
-    ngx_connection_t  *c;
+    int                 avail;
+    ngx_uint_t          n;
+    ngx_connection_t   *c;
+    redisAsyncContext  *ac;
 
     c = ev->data;
+    ac = c->data;
 
-    redisAsyncHandleRead(c->data);
+    for (n = 0; n < NGX_NOOM_REDIS_READS; n++) {
+        redisAsyncHandleRead(ac);
+
+        /* the context may be gone: hiredis freed it on an error */
+
+        if (ngx_noom_redis_conns[NGX_NOOM_REDIS_CMD].ac != ac
+            && ngx_noom_redis_conns[NGX_NOOM_REDIS_SUB].ac != ac)
+        {
+            return;
+        }
+
+        if (ngx_noom_redis_down_ev.posted
+            || ioctl(ac->c.fd, FIONREAD, &avail) == -1 || avail <= 0)
+        {
+            return;
+        }
+    }
 }
 
 
@@ -384,7 +440,9 @@ ngx_noom_redis_write_handler(ngx_event_t *ev)
 
     c = ev->data;
 
+    ngx_noom_redis_writing = 1;
     redisAsyncHandleWrite(c->data);
+    ngx_noom_redis_writing = 0;
 }
 
 
@@ -821,13 +879,15 @@ ngx_noom_redis_subscribe(const char *cmd, int argc, const char **argv,
     const size_t *argvlen)
 {
     int                 i;
-    const char         *v[3];
-    size_t              vlen[3];
+    size_t              vlen[NGX_NOOM_REDIS_SUB_MAX + 1];
+    const char         *v[NGX_NOOM_REDIS_SUB_MAX + 1];
     redisAsyncContext  *ac;
 
     ac = ngx_noom_redis_conns[NGX_NOOM_REDIS_SUB].ac;
 
-    if (ac == NULL || !ngx_noom_redis_is_linked || argc > 2) {
+    if (ac == NULL || !ngx_noom_redis_is_linked
+        || argc > NGX_NOOM_REDIS_SUB_MAX)
+    {
         return NGX_DECLINED;
     }
 

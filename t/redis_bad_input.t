@@ -36,6 +36,10 @@ my @bad = (
     ['noom:r:r1', 'noom1 R - - [1,2]'],
     ['noom:r:r1', 'noom1 R - - ["a",'],
     ['noom:r:r1', "noom1 R - - [\"\xff\xfe\"]"],
+    ['noom:r:r1', 'noom1 R - - ["a",01]'],
+    ['noom:r:r1', 'noom1 R - - ["a",tru]'],
+    ['noom:r:r1', 'noom1 R - - ["a"],'],
+    ['noom:r:r1', 'noom1 R - - ["a",{"k" 1}]'],
     ['noom:rooms', '1'],
     ['noom:rooms', 'x 1 r1'],
     ['noom:rooms', '99 -5 r1'],
@@ -63,6 +67,14 @@ is($redis->cli('PUBLISH', 'noom:r:r1', 'noom1 R - - ["good",1]'), 2,
     'a well-formed event');
 is_deeply($alice->event('good'), [1], 'arrives');
 is_deeply($bob->event('good'), [1], 'at both workers');
+
+# the scanner of the hot events reads most; jansson what it declines
+is($redis->cli('PUBLISH', 'noom:r:r1',
+    'noom1 R - - ["nested",{"k":[1,null,true,-2.5e3]},"\u00e9"]'), 2,
+    'an event with an object, a number and an escape');
+is_deeply($alice->event('nested'),
+    [{ k => [1, undef, JSON::PP::true(), -2500] }, "\x{e9}"],
+    'arrives whole');
 ok($alice->no_event('a'), 'the unicast reached nobody');
 
 is($t->status_json->{redis}{bad}, 2 * @bad, 'nothing more counted as bad');

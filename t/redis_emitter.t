@@ -2,8 +2,9 @@
 
 # A Node.js script with @socket.io/redis-emitter emits into noom's rooms
 # through Redis: the members of the room get the event on every node and
-# worker, a room list and except are followed, and an event to everybody
-# reaches every socket.
+# worker, a room list and except are followed, an event to everybody
+# reaches every socket, and to(socketId) reaches that one socket on
+# whatever node holds it.
 
 use strict;
 use warnings;
@@ -60,5 +61,77 @@ my $in = 0;
 $in += $_->status_json->{redis}{messages_in} for @node;
 ok($in >= 4, 'the nodes count the emitter\'s messages in');
 
+# to(socketId): in Socket.IO a socket id is a room of one; the worker that
+# holds the socket listens to its channel, on whatever node it is
+my @all = ($alice, $bob, $carol, $dave, $lobby);
+ok(subscribed($redis, $_->id, 1), 'the channel of socket ' . $_->id
+    . ' is listened to') for @all;
+
+emit_each($redis,
+    { to => [$carol->id], event => 'direct', args => ['for carol'] },
+    { to => [$lobby->id], event => 'direct', args => ['for the lobby'] },
+    { to => [$bob->id, 'r1'], event => 'mixed', args => [1] },
+    { to => [$alice->id], except => ['r1'], event => 'left_out' },
+    { to => [$dave->id], except => [$dave->id], event => 'left_out' },
+    { to => [$bob->id, $bob->id, $alice->id], event => 'twice' },
+    { event => 'after' });
+
+is_deeply($carol->event('direct'), ['for carol'],
+    'to(socketId) reaches a member of a room on the other node');
+is_deeply($lobby->event('direct'), ['for the lobby'],
+    'and a socket in no room');
+
+# an event to all sockets, emitted last, comes after the others on every
+# worker's link: what has not come before it does not come
+for my $s (@all) {
+    ok($s->event('after'), 'the last event reaches ' . $s->id);
+}
+is(kept($_, 'direct'), 0,
+    'no other socket gets an event to one socket id') for @all;
+is(kept($_, 'mixed'), 1,
+    'to(socketId, room) reaches the socket and the members once each')
+    for $alice, $bob, $carol, $dave;
+is(kept($lobby, 'mixed'), 0, 'and nobody else');
+is(kept($_, 'left_out'), 0, 'except(room) and except(socketId) are followed')
+    for @all;
+is(kept($bob, 'twice'), 1, 'a socket id named twice gets the event once');
+is(kept($alice, 'twice'), 1, 'a socket id in a list of ids gets it');
+is(kept($_, 'twice'), 0, 'the others do not') for $carol, $dave, $lobby;
+
+# a socket that goes leaves its channel
+my $gone = $dave->id;
+$dave->send_text('41');
+$dave->close_socket;
+ok(subscribed($redis, $gone, 0), 'a closed socket\'s channel is left');
+
 $node[1]->check;
 $node[0]->done;
+
+
+# Helpers.
+
+# the channel of a socket id has that many subscribers (awaited)
+sub subscribed {
+    my ($redis, $id, $want) = @_;
+    for (1 .. 500) {
+        my $out = $redis->cli('PUBSUB', 'NUMSUB', "socket.io#/#$id#") // '';
+        return 1 if $out =~ /\n(\d+)\z/ && $1 == $want;
+        select undef, undef, undef, 0.02;
+    }
+    return 0;
+}
+
+sub emit_each {
+    my ($redis, @list) = @_;
+    my $json = JSON::PP->new->canonical->encode(\@list);
+    my $out = `node $Noom::Test::TOP/t/js/redis_emit_each.mjs @{[
+        $redis->port ]} '$json' 2>&1`;
+    is($?, 0, 'the emitter script ran') or diag $out;
+}
+
+# how many events of that name the socket has received and kept
+sub kept {
+    my ($s, $name) = @_;
+    return scalar grep { $_->{type} == 2 && defined $_->{name}
+        && $_->{name} eq $name } @{ $s->{events} };
+}

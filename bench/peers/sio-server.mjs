@@ -7,6 +7,12 @@
 //   node bench/peers/sio-server.mjs [port] [host]
 //
 // With SIO_TLS_CERT and SIO_TLS_KEY (PEM files) it serves https and wss.
+//
+// With SIO_REDIS (e.g. redis://127.0.0.1:6379) it is one server of a
+// cluster: @socket.io/redis-adapter (createAdapter, node-redis clients)
+// carries the room events to the other servers, as the adapter's docs set
+// it up.  The room list and counts stay this server's own (enough for the
+// benchmarks, which measure the events between servers).
 
 import fs from "node:fs";
 import http from "node:http";
@@ -46,6 +52,23 @@ const opts = {
 };
 
 const io = new Server(httpServer, opts);
+
+if (process.env.SIO_REDIS) {
+  const { createClient } = await import("redis");
+  const { createAdapter } = await import("@socket.io/redis-adapter");
+  // node-redis gives up on a command not sent within 5 s by default, and
+  // the adapter does not catch it: under the benchmark's closed loop both
+  // servers died of that unhandled rejection.  No timeout here.
+  const pubClient = createClient({
+    url: process.env.SIO_REDIS,
+    commandOptions: { timeout: undefined },
+  });
+  const subClient = pubClient.duplicate();
+  pubClient.on("error", (err) => console.error(`redis: ${err.message}`));
+  subClient.on("error", (err) => console.error(`redis: ${err.message}`));
+  await Promise.all([pubClient.connect(), subClient.connect()]);
+  io.adapter(createAdapter(pubClient, subClient));
+}
 
 // rooms in creation order: name -> Set of socket ids
 const rooms = new Map();
