@@ -48,6 +48,11 @@ http {
             noom_ping_interval 300ms;
             noom_ping_timeout 3s;
         }
+        location /late/ {
+            noom_protocol_test engine.io;
+            noom_ping_interval 300ms;
+            noom_ping_timeout 2s;
+        }
         location /rooms/ { noom_rooms; noom_connect_timeout 120s; }
         location /brief/ { noom_rooms; noom_connect_timeout 200ms; }
         location /status { noom_status; }
@@ -136,14 +141,16 @@ for my $i (1 .. 2) {
     is($body, 'ok', "pong $i is taken");
 }
 
-# no pong: the session ends after pingInterval + pingTimeout
+# no pong: the session ends after pingInterval + pingTimeout (2 s, so that
+# the GET after the ping is surely waiting when it ends)
 
-$sid = handshake();
-($st, undef, $body) = $t->req('GET', "$E&sid=$sid");
+my $L = '/late/?EIO=4&transport=polling';
+$sid = handshake('/late/');
+($st, undef, $body) = $t->req('GET', "$L&sid=$sid");
 is($body, '2', 'a ping');
-($st, undef, $body) = $t->req('GET', "$E&sid=$sid");
+($st, undef, $body) = $t->req('GET', "$L&sid=$sid");
 is($body, '1', 'unanswered, the next GET gets a close packet');
-($st, undef, $body) = $t->req('GET', "$E&sid=$sid");
+($st, undef, $body) = $t->req('GET', "$L&sid=$sid");
 is($st, 400, 'and the session is gone');
 
 # the client's close packet: the waiting GET gets a noop
