@@ -113,12 +113,10 @@ $node[0]->done;
 # the channel of a socket id has that many subscribers (awaited)
 sub subscribed {
     my ($redis, $id, $want) = @_;
-    for (1 .. 500) {
+    return Noom::Test::wait_until(sub {
         my $out = $redis->cli('PUBSUB', 'NUMSUB', "socket.io#/#$id#") // '';
-        return 1 if $out =~ /\n(\d+)\z/ && $1 == $want;
-        select undef, undef, undef, 0.02;
-    }
-    return 0;
+        $out =~ /\n(\d+)\z/ && $1 == $want;
+    }, "$want subscriber(s) on $id's channel") ? 1 : 0;
 }
 
 sub emit_each {
