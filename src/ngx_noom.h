@@ -370,6 +370,9 @@ typedef struct {
     uint64_t                   uid;
     ngx_uint_t                 count;
     uint32_t                  *per_worker;
+    size_t                    *ring_mark;   /* per worker: its ring's tail
+                                               after its last record of
+                                               this room */
     size_t                     len;
     u_char                    *name;
     ngx_rbtree_node_t          unode;       /* key: uid */

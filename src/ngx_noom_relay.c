@@ -42,6 +42,8 @@ static ngx_int_t ngx_noom_ring_put_rec_locked(ngx_uint_t w, ngx_uint_t type,
     uint64_t room, uint64_t target, uint64_t seq, u_char *p, size_t len);
 static ngx_uint_t ngx_noom_relay_log_locked(ngx_noom_room_t *room,
     u_char *from, u_char *to, ngx_noom_msg_t *m);
+static ngx_inline void ngx_noom_relay_mark_locked(ngx_noom_room_t *room,
+    ngx_uint_t w, ngx_noom_msg_t *m);
 
 
 static ngx_rbtree_t                ngx_noom_lrooms;
@@ -691,6 +693,7 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
     rc = NGX_OK;
     n = 0;
     self = 0;
+    room = NULL;
 
     ngx_noom_zone_lock();
 
@@ -722,6 +725,8 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
             continue;
         }
 
+        ngx_noom_relay_mark_locked(room, w, m);
+
         if (n < 64) {
             woken[n++] = w;
 
@@ -743,6 +748,9 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
             != NGX_OK)
         {
             rc = NGX_DECLINED;
+
+        } else {
+            ngx_noom_relay_mark_locked(room, ngx_noom_slot, m);
         }
     }
 
@@ -766,7 +774,10 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
 /*
  * A recoverable event gets the zone's next number, which goes into its
  * offset, and a place in its room's log.  Returns whether this worker's
- * own delivery must wait in its ring behind earlier events.
+ * own delivery must wait in its ring behind earlier events of the room:
+ * its members must get the room's events in the zone's order, or the
+ * earlier one, arriving after a later offset, would be taken for a
+ * duplicate and lost.  Other rooms' records do not hold it back.
  */
 
 static ngx_uint_t
@@ -778,13 +789,31 @@ ngx_noom_relay_log_locked(ngx_noom_room_t *room, u_char *from, u_char *to,
     m->seq = ++ngx_noom_shm->seq;
     (void) ngx_noom_sio_offset(m->offset, m->seq);
 
-    if (room) {
-        ngx_noom_recovery_log_locked(room, from, to, m);
-    }
-
     ring = &ngx_noom_shm->workers[ngx_noom_slot].ring;
 
-    return ring->head != ring->tail;
+    if (room == NULL) {
+        return ring->head != ring->tail;
+    }
+
+    ngx_noom_recovery_log_locked(room, from, to, m);
+
+    return room->ring_mark[ngx_noom_slot] > ring->head;
+}
+
+
+/*
+ * Where a numbered record of a room ends in worker w's ring.  The ring's
+ * head and tail only grow (a slot taken over starts at its old tail), so
+ * the mark stays behind the head once the record is read.
+ */
+
+static ngx_inline void
+ngx_noom_relay_mark_locked(ngx_noom_room_t *room, ngx_uint_t w,
+    ngx_noom_msg_t *m)
+{
+    if (room && m->seq) {
+        room->ring_mark[w] = ngx_noom_shm->workers[w].ring.tail;
+    }
 }
 
 
@@ -823,13 +852,14 @@ ngx_noom_relay_unicast(ngx_uint_t w, uint64_t uid, uint64_t serial,
     ngx_uint_t        self;
     ngx_queue_t      *q;
     ngx_noom_ctx_t   *ctx;
+    ngx_noom_room_t  *room;
     ngx_noom_lroom_t *lr;
 
     if (m->offset) {
         ngx_noom_zone_lock();
 
-        self = ngx_noom_relay_log_locked(ngx_noom_rooms_by_uid_locked(uid),
-                                         NULL, to, m);
+        room = ngx_noom_rooms_by_uid_locked(uid);
+        self = ngx_noom_relay_log_locked(room, NULL, to, m);
 
         if (w == NGX_NOOM_AWAY) {
             /* the member is away: the log keeps it for its return */
@@ -841,6 +871,10 @@ ngx_noom_relay_unicast(ngx_uint_t w, uint64_t uid, uint64_t serial,
             rc = ngx_noom_ring_put_rec_locked(w, NGX_NOOM_REC_UNICAST, uid,
                                               serial, m->seq, m->pos,
                                               m->len);
+            if (rc == NGX_OK) {
+                ngx_noom_relay_mark_locked(room, w, m);
+            }
+
             ngx_noom_zone_unlock();
 
             if (rc == NGX_OK) {

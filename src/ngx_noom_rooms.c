@@ -347,14 +347,18 @@ ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
         room = ngx_slab_alloc_locked(ngx_noom_shpool,
                                      sizeof(ngx_noom_room_t)
                                      + ngx_noom_shm->nworkers
-                                       * sizeof(uint32_t)
+                                       * (sizeof(size_t) + sizeof(uint32_t))
                                      + name->len);
         if (room == NULL) {
             goto nomem;
         }
 
-        room->per_worker = (uint32_t *) ((u_char *) room
-                                         + sizeof(ngx_noom_room_t));
+        room->ring_mark = (size_t *) ((u_char *) room
+                                      + sizeof(ngx_noom_room_t));
+        ngx_memzero(room->ring_mark, ngx_noom_shm->nworkers * sizeof(size_t));
+
+        room->per_worker = (uint32_t *)
+                               &room->ring_mark[ngx_noom_shm->nworkers];
         ngx_memzero(room->per_worker,
                     ngx_noom_shm->nworkers * sizeof(uint32_t));
 
