@@ -438,13 +438,11 @@ struct ngx_noom_sess_s {
     ngx_rbtree_node_t          node;        /* key: hash of pid */
     ngx_queue_t                queue;       /* live or away */
     ngx_noom_member_t         *member;
+    u_char                    *nick;        /* its length, then it; or NULL */
     ngx_uint_t                 worker;      /* NGX_NOOM_AWAY: detached */
-    uint64_t                   serial;
-    ngx_msec_t                 expires;
+    ngx_msec_t                 expires;     /* 0: never away */
     u_char                     pid[NGX_NOOM_ID_LEN];
     u_char                     id[NGX_NOOM_ID_LEN];
-    size_t                     nick_len;
-    u_char                     nick[1];
 };
 
 

@@ -32,6 +32,9 @@
 
 static ngx_uint_t ngx_noom_recovery_end_locked(ngx_noom_sess_t *s,
     ngx_noom_gone_t *g);
+static void ngx_noom_recovery_free_locked(ngx_noom_sess_t *s);
+static ngx_int_t ngx_noom_recovery_nick_locked(ngx_noom_sess_t *s,
+    ngx_noom_ctx_t *ctx);
 static void ngx_noom_recovery_sweep(ngx_event_t *ev);
 static ngx_int_t ngx_noom_recovery_offset(json_t *v, uint64_t *seq);
 static ngx_uint_t ngx_noom_recovery_dead_locked(ngx_uint_t w);
@@ -309,11 +312,14 @@ ngx_noom_recovery_connect(ngx_noom_ctx_t *ctx, json_t *auth)
     ngx_noom_shm->nlive++;
 
     s->worker = ngx_noom_slot;
-    s->serial = ctx->serial;
 
     ngx_memcpy(ctx->nsp[NGX_NOOM_NSP_APP].id, s->id, NGX_NOOM_ID_LEN);
-    ctx->nick_len = s->nick_len;
-    ngx_memcpy(ctx->nick, s->nick, s->nick_len);
+    ctx->nick_len = 0;
+
+    if (s->nick) {
+        ctx->nick_len = *(size_t *) s->nick;
+        ngx_memcpy(ctx->nick, s->nick + sizeof(size_t), ctx->nick_len);
+    }
     ctx->sess = s;
     ctx->member = mb;
 
@@ -449,9 +455,17 @@ ngx_noom_recovery_new(ngx_noom_ctx_t *ctx)
         ngx_noom_zone_unlock();
     }
 
-    s = ngx_slab_alloc_locked(ngx_noom_shpool,
-                              offsetof(ngx_noom_sess_t, nick)
-                              + ngx_noom_rmcf->max_nickname);
+    s = ngx_slab_alloc_locked(ngx_noom_shpool, sizeof(ngx_noom_sess_t));
+
+    if (s) {
+        s->nick = NULL;
+
+        if (ngx_noom_recovery_nick_locked(s, ctx) != NGX_OK) {
+            ngx_slab_free_locked(ngx_noom_shpool, s);
+            s = NULL;
+        }
+    }
+
     if (s == NULL) {
         ngx_noom_zone_unlock();
 
@@ -465,11 +479,8 @@ ngx_noom_recovery_new(ngx_noom_ctx_t *ctx)
 
     ngx_memcpy(s->pid, pid, NGX_NOOM_ID_LEN);
     ngx_memcpy(s->id, ctx->nsp[NGX_NOOM_NSP_APP].id, NGX_NOOM_ID_LEN);
-    s->nick_len = ctx->nick_len;
-    ngx_memcpy(s->nick, ctx->nick, ctx->nick_len);
     s->member = NULL;
     s->worker = ngx_noom_slot;
-    s->serial = ctx->serial;
     s->expires = 0;
     s->node.key = key;
 
@@ -528,15 +539,64 @@ ngx_noom_recovery_replay(ngx_noom_ctx_t *ctx)
 }
 
 
+/*
+ * The session keeps its nickname beside it, at its own size, so that the
+ * record itself is a 128-byte slab chunk: a nickname of the default 64
+ * bytes kept in it would double that for every socket.
+ */
+
 void
 ngx_noom_recovery_nick(ngx_noom_ctx_t *ctx)
 {
+    ngx_int_t  rc;
+
     ngx_noom_zone_lock();
-
-    ctx->sess->nick_len = ctx->nick_len;
-    ngx_memcpy(ctx->sess->nick, ctx->nick, ctx->nick_len);
-
+    rc = ngx_noom_recovery_nick_locked(ctx->sess, ctx);
     ngx_noom_zone_unlock();
+
+    if (rc == NGX_OK) {
+        return;
+    }
+
+    /* the old nickname would come back: the socket cannot be recovered */
+
+    ngx_noom_stat(recovery_refused, 1);
+
+    ngx_noom_log_limited(&ngx_noom_recovery_log, NGX_LOG_ERR, ctx->log,
+                         "noom: zone is full, this socket cannot be "
+                         "recovered");
+
+    ngx_noom_recovery_forget(ctx);
+}
+
+
+static ngx_int_t
+ngx_noom_recovery_nick_locked(ngx_noom_sess_t *s, ngx_noom_ctx_t *ctx)
+{
+    u_char  *nick;
+
+    ngx_noom_zone_dirty();
+
+    nick = NULL;
+
+    if (ctx->nick_len) {
+        nick = ngx_slab_alloc_locked(ngx_noom_shpool,
+                                     sizeof(size_t) + ctx->nick_len);
+        if (nick == NULL) {
+            return NGX_ERROR;
+        }
+
+        *(size_t *) nick = ctx->nick_len;
+        ngx_memcpy(nick + sizeof(size_t), ctx->nick, ctx->nick_len);
+    }
+
+    if (s->nick) {
+        ngx_slab_free_locked(ngx_noom_shpool, s->nick);
+    }
+
+    s->nick = nick;
+
+    return NGX_OK;
 }
 
 
@@ -703,7 +763,7 @@ ngx_noom_recovery_forget(ngx_noom_ctx_t *ctx)
     ngx_rbtree_delete(&ngx_noom_shm->sess, &s->node);
     ngx_queue_remove(&s->queue);
     ngx_noom_shm->nlive--;
-    ngx_slab_free_locked(ngx_noom_shpool, s);
+    ngx_noom_recovery_free_locked(s);
 
     ngx_noom_zone_unlock();
 }
@@ -733,9 +793,20 @@ ngx_noom_recovery_end_locked(ngx_noom_sess_t *s, ngx_noom_gone_t *g)
     ngx_rbtree_delete(&ngx_noom_shm->sess, &s->node);
     ngx_queue_remove(&s->queue);
     ngx_noom_shm->naway--;
-    ngx_slab_free_locked(ngx_noom_shpool, s);
+    ngx_noom_recovery_free_locked(s);
 
     return n;
+}
+
+
+static void
+ngx_noom_recovery_free_locked(ngx_noom_sess_t *s)
+{
+    if (s->nick) {
+        ngx_slab_free_locked(ngx_noom_shpool, s->nick);
+    }
+
+    ngx_slab_free_locked(ngx_noom_shpool, s);
 }
 
 

@@ -194,6 +194,32 @@ ok($gus->no_event('bye', 0.3), 'nobody heard bye');
 leave($fay2);
 leave($gus);
 
+# --- the nickname comes back, also for a socket in no room (the session
+# keeps it beside its record) and after a rename
+
+my $o = member('olga', 'r4', 0);
+my $n = Noom::SIO->connect_on_worker($t, 0);
+$n->call('nickname', 'nia');
+$n->call('nickname', 'nina');
+$n->close_socket;
+wait_away(1);
+my $n2 = connect_on(1, { pid => $n->pid });
+is($n2->id, $n->id, 'a socket in no room: recovered');
+$n2->call('enter_room', 'r4');
+is($o->event('welcome')->[0], 'nina', 'with its last nickname');
+$n2->call('nickname', 'nika');
+$n2->close_socket;
+wait_away(1);
+my $n3 = connect_on(0, { pid => $n->pid, offset => last_offset($n2) });
+is($n3->id, $n->id, 'in a room: recovered');
+$o->emit('new_message', 'hi', 'r4');
+is($n3->event('new_message')->[0], 'olga: hi', 'back in its room');
+$n3->emit('new_message', 'hello', 'r4');
+is($o->event('new_message')->[0], 'nika: hello',
+    'with the nickname it had when it went');
+leave($n3);
+leave($o);
+
 # --- the window ends
 
 my $d = member('dan', 'r2', 0);
