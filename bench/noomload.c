@@ -29,6 +29,17 @@
  * --tls puts TLS under every connection (wss://, https://): OpenSSL's
  * defaults, no certificate check, and no session resumption, so every
  * connection is a full handshake.
+ *
+ * --mode recover measures `nginx -s reload` under a crowd with
+ * noom_recovery, as bench/recovery.mjs does: member 0 of each room sends
+ * "m <k>" once a second with an ack, every connection remembers its pid
+ * (from the CONNECT answer) and the last offset it was sent, and a lost
+ * transport comes back after socket.io-client's delay with
+ * 40{"pid":...,"offset":...}: recovered if the answer has the same pid
+ * and socket id, fresh (and in the room again) otherwise.  The parent
+ * sends SIGHUP to --reload-pid --reload-at seconds into the chat and
+ * tells the workers when; at the end every receiver's numbers are checked
+ * against its sender's acknowledged ones (lost, duplicated, out of order).
  */
 
 
@@ -77,6 +88,7 @@
 #define NL_MODE_IDLE        2
 #define NL_MODE_SIGNAL      3
 #define NL_MODE_CHURN       4
+#define NL_MODE_RECOVER     5
 
 #define NL_PROTO_SIO        1
 #define NL_PROTO_RAW        2
@@ -95,6 +107,12 @@
 #define NL_LEAVING          9
 #define NL_CLOSING          10
 #define NL_DEAD             11
+#define NL_AWAY             12      /* recover: waits to reconnect */
+
+/* recover: what happened to a connection, and when */
+#define NL_REC_CLOSE        0
+#define NL_REC_RECOVERED    1
+#define NL_REC_FRESH        2
 
 /* process phases */
 #define NL_PH_SETUP         0
@@ -150,11 +168,53 @@ typedef struct {
     uint64_t                 cycle_failures;
     uint64_t                 setup_ns;
     uint64_t                 gen_cpu_ns;
+    uint64_t                 rec_closed;
+    uint64_t                 rec_back;
+    uint64_t                 rec_recovered;
+    uint64_t                 rec_fresh;
+    uint64_t                 rec_retries;     /* reconnections that failed */
+    uint64_t                 rec_checked;
+    uint64_t                 rec_lost;
+    uint64_t                 rec_dups;
+    uint64_t                 rec_disorder;
+    uint64_t                 rec_same_ids;
+    uint64_t                 rec_fresh_senders;
+    uint64_t                 rss_kb;          /* the generator's own */
     nl_hist_t                lat;
     nl_hist_t                rtt;
     nl_hist_t                hs;
     nl_hist_t                cyc;
 } nl_result_t;
+
+
+/* recover: a connection's session, what it sent and what it got */
+
+typedef struct {
+    uint32_t                *got;       /* the numbers received, in order */
+    uint32_t                 got_len;
+    uint32_t                 got_cap;
+    uint32_t                *acked;     /* a sender's acknowledged numbers */
+    uint32_t                 acked_len;
+    uint32_t                 acked_cap;
+    uint32_t                 k;         /* a sender's next number */
+    uint32_t                 wait_k;    /* the number whose ack it awaits */
+    uint32_t                 wait_id;
+    uint32_t                 tries;     /* reconnections since the loss */
+    uint8_t                  waiting;
+    uint8_t                  connected; /* answered CONNECT, this transport */
+    uint8_t                  pid_len;
+    uint64_t                 next_msg;
+    char                     pid[32];
+    char                     old_sid[32];
+    char                     first_sid[32];
+    char                     offset[17];
+} nl_rec_t;
+
+
+typedef struct {
+    uint64_t                 t;
+    uint32_t                 what;      /* NL_REC_CLOSE ... */
+} nl_rec_ev_t;
 
 
 typedef struct {
@@ -178,6 +238,7 @@ typedef struct {
     uint64_t                 t_start;   /* connect() time */
     uint64_t                 next_send;
     uint32_t                *next_seq;  /* per member of the room */
+    nl_rec_t                *rec;       /* recover */
     uint8_t                 *in;        /* a partial frame */
     size_t                   in_len;
     uint8_t                 *out;       /* what the socket did not take */
@@ -221,6 +282,8 @@ typedef struct {
     int                      ice;
     int                      quiet;
     int                      tls;
+    pid_t                    reload_pid;
+    double                   reload_at;
 } nl_conf_t;
 
 
@@ -247,6 +310,10 @@ static uint32_t      settled;       /* ready, joined or dead in setup */
 static uint64_t      t_progress;    /* the last connection that settled */
 static uint64_t      interval_ns;
 static uint32_t      receivers;     /* copies of one chat message */
+static uint64_t      t_reload;      /* recover: SIGHUP sent, or 0 */
+static nl_rec_ev_t  *rec_evs;       /* recover: closes and returns */
+static uint32_t      rec_evs_len;
+static uint32_t      rec_evs_cap;
 
 static uint32_t     *heap;          /* senders by next_send */
 static uint32_t      heap_len;
@@ -327,6 +394,20 @@ static double nl_cpu_of(const char *pids);
 static double        sample_sys;    /* the kernel's part of nl_sample() */
 static void nl_room_name(char *buf, size_t size, uint32_t room);
 static void nl_usage(void);
+static void nl_rec_timer(nl_conn_t *c, uint64_t t);
+static void nl_rec_timers(uint64_t now);
+static void nl_rec_send(nl_conn_t *c);
+static void nl_rec_chat(nl_conn_t *c, uint64_t now);
+static void nl_rec_open(nl_conn_t *c);
+static void nl_rec_connect(nl_conn_t *c, uint8_t *p, size_t len);
+static void nl_rec_event(nl_conn_t *c, uint8_t *p, size_t len);
+static void nl_rec_ack(nl_conn_t *c, uint32_t id, uint8_t *p, size_t len);
+static void nl_rec_lost(nl_conn_t *c);
+static void nl_rec_note(uint64_t t, uint32_t what);
+static void nl_rec_check(void);
+static void nl_rec_report(void);
+static void nl_rec_parent(pid_t *pids, int *in, int *out, uint64_t go);
+static long nl_rss_kb(void);
 
 
 static void
@@ -539,7 +620,10 @@ nl_usage(void)
 {
     fprintf(stderr,
 "usage: noomload [options]\n"
-"  -m, --mode fanout|idle|signal|churn   (fanout)\n"
+"  -m, --mode fanout|idle|signal|churn|recover   (fanout)\n"
+"                      recover: member 0 of each room sends \"m <k>\"\n"
+"                      once a second with an ack; lost transports come\n"
+"                      back with their pid and offset (noom_recovery)\n"
 "  -x, --proto sio|raw|http              (sio)\n"
 "                      http: one GET, then the keepalive connection\n"
 "                      is held (idle only)\n"
@@ -571,7 +655,11 @@ nl_usage(void)
 "      --label L  --tag T (room name prefix)\n"
 "      --nick          fanout/signal: send a nickname first\n"
 "      --no-ice        signal: offer/answer only\n"
-"      --tls           TLS on every connection (wss://, https://)\n");
+"      --tls           TLS on every connection (wss://, https://)\n"
+"      --reload-pid PID  recover: SIGHUP to PID (the nginx master)...\n"
+"      --reload-at S     ...S seconds after the chat starts      (d/3)\n"
+"                      recover runs -d seconds of chat, then waits\n"
+"                      --drain (2) for the last returns and messages\n");
     exit(2);
 }
 
@@ -579,7 +667,7 @@ nl_usage(void)
 static void
 nl_options(int argc, char **argv)
 {
-    int  o;
+    int  o, drain, reload_at;
 
     static struct option  opts[] = {
         { "mode", 1, NULL, 'm' },
@@ -612,6 +700,8 @@ nl_options(int argc, char **argv)
         { "no-ice", 0, NULL, 'I' },
         { "quiet", 0, NULL, 'q' },
         { "tls", 0, NULL, 'L' },
+        { "reload-pid", 1, NULL, 'k' },
+        { "reload-at", 1, NULL, 'e' },
         { "help", 0, NULL, '?' },
         { NULL, 0, NULL, 0 }
     };
@@ -637,6 +727,8 @@ nl_options(int argc, char **argv)
     conf.label = "";
     conf.tag = "nl";
     conf.ice = 1;
+    drain = 0;
+    reload_at = 0;
 
     while ((o = getopt_long(argc, argv, "m:x:H:P:c:r:s:d:q", opts, NULL))
            != -1)
@@ -652,6 +744,8 @@ nl_options(int argc, char **argv)
                 conf.mode = NL_MODE_SIGNAL;
             } else if (strcmp(optarg, "churn") == 0) {
                 conf.mode = NL_MODE_CHURN;
+            } else if (strcmp(optarg, "recover") == 0) {
+                conf.mode = NL_MODE_RECOVER;
             } else {
                 nl_fatal("unknown mode \"%s\"", optarg);
             }
@@ -684,7 +778,10 @@ nl_options(int argc, char **argv)
         case 's': conf.size = (uint32_t) nl_atof(optarg, "size"); break;
         case 'd': conf.duration = nl_atof(optarg, "duration"); break;
         case 'w': conf.warmup = nl_atof(optarg, "warmup"); break;
-        case 'D': conf.drain = nl_atof(optarg, "drain"); break;
+        case 'D':
+            conf.drain = nl_atof(optarg, "drain");
+            drain = 1;
+            break;
         case 'h': conf.hold = nl_atof(optarg, "hold"); break;
         case 'T': conf.setup_timeout = nl_atof(optarg, "setup-timeout");
             break;
@@ -704,6 +801,13 @@ nl_options(int argc, char **argv)
         case 'I': conf.ice = 0; break;
         case 'q': conf.quiet = 1; break;
         case 'L': conf.tls = 1; break;
+        case 'k':
+            conf.reload_pid = (pid_t) nl_atof(optarg, "reload-pid");
+            break;
+        case 'e':
+            conf.reload_at = nl_atof(optarg, "reload-at");
+            reload_at = 1;
+            break;
         default: nl_usage();
         }
     }
@@ -777,6 +881,34 @@ nl_options(int argc, char **argv)
 
     if (conf.mode == NL_MODE_SIGNAL && conf.rate <= 0) {
         nl_fatal("signal needs --rate (round trips/s per pair)");
+    }
+
+    if (conf.mode == NL_MODE_RECOVER) {
+        if (conf.proto != NL_PROTO_SIO) {
+            nl_fatal("recover is for --proto sio");
+        }
+
+        if (conf.room_size < 2) {
+            nl_fatal("recover needs rooms of at least 2");
+        }
+
+        /* the chat starts at once; the reload a third of the way in */
+        conf.warmup = 0;
+
+        if (!drain) {
+            conf.drain = 2;
+        }
+
+        if (!reload_at) {
+            conf.reload_at = conf.duration / 3;
+        }
+
+        if (conf.reload_at >= conf.duration) {
+            nl_fatal("--reload-at must be within the chat (-d)");
+        }
+
+    } else if (conf.reload_pid) {
+        nl_fatal("--reload-pid is for --mode recover");
     }
 
     /* loopback only */
@@ -1126,6 +1258,11 @@ nl_parent(pid_t *pids, int *in, int *out)
         }
     }
 
+    if (conf.mode == NL_MODE_RECOVER) {
+        nl_rec_parent(pids, in, out, go);
+        return;
+    }
+
     if (conf.mode == NL_MODE_IDLE) {
         m0 = go;
         m1 = go + (uint64_t) (conf.hold * 1e9);
@@ -1308,6 +1445,7 @@ nl_worker(uint32_t from, uint32_t n, int in, int out)
 {
     uint32_t            i, m;
     uint64_t            now;
+    nl_rec_t           *recs;
     nl_conn_t          *c;
     struct epoll_event  ev;
 
@@ -1332,6 +1470,11 @@ nl_worker(uint32_t from, uint32_t n, int in, int out)
 
     m = conf.room_size;
     receivers = m - 1;
+    recs = NULL;
+
+    if (conf.mode == NL_MODE_RECOVER) {
+        recs = nl_alloc(n * sizeof(nl_rec_t));
+    }
 
     for (i = 0; i < n; i++) {
         c = &conns[i];
@@ -1342,6 +1485,10 @@ nl_worker(uint32_t from, uint32_t n, int in, int out)
 
         if (conf.mode == NL_MODE_FANOUT || conf.mode == NL_MODE_SIGNAL) {
             c->next_seq = nl_alloc(m * sizeof(uint32_t));
+        }
+
+        if (recs) {
+            c->rec = &recs[i];
         }
     }
 
@@ -1381,11 +1528,15 @@ nl_report(void)
     uint32_t    i;
     nl_conn_t  *c;
 
+    if (conf.mode == NL_MODE_RECOVER) {
+        nl_rec_check();
+    }
+
     for (i = 0; i < nconns; i++) {
         c = &conns[i];
 
         if (c->state >= NL_READY && c->state != NL_DEAD
-            && c->state != NL_CLOSING)
+            && c->state != NL_CLOSING && c->state != NL_AWAY)
         {
             res->alive++;
         }
@@ -1400,6 +1551,10 @@ nl_report(void)
 
     if (nl_write_full(ctl_out, res, sizeof(nl_result_t)) != 0) {
         exit(1);
+    }
+
+    if (conf.mode == NL_MODE_RECOVER) {
+        nl_rec_report();
     }
 }
 
@@ -1637,7 +1792,17 @@ nl_loop(void)
                     exit(1);
                 }
 
-                (void) epoll_ctl(ep, EPOLL_CTL_DEL, ctl_in, NULL);
+                if (phase != NL_PH_WAIT) {
+                    /* recover: when the parent sent SIGHUP */
+                    t_reload = go;
+                    (void) epoll_ctl(ep, EPOLL_CTL_DEL, ctl_in, NULL);
+                    continue;
+                }
+
+                if (conf.mode != NL_MODE_RECOVER) {
+                    (void) epoll_ctl(ep, EPOLL_CTL_DEL, ctl_in, NULL);
+                }
+
                 nl_phase_go(go);
                 continue;
             }
@@ -1686,6 +1851,23 @@ nl_phase_go(uint64_t go)
     }
 
     phase = NL_PH_RUN;
+
+    if (conf.mode == NL_MODE_RECOVER) {
+        res->rss_kb = nl_rss_kb();
+
+        for (i = 0; i < nconns; i++) {
+            c = &conns[i];
+
+            if (c->slot == 0 && c->state == NL_JOINED) {
+                /* the first messages spread over a second */
+                c->rec->k = 1;
+                c->rec->next_msg = go + nl_random() % 1000000000ULL;
+                nl_rec_timer(c, c->rec->next_msg);
+            }
+        }
+
+        return;
+    }
 
     if (conf.mode == NL_MODE_CHURN) {
         for (i = 0; i < nconns; i++) {
@@ -1786,6 +1968,11 @@ nl_timers(uint64_t now)
         return;
     }
 
+    if (conf.mode == NL_MODE_RECOVER) {
+        nl_rec_timers(now);
+        return;
+    }
+
     if (phase == NL_PH_WAIT) {
         return;
     }
@@ -1883,7 +2070,7 @@ nl_can_send(nl_conn_t *c)
 {
     uint64_t  per;
 
-    if (c->state != NL_JOINED) {
+    if (c->state != NL_JOINED || conf.mode == NL_MODE_RECOVER) {
         return 0;
     }
 
@@ -2194,7 +2381,7 @@ nl_read(nl_conn_t *c, uint32_t events)
                     || memmem(rbuf, p - rbuf, NL_WS_ACCEPT,
                               sizeof(NL_WS_ACCEPT) - 1) == NULL)
                 {
-                    if (!conf.quiet && res->failed < 3) {
+                    if (!conf.quiet && res->failed + res->rec_retries < 3) {
                         fprintf(stderr, "noomload: handshake refused: "
                                 "%.*s\n", (int) (p - rbuf > 200 ? 200
                                                   : p - rbuf), rbuf);
@@ -2424,6 +2611,12 @@ nl_message(nl_conn_t *c, int op, uint8_t *p, size_t len)
             return;
         }
 
+        if (conf.mode == NL_MODE_RECOVER && phase != NL_PH_SETUP) {
+            /* the reload: the connection comes back (nl_rec_lost()) */
+            nl_fail(c, 0);
+            return;
+        }
+
         if (!conf.quiet) {
             fprintf(stderr, "noomload: connection %u closed by the server: "
                     "%u %.*s\n", c->gidx, code,
@@ -2475,6 +2668,12 @@ nl_sio(nl_conn_t *c, uint8_t *p, size_t len)
         }
 
         c->state = NL_SIO_CONNECT;
+
+        if (conf.mode == NL_MODE_RECOVER) {
+            nl_rec_open(c);
+            return;
+        }
+
         nl_send_frame(c, 1, (uint8_t *) "40", 2);
         return;
 
@@ -2531,6 +2730,11 @@ nl_sio(nl_conn_t *c, uint8_t *p, size_t len)
             res->proto_errors++;
         }
 
+        if (conf.mode == NL_MODE_RECOVER) {
+            nl_rec_connect(c, p, len);
+            return;
+        }
+
         if (conf.mode == NL_MODE_CHURN) {
             c->state = NL_NICK;
             nl_room_name(room, sizeof(room), c->room);
@@ -2561,6 +2765,12 @@ nl_sio(nl_conn_t *c, uint8_t *p, size_t len)
         while (q < end && *q >= '0' && *q <= '9') {
             id = id * 10 + (*q++ - '0');
         }
+
+        if (conf.mode == NL_MODE_RECOVER) {
+            nl_rec_ack(c, id, q, end - q);
+            return;
+        }
+
         nl_sio_ack(c, id, q, end - q);
         return;
 
@@ -2662,6 +2872,11 @@ nl_sio_event(nl_conn_t *c, uint8_t *p, size_t len)
 
     if (len < 3 || p[0] != '[' || p[1] != '"') {
         res->proto_errors++;
+        return;
+    }
+
+    if (conf.mode == NL_MODE_RECOVER) {
+        nl_rec_event(c, p, len);
         return;
     }
 
@@ -2996,7 +3211,8 @@ nl_settle(nl_conn_t *c)
     }
 
     if (conf.proto == NL_PROTO_SIO
-        && (conf.mode == NL_MODE_FANOUT || conf.mode == NL_MODE_SIGNAL))
+        && (conf.mode == NL_MODE_FANOUT || conf.mode == NL_MODE_SIGNAL
+            || conf.mode == NL_MODE_RECOVER))
     {
         uint32_t  i, joining;
 
@@ -3112,6 +3328,13 @@ nl_fail(nl_conn_t *c, int during_setup)
         return;
     }
 
+    if (conf.mode == NL_MODE_RECOVER && phase != NL_PH_SETUP
+        && phase != NL_PH_DONE)
+    {
+        nl_rec_lost(c);
+        return;
+    }
+
     c->state = NL_DEAD;
 
     if (during_setup && phase == NL_PH_SETUP) {
@@ -3163,6 +3386,723 @@ nl_cycle_done(nl_conn_t *c)
             c->state = NL_DEAD;
         }
     }
+}
+
+
+/*
+ * recover: the reload under a chat.  One timer per connection in the
+ * send heap: a reconnection when it is away, its next message when it is
+ * a sender in its room.
+ */
+
+static void
+nl_rec_timer(nl_conn_t *c, uint64_t t)
+{
+    c->next_send = t;
+
+    if (c->heap == 0) {
+        nl_heap_push((uint32_t) (c - conns));
+        return;
+    }
+
+    nl_heap_up(c->heap - 1);
+    nl_heap_down(c->heap - 1);
+}
+
+
+static void
+nl_rec_timers(uint64_t now)
+{
+    nl_conn_t  *c;
+
+    if (phase != NL_PH_RUN && phase != NL_PH_DRAIN) {
+        return;
+    }
+
+    while (heap_len && conns[heap[0]].next_send <= now) {
+        c = &conns[nl_heap_pop()];
+
+        if (c->state == NL_AWAY) {
+            if (nl_connect(c) != 0) {
+                nl_rec_lost(c);
+            }
+            continue;
+        }
+
+        if (c->state == NL_JOINED && c->slot == 0 && !c->rec->waiting
+            && now < t_m1)
+        {
+            nl_rec_send(c);
+        }
+    }
+
+    if (phase == NL_PH_RUN && now >= t_m1) {
+        phase = NL_PH_DRAIN;
+        t_end = now + (uint64_t) (conf.drain * 1e9);
+    }
+
+    if (phase == NL_PH_DRAIN && now >= t_end) {
+        phase = NL_PH_DONE;
+    }
+}
+
+
+static void
+nl_rec_send(nl_conn_t *c)
+{
+    char       room[64];
+    nl_rec_t  *r;
+
+    r = c->rec;
+
+    nl_room_name(room, sizeof(room), c->room);
+
+    r->wait_id = c->ack_id++;
+    r->wait_k = r->k++;
+    r->waiting = 1;
+    res->sent++;
+
+    nl_send_text(c, "42%u[\"new_message\",\"m %u\",\"%s\"]", r->wait_id,
+                 r->wait_k, room);
+}
+
+
+/* a sender in its room: the next message when it is due */
+
+static void
+nl_rec_chat(nl_conn_t *c, uint64_t now)
+{
+    nl_rec_t  *r;
+
+    r = c->rec;
+
+    if (c->slot != 0 || c->state != NL_JOINED || r->waiting
+        || phase != NL_PH_RUN)
+    {
+        return;
+    }
+
+    nl_rec_timer(c, r->next_msg > now ? r->next_msg : now);
+}
+
+
+/* the Engine.IO open packet: the CONNECT, with the pid and offset if any */
+
+static void
+nl_rec_open(nl_conn_t *c)
+{
+    nl_rec_t  *r;
+
+    r = c->rec;
+
+    if (r->pid_len == 0) {
+        nl_send_frame(c, 1, (uint8_t *) "40", 2);
+
+    } else if (r->offset[0]) {
+        nl_send_text(c, "40{\"pid\":\"%s\",\"offset\":\"%s\"}", r->pid,
+                     r->offset);
+
+    } else {
+        nl_send_text(c, "40{\"pid\":\"%s\"}", r->pid);
+    }
+}
+
+
+/* the CONNECT answer, 40{"sid":"...","pid":"..."}, c->sid read already */
+
+static void
+nl_rec_connect(nl_conn_t *c, uint8_t *p, size_t len)
+{
+    char       room[64], pid[32];
+    size_t     n;
+    uint8_t   *q, *end;
+    uint32_t   recovered;
+    uint64_t   now;
+    nl_rec_t  *r;
+
+    r = c->rec;
+    end = p + len;
+    now = nl_now();
+    n = 0;
+
+    q = memmem(p, len, "\"pid\":\"", 7);
+
+    if (q) {
+        q += 7;
+        while (q < end && *q != '"' && *q != '\\' && n < sizeof(pid) - 1) {
+            pid[n++] = *q++;
+        }
+    }
+
+    pid[n] = '\0';
+
+    recovered = r->pid_len && n == r->pid_len
+                && memcmp(pid, r->pid, n) == 0
+                && strcmp(c->sid, r->old_sid) == 0;
+
+    memcpy(r->pid, pid, n + 1);
+    r->pid_len = (uint8_t) n;
+    r->connected = 1;
+    r->tries = 0;
+
+    if (phase == NL_PH_SETUP) {
+        memcpy(r->first_sid, c->sid, sizeof(c->sid));
+        nl_hist_add(&res->hs, now - c->t_start);
+        nl_ready(c);
+        return;
+    }
+
+    /* back after a loss */
+
+    nl_rec_note(now, recovered ? NL_REC_RECOVERED : NL_REC_FRESH);
+
+    if (recovered) {
+        /* in its room still */
+        c->state = NL_JOINED;
+        nl_rec_chat(c, now);
+        return;
+    }
+
+    c->state = NL_JOINING;
+    nl_room_name(room, sizeof(room), c->room);
+    nl_send_text(c, "42%u[\"enter_room\",\"%s\"]", c->ack_id++, room);
+}
+
+
+/*
+ * An event, [p, p + len) a JSON array: a last argument of 16 lowercase
+ * hex digits is the offset to remember; of new_message, the number at the
+ * end of the text ("<nick>: m <k>") is recorded.
+ */
+
+static void
+nl_rec_event(nl_conn_t *c, uint8_t *p, size_t len)
+{
+    size_t     i;
+    uint8_t   *q, *end;
+    uint32_t   k, m, *a;
+    nl_rec_t  *r;
+
+    r = c->rec;
+    end = p + len;
+
+    /*
+     * ...,"<16 hex>"]: after a comma the quote opens a string (in a string
+     * it would be escaped), and the last quote closes the array's last one
+     */
+
+    if (len >= 21 && p[len - 1] == ']' && p[len - 2] == '"'
+        && p[len - 19] == '"' && p[len - 20] == ',')
+    {
+        for (i = len - 18; i < len - 2; i++) {
+            if ((p[i] < '0' || p[i] > '9') && (p[i] < 'a' || p[i] > 'f')) {
+                break;
+            }
+        }
+
+        if (i == len - 2) {
+            memcpy(r->offset, p + len - 18, 16);
+            r->offset[16] = '\0';
+        }
+    }
+
+    if (len < 16 || memcmp(p, "[\"new_message\",\"", 16) != 0) {
+        res->other_events++;
+        return;
+    }
+
+    /* the end of the text */
+
+    for (q = p + 16; q < end && *q != '"'; q++) {
+        if (*q == '\\') {
+            q++;
+        }
+    }
+
+    if (q >= end) {
+        res->proto_errors++;
+        return;
+    }
+
+    k = 0;
+    m = 1;
+
+    while (q > p + 16 && q[-1] >= '0' && q[-1] <= '9') {
+        k += (uint32_t) (q[-1] - '0') * m;
+        m *= 10;
+        q--;
+    }
+
+    if (m == 1 || q == p + 16 || q[-1] != ' ') {
+        res->bad_tokens++;
+        return;
+    }
+
+    res->delivered++;
+
+    if (r->got_len == r->got_cap) {
+        r->got_cap = r->got_cap ? 2 * r->got_cap : 16;
+        a = realloc(r->got, r->got_cap * sizeof(uint32_t));
+        if (a == NULL) {
+            nl_fatal("out of memory");
+        }
+        r->got = a;
+    }
+
+    r->got[r->got_len++] = k;
+}
+
+
+/* an ack: of enter_room, or of the message a sender waits for */
+
+static void
+nl_rec_ack(nl_conn_t *c, uint32_t id, uint8_t *p, size_t len)
+{
+    int        error;
+    uint32_t  *a;
+    uint64_t   now;
+    nl_rec_t  *r;
+
+    r = c->rec;
+    error = nl_is_error(p, len);
+    now = nl_now();
+
+    if (error) {
+        res->errors++;
+
+        if (!conf.quiet && res->errors < 4) {
+            fprintf(stderr, "noomload: error ack: %.*s\n",
+                    (int) (len > 200 ? 200 : len), p);
+        }
+    }
+
+    if (c->state == NL_JOINING) {
+        if (error) {
+            if (phase == NL_PH_SETUP) {
+                nl_fail(c, 1);
+
+            } else {
+                /* connected, but in no room */
+                c->state = NL_READY;
+            }
+            return;
+        }
+
+        if (phase == NL_PH_SETUP) {
+            nl_joined(c);
+            return;
+        }
+
+        c->state = NL_JOINED;
+        nl_rec_chat(c, now);
+        return;
+    }
+
+    if (c->state != NL_JOINED || !r->waiting || id != r->wait_id) {
+        res->other_events++;
+        return;
+    }
+
+    r->waiting = 0;
+    r->next_msg = now + 1000000000ULL;
+
+    if (!error) {
+        res->acks++;
+
+        if (r->acked_len == r->acked_cap) {
+            r->acked_cap = r->acked_cap ? 2 * r->acked_cap : 16;
+            a = realloc(r->acked, r->acked_cap * sizeof(uint32_t));
+            if (a == NULL) {
+                nl_fatal("out of memory");
+            }
+            r->acked = a;
+        }
+
+        r->acked[r->acked_len++] = r->wait_k;
+    }
+
+    nl_rec_chat(c, now);
+}
+
+
+/*
+ * A transport is gone (nl_fail(), the connection dropped), or a
+ * reconnection failed: the next try after socket.io-client's delay,
+ * min(2 s, 1 s * 2^tries) * (0.5 + random[0, 1)).  A message without its
+ * ack is not counted, and the next one goes a second later.
+ */
+
+static void
+nl_rec_lost(nl_conn_t *c)
+{
+    uint64_t   now, d;
+    nl_rec_t  *r;
+
+    r = c->rec;
+    now = nl_now();
+
+    if (r->connected) {
+        r->connected = 0;
+        memcpy(r->old_sid, c->sid, sizeof(c->sid));
+        nl_rec_note(now, NL_REC_CLOSE);
+
+        if (r->waiting) {
+            r->waiting = 0;
+            r->next_msg = now + 1000000000ULL;
+        }
+
+    } else {
+        res->rec_retries++;
+    }
+
+    d = r->tries < 1 ? 1000000000ULL : 2000000000ULL;
+    r->tries++;
+
+    d = d / 2 + nl_random() % d;
+
+    c->state = NL_AWAY;
+    nl_rec_timer(c, now + d);
+}
+
+
+static void
+nl_rec_note(uint64_t t, uint32_t what)
+{
+    nl_rec_ev_t  *e;
+
+    if (rec_evs_len == rec_evs_cap) {
+        rec_evs_cap = rec_evs_cap ? 2 * rec_evs_cap : 1024;
+        e = realloc(rec_evs, rec_evs_cap * sizeof(nl_rec_ev_t));
+        if (e == NULL) {
+            nl_fatal("out of memory");
+        }
+        rec_evs = e;
+    }
+
+    rec_evs[rec_evs_len].t = t;
+    rec_evs[rec_evs_len].what = what;
+    rec_evs_len++;
+}
+
+
+/*
+ * Every receiver against its room's sender (member 0, in this process):
+ * every acknowledged number received, once, in increasing order.
+ */
+
+static void
+nl_rec_check(void)
+{
+    uint8_t    *seen;
+    uint32_t    i, j, kmax, k;
+    nl_rec_t   *r, *s;
+    nl_conn_t  *c;
+
+    kmax = 0;
+
+    for (i = 0; i < nconns; i++) {
+        if (conns[i].slot == 0 && conns[i].rec->k > kmax) {
+            kmax = conns[i].rec->k;
+        }
+    }
+
+    seen = nl_alloc(kmax + 1);
+
+    for (i = 0; i < nconns; i++) {
+        c = &conns[i];
+        r = c->rec;
+
+        if (strcmp(c->sid, r->first_sid) == 0) {
+            res->rec_same_ids++;
+
+        } else if (c->slot == 0) {
+            res->rec_fresh_senders++;
+        }
+
+        if (c->slot == 0) {
+            continue;
+        }
+
+        s = conns[i - c->slot].rec;
+        memset(seen, 0, kmax + 1);
+
+        for (j = 0; j < r->got_len; j++) {
+            k = r->got[j];
+
+            if (j > 0 && k <= r->got[j - 1]) {
+                res->rec_disorder++;
+            }
+
+            if (k > kmax) {
+                continue;
+            }
+
+            if (seen[k]) {
+                res->rec_dups++;
+            }
+
+            seen[k] = 1;
+        }
+
+        for (j = 0; j < s->acked_len; j++) {
+            res->rec_checked++;
+
+            if (!seen[s->acked[j]]) {
+                res->rec_lost++;
+            }
+        }
+    }
+
+    free(seen);
+
+    /* what happened after the reload */
+
+    for (i = 0; i < rec_evs_len; i++) {
+        if (t_reload == 0 || rec_evs[i].t < t_reload) {
+            continue;
+        }
+
+        switch (rec_evs[i].what) {
+        case NL_REC_CLOSE:
+            res->rec_closed++;
+            break;
+        case NL_REC_RECOVERED:
+            res->rec_back++;
+            res->rec_recovered++;
+            break;
+        default:
+            res->rec_back++;
+            res->rec_fresh++;
+        }
+    }
+}
+
+
+/* after the result: the times since the reload of returns, then closes */
+
+static void
+nl_rec_report(void)
+{
+    int        w;
+    uint32_t   i, n;
+    uint64_t  *t;
+
+    t = nl_alloc((rec_evs_len + 1) * sizeof(uint64_t));
+
+    for (w = 0; w < 2; w++) {
+        n = 0;
+
+        for (i = 0; i < rec_evs_len; i++) {
+            if (t_reload == 0 || rec_evs[i].t < t_reload
+                || (rec_evs[i].what == NL_REC_CLOSE) != (w == 1))
+            {
+                continue;
+            }
+
+            t[n++] = rec_evs[i].t - t_reload;
+        }
+
+        if (nl_write_full(ctl_out, &n, sizeof(n)) != 0
+            || nl_write_full(ctl_out, t, n * sizeof(uint64_t)) != 0)
+        {
+            exit(1);
+        }
+    }
+
+    free(t);
+}
+
+
+static long
+nl_rss_kb(void)
+{
+    long   pages, rss;
+    FILE  *f;
+
+    rss = 0;
+    f = fopen("/proc/self/statm", "r");
+
+    if (f) {
+        if (fscanf(f, "%*s %ld", &pages) == 1) {
+            rss = pages * (sysconf(_SC_PAGESIZE) / 1024);
+        }
+        fclose(f);
+    }
+
+    return rss;
+}
+
+
+static int
+nl_cmp64(const void *a, const void *b)
+{
+    uint64_t  x, y;
+
+    x = *(const uint64_t *) a;
+    y = *(const uint64_t *) b;
+
+    return x < y ? -1 : x > y;
+}
+
+
+/* the element recovery.mjs picks: a[min(n - 1, floor(n * q))] */
+
+static void
+nl_rec_pick(FILE *f, const char *name, uint64_t *a, uint32_t n, double q)
+{
+    uint32_t  i;
+
+    if (n == 0) {
+        fprintf(f, ",\"%s\":null", name);
+        return;
+    }
+
+    i = (uint32_t) (n * q);
+
+    if (i > n - 1) {
+        i = n - 1;
+    }
+
+    fprintf(f, ",\"%s\":%.3f", name, a[i] / 1e9);
+}
+
+
+/*
+ * The parent in recover mode: SIGHUP to the nginx master at its time, the
+ * time to every worker, then one JSON line with recovery.mjs's keys.
+ */
+
+static void
+nl_rec_parent(pid_t *pids, int *in, int *out, uint64_t go)
+{
+    int           status, bad;
+    FILE         *f;
+    uint32_t      i, w, n, nt[2];
+    uint64_t      t, *dst64, *src64, *times[2];
+    nl_result_t  *r, *sum;
+
+    r = nl_alloc(sizeof(nl_result_t));
+    sum = nl_alloc(sizeof(nl_result_t));
+    bad = 0;
+
+    if (conf.reload_pid) {
+        nl_sleep_until(go + (uint64_t) (conf.reload_at * 1e9));
+
+        t = nl_now();
+
+        if (kill(conf.reload_pid, SIGHUP) == -1) {
+            fprintf(stderr, "noomload: kill(%d, SIGHUP): %s\n",
+                    (int) conf.reload_pid, strerror(errno));
+            bad = 1;
+
+        } else {
+            for (i = 0; i < conf.procs; i++) {
+                if (nl_write_full(out[i], &t, sizeof(t)) != 0) {
+                    nl_fatal("a worker process is gone");
+                }
+            }
+        }
+    }
+
+    times[0] = NULL;
+    times[1] = NULL;
+    nt[0] = 0;
+    nt[1] = 0;
+
+    for (i = 0; i < conf.procs; i++) {
+        if (nl_read_full(in[i], r, sizeof(nl_result_t))
+            != (ssize_t) sizeof(nl_result_t))
+        {
+            nl_fatal("no result from worker process %u", i);
+        }
+
+        dst64 = (uint64_t *) sum;
+        src64 = (uint64_t *) r;
+
+        while ((char *) src64 < (char *) &r->lat) {
+            *dst64++ += *src64++;
+        }
+
+        /* the returns' times, then the closes' */
+
+        for (w = 0; w < 2; w++) {
+            if (nl_read_full(in[i], &n, sizeof(n)) != sizeof(n)) {
+                nl_fatal("no result from worker process %u", i);
+            }
+
+            times[w] = realloc(times[w], (nt[w] + n + 1) * sizeof(uint64_t));
+            if (times[w] == NULL) {
+                nl_fatal("out of memory");
+            }
+
+            if (n && nl_read_full(in[i], times[w] + nt[w],
+                                  n * sizeof(uint64_t))
+                     != (ssize_t) (n * sizeof(uint64_t)))
+            {
+                nl_fatal("no result from worker process %u", i);
+            }
+
+            nt[w] += n;
+        }
+    }
+
+    for (i = 0; i < conf.procs; i++) {
+        waitpid(pids[i], &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            bad = 1;
+        }
+    }
+
+    qsort(times[0], nt[0], sizeof(uint64_t), nl_cmp64);
+    qsort(times[1], nt[1], sizeof(uint64_t), nl_cmp64);
+
+    f = stdout;
+
+    fprintf(f, "{\"client\":\"c\",\"sockets\":%u,\"rooms\":%u,"
+            "\"room_size\":%u,\"processes\":%u,\"closed_by_reload\":%llu,"
+            "\"back\":%llu,\"recovered\":%llu,\"fresh\":%llu",
+            conf.conns, conf.conns / conf.room_size, conf.room_size,
+            conf.procs, (unsigned long long) sum->rec_closed,
+            (unsigned long long) sum->rec_back,
+            (unsigned long long) sum->rec_recovered,
+            (unsigned long long) sum->rec_fresh);
+
+    nl_rec_pick(f, "seconds_until_all_back", times[0], nt[0], 1);
+    nl_rec_pick(f, "seconds_until_half_back", times[0], nt[0], 0.5);
+    nl_rec_pick(f, "seconds_until_99pct_back", times[0], nt[0], 0.99);
+    nl_rec_pick(f, "seconds_until_half_closed", times[1], nt[1], 0.5);
+    nl_rec_pick(f, "seconds_until_all_closed", times[1], nt[1], 1);
+
+    fprintf(f, ",\"messages_checked\":%llu,\"lost\":%llu,"
+            "\"duplicated\":%llu,\"out_of_order\":%llu,\"same_ids\":%llu,"
+            "\"fresh_senders\":%llu,\"generator_rss_mb\":%.0f}\n",
+            (unsigned long long) sum->rec_checked,
+            (unsigned long long) sum->rec_lost,
+            (unsigned long long) sum->rec_dups,
+            (unsigned long long) sum->rec_disorder,
+            (unsigned long long) sum->rec_same_ids,
+            (unsigned long long) sum->rec_fresh_senders,
+            sum->rss_kb / 1024.0);
+
+    fflush(f);
+
+    if (!conf.quiet && (sum->rec_retries || sum->failed
+                        || sum->proto_errors || sum->errors))
+    {
+        fprintf(stderr, "noomload: failed at setup %llu, reconnections "
+                "failed %llu, protocol errors %llu, error acks %llu\n",
+                (unsigned long long) sum->failed,
+                (unsigned long long) sum->rec_retries,
+                (unsigned long long) sum->proto_errors,
+                (unsigned long long) sum->errors);
+    }
+
+    free(times[0]);
+    free(times[1]);
+    free(r);
+    free(sum);
+
+    exit(bad ? 1 : 0);
 }
 
 
