@@ -421,7 +421,7 @@ typedef struct {
     ngx_noom_sess_t           *sess;
     u_char                     id[NGX_NOOM_ID_LEN];
     size_t                     nick_len;
-    u_char                     nick[1];
+    u_char                    *nick;        /* beside it, at its size */
 } ngx_noom_member_t;
 
 
@@ -717,7 +717,8 @@ ngx_int_t ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
 void ngx_noom_rooms_history_locked(ngx_noom_room_t *room,
     ngx_noom_msg_t *m);
 void ngx_noom_rooms_leave(ngx_noom_ctx_t *ctx, ngx_noom_snapshot_t *snap);
-void ngx_noom_rooms_nick(ngx_noom_ctx_t *ctx);
+ngx_int_t ngx_noom_rooms_nick(ngx_noom_ctx_t *ctx, u_char *nick,
+    size_t len);
 ngx_int_t ngx_noom_rooms_find(ngx_noom_ctx_t *ctx, u_char *id,
     ngx_uint_t *worker, uint64_t *serial);
 ngx_uint_t ngx_noom_rooms_list(u_char *buf, size_t size);

@@ -439,11 +439,20 @@ ngx_noom_app_nickname(ngx_noom_ctx_t *ctx, json_t *args, int64_t ack,
         return;
     }
 
+    if (ctx->member
+        && ngx_noom_rooms_nick(ctx, (u_char *) json_string_value(nick),
+                               json_string_length(nick))
+           != NGX_OK)
+    {
+        ngx_noom_app_error(ctx, ack, name, "busy",
+                           "the server is out of room memory");
+        return;
+    }
+
     ctx->nick_len = json_string_length(nick);
     ngx_memcpy(ctx->nick, json_string_value(nick), ctx->nick_len);
 
     if (ctx->member) {
-        ngx_noom_rooms_nick(ctx);
         ngx_noom_cluster_nick(ctx);
     }
 

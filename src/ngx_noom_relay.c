@@ -797,6 +797,11 @@ ngx_noom_relay_log_locked(ngx_noom_room_t *room, u_char *from, u_char *to,
 
     ngx_noom_recovery_log_locked(room, from, to, m);
 
+    if (room->ring_mark == NULL) {
+        /* made before a reload turned recovery on */
+        return ring->head != ring->tail;
+    }
+
     return room->ring_mark[ngx_noom_slot] > ring->head;
 }
 
@@ -811,7 +816,7 @@ static ngx_inline void
 ngx_noom_relay_mark_locked(ngx_noom_room_t *room, ngx_uint_t w,
     ngx_noom_msg_t *m)
 {
-    if (room && m->seq) {
+    if (room && room->ring_mark && m->seq) {
         room->ring_mark[w] = ngx_noom_shm->workers[w].ring.tail;
     }
 }

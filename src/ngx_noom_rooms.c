@@ -313,7 +313,7 @@ ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
     size_t              size, need;
     uint32_t            hash;
     ngx_int_t           rc;
-    ngx_uint_t          n, max, created;
+    ngx_uint_t          n, max, created, marks;
     ngx_queue_t        *q, *first;
     ngx_noom_room_t    *room;
     ngx_noom_member_t  *mb, *m;
@@ -344,21 +344,30 @@ ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
 
         ngx_noom_zone_dirty();
 
+        /* the marks of the recovery's order only where it is on */
+        marks = ngx_noom_recovery ? ngx_noom_shm->nworkers : 0;
+
         room = ngx_slab_alloc_locked(ngx_noom_shpool,
                                      sizeof(ngx_noom_room_t)
+                                     + marks * sizeof(size_t)
                                      + ngx_noom_shm->nworkers
-                                       * (sizeof(size_t) + sizeof(uint32_t))
+                                       * sizeof(uint32_t)
                                      + name->len);
         if (room == NULL) {
             goto nomem;
         }
 
-        room->ring_mark = (size_t *) ((u_char *) room
-                                      + sizeof(ngx_noom_room_t));
-        ngx_memzero(room->ring_mark, ngx_noom_shm->nworkers * sizeof(size_t));
+        room->ring_mark = NULL;
 
-        room->per_worker = (uint32_t *)
-                               &room->ring_mark[ngx_noom_shm->nworkers];
+        if (marks) {
+            room->ring_mark = (size_t *) ((u_char *) room
+                                          + sizeof(ngx_noom_room_t));
+            ngx_memzero(room->ring_mark, marks * sizeof(size_t));
+        }
+
+        room->per_worker = (uint32_t *) ((u_char *) room
+                                         + sizeof(ngx_noom_room_t)
+                                         + marks * sizeof(size_t));
         ngx_memzero(room->per_worker,
                     ngx_noom_shm->nworkers * sizeof(uint32_t));
 
@@ -393,9 +402,23 @@ ngx_noom_rooms_join(ngx_noom_ctx_t *ctx, ngx_str_t *name,
 
     ngx_noom_zone_dirty();
 
-    mb = ngx_slab_alloc_locked(ngx_noom_shpool,
-                               offsetof(ngx_noom_member_t, nick)
-                               + ngx_noom_mcf->max_nickname);
+    /*
+     * The member is a 128-byte slab chunk, its nickname another at its own
+     * size: kept in the member at noom_max_nickname_length (64), it would
+     * make every member 256 bytes.
+     */
+
+    mb = ngx_slab_alloc_locked(ngx_noom_shpool, sizeof(ngx_noom_member_t));
+
+    if (mb) {
+        mb->nick = ngx_slab_alloc_locked(ngx_noom_shpool,
+                                         ngx_max(ctx->nick_len, 1));
+        if (mb->nick == NULL) {
+            ngx_slab_free_locked(ngx_noom_shpool, mb);
+            mb = NULL;
+        }
+    }
+
     if (mb == NULL) {
         if (created) {
             ngx_noom_rooms_free_locked(room);
@@ -596,6 +619,7 @@ ngx_noom_rooms_remove_member_locked(ngx_noom_member_t *mb)
         ngx_noom_rooms_free_locked(room);
     }
 
+    ngx_slab_free_locked(ngx_noom_shpool, mb->nick);
     ngx_slab_free_locked(ngx_noom_shpool, mb);
 }
 
@@ -741,15 +765,32 @@ ngx_noom_rooms_by_uid_locked(uint64_t uid)
 }
 
 
-void
-ngx_noom_rooms_nick(ngx_noom_ctx_t *ctx)
+ngx_int_t
+ngx_noom_rooms_nick(ngx_noom_ctx_t *ctx, u_char *nick, size_t len)
 {
-    ngx_noom_zone_lock();
+    u_char             *p;
+    ngx_noom_member_t  *mb;
 
-    ctx->member->nick_len = ctx->nick_len;
-    ngx_memcpy(ctx->member->nick, ctx->nick, ctx->nick_len);
+    mb = ctx->member;
+
+    ngx_noom_zone_lock();
+    ngx_noom_zone_dirty();
+
+    p = ngx_slab_alloc_locked(ngx_noom_shpool, len);
+    if (p == NULL) {
+        ngx_noom_zone_unlock();
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, nick, len);
+    ngx_slab_free_locked(ngx_noom_shpool, mb->nick);
+
+    mb->nick = p;
+    mb->nick_len = len;
 
     ngx_noom_zone_unlock();
+
+    return NGX_OK;
 }
 
 

@@ -160,6 +160,8 @@ my (@zc, $full);
 for my $i (1 .. 40) {
     my $s = Noom::SIO->connect($z);
     push @zc, $s;
+    # members keep their nicknames at their size: long ones fill the zone
+    $s->call('nickname', "n$i-" . ('x' x 30000));
     my $r = $s->call('enter_room', "z$i");
     if ($r->[0] && ref $r->[0] && $r->[0]{error}) {
         $full = $r->[0];
@@ -170,6 +172,9 @@ is($full && $full->{error}, 'busy', 'when the zone is full, enter_room gets busy
 like($z->error_log, qr/\[error\].*noom: zone is full, cannot join room/,
     'and the error log says so');
 ok($z->status_json->{zone_errors} >= 1, 'the status counts it');
+my $rn = $zc[0]->call('nickname', 'r' . ('y' x 30000));
+is($rn->[0] && ref $rn->[0] && $rn->[0]{error}, 'busy',
+    'a member\'s new nickname that does not fit: busy, the old one stays');
 
 $_->close_socket for @zc[0 .. 4];
 my $ok;
