@@ -320,6 +320,7 @@ ngx_noom_recovery_connect(ngx_noom_ctx_t *ctx, json_t *auth)
         ctx->nick_len = *(size_t *) s->nick;
         ngx_memcpy(ctx->nick, s->nick + sizeof(size_t), ctx->nick_len);
     }
+
     ctx->sess = s;
     ctx->member = mb;
 
