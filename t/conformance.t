@@ -30,6 +30,12 @@ http {
     # Autobahn's client masks its 16 MB messages in Python: on a busy
     # machine it may send nothing for longer than the default 10 s
     noom_message_timeout 300s;
+    # nor read: at a load of 20 nginx could send nothing of 9.2.5's 8 MB
+    # echo for the default 60 s of send_timeout ("client timed out"), the
+    # Python client stalled (and likely the kernel's retransmissions to its
+    # full receive queue backed off, TcpExt TCPRcvQDrop); an echo that never
+    # comes still fails the case at its own 100 s (x time scale)
+    send_timeout 300s;
     server {
         listen 127.0.0.1:%%PORT%%;
         location /echo {

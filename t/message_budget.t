@@ -21,7 +21,10 @@ events { worker_connections 1024; }
 http {
     %%TEST_GLOBALS_HTTP%%
     noom_message_buffers 1m;
-    noom_message_timeout 1s;
+    # long enough that the first two stalled messages still hold the budget
+    # when the third comes, and that nothing this test sends is taken for
+    # stalled on a loaded machine (prove -j8 on two cores)
+    noom_message_timeout 5s;
     server {
         listen 127.0.0.1:%%PORT%%;
         location /echo {
@@ -73,12 +76,15 @@ is($b->wait_close(10), 1008, 'the other too');
 
 # their buffers are free again: a whole 500,000-byte message in fragments
 
+# (in one write: at a load of 20 the second frame, made and written after
+# the first, came more than the 1 s noom_message_timeout was then after it,
+# and the message was closed as stalled)
 my $e = echo_ws();
 my $msg = 'y' x 500000;
 $e->raw(Noom::WS::frame_bytes(op => 'text', fin => 0,
-    data => substr($msg, 0, 250000)));
-$e->raw(Noom::WS::frame_bytes(op => 'cont', fin => 1,
-    data => substr($msg, 250000)));
+        data => substr($msg, 0, 250000))
+    . Noom::WS::frame_bytes(op => 'cont', fin => 1,
+        data => substr($msg, 250000)));
 $f = $e->recv_message(10);
 is(length($f ? $f->{data} : ''), 500000,
     'the budget is free again: a 500,000-byte message is assembled');

@@ -116,7 +116,7 @@ sub subscribed {
     return Noom::Test::wait_until(sub {
         my $out = $redis->cli('PUBSUB', 'NUMSUB', "socket.io#/#$id#") // '';
         $out =~ /\n(\d+)\z/ && $1 == $want;
-    }, "$want subscriber(s) on $id's channel") ? 1 : 0;
+    }, "$want subscriber(s) on ${id}'s channel") ? 1 : 0;
 }
 
 sub emit_each {

@@ -88,6 +88,71 @@ def add(cid, desc, heavy=False, target="main"):
     return register
 
 
+# The client's own stalls.  All cases run in this one Python process, and
+# on a loaded machine (prove -j8 on two cores, a load of 20 to 60) it may
+# get no CPU for seconds: the buffers of a 16 MiB case cost some 100 ms of
+# CPU, several seconds of wall time there.  A timer that came due while
+# the loop stood still fires in the same turn as the I/O that waited with
+# it: the server's close frame is read, the client answers it, and the
+# kill that follows in that turn leaves the server no time to close the
+# TCP connection (FAILED BY CLIENT), or a closing handshake times out that
+# the server had finished.  So a case's deadlines (kill_after, close_after,
+# Autobahn's closing handshake and server drop timeouts) count only the
+# time the loop ran: the stalls the watchdog saw are taken off, and a
+# deadline reached early is set again for what is left.  On an idle
+# machine nothing changes.
+
+STALLS = []             # (when a stall ended, how long it was)
+TICK = [None]           # when the watchdog last ran
+BEAT = 0.05
+
+
+async def watchdog():
+    while True:
+        t = time.monotonic()
+        TICK[0] = t
+        await asyncio.sleep(BEAT)
+        now = time.monotonic()
+        if now - t > 2 * BEAT:
+            STALLS.append((now, now - t - BEAT))
+
+
+def ran_since(t0):
+    """The seconds since t0 during which the event loop was not stalled."""
+    now = time.monotonic()
+    stalled = sum(min(d, end - t0) for end, d in STALLS if end > t0)
+    if TICK[0] is not None:
+        # a stall still going on: the watchdog has not run since
+        since = max(TICK[0] + BEAT, t0)
+        if now - since > BEAT:
+            stalled += now - since
+    return now - t0 - stalled
+
+
+class patient_later:
+    """fn() once the loop has run for delay seconds since t0 (now); a
+    timer Autobahn can cancel, as it cancels its own."""
+
+    def __init__(self, delay, fn, t0=None):
+        self.delay, self.fn, self.handle = delay, fn, None
+        self.t0 = time.monotonic() if t0 is None else t0
+        self.check()
+
+    def check(self):
+        left = self.delay - ran_since(self.t0)
+        if left > 0:
+            self.handle = asyncio.get_event_loop().call_later(left,
+                                                              self.check)
+        else:
+            self.handle = None
+            self.fn()
+
+    def cancel(self):
+        if self.handle:
+            self.handle.cancel()
+            self.handle = None
+
+
 class Ctx:
     """What a case function sees: the connection, expectations, timers."""
 
@@ -157,13 +222,13 @@ class Ctx:
         def kill():
             if self.p.state != WebSocketProtocol.STATE_CLOSED:
                 self.p._fail_connection()
-        self.loop.call_later(delay * self.scale, kill)
+        patient_later(delay * self.scale, kill)
 
     def close_after(self, delay):
         def close():
             if self.p.state != WebSocketProtocol.STATE_CLOSED:
                 self.p.sendClose()
-        self.loop.call_later(delay * self.scale, close)
+        patient_later(delay * self.scale, close)
 
     def timeout_mark(self, tag):
         self.received.append(("timeout", tag))
@@ -186,6 +251,31 @@ class Ctx:
 
 
 class CaseProtocol(WebSocketClientProtocol):
+
+    # Autobahn's closing handshake timeout (our close sent, the server's
+    # not come) and server drop timeout (both closes seen, TCP still
+    # open), counted as the cases' own deadlines are
+
+    close_sent_at = drop_wait_at = None
+
+    def sendCloseFrame(self, code=None, reasonUtf8=None, isReply=False):
+        if self.state == WebSocketProtocol.STATE_OPEN:
+            self.close_sent_at = time.monotonic()
+        super().sendCloseFrame(code, reasonUtf8, isReply)
+
+    def onCloseFrame(self, code, reasonRaw):
+        self.drop_wait_at = time.monotonic()
+        return super().onCloseFrame(code, reasonRaw)
+
+    def onCloseHandshakeTimeout(self):
+        self.closeHandshakeTimeoutCall = patient_later(
+            self.closeHandshakeTimeout,
+            super().onCloseHandshakeTimeout, self.close_sent_at)
+
+    def onServerConnectionDropTimeout(self):
+        self.serverConnectionDropTimeoutCall = patient_later(
+            self.serverConnectionDropTimeout,
+            super().onServerConnectionDropTimeout, self.drop_wait_at)
 
     def onOpen(self):
         f = self.factory
@@ -1160,6 +1250,7 @@ async def run_all(cases, args):
     txaio.set_global_log_level("critical")
     sem = asyncio.Semaphore(args.jobs)
     heavy = asyncio.Semaphore(2)
+    dog = asyncio.ensure_future(watchdog())
     tasks = [asyncio.ensure_future(run_case(c, args, sem, heavy))
              for c in cases]
     results = []
@@ -1168,6 +1259,7 @@ async def run_all(cases, args):
         results.append(r)
         if args.verbose:
             line(r)
+    dog.cancel()
     return sorted(results, key=lambda r: r.case.key())
 
 

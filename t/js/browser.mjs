@@ -360,11 +360,31 @@ async function scenario(browser, problems) {
         const before = await pairStats();
         const old = { alice: [[b, before.alice.localUfrag]],
             bob: [[a, before.bob.localUfrag]] };
-        // both pages restart at the same moment: their offers cross
-        const at = Date.now() + 300;
-        await Promise.all(who.map((p) => p.evaluate(([id, at]) =>
-            noomTest.restartIce(id, at), [p === alice ? b : a, at])));
         const label = who.length === 1 ? "an ICE restart" : "ICE restarts from both sides at once";
+        if (who.length === 1) {
+            await bob.evaluate((id) => noomTest.restartIce(id), a);
+        } else {
+            // both pages hold what they receive, restart ICE, and let it go
+            // once both their offers are made: the offers surely cross (a
+            // restart at the same moment on both sides would leave it to
+            // the timing, and on a loaded machine one page often saw the
+            // other's offer before it made its own)
+            const open = await Promise.all(who.map((p) =>
+                p.evaluate(() => noomTest.hold(true))));
+            check(open.every((n) => n > 0),
+                "both pages hold their signaling (on a WebSocket)", open);
+            await Promise.all(who.map((p) => p.evaluate((id) =>
+                noomTest.restartIce(id), p === alice ? b : a)));
+            for (const [p, peer] of [[alice, b], [bob, a]]) {
+                await expect(p, `${p.nick}: its offer for the restart is made`,
+                    async ([peer, n]) => {
+                        const s = (await noomTest.stats()).find((x) => x.id === peer);
+                        return s && s.offersSent > n;
+                    }, [peer, before[p.nick].offersSent]);
+            }
+            await Promise.all(who.map((p) =>
+                p.evaluate(() => noomTest.hold(false))));
+        }
         for (const [p, peer] of [[alice, b], [bob, a]]) {
             await expect(p, `${p.nick}: ${label} gives new ICE credentials and settles`,
                 async ([peer, ufrag]) => {

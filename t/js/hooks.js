@@ -4,8 +4,8 @@
 //
 // window.noomTest: id(), connected(), room(), members(), peers(), media(),
 // cams(), iceServers(), stats(), senders(), candidates(),
-// restartIce(id, at).  A peer connection belongs to the member whose
-// tile shows the tracks it receives.
+// restartIce(id, at), hold(on).  A peer connection belongs to the member
+// whose tile shows the tracks it receives.
 (() => {
     const pcs = [];
     const Native = window.RTCPeerConnection;
@@ -60,6 +60,36 @@
         }
     }
     window.RTCPeerConnection = Watched;
+
+    // what the page's WebSockets receive can be held back, in order, and
+    // let go at once (hold(true), hold(false)): two pages that hold their
+    // signaling and restart ICE both make their offers before either sees
+    // the other's, so the offers surely cross (glare)
+    const NativeWebSocket = window.WebSocket;
+    const sockets = [];
+    let held = null;
+
+    class HeldWebSocket extends NativeWebSocket {
+        constructor(...args) {
+            super(...args);
+            sockets.push(this);
+        }
+
+        get onmessage() {
+            return super.onmessage;
+        }
+
+        set onmessage(fn) {
+            super.onmessage = typeof fn !== "function" ? fn : (ev) => {
+                if (held) {
+                    held.push(() => fn.call(this, ev));
+                } else {
+                    fn.call(this, ev);
+                }
+            };
+        }
+    }
+    window.WebSocket = HeldWebSocket;
 
     const $ = (s) => document.querySelector(s);
     const open = () => pcs.filter((pc) => pc.signalingState !== "closed");
@@ -164,7 +194,25 @@
             }
             return out;
         },
-        // an ICE restart now, or at a given time (two pages at once: glare)
+        // holds what the WebSockets receive, or lets it go; the number of
+        // open WebSockets (what is held: 0, the page is on polling)
+        hold(on) {
+            if (on) {
+                held = held || [];
+            } else if (held) {
+                const q = held;
+                held = null;
+                for (const f of q) {
+                    try {
+                        f();
+                    } catch (err) {
+                        console.error(err);
+                    }
+                }
+            }
+            return sockets.filter((ws) => ws.readyState === 1).length;
+        },
+        // an ICE restart now, or at a given time
         restartIce: (id, at) => {
             const pc = byId().get(id);
             if (pc) {

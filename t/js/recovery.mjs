@@ -46,8 +46,27 @@ function ok(cond, name) {
 }
 
 function timeout(p, ms, what) {
-    return Promise.race([p, new Promise((_, rej) =>
-        setTimeout(() => rej(new Error(`timeout: ${what}`)), ms))]);
+    let t;
+    return Promise.race([p, new Promise((_, rej) => {
+        t = setTimeout(() => { dump(what); rej(new Error(`timeout: ${what}`)); },
+                       ms);
+    })]).finally(() => clearTimeout(t));
+}
+
+// what each client had when a wait gave up, for finding where a chat stopped
+function dump(what) {
+    console.log(`# gave up waiting: ${what}`);
+    try {
+        for (const s of people) {
+            console.log(`# ${s.name}: connected ${s.connected} id ${s.id} `
+                        + `connects ${s.connects} recovered ${s.recoveries} `
+                        + `fresh ${s.fresh} got ${s.got.length} `
+                        + `last ${JSON.stringify(s.last)} `
+                        + `acked up to ${acked[s.name].slice(-1)[0] ?? 0}`);
+        }
+    } catch (e) {
+        // before the people and their acks exist
+    }
 }
 
 // every change of the clients' state (a message received, a message acked,

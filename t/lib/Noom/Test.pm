@@ -1306,13 +1306,18 @@ sub cli {
 }
 
 # an nginx node of the cluster: its own prefix and port, 2 workers unless
-# told, noom_redis to this server; waits until every worker is linked
+# told, noom_redis to this server; waits until every worker is linked.
+# Its pings come every 300 s unless the location says otherwise: a test
+# blocked in redis-cli (a few seconds a call at a load of 30 or more) reads
+# none of its clients' sockets, and with the 25 s default their pongs came
+# too late and the node ended them, rooms and subscriptions with them.
 sub node {
     my ($self, %o) = @_;
     my $t = Noom::Test->new(workers => $o{workers} // 2);
     my $timeout = $o{node_timeout} // '10s';
     my $extra = $o{http} // '';
     my $loc = $o{location} // '';
+    $loc .= ' noom_ping_interval 300s;' unless $loc =~ /noom_ping_interval/;
     # unix => 1: through the unix socket; password and db= as the server
     my $addr = $o{unix} ? "unix:$self->{dir}/redis.sock" : $self->address;
     $addr .= qq{ "password=$self->{password}"} if $self->{password};
