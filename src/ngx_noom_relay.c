@@ -30,10 +30,27 @@
 #define NGX_NOOM_HOLD_ON           1
 
 
+/* an event of this worker waiting behind its ring's records */
+
+typedef struct {
+    ngx_queue_t                queue;
+    ngx_noom_msg_t            *msg;
+    ngx_uint_t                 type;        /* NGX_NOOM_REC_ROOM, _UNICAST */
+    uint64_t                   uid;
+    uint64_t                   target;      /* the sender, or the member */
+    size_t                     mark;        /* the ring's tail then */
+} ngx_noom_later_t;
+
+
 static void ngx_noom_relay_bell_handler(ngx_event_t *ev);
 static void ngx_noom_relay_shutdown(void);
 static void ngx_noom_relay_drain(void);
 static void ngx_noom_relay_deliver(ngx_noom_rec_t *rec, u_char *payload);
+static void ngx_noom_relay_members(ngx_queue_t *list, ngx_uint_t type,
+    uint64_t target, ngx_noom_msg_t *m);
+static ngx_int_t ngx_noom_relay_later_locked(ngx_noom_room_t *room,
+    ngx_uint_t type, uint64_t uid, uint64_t target, ngx_noom_msg_t *m);
+static void ngx_noom_relay_later_run(size_t head);
 static void ngx_noom_relay_room_change_handler(ngx_event_t *ev);
 static ngx_uint_t ngx_noom_relay_congested(void);
 static void ngx_noom_relay_hold_handler(ngx_event_t *ev);
@@ -58,6 +75,8 @@ static ngx_queue_t                 ngx_noom_held;
 static ngx_uint_t                  ngx_noom_hold_state;
 static ngx_msec_t                  ngx_noom_hold_start;
 static ngx_atomic_uint_t           ngx_noom_drops_seen;
+static ngx_queue_t                 ngx_noom_later;      /* ngx_noom_later_t */
+static ngx_queue_t                 ngx_noom_later_free;
 static ngx_http_noom_main_conf_t  *ngx_noom_relay_mcf;
 static ngx_noom_log_limit_t        ngx_noom_lobby_log;
 
@@ -159,6 +178,8 @@ ngx_noom_relay_init_process(ngx_cycle_t *cycle)
     ngx_noom_room_change_ev.cancelable = 1;
 
     ngx_queue_init(&ngx_noom_held);
+    ngx_queue_init(&ngx_noom_later);
+    ngx_queue_init(&ngx_noom_later_free);
     ngx_noom_hold_ev.handler = ngx_noom_relay_hold_handler;
     ngx_noom_hold_ev.data = &ngx_noom_hold_ev;
     ngx_noom_hold_ev.log = cycle->log;
@@ -331,10 +352,15 @@ ngx_noom_relay_drain(void)
 
         len = ngx_align(sizeof(ngx_noom_rec_t) + rec->len, 8);
 
+        /* this worker's own events that wait for the records before this */
+        ngx_noom_relay_later_run(head);
+
         ngx_noom_relay_deliver(rec, (u_char *) rec + sizeof(ngx_noom_rec_t));
 
         head += len;
     }
+
+    ngx_noom_relay_later_run(head);
 
     ngx_noom_zone_lock();
     ring->head = head;
@@ -351,8 +377,7 @@ ngx_noom_relay_drain(void)
 static void
 ngx_noom_relay_deliver(ngx_noom_rec_t *rec, u_char *payload)
 {
-    ngx_queue_t       *q, *list;
-    ngx_noom_ctx_t    *ctx;
+    ngx_queue_t       *list;
     ngx_noom_msg_t    *m;
     ngx_noom_lroom_t  *lr;
 
@@ -391,19 +416,37 @@ ngx_noom_relay_deliver(ngx_noom_rec_t *rec, u_char *payload)
 
     m->seq = rec->seq;
 
+    ngx_noom_relay_members(list, rec->type, rec->target, m);
+
+    ngx_noom_msg_release(m);
+}
+
+
+/*
+ * A room's members on this worker (but target, the sender), its member
+ * target (NGX_NOOM_REC_UNICAST), or the plain lobby.
+ */
+
+static void
+ngx_noom_relay_members(ngx_queue_t *list, ngx_uint_t type, uint64_t target,
+    ngx_noom_msg_t *m)
+{
+    ngx_queue_t     *q;
+    ngx_noom_ctx_t  *ctx;
+
     for (q = ngx_queue_head(list);
          q != ngx_queue_sentinel(list);
          q = ngx_queue_next(q))
     {
-        if (rec->type == NGX_NOOM_REC_PLAIN) {
+        if (type == NGX_NOOM_REC_PLAIN) {
             ctx = ngx_queue_data(q, ngx_noom_ctx_t,
                                  lists[NGX_NOOM_LIST_PLAIN]);
 
         } else {
             ctx = ngx_queue_data(q, ngx_noom_ctx_t, room_queue);
 
-            if (rec->type == NGX_NOOM_REC_UNICAST) {
-                if (ctx->serial != rec->target) {
+            if (type == NGX_NOOM_REC_UNICAST) {
+                if (ctx->serial != target) {
                     continue;
                 }
 
@@ -411,7 +454,7 @@ ngx_noom_relay_deliver(ngx_noom_rec_t *rec, u_char *payload)
                 break;
             }
 
-            if (rec->target && ctx->serial == rec->target) {
+            if (target && ctx->serial == target) {
                 /* this worker's own event, in its turn: not to its sender */
                 continue;
             }
@@ -419,8 +462,6 @@ ngx_noom_relay_deliver(ngx_noom_rec_t *rec, u_char *payload)
 
         ngx_noom_send(ctx, m);
     }
-
-    ngx_noom_msg_release(m);
 }
 
 
@@ -704,6 +745,11 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
             self = ngx_noom_relay_log_locked(room,
                        sender ? sender->nsp[NGX_NOOM_NSP_APP].id : NULL,
                        NULL, m);
+
+            /* nobody here but the sender: nothing to hold back */
+            if (per_worker[ngx_noom_slot] <= (sender ? 1 : 0)) {
+                self = 0;
+            }
         }
 
         if (room && m->chat && ngx_noom_relay_mcf->history) {
@@ -735,23 +781,12 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
         }
     }
 
-    if (self) {
-        /*
-         * Events of the room that came before this one wait in this
-         * worker's ring: this one waits behind them, so that every member
-         * gets the room's events in the zone's order.
-         */
-
-        if (ngx_noom_ring_put_rec_locked(ngx_noom_slot, NGX_NOOM_REC_ROOM, uid,
-                                         sender ? sender->serial : 0,
-                                         m->seq, m->pos, m->len)
-            != NGX_OK)
-        {
-            rc = NGX_DECLINED;
-
-        } else {
-            ngx_noom_relay_mark_locked(room, ngx_noom_slot, m);
-        }
+    if (self
+        && ngx_noom_relay_later_locked(room, NGX_NOOM_REC_ROOM, uid,
+                                       sender ? sender->serial : 0, m)
+           != NGX_OK)
+    {
+        rc = NGX_DECLINED;
     }
 
     ngx_noom_zone_unlock();
@@ -761,7 +796,6 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
     }
 
     if (self) {
-        ngx_noom_relay_wake(ngx_noom_slot);
         return rc;
     }
 
@@ -822,6 +856,87 @@ ngx_noom_relay_mark_locked(ngx_noom_room_t *room, ngx_uint_t w,
 }
 
 
+/*
+ * This worker's own event that must wait for records of its room in this
+ * worker's ring waits here, in the worker's memory: the frames are shared,
+ * not copied into the ring and out again, and nobody is woken.  It goes
+ * out when the ring is read past where its tail was now (the records
+ * before it, and none after), and the room's mark points there too, so
+ * that the room's next events wait behind it.  A ring with records always
+ * has a drain coming, so nothing waits for ever.
+ */
+
+static ngx_int_t
+ngx_noom_relay_later_locked(ngx_noom_room_t *room, ngx_uint_t type,
+    uint64_t uid, uint64_t target, ngx_noom_msg_t *m)
+{
+    ngx_queue_t       *q;
+    ngx_noom_ring_t   *ring;
+    ngx_noom_later_t  *e;
+
+    if (!ngx_queue_empty(&ngx_noom_later_free)) {
+        q = ngx_queue_head(&ngx_noom_later_free);
+        ngx_queue_remove(q);
+        e = ngx_queue_data(q, ngx_noom_later_t, queue);
+
+    } else {
+        e = ngx_alloc(sizeof(ngx_noom_later_t), ngx_cycle->log);
+        if (e == NULL) {
+            return NGX_DECLINED;
+        }
+    }
+
+    ring = &ngx_noom_shm->workers[ngx_noom_slot].ring;
+
+    e->msg = m;
+    e->type = type;
+    e->uid = uid;
+    e->target = target;
+    e->mark = ring->tail;
+
+    m->refs++;
+
+    ngx_queue_insert_tail(&ngx_noom_later, &e->queue);
+
+    if (room && room->ring_mark) {
+        room->ring_mark[ngx_noom_slot] = ring->tail;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the ring is read up to head: the events that waited for that go out */
+
+static void
+ngx_noom_relay_later_run(size_t head)
+{
+    ngx_queue_t       *q;
+    ngx_noom_later_t  *e;
+    ngx_noom_lroom_t  *lr;
+
+    while (!ngx_queue_empty(&ngx_noom_later)) {
+        q = ngx_queue_head(&ngx_noom_later);
+        e = ngx_queue_data(q, ngx_noom_later_t, queue);
+
+        if (e->mark > head) {
+            return;
+        }
+
+        ngx_queue_remove(q);
+
+        lr = ngx_noom_local_room(e->uid);
+
+        if (lr) {
+            ngx_noom_relay_members(&lr->members, e->type, e->target, e->msg);
+        }
+
+        ngx_noom_msg_release(e->msg);
+        ngx_queue_insert_head(&ngx_noom_later_free, q);
+    }
+}
+
+
 void
 ngx_noom_relay_room_local(ngx_noom_ctx_t *sender, uint64_t uid,
     ngx_noom_msg_t *m)
@@ -855,8 +970,6 @@ ngx_noom_relay_unicast(ngx_uint_t w, uint64_t uid, uint64_t serial,
 {
     ngx_int_t         rc;
     ngx_uint_t        self;
-    ngx_queue_t      *q;
-    ngx_noom_ctx_t   *ctx;
     ngx_noom_room_t  *room;
     ngx_noom_lroom_t *lr;
 
@@ -872,7 +985,14 @@ ngx_noom_relay_unicast(ngx_uint_t w, uint64_t uid, uint64_t serial,
             return NGX_OK;
         }
 
-        if (w != ngx_noom_slot || self) {
+        if (w == ngx_noom_slot && self) {
+            rc = ngx_noom_relay_later_locked(room, NGX_NOOM_REC_UNICAST, uid,
+                                             serial, m);
+            ngx_noom_zone_unlock();
+            return rc;
+        }
+
+        if (w != ngx_noom_slot) {
             rc = ngx_noom_ring_put_rec_locked(w, NGX_NOOM_REC_UNICAST, uid,
                                               serial, m->seq, m->pos,
                                               m->len);
@@ -899,20 +1019,9 @@ ngx_noom_relay_unicast(ngx_uint_t w, uint64_t uid, uint64_t serial,
     if (w == ngx_noom_slot) {
         lr = ngx_noom_local_room(uid);
 
-        if (lr == NULL) {
-            return NGX_OK;
-        }
-
-        for (q = ngx_queue_head(&lr->members);
-             q != ngx_queue_sentinel(&lr->members);
-             q = ngx_queue_next(q))
-        {
-            ctx = ngx_queue_data(q, ngx_noom_ctx_t, room_queue);
-
-            if (ctx->serial == serial) {
-                ngx_noom_send(ctx, m);
-                break;
-            }
+        if (lr) {
+            ngx_noom_relay_members(&lr->members, NGX_NOOM_REC_UNICAST,
+                                   serial, m);
         }
 
         return NGX_OK;
