@@ -16,6 +16,10 @@ import { io } from "../vendor/socket.io.esm.min.js";
 
 const REQUEST_TIMEOUT = 8000;
 const ICE_TIMEOUT = 3000;
+// how long a request made while the session is away waits for it: a
+// reconnection on a busy server or a slow network takes longer than an
+// answer does, and a chat line typed then should not be lost to that
+const AWAY_TIMEOUT = 30000;
 
 // socket.io-client's own events: no offset, nothing to take off
 const RESERVED = new Set(["connect", "connect_error", "disconnect",
@@ -255,7 +259,7 @@ export class Connection extends EventTarget {
 
     // emits with an ack; resolves with the ack's arguments, rejects with a
     // NoomError (the server's refusal, "offline" or "timeout").  While a
-    // recoverable session is away a request waits (up to its timeout) for
+    // recoverable session is away a request waits (up to AWAY_TIMEOUT) for
     // it to come back, and is sent then if it was recovered; otherwise
     // nothing is queued while disconnected: a request made then fails at
     // once.
@@ -266,7 +270,7 @@ export class Connection extends EventTarget {
     requestWithin(timeout, event, ...args) {
         if (!this.socket.connected) {
             if (this.away) {
-                return this.whenBack(timeout, event).then(() =>
+                return this.whenBack(AWAY_TIMEOUT, event).then(() =>
                     this.requestWithin(timeout, event, ...args));
             }
             return Promise.reject(new NoomError("offline",
