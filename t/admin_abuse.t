@@ -82,8 +82,10 @@ http {
             noom_admin_auth admin '$slow';
             noom_worker_header on;
             noom_event_rate off;
-            # sockets wait their turn unread while bcrypt runs: no pings
+            # sockets wait their turn unread while bcrypt runs: no pings,
+            # and no end to the wait for their CONNECT's answer
             noom_ping_interval 10m;
+            noom_connect_timeout 10m;
         }
         location /open {
             noom_rooms;
