@@ -51,6 +51,7 @@ static void ngx_noom_relay_members(ngx_queue_t *list, ngx_uint_t type,
 static ngx_int_t ngx_noom_relay_later_locked(ngx_noom_room_t *room,
     ngx_uint_t type, uint64_t uid, uint64_t target, ngx_noom_msg_t *m);
 static void ngx_noom_relay_later_run(size_t head);
+static void ngx_noom_relay_later_spare(void);
 static void ngx_noom_relay_room_change_handler(ngx_event_t *ev);
 static ngx_uint_t ngx_noom_relay_congested(void);
 static void ngx_noom_relay_hold_handler(ngx_event_t *ev);
@@ -736,6 +737,10 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
     self = 0;
     room = NULL;
 
+    if (m->offset) {
+        ngx_noom_relay_later_spare();
+    }
+
     ngx_noom_zone_lock();
 
     if (m->offset || (m->chat && ngx_noom_relay_mcf->history)) {
@@ -874,17 +879,14 @@ ngx_noom_relay_later_locked(ngx_noom_room_t *room, ngx_uint_t type,
     ngx_noom_ring_t   *ring;
     ngx_noom_later_t  *e;
 
-    if (!ngx_queue_empty(&ngx_noom_later_free)) {
-        q = ngx_queue_head(&ngx_noom_later_free);
-        ngx_queue_remove(q);
-        e = ngx_queue_data(q, ngx_noom_later_t, queue);
-
-    } else {
-        e = ngx_alloc(sizeof(ngx_noom_later_t), ngx_cycle->log);
-        if (e == NULL) {
-            return NGX_DECLINED;
-        }
+    if (ngx_queue_empty(&ngx_noom_later_free)) {
+        /* its spare could not be allocated */
+        return NGX_DECLINED;
     }
+
+    q = ngx_queue_head(&ngx_noom_later_free);
+    ngx_queue_remove(q);
+    e = ngx_queue_data(q, ngx_noom_later_t, queue);
 
     ring = &ngx_noom_shm->workers[ngx_noom_slot].ring;
 
@@ -903,6 +905,25 @@ ngx_noom_relay_later_locked(ngx_noom_room_t *room, ngx_uint_t type,
     }
 
     return NGX_OK;
+}
+
+
+/* an entry for an event that may have to wait, before the lock is taken */
+
+static void
+ngx_noom_relay_later_spare(void)
+{
+    ngx_noom_later_t  *e;
+
+    if (!ngx_queue_empty(&ngx_noom_later_free)) {
+        return;
+    }
+
+    e = ngx_alloc(sizeof(ngx_noom_later_t), ngx_cycle->log);
+
+    if (e) {
+        ngx_queue_insert_head(&ngx_noom_later_free, &e->queue);
+    }
 }
 
 
@@ -974,6 +995,8 @@ ngx_noom_relay_unicast(ngx_uint_t w, uint64_t uid, uint64_t serial,
     ngx_noom_lroom_t *lr;
 
     if (m->offset) {
+        ngx_noom_relay_later_spare();
+
         ngx_noom_zone_lock();
 
         room = ngx_noom_rooms_by_uid_locked(uid);
