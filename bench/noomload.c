@@ -385,6 +385,8 @@ static void nl_heap_up(uint32_t pos);
 static void nl_report(void);
 static int nl_all_done(void);
 static void nl_parent(pid_t *pids, int *in, int *out);
+static void nl_result_add(nl_result_t *sum, nl_result_t *r, int fd,
+    uint32_t proc);
 static double        base_cpu;
 static long          base_rss;
 static long          base_pss;
@@ -1218,6 +1220,29 @@ nl_sample(double *cpu, long *rss, long *pss)
 }
 
 
+/* reads worker process proc's result from fd into r and adds its counters
+ * (those before the histograms) to sum */
+
+static void
+nl_result_add(nl_result_t *sum, nl_result_t *r, int fd, uint32_t proc)
+{
+    uint64_t  *dst, *src;
+
+    if (nl_read_full(fd, r, sizeof(nl_result_t))
+        != (ssize_t) sizeof(nl_result_t))
+    {
+        nl_fatal("no result from worker process %u", proc);
+    }
+
+    dst = (uint64_t *) sum;
+    src = (uint64_t *) r;
+
+    while ((char *) src < (char *) &r->lat) {
+        *dst++ += *src++;
+    }
+}
+
+
 static void
 nl_parent(pid_t *pids, int *in, int *out)
 {
@@ -1227,7 +1252,7 @@ nl_parent(pid_t *pids, int *in, int *out)
     double        cpu0, cpu1, dur, gen_cpu, busy0, busy1, sys0, sys1;
     double        rcpu0, rcpu1;
     uint32_t      i, rooms;
-    uint64_t      go, m0, m1, *dst64, *src64, setup_ns;
+    uint64_t      go, m0, m1, setup_ns;
     nl_result_t  *r, *sum;
     FILE         *f;
 
@@ -1288,19 +1313,7 @@ nl_parent(pid_t *pids, int *in, int *out)
     gen_cpu = 0;
 
     for (i = 0; i < conf.procs; i++) {
-        if (nl_read_full(in[i], r, sizeof(nl_result_t))
-            != (ssize_t) sizeof(nl_result_t))
-        {
-            nl_fatal("no result from worker process %u", i);
-        }
-
-        dst64 = (uint64_t *) sum;
-        src64 = (uint64_t *) r;
-
-        /* the counters before the histograms are summed */
-        while ((char *) src64 < (char *) &r->lat) {
-            *dst64++ += *src64++;
-        }
+        nl_result_add(sum, r, in[i], i);
 
         if (r->setup_ns > setup_ns) {
             setup_ns = r->setup_ns;
@@ -3978,7 +3991,7 @@ nl_rec_parent(pid_t *pids, int *in, int *out, uint64_t go)
     int           status, bad;
     FILE         *f;
     uint32_t      i, w, n, nt[2];
-    uint64_t      t, *dst64, *src64, *times[2];
+    uint64_t      t, *times[2];
     nl_result_t  *r, *sum;
 
     r = nl_alloc(sizeof(nl_result_t));
@@ -4010,18 +4023,7 @@ nl_rec_parent(pid_t *pids, int *in, int *out, uint64_t go)
     nt[1] = 0;
 
     for (i = 0; i < conf.procs; i++) {
-        if (nl_read_full(in[i], r, sizeof(nl_result_t))
-            != (ssize_t) sizeof(nl_result_t))
-        {
-            nl_fatal("no result from worker process %u", i);
-        }
-
-        dst64 = (uint64_t *) sum;
-        src64 = (uint64_t *) r;
-
-        while ((char *) src64 < (char *) &r->lat) {
-            *dst64++ += *src64++;
-        }
+        nl_result_add(sum, r, in[i], i);
 
         /* the returns' times, then the closes' */
 
