@@ -581,6 +581,7 @@ struct ngx_noom_ctx_s {
     unsigned                   is_held:1;
     unsigned                   proxy_closed:1;
     unsigned                   secure:1;
+    unsigned                   room_change_due:1;
 
     ngx_uint_t                 admin_fails; /* failed logins */
 };
