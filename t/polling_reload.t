@@ -27,8 +27,9 @@ http {
         listen 127.0.0.1:%%PORT%% reuseport;
         location /ws {
             noom_rooms;
-            noom_ping_interval 3s;
-            noom_ping_timeout 1s;
+            # no ping may answer the GET that waits when its session's
+            # worker is killed (it must be told the session is unknown)
+            noom_ping_interval 10m;
         }
         location /wsr {
             noom_rooms;
