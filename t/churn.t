@@ -45,8 +45,17 @@ for my $round (1 .. 10) {
         $c[$i]->emit('new_message', "round $round", 'room' . $i);
     }
     for my $i (10 .. 19) {
-        my $m = $c[$i]->event('new_message', 5);
-        $heard++ if $m && $m->[0] eq "u$round-" . ($i - 10) . ": round $round";
+        my $m = $c[$i]->event('new_message', 10);
+        my $want = "u$round-" . ($i - 10) . ": round $round";
+        if ($m && $m->[0] eq $want) {
+            $heard++;
+            next;
+        }
+        # what came instead, for the next time this fails
+        diag("round $round, client $i: wanted \"$want\", got "
+            . ($m ? Noom::SIO->json->encode($m) : 'nothing in 10 s')
+            . '; other events: ' . Noom::SIO->json->encode(
+                [map { $_->{name} // $_->{type} } @{ $c[$i]->{events} }]));
     }
 
     # half leave politely, the others just go away

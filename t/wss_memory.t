@@ -2,10 +2,12 @@
 
 # Memory per idle Socket.IO connection over wss://: no more than nginx's
 # own idle https keepalive connection (TLS state, no request, no buffers)
-# plus what noom's connection costs over ws://, with 1 KB of slack.  A TLS
-# write buffer kept per connection (nginx's 16 KB ssl_buffer_size, which
-# the 101 would allocate), or a request or header buffers kept after the
-# upgrade, would cost more than that.  Each figure is the growth of one
+# plus what noom's connection costs over ws://, with 4 KB of slack (the
+# three figures move by up to 2 KB from run to run on a loaded machine:
+# wss:// came out 1.3 KB over the two others once with 1 KB of slack).  A
+# TLS write buffer kept per connection (nginx's 16 KB ssl_buffer_size,
+# which the 101 would allocate), or a request and its header buffers kept
+# after the upgrade (8 KB and more), would cost more than that.  Each figure is the growth of one
 # fresh worker's RSS over 600 connections, made by bench/noomload; no
 # timing is asserted.
 
@@ -63,7 +65,7 @@ SKIP: {
 
     ok($wss > $ws, 'a wss:// connection costs more than a ws:// one')
         or diag "ws:// $ws, wss:// $wss";
-    cmp_ok($wss, '<', $https + $ws + 1024, 'and no more than nginx\'s own '
+    cmp_ok($wss, '<', $https + $ws + 4096, 'and no more than nginx\'s own '
         . 'idle https connection and noom\'s ws:// connection together');
 }
 
