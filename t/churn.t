@@ -19,6 +19,10 @@ events { worker_connections 2048; }
 http {
     %%TEST_GLOBALS_HTTP%%
     noom_max_room_members 10;
+    # a round's sockets read nothing until its messages: on a loaded machine
+    # a round took longer than a ping interval and timeout (45 s), and the
+    # server closed ten of them for pongs they never sent
+    noom_ping_interval 10m;
     server {
         listen 127.0.0.1:%%PORT%% reuseport;
         location /ws { noom_rooms; }
