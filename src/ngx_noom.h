@@ -753,6 +753,7 @@ void ngx_noom_rooms_usage(ngx_uint_t *used, ngx_uint_t *total);
 ngx_int_t ngx_noom_relay_init_module(ngx_cycle_t *cycle);
 ngx_int_t ngx_noom_relay_init_process(ngx_cycle_t *cycle);
 void ngx_noom_relay_exit_process(ngx_cycle_t *cycle);
+void ngx_noom_relay_start(void);
 void ngx_noom_local_add(ngx_noom_ctx_t *ctx, ngx_uint_t list);
 void ngx_noom_local_del(ngx_noom_ctx_t *ctx, ngx_uint_t list);
 void ngx_noom_local_remove(ngx_noom_ctx_t *ctx);

@@ -321,10 +321,91 @@ ngx_noom_relay_shutdown(void)
 }
 
 
+/*
+ * The next record of this worker's ring at or after *head and before tail,
+ * or NULL: *head is moved to the record (past the ends of the ring's space
+ * and the skips on the way), *next past it.
+ */
+
+static ngx_noom_rec_t *
+ngx_noom_relay_next(ngx_noom_ring_t *ring, size_t *head, size_t tail,
+    size_t *next)
+{
+    size_t           pos, rem;
+    ngx_noom_rec_t  *rec;
+
+    while (*head < tail) {
+
+        pos = *head % ring->size;
+        rem = ring->size - pos;
+
+        if (rem < sizeof(ngx_noom_rec_t)) {
+            *head += rem;
+            continue;
+        }
+
+        rec = (ngx_noom_rec_t *) (ring->data + pos);
+
+        if (rec->type == NGX_NOOM_REC_SKIP) {
+            *head += rem;
+            continue;
+        }
+
+        *next = *head + ngx_align(sizeof(ngx_noom_rec_t) + rec->len, 8);
+
+        return rec;
+    }
+
+    return NULL;
+}
+
+
+/*
+ * A worker that takes a slot finds in its ring what was queued for the
+ * process before it.  That was for the old process's connections, and goes,
+ * but for the polling requests that other workers parked and sent on to
+ * the sessions' owner: they are answered "Session ID unknown" now (this
+ * worker has no session yet), instead of waiting for their own timer, a
+ * ping interval and timeout (a GET sent on as a worker crashed hung).
+ */
+
+void
+ngx_noom_relay_start(void)
+{
+    size_t            head, tail, next;
+    ngx_noom_rec_t   *rec;
+    ngx_noom_ring_t  *ring;
+
+    ring = &ngx_noom_shm->workers[ngx_noom_slot].ring;
+
+    ngx_noom_zone_lock();
+    head = ring->head;
+    tail = ring->tail;
+    ngx_noom_zone_unlock();
+
+    for ( ;; ) {
+        rec = ngx_noom_relay_next(ring, &head, tail, &next);
+        if (rec == NULL) {
+            break;
+        }
+
+        if (rec->type == NGX_NOOM_REC_POLL) {
+            ngx_noom_poll_record(rec, (u_char *) rec + sizeof(ngx_noom_rec_t));
+        }
+
+        head = next;
+    }
+
+    ngx_noom_zone_lock();
+    ring->head = tail;
+    ngx_noom_zone_unlock();
+}
+
+
 static void
 ngx_noom_relay_drain(void)
 {
-    size_t            head, tail, pos, rem, len;
+    size_t            head, tail, next;
     ngx_uint_t        n;
     ngx_noom_rec_t   *rec;
     ngx_noom_ring_t  *ring;
@@ -344,31 +425,19 @@ ngx_noom_relay_drain(void)
 
     /* producers write only past tail: [head, tail) is the reader's alone */
 
-    for (n = 0; head < tail && n < NGX_NOOM_DRAIN_BATCH; n++) {
+    for (n = 0; n < NGX_NOOM_DRAIN_BATCH; n++) {
 
-        pos = head % ring->size;
-        rem = ring->size - pos;
-
-        if (rem < sizeof(ngx_noom_rec_t)) {
-            head += rem;
-            continue;
+        rec = ngx_noom_relay_next(ring, &head, tail, &next);
+        if (rec == NULL) {
+            break;
         }
-
-        rec = (ngx_noom_rec_t *) (ring->data + pos);
-
-        if (rec->type == NGX_NOOM_REC_SKIP) {
-            head += rem;
-            continue;
-        }
-
-        len = ngx_align(sizeof(ngx_noom_rec_t) + rec->len, 8);
 
         /* this worker's own events that wait for the records before this */
         ngx_noom_relay_later_run(head);
 
         ngx_noom_relay_deliver(rec, (u_char *) rec + sizeof(ngx_noom_rec_t));
 
-        head += len;
+        head = next;
     }
 
     ngx_noom_relay_later_run(head);

@@ -952,10 +952,10 @@ ngx_noom_rooms_worker_start(ngx_cycle_t *cycle)
     w->conns = 0;
     w->plain = 0;
 
-    /* what was queued for the dead process was for its connections */
-    w->ring.head = w->ring.tail;
-
     ngx_noom_zone_unlock();
+
+    /* what was queued for the process before: see ngx_noom_relay_start() */
+    ngx_noom_relay_start();
 
     if (dead == 0) {
         return;
