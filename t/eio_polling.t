@@ -54,8 +54,13 @@ http {
             noom_ping_timeout 8s;
         }
         # a thousand sessions made one by one must all be there at the end,
-        # however slow the machine (ASan under a load of 10: over 120 s)
-        location /rooms/ { noom_rooms; noom_connect_timeout 30m; }
+        # however slow the machine (under a load of 10 making them took
+        # longer than 120 s, and than a ping interval and timeout, 45 s)
+        location /rooms/ {
+            noom_rooms;
+            noom_connect_timeout 30m;
+            noom_ping_interval 10m;
+        }
         location /brief/ { noom_rooms; noom_connect_timeout 200ms; }
         location /status { noom_status; }
     }
