@@ -619,6 +619,7 @@ void ngx_noom_drop_queue(ngx_noom_ctx_t *ctx);
 void ngx_noom_close(ngx_noom_ctx_t *ctx, ngx_uint_t reason, const char *why);
 void ngx_noom_abort(ngx_noom_ctx_t *ctx, const char *why);
 void ngx_noom_heartbeat(ngx_noom_ctx_t *ctx, ngx_msec_t delay);
+void ngx_noom_heartbeat_due(ngx_noom_ctx_t *ctx);
 ngx_int_t ngx_noom_rate(ngx_noom_ctx_t *ctx);
 void ngx_noom_init_serial(ngx_uint_t epoch);
 ngx_int_t ngx_noom_random_id(u_char *id);
