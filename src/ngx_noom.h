@@ -301,6 +301,7 @@ typedef struct {
     ngx_atomic_t               recovery_expired;
     ngx_atomic_t               recovery_refused;
     ngx_atomic_t               recovery_log_drops;
+    ngx_atomic_t               recovery_waits;
     ngx_atomic_t               message_budget_closes;
     ngx_atomic_t               crashes;
     ngx_atomic_t               polling_requests;
@@ -557,6 +558,8 @@ struct ngx_noom_ctx_s {
 
     ngx_noom_asock_t          *asock[NGX_NOOM_NSP_MAX];
     void                      *auth;        /* a bcrypt check under way */
+    void                      *recovering;  /* the auth of a CONNECT whose
+                                               pid is still attached */
     const char                *reason;      /* for socket_disconnected */
 
     ngx_uint_t                 kind;
@@ -582,6 +585,7 @@ struct ngx_noom_ctx_s {
     unsigned                   proxy_closed:1;
     unsigned                   secure:1;
     unsigned                   room_change_due:1;
+    unsigned                   recover_tries:6;
 
     ngx_uint_t                 admin_fails; /* failed logins */
 };
@@ -619,6 +623,7 @@ void ngx_noom_drop_queue(ngx_noom_ctx_t *ctx);
 void ngx_noom_close(ngx_noom_ctx_t *ctx, ngx_uint_t reason, const char *why);
 void ngx_noom_abort(ngx_noom_ctx_t *ctx, const char *why);
 void ngx_noom_heartbeat(ngx_noom_ctx_t *ctx, ngx_msec_t delay);
+void ngx_noom_heartbeat_due(ngx_noom_ctx_t *ctx);
 ngx_int_t ngx_noom_rate(ngx_noom_ctx_t *ctx);
 void ngx_noom_init_serial(ngx_uint_t epoch);
 ngx_int_t ngx_noom_random_id(u_char *id);
@@ -791,7 +796,8 @@ ngx_int_t ngx_noom_recovery_init_process(ngx_cycle_t *cycle);
 void ngx_noom_recovery_exit_process(ngx_cycle_t *cycle);
 void ngx_noom_recovery_init_zone(ngx_noom_shm_t *sh);
 void ngx_noom_recovery_repair_locked(ngx_noom_shm_t *sh);
-ngx_int_t ngx_noom_recovery_connect(ngx_noom_ctx_t *ctx, json_t *auth);
+ngx_int_t ngx_noom_recovery_connect(ngx_noom_ctx_t *ctx, json_t *auth,
+    ngx_uint_t wait);
 ngx_int_t ngx_noom_recovery_new(ngx_noom_ctx_t *ctx);
 void ngx_noom_recovery_replay(ngx_noom_ctx_t *ctx);
 void ngx_noom_recovery_nick(ngx_noom_ctx_t *ctx);

@@ -100,6 +100,14 @@ ngx_noom_eio_message(ngx_noom_ctx_t *ctx, ngx_uint_t opcode, u_char *p,
     case NGX_NOOM_EIO_MESSAGE:
 
         if (ctx->kind == NGX_NOOM_KIND_EIO_ECHO) {
+
+            if (ngx_noom_hook("busy", p + 1, len - 1)) {
+                /* a test holds the worker away from its events */
+                ngx_log_error(NGX_LOG_NOTICE, ctx->log, 0,
+                              "noom: test hook: busy for 3 s");
+                ngx_msleep(3000);
+            }
+
             (void) ngx_noom_send_text(ctx, p, len);
             return;
         }

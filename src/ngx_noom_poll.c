@@ -1483,6 +1483,9 @@ ngx_noom_poll_op(ngx_uint_t src, ngx_uint_t op, u_char *sid, uint64_t id,
 
     pl = ngx_noom_poll_find(sid);
 
+    if (pl != NULL && op == NGX_NOOM_POLL_GET) {
+        ngx_noom_heartbeat_due(pl->ctx);
+    }
 
     if (pl == NULL || pl->ctx->close_sent) {
 

@@ -174,11 +174,12 @@ ngx_noom_recovery_repair_locked(ngx_noom_shm_t *sh)
  * A CONNECT to "/" on a location with noom_recovery: the socket named by
  * auth's pid and offset comes back (NGX_DONE), or a new recoverable one is
  * made (NGX_OK).  Without room in the zone the socket is not recoverable,
- * which the answer shows by having no pid.
+ * which the answer shows by having no pid.  A pid still attached to a
+ * socket is NGX_AGAIN while the caller may wait, then a new socket.
  */
 
 ngx_int_t
-ngx_noom_recovery_connect(ngx_noom_ctx_t *ctx, json_t *auth)
+ngx_noom_recovery_connect(ngx_noom_ctx_t *ctx, json_t *auth, ngx_uint_t wait)
 {
     u_char             *p, *last;
     size_t              len;
@@ -233,8 +234,25 @@ ngx_noom_recovery_connect(ngx_noom_ctx_t *ctx, json_t *auth)
         (void) ngx_noom_recovery_detach_worker_locked(s->worker);
     }
 
-    if (s == NULL || s->worker != NGX_NOOM_AWAY) {
-        /* unknown, or somebody's live socket: none of this one's business */
+    if (s && s->worker != NGX_NOOM_AWAY) {
+
+        /*
+         * Still attached: most often to the socket its client has just
+         * closed, on a worker that has not read the close yet.  The
+         * caller asks again a little later, for a while.
+         */
+
+        ngx_noom_zone_unlock();
+
+        if (wait) {
+            return NGX_AGAIN;
+        }
+
+        why = "its socket is still connected";
+        goto fresh;
+    }
+
+    if (s == NULL) {
         ngx_noom_zone_unlock();
         goto fresh;
     }

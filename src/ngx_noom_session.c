@@ -305,6 +305,25 @@ ngx_noom_heartbeat(ngx_noom_ctx_t *ctx, ngx_msec_t delay)
 }
 
 
+/*
+ * A request of the session came in the turn in which its ping timeout is
+ * due.  nginx handles I/O before it expires timers, engine.io the other
+ * way round: the timeout goes first, and the request finds no session.
+ */
+
+void
+ngx_noom_heartbeat_due(ngx_noom_ctx_t *ctx)
+{
+    if (ctx->pong_wait
+        && ctx->ping.timer_set
+        && (ngx_msec_int_t) (ctx->ping.timer.key - ngx_current_msec) <= 0)
+    {
+        ngx_del_timer(&ctx->ping);
+        ngx_noom_ping_handler(&ctx->ping);
+    }
+}
+
+
 static void
 ngx_noom_ping_handler(ngx_event_t *ev)
 {

@@ -13,9 +13,14 @@
 #include "ngx_noom.h"
 
 
+#define NGX_NOOM_RECOVER_STEP   50      /* ms */
+#define NGX_NOOM_RECOVER_TRIES  40      /* 2 s */
+
+
 static ngx_int_t ngx_noom_sio_nsp(ngx_noom_ctx_t *ctx, ngx_str_t *name);
 static void ngx_noom_sio_connect(ngx_noom_ctx_t *ctx,
     ngx_noom_sio_packet_t *pkt, ngx_int_t i);
+static void ngx_noom_sio_connect_app(ngx_noom_ctx_t *ctx, json_t *auth);
 static json_t *ngx_noom_sio_args(ngx_noom_ctx_t *ctx,
     ngx_noom_sio_packet_t *pkt);
 static void ngx_noom_sio_dispatch(ngx_noom_ctx_t *ctx, ngx_uint_t nsp,
@@ -54,6 +59,11 @@ void
 ngx_noom_sio_timeout(ngx_noom_ctx_t *ctx)
 {
     ngx_uint_t  i;
+
+    if (ctx->recovering) {
+        ngx_noom_sio_connect_app(ctx, ctx->recovering);
+        return;
+    }
 
     for (i = 0; i < NGX_NOOM_NSP_MAX; i++) {
         if (ctx->nsp[i].connected) {
@@ -272,11 +282,9 @@ static void
 ngx_noom_sio_connect(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt,
     ngx_int_t i)
 {
-    json_t                     *auth, *data;
-    ngx_int_t                   rc;
-    json_error_t                err;
-    ngx_noom_msg_t             *m;
-    ngx_http_noom_main_conf_t  *mcf;
+    json_t          *auth, *data;
+    json_error_t     err;
+    ngx_noom_msg_t  *m;
 
     auth = NULL;
 
@@ -328,7 +336,10 @@ ngx_noom_sio_connect(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt,
         return;
     }
 
-    if (ctx->nsp[i].connected || (i == NGX_NOOM_NSP_ADMIN && ctx->auth)) {
+    if (ctx->nsp[i].connected
+        || (i == NGX_NOOM_NSP_ADMIN && ctx->auth)
+        || (i == NGX_NOOM_NSP_APP && ctx->recovering))
+    {
         json_decref(auth);
         ngx_noom_sio_invalid(ctx, "second CONNECT to a namespace");
         return;
@@ -361,12 +372,56 @@ ngx_noom_sio_connect(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt,
         return;
     }
 
+    ngx_noom_sio_connect_app(ctx, auth);
+}
+
+
+/*
+ * A CONNECT to "/", which owns a reference to auth.  With noom_recovery a
+ * pid still attached to a socket is looked up again every
+ * NGX_NOOM_RECOVER_STEP ms, NGX_NOOM_RECOVER_TRIES times (the connect
+ * deadline's timer does it), before a new socket starts: the socket it
+ * names is most often one its client has just closed, on a worker that
+ * has not read the close yet.  Socket.IO's own server would start a new
+ * socket at once, but it reads the close first, being one process.
+ */
+
+static void
+ngx_noom_sio_connect_app(ngx_noom_ctx_t *ctx, json_t *auth)
+{
+    ngx_int_t                   rc;
+    ngx_http_noom_main_conf_t  *mcf;
+
     rc = NGX_OK;
 
     if (ngx_noom_recovery && ctx->kind == NGX_NOOM_KIND_SIO) {
-        rc = ngx_noom_recovery_connect(ctx, auth);
+        rc = ngx_noom_recovery_connect(ctx, auth,
+                              ctx->recover_tries < NGX_NOOM_RECOVER_TRIES);
     }
 
+    if (rc == NGX_AGAIN) {
+
+        if (ctx->recover_tries++ == 0) {
+            ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
+                          "noom: the pid of a connected socket, waiting "
+                          "up to %M ms for it to go",
+                          (ngx_msec_t) NGX_NOOM_RECOVER_STEP
+                          * NGX_NOOM_RECOVER_TRIES);
+
+            ngx_noom_stat(recovery_waits, 1);
+        }
+
+        ctx->recovering = auth;
+
+        if (ctx->timer.timer_set) {
+            ngx_del_timer(&ctx->timer);
+        }
+
+        ngx_add_timer(&ctx->timer, NGX_NOOM_RECOVER_STEP);
+        return;
+    }
+
+    ctx->recovering = NULL;
     json_decref(auth);
 
     if (rc == NGX_ERROR) {
@@ -381,13 +436,13 @@ ngx_noom_sio_connect(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt,
         && ngx_noom_admin_register(ctx, NGX_NOOM_NSP_APP) != NGX_OK)
     {
         ngx_noom_recovery_undo(ctx);
-        ngx_noom_sio_refuse(ctx, i, "server busy");
+        ngx_noom_sio_refuse(ctx, NGX_NOOM_NSP_APP, "server busy");
         return;
     }
 
-    ngx_noom_sio_accept(ctx, i);
+    ngx_noom_sio_accept(ctx, NGX_NOOM_NSP_APP);
 
-    if (!ctx->nsp[i].connected) {
+    if (!ctx->nsp[NGX_NOOM_NSP_APP].connected) {
         return;
     }
 
@@ -833,6 +888,11 @@ ngx_noom_sio_message(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
 void
 ngx_noom_sio_cleanup(ngx_noom_ctx_t *ctx)
 {
+    if (ctx->recovering) {
+        json_decref(ctx->recovering);
+        ctx->recovering = NULL;
+    }
+
     if (ctx->kind == NGX_NOOM_KIND_SIO) {
         if (ctx->nsp[NGX_NOOM_NSP_APP].connected) {
             ctx->nsp[NGX_NOOM_NSP_APP].connected = 0;

@@ -163,6 +163,10 @@ static ngx_noom_status_counter_t  ngx_noom_status_counters[] = {
       "a fresh session instead.",
       ngx_noom_status_off(recovery_failed) },
 
+    { "noom_recovery_waits_total", "counter",
+      "CONNECTs whose pid was still attached to a socket, waited on.",
+      ngx_noom_status_off(recovery_waits) },
+
     { "noom_recovery_expired_total", "counter",
       "Detached sockets whose recovery window ended.",
       ngx_noom_status_off(recovery_expired) },
@@ -359,7 +363,7 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     "\"log_bytes\":%uz},"
                     "\"recovered\":%uA,\"recovery_failed\":%uA,"
                     "\"recovery_expired\":%uA,\"recovery_refused\":%uA,"
-                    "\"recovery_log_drops\":%uA,"
+                    "\"recovery_log_drops\":%uA,\"recovery_waits\":%uA,"
                     "\"admin\":{\"admins\":%uA,\"sockets\":%ui,"
                     "\"admin_sockets\":%ui,\"logins\":%uA,"
                     "\"refused\":%uA,\"actions\":%uA,"
@@ -384,6 +388,7 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     ngx_noom_shm->log_bytes,
                     st->recovered, st->recovery_failed, st->recovery_expired,
                     st->recovery_refused, st->recovery_log_drops,
+                    st->recovery_waits,
                     ngx_noom_shm->admins, s->sockets, s->admin_sockets,
                     st->admin_logins, st->admin_refused, st->admin_actions,
                     st->admin_throttled);

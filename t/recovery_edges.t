@@ -2,8 +2,9 @@
 
 # noom_recovery at the packet level: the private id and the offsets on the
 # wire, a recovery on another worker with what was missed, and the defined
-# outcome of everything else: a forged pid, somebody else's live pid, an
-# offset never given, a log that no longer holds what was missed, a window
+# outcome of everything else: a forged pid, somebody else's live pid, a
+# quick reconnect before the old socket's close was read, an offset never
+# given, a log that no longer holds what was missed, a window
 # that ends, a DISCONNECT, a socket closed for breaking the rules.
 
 use strict;
@@ -139,11 +140,44 @@ ok($f->pid && $f->pid ne 'A' x 20, 'a forged pid: a fresh session, with '
     . 'a pid of its own');
 
 my $h = Noom::SIO->connect($t, auth => { pid => $b->pid, offset => $seen });
-isnt($h->id, $b->id, 'a live session\'s pid: a fresh session');
+isnt($h->id, $b->id, 'a live session\'s pid: a fresh session (after 2 s)');
+like($t->error_log, qr/not recovered \(its socket is still connected\)/,
+    'the log says why');
 $a2->emit('new_message', 'still', 'r1');
 is($b->event('new_message')->[0], 'ann: still', 'and the live one goes on');
 leave($h);
 leave($f);
+
+# --- a reconnect on the other worker before the worker of the socket it
+# left has read the close (stopped here): the pid is waited for, and the
+# socket recovered once that worker has caught up
+
+my $q = member('quick', 'rq', 0);
+my $r = member('rita', 'rq', 1);
+$r->emit('new_message', 'hi', 'rq');
+my $qseen = offset_of($q->event('new_message'));
+my ($w0) = map { $_->{pid} } grep { $_->{worker} == 0 }
+    @{ $t->status_json->{workers} };
+my $n = Noom::SIO->connect_on_worker($t, 1, nsp => undef);
+my $waits = () = $t->error_log =~ /waiting up to 2000 ms/g;
+
+kill 'STOP', $w0;
+$q->close_socket;
+$r->emit('new_message', 'missed', 'rq');
+$n->send_text('40' . Noom::SIO::json()->encode({ pid => $q->pid,
+                                                 offset => $qseen }));
+ok($t->wait_until(sub {
+        (() = $t->error_log =~ /waiting up to 2000 ms/g) > $waits },
+    'the CONNECT waits'), 'the pid is still attached: the CONNECT waits');
+kill 'CONT', $w0;
+
+my $p = $n->next_packet(10);
+is(Noom::SIO::data($p)->{sid}, $q->id,
+    'recovered once its old worker has read the close');
+is($n->event('new_message')->[0], 'rita: missed', 'with what it missed');
+$n->{sid} = $q->id;
+leave($n);
+leave($r);
 
 # --- an offset noom never gave: a fresh session, and the old one ends now
 

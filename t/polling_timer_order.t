@@ -1,0 +1,115 @@
+#!/usr/bin/perl
+
+# A polling GET that comes in the same turn of the event loop in which its
+# session's ping timeout is due.  nginx handles what the connections
+# bring before it runs its timers; engine.io runs the timers first, and
+# the official test suite ("closes the session upon ping timeout") asks a
+# GET sent after pingInterval + pingTimeout for a 400.  On a loaded
+# machine a turn can end after the timeout fell due, and the next one
+# then brings the GET; here it always does: a test hook holds the only
+# worker for 3 s inside another session's message (NOOM_HOOK=busy:busy,
+# "4busy"), the timeout falls due meanwhile, and the GET is sent while
+# the worker is held.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use Test::More;
+use IO::Select;
+use IO::Socket::INET;
+use JSON::PP;
+use Noom::Test;
+
+my $t = Noom::Test->new(workers => 1);
+
+$t->write_conf(<<'EOF')->run;
+%%TEST_GLOBALS%%
+env NOOM_HOOK=busy:busy;
+events { worker_connections 64; }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    keepalive_timeout 60s;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /eio/ {
+            noom_protocol_test engine.io;
+            noom_ping_interval 200ms;
+            noom_ping_timeout 1s;
+        }
+    }
+}
+EOF
+
+my $q = '/eio/?EIO=4&transport=polling';
+
+# one keep-alive connection for the whole session
+my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+    PeerPort => $t->port, Proto => 'tcp') or die "connect: $!";
+binmode $s;
+
+send_req($s, 'GET', $q);
+my ($st, $body) = read_resp($s);
+my ($sid) = $body =~ /"sid":"([^"]+)"/;
+ok($sid, 'a session');
+
+# another session, whose message will hold the worker
+my $other = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+    PeerPort => $t->port, Proto => 'tcp') or die "connect: $!";
+send_req($other, 'GET', $q);
+my (undef, $obody) = read_resp($other);
+my ($osid) = $obody =~ /"sid":"([^"]+)"/;
+
+# the GET waits until the ping, 200 ms after the handshake
+send_req($s, 'GET', "$q&sid=$sid");
+($st, $body) = read_resp($s, 10);
+is_deeply([$st, $body], [200, '2'], 'the ping comes on the GET');
+
+# nobody answers it: the timeout falls due (1 s) while the other
+# session's message holds the worker (3 s), and the request is in its
+# socket by then
+send_req($other, 'POST', "$q&sid=$osid", '4busy');
+$t->wait_log(qr/test hook: busy/, 10);
+
+send_req($s, 'GET', "$q&sid=$sid");
+
+my ($ost) = read_resp($other, 30);
+is($ost, 200, 'the other message held the worker');
+close $other;
+
+($st, $body) = read_resp($s, 10);
+
+is_deeply([$st, $body],
+    [400, '{"code":1,"message":"Session ID unknown"}'],
+    'the ping timeout went first, the GET finds no session');
+
+close $s;
+
+like($t->error_log, qr/no pong within 1000 ms/, 'the log says why');
+
+$t->done;
+
+sub send_req {
+    my ($s, $method, $uri, $body) = @_;
+    my $len = defined $body ? 'Content-Length: ' . length($body) . "\r\n"
+        : '';
+    syswrite $s, "$method $uri HTTP/1.1\r\nHost: localhost\r\n$len\r\n"
+        . ($body // '');
+}
+
+# one answer off the keep-alive connection: (status, body)
+sub read_resp {
+    my ($s, $timeout) = @_;
+    my $buf = '';
+    my $sel = IO::Select->new($s);
+    while ($sel->can_read($timeout // 5)) {
+        sysread($s, $buf, 65536, length $buf) or last;
+        my ($head, $body) = split /\r\n\r\n/, $buf, 2;
+        next unless defined $body && $head =~ /^Content-Length: (\d+)/mi;
+        last if length $body >= $1;
+    }
+    my ($head, $body) = split /\r\n\r\n/, $buf, 2;
+    my ($status) = ($head // '') =~ m{^HTTP/1\.[01] (\d+)};
+    my ($len) = ($head // '') =~ /^Content-Length: (\d+)/mi;
+    return ($status // 0, substr($body // '', 0, $len // 0));
+}
