@@ -39,7 +39,7 @@ http {
             noom_rooms;
             noom_event_rate 20 burst=3;
             noom_ping_interval 300ms;
-            noom_ping_timeout 2s;   # a loaded machine answers late
+            noom_ping_timeout 10s;  # a loaded machine answers late
         }
         location /lim {
             noom_rooms;

@@ -285,7 +285,7 @@ is_deeply([@{ $d // [] }[0 .. 2]],
     ['/', $alice->id, 'server namespace disconnect'],
     'socket_disconnected with the reason');
 $alice->send_text('42["list_rooms"]');
-$p = $alice->next_packet(2);
+$p = $alice->next_packet(10);
 is($p && $p->{type}, 'close', 'alice is out of "/": an event there closes');
 
 # _disconnect with close: the WebSocket goes too

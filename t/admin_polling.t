@@ -53,7 +53,7 @@ is($stats && $stats->[0]{pollingClientsCount}, 1,
 
 my $ws = Noom::WS->connect($t, path => "/ws/?EIO=4&transport=websocket&sid=$sid");
 $ws->send_text('2probe');
-my $f = $ws->recv_frame(3);
+my $f = $ws->recv_frame(15);
 is($f && $f->{data}, '3probe', 'the client probes a WebSocket');
 $ws->send_text('5');
 

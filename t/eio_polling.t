@@ -241,7 +241,7 @@ for my $round (1 .. 3) {
         path => "/calm/?EIO=4&transport=websocket&sid=$sid");
     is($ws->status, 101, "upgrade $round: the WebSocket is accepted");
     $ws->send_text('2probe');
-    my $f = $ws->recv_frame(3);
+    my $f = $ws->recv_frame(15);
     is($f && $f->{data}, '3probe', "upgrade $round: 3probe");
     ($st, undef, $body) = $t->read_resp($get);
     is($body, '6', "upgrade $round: the waiting GET gets a noop");
@@ -265,7 +265,7 @@ for my $round (1 .. 3) {
 
     my $ws2 = Noom::WS->connect($t,
         path => "/calm/?EIO=4&transport=websocket&sid=$sid");
-    ok($ws2->wait_close(3) || $ws2->wait_eof(3),
+    ok($ws2->wait_close(15) || $ws2->wait_eof(15),
         "upgrade $round: a second WebSocket for the sid is closed");
 
     $ws->send_text('4still');
@@ -280,12 +280,12 @@ $sid = handshake('/beat/');
 my $ws = Noom::WS->connect($t,
     path => "/beat/?EIO=4&transport=websocket&sid=$sid");
 $ws->send_text('2probe');
-$ws->recv_frame(3);
+$ws->recv_frame(15);
 $ws->send_text('5');
-my $f = $ws->recv_frame(3);
+my $f = $ws->recv_frame(15);
 is($f && $f->{data}, '2', 'the session pings on its WebSocket');
 $ws->send_text('3');
-$f = $ws->recv_frame(3);
+$f = $ws->recv_frame(15);
 is($f && $f->{data}, '2', 'and again after a pong');
 ok(defined $ws->wait_close(30), 'and closes the WebSocket without a pong');
 
@@ -293,7 +293,7 @@ ok(defined $ws->wait_close(30), 'and closes the WebSocket without a pong');
 
 $ws = Noom::WS->connect($t,
     path => "/engine.io/?EIO=4&transport=websocket&sid=AAAAAAAAAAAAAAAAAAAA");
-ok($ws->status != 101 || defined $ws->wait_close(3) || $ws->wait_eof(3),
+ok($ws->status != 101 || defined $ws->wait_close(15) || $ws->wait_eof(15),
     'a WebSocket for an unknown sid is closed');
 
 # CORS
@@ -393,7 +393,7 @@ sub wait_parked {
 sub next_frame {
     my ($ws) = @_;
     for (;;) {
-        my $f = $ws->recv_frame(3) or return {};
+        my $f = $ws->recv_frame(15) or return {};
         if ($f->{op} eq 'text' && $f->{data} eq '2') {
             $ws->send_text('3');
             next;

@@ -44,14 +44,14 @@ $t->reload;
 
 is($a->wait_close(10), 1001, 'a Socket.IO client gets close 1001');
 is($a->close_reason, 'server shutting down', 'with a reason');
-is($b->wait_close(3), 1001, 'so does one on the other worker');
-is($plain->wait_close(3), 1001, 'and the plain lobby socket');
+is($b->wait_close(15), 1001, 'so does one on the other worker');
+is($plain->wait_close(15), 1001, 'and the plain lobby socket');
 
 # a client that never answers the close frame is dropped all the same
 my $f;
-do { $f = $mute->recv_frame(3) } while ($f && $f->{op} !~ /^(close|eof)$/);
+do { $f = $mute->recv_frame(15) } while ($f && $f->{op} !~ /^(close|eof)$/);
 is($f && $f->{code}, 1001, 'a client that does not answer gets 1001 too');
-ok($mute->wait_eof(3), 'and is closed without its answer');
+ok($mute->wait_eof(15), 'and is closed without its answer');
 
 my $gone = $t->wait_until(sub { !grep { kill 0, $_ } @old },
     'the old workers exited');

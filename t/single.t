@@ -43,7 +43,7 @@ EOF
     my $p = Noom::WS->connect($t, path => '/');
     my $q = Noom::WS->connect($t, path => '/');
     $p->send_text('{"type":"new_message","payload":"yo"}');
-    my $f = $q->recv_message(3);
+    my $f = $q->recv_message(15);
     is($f && $f->{data}, 'Anon: yo', "$mode: the plain lobby");
 
     $b->close_socket;

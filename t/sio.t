@@ -29,7 +29,7 @@ http {
         location /socket.io/ {
             noom_protocol_test socket.io;
             noom_ping_interval 300ms;
-            noom_ping_timeout 2s;     # a loaded machine answers late
+            noom_ping_timeout 10s;    # a loaded machine answers late
             noom_connect_timeout 1s;
         }
         # the same with the default heartbeat, for what takes long and
@@ -80,7 +80,7 @@ sub closes {
     my ($c, @texts) = @_;
     $c->send_text($_) for @texts;
     for (;;) {
-        my $r = next_frame($c, 3);
+        my $r = next_frame($c, 15);
         next if ref $r;
         if ($r =~ /^close (\d*)/) {
             $c->close_socket;

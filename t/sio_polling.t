@@ -102,7 +102,7 @@ $t->done;
 sub next_text {
     my ($ws) = @_;
     for (;;) {
-        my $f = $ws->recv_frame(3) or return undef;
+        my $f = $ws->recv_frame(15) or return undef;
         next if $f->{op} eq 'text' && $f->{data} eq '2'
             && $ws->send_text('3');
         return $f->{data};

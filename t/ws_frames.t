@@ -153,7 +153,7 @@ is($f->{data}, "\xf0\x9f\x98\x80", 'so is a 4-byte character split in two');
 $ws->raw(join '', map { fb(op => 'text', data => "m$_") } 1 .. 200);
 my @got;
 while (@got < 200) {
-    $f = $ws->recv_frame(3) or last;
+    $f = $ws->recv_frame(15) or last;
     push @got, $f->{data};
 }
 is_deeply(\@got, [map { "m$_" } 1 .. 200],

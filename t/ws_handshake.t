@@ -142,7 +142,7 @@ my $rfc = Noom::WS->connect($t, path => $EIO,
     key => 'dGhlIHNhbXBsZSBub25jZQ==');
 is($rfc->header('Sec-WebSocket-Accept'), 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=',
     'the accept value of the RFC example is the one the RFC gives');
-my $f = $rfc->recv_frame(3);
+my $f = $rfc->recv_frame(15);
 like($f && $f->{data}, qr/^0\{"sid"/,
     'the first frame after the 101 is the Engine.IO open packet');
 $rfc->close_socket;
