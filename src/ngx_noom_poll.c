@@ -36,6 +36,7 @@
 #define NGX_NOOM_POLL_WS_GONE      8    /* it closed */
 
 #define NGX_NOOM_POLL_PROXIES      4096 /* buckets */
+#define NGX_NOOM_POLL_WATCH        1000 /* ms: owners that changed */
 
 /* operations on a proxy, from the owner */
 #define NGX_NOOM_PROXY_OUT         1    /* frames to write */
@@ -74,6 +75,7 @@ typedef struct {
     ngx_http_request_t        *r;           /* NULL: a detached GET */
     ngx_event_t                timer;
     ngx_uint_t                 owner;
+    ngx_pid_t                  owner_pid;   /* the owner's process then */
     u_char                     sid[NGX_NOOM_ID_LEN];
     unsigned                   get:1;
     unsigned                   done:1;
@@ -161,6 +163,8 @@ static void ngx_noom_wsp_wake(ngx_noom_ctx_t *ctx);
 static void ngx_noom_wsp_close(ngx_noom_ctx_t *ctx, ngx_uint_t reason,
     const char *why);
 static ngx_int_t ngx_noom_poll_sid_owner(u_char *sid, ngx_uint_t *w);
+static void ngx_noom_poll_watch_handler(ngx_event_t *ev);
+static size_t ngx_noom_poll_error_json(u_char *buf, ngx_uint_t code);
 static u_char *ngx_noom_poll_scratch_get(size_t size);
 
 
@@ -192,6 +196,8 @@ static ngx_queue_t        *ngx_noom_poll_proxies;
 static uint64_t            ngx_noom_poll_next_id;
 static u_char             *ngx_noom_poll_scratch;
 static size_t              ngx_noom_poll_scratch_size;
+static ngx_event_t         ngx_noom_poll_watch;
+static ngx_pid_t          *ngx_noom_poll_owners;    /* each slot's process */
 
 static ngx_str_t  ngx_noom_poll_errors[] = {
     ngx_string("Transport unknown"),
@@ -228,7 +234,84 @@ ngx_noom_poll_init_process(ngx_cycle_t *cycle)
         ngx_queue_init(&ngx_noom_poll_proxies[i]);
     }
 
+    ngx_noom_poll_owners = ngx_alloc(ngx_noom_shm->nworkers
+                                     * sizeof(ngx_pid_t), cycle->log);
+    if (ngx_noom_poll_owners == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < ngx_noom_shm->nworkers; i++) {
+        ngx_noom_poll_owners[i] = ngx_noom_shm->workers[i].pid;
+    }
+
+    ngx_noom_poll_watch.handler = ngx_noom_poll_watch_handler;
+    ngx_noom_poll_watch.log = cycle->log;
+    ngx_noom_poll_watch.cancelable = 1;
+    ngx_add_timer(&ngx_noom_poll_watch, NGX_NOOM_POLL_WATCH);
+
     return NGX_OK;
+}
+
+
+/*
+ * A request sent on to a session's owner that then died is answered by
+ * nobody, and a new worker in its slot knows nothing of it.  Once a second
+ * a worker looks for slots whose process changed, and tells the requests
+ * it holds for their old processes that the session is unknown: the
+ * sessions died with their owner (with noom_recovery their clients come
+ * back recovered).
+ */
+
+static void
+ngx_noom_poll_watch_handler(ngx_event_t *ev)
+{
+    u_char              buf[64];
+    ngx_pid_t           pid;
+    ngx_uint_t          w, changed, n;
+    ngx_noom_preq_t    *pr;
+    ngx_rbtree_node_t  *node, *next, *root, *sentinel;
+
+    changed = 0;
+    n = 0;
+
+    for (w = 0; w < ngx_noom_shm->nworkers; w++) {
+        pid = ngx_noom_shm->workers[w].pid;
+
+        if (pid != ngx_noom_poll_owners[w]) {
+            ngx_noom_poll_owners[w] = pid;
+            changed = 1;
+        }
+    }
+
+    root = ngx_noom_poll_preqs.root;
+    sentinel = ngx_noom_poll_preqs.sentinel;
+
+    if (changed && root != sentinel) {
+
+        for (node = ngx_rbtree_min(root, sentinel); node; node = next) {
+            next = ngx_rbtree_next(&ngx_noom_poll_preqs, node);
+
+            pr = (ngx_noom_preq_t *) node;
+
+            if (pr->owner == ngx_noom_slot
+                || pr->owner_pid == ngx_noom_shm->workers[pr->owner].pid)
+            {
+                continue;
+            }
+
+            ngx_noom_preq_respond(pr, NGX_HTTP_BAD_REQUEST, buf,
+                                  ngx_noom_poll_error_json(buf, 1));
+            n++;
+        }
+    }
+
+    if (n) {
+        ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                      "noom: %ui polling requests answered 400: the worker "
+                      "that owned their sessions is gone", n);
+    }
+
+    ngx_add_timer(ev, NGX_NOOM_POLL_WATCH);
 }
 
 
@@ -718,6 +801,7 @@ ngx_noom_preq_park(ngx_http_request_t *r, u_char *sid, ngx_uint_t owner,
 
     pr->r = r;
     pr->owner = owner;
+    pr->owner_pid = ngx_noom_shm->workers[owner].pid;
     pr->get = get;
     ngx_memcpy(pr->sid, sid, NGX_NOOM_ID_LEN);
     pr->node.key = ++ngx_noom_poll_next_id;
@@ -866,6 +950,7 @@ ngx_noom_preq_detach(ngx_http_request_t *r, u_char *sid, ngx_uint_t owner)
                              ? NGINX_VER : "nginx");
 
     dg->preq.owner = owner;
+    dg->preq.owner_pid = ngx_noom_shm->workers[owner].pid;
     dg->preq.get = 1;
     ngx_memcpy(dg->preq.sid, sid, NGX_NOOM_ID_LEN);
     dg->preq.node.key = ++ngx_noom_poll_next_id;
@@ -2377,6 +2462,11 @@ ngx_noom_poll_shutdown(void)
 void
 ngx_noom_poll_exit(void)
 {
+    if (ngx_noom_poll_owners) {
+        ngx_free(ngx_noom_poll_owners);
+        ngx_noom_poll_owners = NULL;
+    }
+
     if (ngx_noom_poll_proxies) {
         ngx_free(ngx_noom_poll_proxies);
         ngx_noom_poll_proxies = NULL;

@@ -63,16 +63,16 @@ my $E = '/eio/?EIO=4&transport=polling';
 
 # a waiting GET is answered on its keep-alive connection
 
-my $s = conn();
-my ($st, $h, $body) = ka($s, 'GET', $E);
+my $s = $t->ka_conn;
+my ($st, $h, $body) = $t->ka($s, 'GET', $E);
 my $sid = decode_json(substr($body, 1))->{sid};
 ok($sid, 'a handshake on a keep-alive connection');
 
-send_req($s, 'GET', "$E&sid=$sid", undef, 'Origin: https://good.example');
+$t->ka_send($s, 'GET', "$E&sid=$sid", undef, 'Origin: https://good.example');
 wait_parked();
 my ($st2, undef, $b2) = $t->req('POST', "$E&sid=$sid", '4hello');
 is($b2, 'ok', 'a POST on another connection');
-($st, $h, $body) = read_resp($s);
+($st, $h, $body) = $t->ka_read($s);
 is_deeply([$st, $body], [200, '4hello'], 'the waiting GET gets the message');
 like($h->{'content-type'}, qr{^text/plain; charset=UTF-8$},
     'as text/plain; charset=UTF-8');
@@ -83,18 +83,18 @@ is($h->{'access-control-allow-origin'}, 'https://good.example',
 is($h->{'access-control-allow-credentials'}, 'true', 'with credentials');
 is($h->{vary}, 'Origin', 'and Vary: Origin');
 
-send_req($s, 'GET', "$E&sid=$sid");
+$t->ka_send($s, 'GET', "$E&sid=$sid");
 wait_parked();
 $t->req('POST', "$E&sid=$sid", "4a\x{1e}4b");
-($st, $h, $body) = read_resp($s);
+($st, $h, $body) = $t->ka_read($s);
 is_deeply([$st, $body], [200, "4a\x{1e}4b"],
     'the same connection carries the next GET, and it waits too');
 ok(!exists $h->{'access-control-allow-origin'},
     'no CORS headers without an Origin');
 
-($st, undef, $body) = ka($s, 'POST', "$E&sid=$sid", '4c');
+($st, undef, $body) = $t->ka($s, 'POST', "$E&sid=$sid", '4c');
 is_deeply([$st, $body], [200, 'ok'], 'and then a POST');
-($st, undef, $body) = ka($s, 'GET', "$E&sid=$sid");
+($st, undef, $body) = $t->ka($s, 'GET', "$E&sid=$sid");
 is($body, '4c', 'and a GET answered at once');
 
 my $log = $t->read_file('logs/st.log');
@@ -102,23 +102,23 @@ like($log, qr/^GET $sid 200$/m, 'a waiting GET is in the access log');
 
 # the heartbeat comes on the waiting GET
 
-$s = conn();
-(undef, undef, $body) = ka($s, 'GET', '/beat/?EIO=4&transport=polling');
+$s = $t->ka_conn;
+(undef, undef, $body) = $t->ka($s, 'GET', '/beat/?EIO=4&transport=polling');
 my $bsid = decode_json(substr($body, 1))->{sid};
-($st, undef, $body) = ka($s, 'GET',
+($st, undef, $body) = $t->ka($s, 'GET',
     "/beat/?EIO=4&transport=polling&sid=$bsid");
 is_deeply([$st, $body], [200, '2'], 'the ping comes on the waiting GET');
-($st, undef, $body) = ka($s, 'POST',
+($st, undef, $body) = $t->ka($s, 'POST',
     "/beat/?EIO=4&transport=polling&sid=$bsid", '3');
 is($body, 'ok', 'the pong on the same connection');
 close $s;
 
 # a client that goes away while its GET waits ends the session
 
-$s = conn();
-(undef, undef, $body) = ka($s, 'GET', $E);
+$s = $t->ka_conn;
+(undef, undef, $body) = $t->ka($s, 'GET', $E);
 my $gsid = decode_json(substr($body, 1))->{sid};
-send_req($s, 'GET', "$E&sid=$gsid");
+$t->ka_send($s, 'GET', "$E&sid=$gsid");
 wait_parked();
 close $s;
 ok($t->wait_log(qr/the client closed its polling request/, 5),
@@ -128,13 +128,13 @@ is($st, 400, 'and the session is gone');
 
 # the GET waits on one worker, the session lives on the other
 
-$s = conn();
-(undef, undef, $body) = ka($s, 'GET', $E);
+$s = $t->ka_conn;
+(undef, undef, $body) = $t->ka($s, 'GET', $E);
 my $osid = decode_json(substr($body, 1))->{sid};
 my ($other, $osid2);
 for (1 .. 50) {
-    my $c = conn();
-    (undef, undef, $body) = ka($c, 'GET', $E);
+    my $c = $t->ka_conn;
+    (undef, undef, $body) = $t->ka($c, 'GET', $E);
     $osid2 = decode_json(substr($body, 1))->{sid};
     if (substr($osid2, 0, 3) ne substr($osid, 0, 3)) {
         $other = $c;
@@ -146,13 +146,13 @@ for (1 .. 50) {
 SKIP: {
     skip 'every connection went to one worker', 2 unless $other;
 
-    send_req($other, 'GET', "$E&sid=$osid");
+    $t->ka_send($other, 'GET', "$E&sid=$osid");
     wait_parked();
-    ka($s, 'POST', "$E&sid=$osid", '4far');
-    ($st, undef, $body) = read_resp($other);
+    $t->ka($s, 'POST', "$E&sid=$osid", '4far');
+    ($st, undef, $body) = $t->ka_read($other);
     is_deeply([$st, $body], [200, '4far'],
         'a GET waiting away from its session gets the answer');
-    ($st, undef, $body) = ka($other, 'POST', "$E&sid=$osid2", '4x');
+    ($st, undef, $body) = $t->ka($other, 'POST', "$E&sid=$osid2", '4x');
     is_deeply([$st, $body], [200, 'ok'], 'and that connection goes on');
 }
 
@@ -166,11 +166,11 @@ SKIP: {
         PeerPort => $t->port, Proto => 'tcp') or die "connect: $!";
     binmode $c;
     $c->autoflush(1);
-    (undef, undef, $body) = ka($c, 'GET', $B);
+    (undef, undef, $body) = $t->ka($c, 'GET', $B);
     my $bsid2 = decode_json(substr($body, 1))->{sid};
     my (@sent, $unread);
     for my $i (1 .. 7) {
-        send_req($c, 'GET', "$B&sid=$bsid2");
+        $t->ka_send($c, 'GET', "$B&sid=$bsid2");
         # once the answers fill the socket, nginx reads no further GET
         unless (wait_parked(100)) {
             $unread = 1;
@@ -182,15 +182,15 @@ SKIP: {
     }
     my @got;
     for (@sent) {
-        ($st, undef, $body) = read_resp($c, 10);
+        ($st, undef, $body) = $t->ka_read($c, 10);
         push @got, $body;
     }
     ok(@sent >= 5 && (grep { $got[$_] eq $sent[$_] } 0 .. $#sent) == @sent,
         scalar(@sent) . ' answers of 800 KB arrive whole and in order');
-    send_req($c, 'GET', "$B&sid=$bsid2") unless $unread;
+    $t->ka_send($c, 'GET', "$B&sid=$bsid2") unless $unread;
     wait_parked();
     $t->req('POST', "$B&sid=$bsid2", '4after');
-    ($st, undef, $body) = read_resp($c);
+    ($st, undef, $body) = $t->ka_read($c);
     is_deeply([$st, $body], [200, '4after'],
         'then the GET behind them waits on the same connection');
     close $c;
@@ -201,19 +201,19 @@ SKIP: {
 my $n = 600;
 my @socks;
 {
-    my $c = conn();
-    (undef, undef, $body) = ka($c, 'GET', '/ws?EIO=4&transport=polling');
+    my $c = $t->ka_conn;
+    (undef, undef, $body) = $t->ka($c, 'GET', '/ws?EIO=4&transport=polling');
     close $c;
 }
 my %rss0 = map { $_ => rss($_) } $t->worker_pids;
 for (1 .. $n) {
-    my $c = conn();
-    (undef, undef, $body) = ka($c, 'GET', '/ws?EIO=4&transport=polling');
+    my $c = $t->ka_conn;
+    (undef, undef, $body) = $t->ka($c, 'GET', '/ws?EIO=4&transport=polling');
     my $id = decode_json(substr($body, 1))->{sid} or last;
-    ka($c, 'POST', "/ws?EIO=4&transport=polling&sid=$id", '40');
-    (undef, undef, $body) = ka($c, 'GET',
+    $t->ka($c, 'POST', "/ws?EIO=4&transport=polling&sid=$id", '40');
+    (undef, undef, $body) = $t->ka($c, 'GET',
         "/ws?EIO=4&transport=polling&sid=$id");
-    send_req($c, 'GET', "/ws?EIO=4&transport=polling&sid=$id");
+    $t->ka_send($c, 'GET', "/ws?EIO=4&transport=polling&sid=$id");
     push @socks, $c;
 }
 $t->wait_until(sub { $t->status_json->{polling_waiting} >= $n },
@@ -233,74 +233,18 @@ close $_ for @socks;
 
 # a reload answers a waiting GET with a close packet
 
-$s = conn();
-(undef, undef, $body) = ka($s, 'GET', $E);
+$s = $t->ka_conn;
+(undef, undef, $body) = $t->ka($s, 'GET', $E);
 my $rsid = decode_json(substr($body, 1))->{sid};
-send_req($s, 'GET', "$E&sid=$rsid");
+$t->ka_send($s, 'GET', "$E&sid=$rsid");
 wait_parked();
 $t->reload;
-($st, undef, $body) = read_resp($s, 10);
+($st, undef, $body) = $t->ka_read($s, 10);
 is_deeply([$st, $body], [200, '1'], 'a reload sends the close packet');
 
 $t->done;
 
 # helpers
-
-sub conn {
-    my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-        PeerPort => $t->port, Proto => 'tcp') or die "connect: $!";
-    binmode $c;
-    $c->autoflush(1);
-    return $c;
-}
-
-sub send_req {
-    my ($c, $method, $uri, $body, @headers) = @_;
-    my $hd = join '', map { "$_\r\n" } @headers;
-    my $len = defined $body ? 'Content-Length: ' . length($body) . "\r\n"
-        : '';
-    print $c "$method $uri HTTP/1.1\r\nHost: localhost\r\n$len$hd\r\n"
-        . ($body // '');
-}
-
-# one response, read up to its Content-Length; the connection stays open
-# and what follows the response is kept for the next one
-my %rest;
-
-sub read_resp {
-    my ($c, $timeout) = @_;
-    my $resp = delete $rest{$c} // '';
-    my $sel = IO::Select->new($c);
-    my ($head, $rest, $len);
-    for (;;) {
-        ($head, $rest) = split /\r\n\r\n/, $resp, 2;
-        if (defined $rest && $head =~ /^Content-Length: (\d+)/mi
-            && length $rest >= $1)
-        {
-            $len = $1;
-            last;
-        }
-        last unless $sel->can_read($timeout // 5);
-        my $got = sysread($c, my $buf, 65536);
-        last unless $got;
-        $resp .= $buf;
-    }
-    return (0, {}, '') unless $head && defined $len;
-    $rest{$c} = substr($rest, $len) if length $rest > $len;
-    $rest = substr($rest, 0, $len);
-    my ($code) = $head =~ m{^HTTP/1\.1 (\d+)};
-    my %hd;
-    for (split /\r\n/, $head) {
-        $hd{lc $1} = $2 if /^([^:]+):\s*(.*)$/;
-    }
-    return ($code // 0, \%hd, $rest);
-}
-
-sub ka {
-    my ($c, @req) = @_;
-    send_req($c, @req);
-    return read_resp($c);
-}
 
 sub wait_parked {
     my ($tries) = @_;

@@ -3,9 +3,10 @@
 # Polling sessions through a reload and a crash: at nginx -s reload the old
 # worker answers a waiting GET with a close packet and later requests for
 # the old sid get 400 code 1 from the new workers; when a session's owner
-# is killed, a GET waiting for it on another worker is told within the
-# heartbeat's bound that the session is unknown, and the new worker serves
-# new sessions.
+# is killed, a GET waiting for it on another worker is told that the
+# session is unknown once the worker holding it sees the owner's slot
+# change hands (within a second of it), and the new worker serves new
+# sessions.
 
 use strict;
 use warnings;
@@ -38,6 +39,13 @@ http {
             # longer than 3 s)
             noom_ping_interval 10m;
         }
+        # keep-alive: the GET below waits on a connection whose worker
+        # the test knows
+        location /wsk {
+            noom_rooms;
+            noom_ping_interval 10m;
+            keepalive_timeout 60s;
+        }
         location /status { noom_status; }
     }
 }
@@ -45,6 +53,10 @@ EOF
 
 my $P = '/ws/?EIO=4&transport=polling';
 my $PR = '/wsr/?EIO=4&transport=polling';
+my $PK = '/wsk/?EIO=4&transport=polling';
+
+# the worker a sid's session lives on (its owner)
+sub owner { index('ABCDEFGHIJKLMNOPQRSTUVWXYZ', substr($_[0], 2, 1)) }
 
 # a session CONNECTed to "/" (through $p, or $P)
 sub session {
@@ -79,7 +91,7 @@ ok(session(), 'a new session opens');
 # a crash of the owner, with the GET held by the other worker
 
 $sid = session();
-my $owner = index('ABCDEFGHIJKLMNOPQRSTUVWXYZ', substr($sid, 2, 1));
+my $owner = owner($sid);
 $get = $t->send_req('GET', "$P&sid=$sid");
 ok(wait_waiting(), 'a GET waits for a session');
 # the status lists the zone's slots that workers hold (a reload moves the
@@ -97,5 +109,39 @@ ok($st == 400 || ($st == 0 && $body eq ''),
 ($st) = $t->read_resp($t->send_req('GET', "$P&sid=$sid"), 60);
 is($st, 400, 'the session is gone');
 ok(session(), 'new sessions are served');
+
+# a GET held by one worker and sent on to the session's owner, which is
+# then killed: the worker that holds it sees the owner's slot change hands
+# and answers it (not the 10-minute heartbeat's bound)
+
+# (after the reload the workers hold other slots of the zone)
+my ($wa, $wb) = map { $_->{worker} } @{ $t->status_json->{workers} };
+
+my ($k, $kw);
+for (1 .. 100) {
+    $k = $t->ka_conn;
+    my (undef, undef, $b) = $t->ka($k, 'GET', $PK);
+    $kw = owner(decode_json(substr($b, 1))->{sid});
+    last if $kw == $wa;
+}
+is($kw, $wa, 'a keep-alive connection on one worker');
+
+my $ksid;
+for (1 .. 100) {
+    $ksid = session($PK);
+    last if owner($ksid) == $wb;
+}
+is(owner($ksid), $wb, 'a session on the other');
+
+$t->ka_send($k, 'GET', "$PK&sid=$ksid");
+ok(wait_waiting(), 'its GET, held by the one, waits at the other');
+($w) = grep { $_->{worker} == $wb } @{ $t->status_json->{workers} };
+kill 'KILL', $w->{pid};
+
+($st, undef, $body) = $t->ka_read($k, 60);
+is_deeply([$st, $body], [400, '{"code":1,"message":"Session ID unknown"}'],
+    'the owner killed: the GET is told the session is unknown');
+like($t->error_log, qr/polling requests answered 400: the worker that/,
+    'the log says why');
 
 $t->done(allow => qr/exited on signal 9/);

@@ -16,9 +16,6 @@ use warnings;
 
 use lib 't/lib';
 use Test::More;
-use IO::Select;
-use IO::Socket::INET;
-use JSON::PP;
 use Noom::Test;
 
 my $t = Noom::Test->new(workers => 1);
@@ -44,40 +41,37 @@ EOF
 my $q = '/eio/?EIO=4&transport=polling';
 
 # one keep-alive connection for the whole session
-my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-    PeerPort => $t->port, Proto => 'tcp') or die "connect: $!";
-binmode $s;
+my $s = $t->ka_conn;
 
-send_req($s, 'GET', $q);
-my ($st, $body) = read_resp($s);
+$t->ka_send($s, 'GET', $q);
+my ($st, undef, $body) = $t->ka_read($s);
 my ($sid) = $body =~ /"sid":"([^"]+)"/;
 ok($sid, 'a session');
 
 # another session, whose message will hold the worker
-my $other = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-    PeerPort => $t->port, Proto => 'tcp') or die "connect: $!";
-send_req($other, 'GET', $q);
-my (undef, $obody) = read_resp($other);
+my $other = $t->ka_conn;
+$t->ka_send($other, 'GET', $q);
+my (undef, undef, $obody) = $t->ka_read($other);
 my ($osid) = $obody =~ /"sid":"([^"]+)"/;
 
 # the GET waits until the ping, 200 ms after the handshake
-send_req($s, 'GET', "$q&sid=$sid");
-($st, $body) = read_resp($s, 10);
+$t->ka_send($s, 'GET', "$q&sid=$sid");
+($st, undef, $body) = $t->ka_read($s, 10);
 is_deeply([$st, $body], [200, '2'], 'the ping comes on the GET');
 
 # nobody answers it: the timeout falls due (1 s) while the other
 # session's message holds the worker (3 s), and the request is in its
 # socket by then
-send_req($other, 'POST', "$q&sid=$osid", '4busy');
+$t->ka_send($other, 'POST', "$q&sid=$osid", '4busy');
 $t->wait_log(qr/test hook: busy/, 10);
 
-send_req($s, 'GET', "$q&sid=$sid");
+$t->ka_send($s, 'GET', "$q&sid=$sid");
 
-my ($ost) = read_resp($other, 30);
+my ($ost) = $t->ka_read($other, 30);
 is($ost, 200, 'the other message held the worker');
 close $other;
 
-($st, $body) = read_resp($s, 10);
+($st, undef, $body) = $t->ka_read($s, 10);
 
 is_deeply([$st, $body],
     [400, '{"code":1,"message":"Session ID unknown"}'],
@@ -88,28 +82,3 @@ close $s;
 like($t->error_log, qr/no pong within 1000 ms/, 'the log says why');
 
 $t->done;
-
-sub send_req {
-    my ($s, $method, $uri, $body) = @_;
-    my $len = defined $body ? 'Content-Length: ' . length($body) . "\r\n"
-        : '';
-    syswrite $s, "$method $uri HTTP/1.1\r\nHost: localhost\r\n$len\r\n"
-        . ($body // '');
-}
-
-# one answer off the keep-alive connection: (status, body)
-sub read_resp {
-    my ($s, $timeout) = @_;
-    my $buf = '';
-    my $sel = IO::Select->new($s);
-    while ($sel->can_read($timeout // 5)) {
-        sysread($s, $buf, 65536, length $buf) or last;
-        my ($head, $body) = split /\r\n\r\n/, $buf, 2;
-        next unless defined $body && $head =~ /^Content-Length: (\d+)/mi;
-        last if length $body >= $1;
-    }
-    my ($head, $body) = split /\r\n\r\n/, $buf, 2;
-    my ($status) = ($head // '') =~ m{^HTTP/1\.[01] (\d+)};
-    my ($len) = ($head // '') =~ /^Content-Length: (\d+)/mi;
-    return ($status // 0, substr($body // '', 0, $len // 0));
-}

@@ -693,6 +693,64 @@ sub req {
     return $self->read_resp($self->send_req(@req));
 }
 
+# The same on a keep-alive connection that stays open: ka_conn() opens it,
+# ka_send() writes a request on it, ka_read() reads one response up to its
+# Content-Length and keeps what follows for the next one, ka() does both.
+my %ka_rest;
+
+sub ka_conn {
+    my ($self) = @_;
+    my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        PeerPort => $self->{port}, Proto => 'tcp') or die "connect: $!";
+    binmode $c;
+    $c->autoflush(1);
+    return $c;
+}
+
+sub ka_send {
+    my ($self, $c, $method, $uri, $body, @headers) = @_;
+    my $hd = join '', map { "$_\r\n" } @headers;
+    my $len = defined $body ? 'Content-Length: ' . length($body) . "\r\n"
+        : '';
+    print $c "$method $uri HTTP/1.1\r\nHost: localhost\r\n$len$hd\r\n"
+        . ($body // '');
+}
+
+sub ka_read {
+    my ($self, $c, $timeout) = @_;
+    my $resp = delete $ka_rest{$c} // '';
+    my $sel = IO::Select->new($c);
+    my ($head, $rest, $len);
+    for (;;) {
+        ($head, $rest) = split /\r\n\r\n/, $resp, 2;
+        if (defined $rest && $head =~ /^Content-Length: (\d+)/mi
+            && length $rest >= $1)
+        {
+            $len = $1;
+            last;
+        }
+        last unless $sel->can_read($timeout // 5);
+        my $got = sysread($c, my $buf, 65536);
+        last unless $got;
+        $resp .= $buf;
+    }
+    return (0, {}, '') unless $head && defined $len;
+    $ka_rest{$c} = substr($rest, $len) if length $rest > $len;
+    $rest = substr($rest, 0, $len);
+    my ($code) = $head =~ m{^HTTP/1\.1 (\d+)};
+    my %hd;
+    for (split /\r\n/, $head) {
+        $hd{lc $1} = $2 if /^([^:]+):\s*(.*)$/;
+    }
+    return ($code // 0, \%hd, $rest);
+}
+
+sub ka {
+    my ($self, $c, @req) = @_;
+    $self->ka_send($c, @req);
+    return $self->ka_read($c);
+}
+
 sub get {
     my ($self, $uri, @headers) = @_;
     my $h = join '', map { "$_\r\n" } @headers;
