@@ -585,7 +585,7 @@ struct ngx_noom_ctx_s {
     unsigned                   proxy_closed:1;
     unsigned                   secure:1;
     unsigned                   room_change_due:1;
-    unsigned                   recover_tries:6;
+    unsigned                   recover_tries:3;
 
     ngx_uint_t                 admin_fails; /* failed logins */
 };

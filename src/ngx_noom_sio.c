@@ -13,8 +13,8 @@
 #include "ngx_noom.h"
 
 
-#define NGX_NOOM_RECOVER_STEP   50      /* ms */
-#define NGX_NOOM_RECOVER_TRIES  40      /* 2 s */
+#define NGX_NOOM_RECOVER_STEP   30      /* ms, doubled each time */
+#define NGX_NOOM_RECOVER_TRIES  6       /* 30 + 60 + ... + 960 ms */
 
 
 static ngx_int_t ngx_noom_sio_nsp(ngx_noom_ctx_t *ctx, ngx_str_t *name);
@@ -378,11 +378,12 @@ ngx_noom_sio_connect(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt,
 
 /*
  * A CONNECT to "/", which owns a reference to auth.  With noom_recovery a
- * pid still attached to a socket is looked up again every
- * NGX_NOOM_RECOVER_STEP ms, NGX_NOOM_RECOVER_TRIES times (the connect
- * deadline's timer does it), before a new socket starts: the socket it
- * names is most often one its client has just closed, on a worker that
- * has not read the close yet.  Socket.IO's own server would start a new
+ * pid still attached to a socket is looked up again after 30 ms, 60 ms and
+ * so on, NGX_NOOM_RECOVER_TRIES times, about 2 s in all (the connect
+ * deadline's timer does it; a count of tries, not a clock, so that a
+ * loaded worker does not give up after fewer), before a new socket
+ * starts: the socket it names is most often one its client has just
+ * closed, on a worker that has not read the close yet.  Socket.IO's own server would start a new
  * socket at once, but it reads the close first, being one process.
  */
 
@@ -401,12 +402,10 @@ ngx_noom_sio_connect_app(ngx_noom_ctx_t *ctx, json_t *auth)
 
     if (rc == NGX_AGAIN) {
 
-        if (ctx->recover_tries++ == 0) {
+        if (ctx->recover_tries == 0) {
             ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
                           "noom: the pid of a connected socket, waiting "
-                          "up to %M ms for it to go",
-                          (ngx_msec_t) NGX_NOOM_RECOVER_STEP
-                          * NGX_NOOM_RECOVER_TRIES);
+                          "about 2 s for it to go");
 
             ngx_noom_stat(recovery_waits, 1);
         }
@@ -417,7 +416,9 @@ ngx_noom_sio_connect_app(ngx_noom_ctx_t *ctx, json_t *auth)
             ngx_del_timer(&ctx->timer);
         }
 
-        ngx_add_timer(&ctx->timer, NGX_NOOM_RECOVER_STEP);
+        ngx_add_timer(&ctx->timer,
+                      (ngx_msec_t) NGX_NOOM_RECOVER_STEP
+                      << ctx->recover_tries++);
         return;
     }
 
