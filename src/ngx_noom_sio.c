@@ -383,21 +383,23 @@ ngx_noom_sio_connect(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt,
  * deadline's timer does it; a count of tries, not a clock, so that a
  * loaded worker does not give up after fewer), before a new socket
  * starts: the socket it names is most often one its client has just
- * closed, on a worker that has not read the close yet.  Socket.IO's own server would start a new
- * socket at once, but it reads the close first, being one process.
+ * closed, on a worker that has not read the close yet.  Socket.IO's own
+ * server would start a new socket at once, but it reads the close first,
+ * being one process.
  */
 
 static void
 ngx_noom_sio_connect_app(ngx_noom_ctx_t *ctx, json_t *auth)
 {
     ngx_int_t                   rc;
+    ngx_uint_t                  wait;
     ngx_http_noom_main_conf_t  *mcf;
 
     rc = NGX_OK;
 
     if (ngx_noom_recovery && ctx->kind == NGX_NOOM_KIND_SIO) {
-        rc = ngx_noom_recovery_connect(ctx, auth,
-                              ctx->recover_tries < NGX_NOOM_RECOVER_TRIES);
+        wait = (ctx->recover_tries < NGX_NOOM_RECOVER_TRIES);
+        rc = ngx_noom_recovery_connect(ctx, auth, wait);
     }
 
     if (rc == NGX_AGAIN) {
