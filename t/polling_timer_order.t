@@ -63,7 +63,7 @@ is_deeply([$st, $body], [200, '2'], 'the ping comes on the GET');
 # session's message holds the worker (3 s), and the request is in its
 # socket by then
 $t->ka_send($other, 'POST', "$q&sid=$osid", '4busy');
-$t->wait_log(qr/test hook: busy/, 10);
+ok($t->wait_log(qr/test hook: busy/, 10), 'the test hook holds the worker');
 
 $t->ka_send($s, 'GET', "$q&sid=$sid");
 
