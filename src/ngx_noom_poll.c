@@ -197,6 +197,7 @@ static uint64_t            ngx_noom_poll_next_id;
 static u_char             *ngx_noom_poll_scratch;
 static size_t              ngx_noom_poll_scratch_size;
 static ngx_event_t         ngx_noom_poll_watch;
+static ngx_connection_t    ngx_noom_poll_watch_conn;    /* for logs */
 static ngx_pid_t          *ngx_noom_poll_owners;    /* each slot's process */
 
 static ngx_str_t  ngx_noom_poll_errors[] = {
@@ -244,6 +245,9 @@ ngx_noom_poll_init_process(ngx_cycle_t *cycle)
         ngx_noom_poll_owners[i] = ngx_noom_shm->workers[i].pid;
     }
 
+    /* a debug log names the event's connection */
+    ngx_noom_poll_watch_conn.fd = (ngx_socket_t) -1;
+    ngx_noom_poll_watch.data = &ngx_noom_poll_watch_conn;
     ngx_noom_poll_watch.handler = ngx_noom_poll_watch_handler;
     ngx_noom_poll_watch.log = cycle->log;
     ngx_noom_poll_watch.cancelable = 1;
