@@ -297,6 +297,8 @@ is($e->event('bye', 5)->[0], 'kim', 'and bye at once');
 
 my (undef, undef, $prom) = $t->get('/status?format=prometheus');
 like($prom, qr/^noom_recovered_total [1-9]/m, 'Prometheus: recoveries');
+like($prom, qr/^noom_recovery_waits_total [2-9]/m,
+    'Prometheus: the two CONNECTs that waited for their pid');
 like($prom, qr/^noom_recovery_away_sessions \d+$/m,
     'Prometheus: the sessions away');
 
