@@ -86,33 +86,43 @@ ok($js->{zone}{pages_used} > 0 && $js->{zone}{pages_used}
     < $js->{zone}{pages_total}, 'zone use');
 is($w->[0]{queue}{size}, 1024 * 1024, 'the queue size (the default)');
 
-# bytes, exactly: one event in; its ack and one delivery out
-
-$_->flush_events for $a, $b;
-my $s0 = $t->status_json;
-my $frame = Noom::WS::frame_bytes(op => 'text',
-    data => '4299["new_message","x","one"]');
-$a->raw($frame);
-my $ack = $a->recv_frame(5);
-my $got = $b->recv_frame(5);
-my $s1 = $t->status_json;
+# bytes, exactly: one event in; its ack and one delivery out.  On a loaded
+# machine a frame of the set-up (a room_change, whose interval is 500 ms)
+# can still go out in the window: then the window is tried again.
 
 sub wire {
     my $n = length $_[0] // '';
     return $n + ($n < 126 ? 2 : $n < 65536 ? 4 : 10);
 }
 
-is($ack && $ack->{data}, '4399[]', 'the ack');
+my ($ack, $got, $s0, $s1, $frame, $want);
+for my $try (1 .. 5) {
+    $_->flush_events for $a, $b;
+    $s0 = $t->status_json;
+    $frame = Noom::WS::frame_bytes(op => 'text',
+        data => "42${try}9[\"new_message\",\"x\",\"one\"]");
+    $a->raw($frame);
+    $ack = $a->recv_frame(5);
+    $got = $b->recv_frame(5);
+    $s1 = $t->status_json;
+    # a worker counts what it wrote after write() returns, and the status
+    # may be answered by another worker in between: read it until the
+    # count is in
+    $want = wire($ack && $ack->{data}) + wire($got && $got->{data});
+    $t->wait_until(sub {
+        $s1->{bytes_out} - $s0->{bytes_out} >= $want
+            or ($s1 = $t->status_json, 0)
+    }, "the status counts the $want bytes written");
+    last if $s1->{bytes_out} - $s0->{bytes_out} == $want
+        && $s1->{bytes_in} - $s0->{bytes_in} == length $frame;
+    diag("window $try was not quiet: "
+        . ($s1->{bytes_out} - $s0->{bytes_out}) . " bytes out, $want sent");
+}
+
+like($ack && $ack->{data}, qr/^43\d9\[\]$/, 'the ack');
 like($got && $got->{data}, qr/^42\["new_message"/, 'the delivery');
 is($s1->{bytes_in} - $s0->{bytes_in}, length $frame,
     'bytes_in: the client\'s frame, header and mask included');
-# a worker counts what it wrote after write() returns, and the status may
-# be answered by another worker in between: read it until the count is in
-my $want = wire($ack && $ack->{data}) + wire($got && $got->{data});
-$t->wait_until(sub {
-    $s1->{bytes_out} - $s0->{bytes_out} >= $want
-        or ($s1 = $t->status_json, 0)
-}, "the status counts the $want bytes written");
 is($s1->{bytes_out} - $s0->{bytes_out}, $want,
     'bytes_out: the two frames sent');
 

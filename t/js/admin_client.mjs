@@ -24,6 +24,8 @@ const socket = io(`http://127.0.0.1:${port}/admin`, {
   transports: ["websocket"],
   forceNew: true,
   reconnection: false,
+  // a loaded machine (prove -j8) may take longer than the default 20 s
+  timeout: 60000,
   auth: JSON.parse(auth || "{}"),
 });
 
