@@ -365,8 +365,9 @@ ngx_noom_relay_next(ngx_noom_ring_t *ring, size_t *head, size_t tail,
  * process before it.  That was for the old process's connections, and goes,
  * but for the polling requests that other workers parked and sent on to
  * the sessions' owner: they are answered "Session ID unknown" now (this
- * worker has no session yet), instead of waiting for their own timer, a
- * ping interval and timeout (a GET sent on as a worker crashed hung).
+ * worker has no session yet), and an upgrading WebSocket's proxy is
+ * closed.  The requests the old process had already read are answered by
+ * the workers holding them (ngx_noom_poll_watch_handler()).
  */
 
 void

@@ -141,7 +141,8 @@ kill 'KILL', $w->{pid};
 ($st, undef, $body) = $t->ka_read($k, 60);
 is_deeply([$st, $body], [400, '{"code":1,"message":"Session ID unknown"}'],
     'the owner killed: the GET is told the session is unknown');
-like($t->error_log, qr/polling requests answered 400: the worker that/,
+# (the line is written after the answers)
+ok($t->wait_log(qr/polling requests answered 400: the worker that/),
     'the log says why');
 
 $t->done(allow => qr/exited on signal 9/);
