@@ -206,6 +206,17 @@ ngx_noom_login_find_locked(ngx_http_noom_main_conf_t *mcf, u_char *key,
         return a;
     }
 
+    /*
+     * Each worker reads its own cached clock: one that has not updated it
+     * this turn can be behind the worker that wrote "last".  Such a
+     * negative interval drains nothing (read as unsigned, it was taken
+     * for more than an hour and emptied the bucket).
+     */
+
+    if ((ngx_msec_int_t) (now - a->last) <= 0) {
+        return a;
+    }
+
     elapsed = now - a->last;
 
     /* login_rate: failures a minute, in thousandths */
