@@ -454,6 +454,11 @@ sub worker_pids {
     return @p;
 }
 
+# nginx -s reload: returns when the new workers run and every old one has
+# either exited or taken the shutdown signal (its title says so; it closes
+# its listening sockets in the same step), so that no new connection can
+# reach an old worker any more.  Before that an old worker still accepts,
+# and what it accepts goes with it.
 sub reload {
     my ($self) = @_;
     my %old = map { $_ => 1 } $self->worker_pids;
@@ -462,7 +467,18 @@ sub reload {
         (grep { !$old{$_} } $self->worker_pids) >= $self->{workers}
     }, "the reload's $self->{workers} new workers run", 30)
         or die "reload: new workers did not start";
+    wait_until(sub {
+        !grep { !_shutting_down($_) } grep { $old{$_} } $self->worker_pids
+    }, 'the old workers stop accepting', 30)
+        or die "reload: old workers did not take the signal";
     return $self;
+}
+
+sub _shutting_down {
+    my ($pid) = @_;
+    open my $c, '<', "/proc/$pid/cmdline" or return 1;
+    my $cmd = <$c> // '';
+    return $cmd =~ /shutting down/;
 }
 
 sub stop {
