@@ -320,6 +320,13 @@ static ngx_command_t  ngx_http_noom_commands[] = {
       offsetof(ngx_http_noom_loc_conf_t, worker_header),
       NULL },
 
+    { ngx_string("noom_tls_takeover"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_noom_loc_conf_t, tls_takeover),
+      NULL },
+
     { ngx_string("noom_log_level"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,
@@ -680,6 +687,7 @@ ngx_http_noom_create_loc_conf(ngx_conf_t *cf)
     lcf->worker_header = NGX_CONF_UNSET;
     lcf->rate = NGX_CONF_UNSET_UINT;
     lcf->log_level = NGX_CONF_UNSET_UINT;
+    lcf->tls_takeover = NGX_CONF_UNSET;
     lcf->burst = NGX_CONF_UNSET_UINT;
     lcf->admin = NGX_CONF_UNSET;
     lcf->admin_readonly = NGX_CONF_UNSET;
@@ -694,6 +702,8 @@ ngx_http_noom_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
     ngx_http_noom_loc_conf_t *prev = parent;
     ngx_http_noom_loc_conf_t *conf = child;
+
+    ngx_http_noom_main_conf_t  *mcf;
 
     ngx_conf_merge_msec_value(conf->ping_interval, prev->ping_interval,
                               25000);
@@ -714,6 +724,12 @@ ngx_http_noom_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->admin_readonly, prev->admin_readonly, 0);
     ngx_conf_merge_uint_value(conf->log_level, prev->log_level,
                               NGX_LOG_WARN);
+    ngx_conf_merge_value(conf->tls_takeover, prev->tls_takeover, 1);
+
+    if (conf->mode && conf->tls_takeover) {
+        mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_noom_module);
+        mcf->tls_takeover = 1;
+    }
 
     if (conf->admin_auth == NGX_CONF_UNSET) {
         conf->admin_auth = prev->admin_auth;
@@ -756,6 +772,14 @@ ngx_http_noom_postconfiguration(ngx_conf_t *cf)
     ngx_http_noom_main_conf_t  *mcf;
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_noom_module);
+
+#if (NGX_NOOM_TLS13)
+
+    if (mcf->tls_takeover && ngx_noom_tls_conf(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+#endif
 
     if (mcf->zone || !mcf->enabled) {
         return NGX_OK;

@@ -16,6 +16,17 @@
 #include "ngx_noom_parse.h"
 
 
+/* noom_tls_takeover: OpenSSL 1.1.1 or later (ngx_noom_tls.c) */
+
+#if (NGX_HTTP_SSL && defined TLS1_3_VERSION                                  \
+     && OPENSSL_VERSION_NUMBER >= 0x10101000L                                \
+     && !defined LIBRESSL_VERSION_NUMBER && !defined OPENSSL_IS_BORINGSSL)
+#define NGX_NOOM_TLS13  1
+#else
+#define NGX_NOOM_TLS13  0
+#endif
+
+
 #define NGX_NOOM_VERSION            "0.1.0"
 
 /* socket ids: base64url of 15 random bytes, as Socket.IO makes them */
@@ -100,6 +111,7 @@ typedef struct ngx_noom_ctx_s       ngx_noom_ctx_t;
 typedef struct ngx_noom_out_s       ngx_noom_out_t;
 typedef struct ngx_noom_lroom_s     ngx_noom_lroom_t;
 typedef struct ngx_noom_sess_s      ngx_noom_sess_t;
+typedef struct ngx_noom_tls_s       ngx_noom_tls_t;
 
 
 typedef struct {
@@ -120,6 +132,7 @@ typedef struct {
     ngx_str_t                  admin_user;
     ngx_str_t                  admin_hash;  /* bcrypt, NUL-terminated */
     ngx_uint_t                 log_level;   /* of per-event failures */
+    ngx_flag_t                 tls_takeover;
 } ngx_http_noom_loc_conf_t;
 
 
@@ -177,6 +190,7 @@ typedef struct {
     ngx_uint_t                 bcrypt_threads;
     ngx_uint_t                 bcrypt_queue;
     ngx_flag_t                 bcrypt_used;
+    ngx_flag_t                 tls_takeover;        /* in a location */
     ngx_msec_t                 recovery;    /* the window, 0: off */
     ngx_uint_t                 recovery_log;        /* entries a room */
     size_t                     recovery_log_size;   /* bytes a room */
@@ -302,6 +316,8 @@ typedef struct {
     ngx_atomic_t               recovery_refused;
     ngx_atomic_t               recovery_log_drops;
     ngx_atomic_t               recovery_waits;
+    ngx_atomic_t               tls_takeovers;
+    ngx_atomic_t               tls_kept;
     ngx_atomic_t               message_budget_closes;
     ngx_atomic_t               crashes;
     ngx_atomic_t               polling_requests;
@@ -516,6 +532,7 @@ struct ngx_noom_ctx_s {
     ngx_log_t                 *log;
     ngx_http_request_t        *request;     /* until the takeover */
     ngx_connection_t          *connection;  /* NULL: polling */
+    ngx_noom_tls_t            *tls;         /* records of our own */
     ngx_http_noom_loc_conf_t  *conf;
     ngx_http_noom_main_conf_t *mcf;
     ngx_msec_t                 send_timeout;
@@ -644,6 +661,17 @@ ngx_int_t ngx_noom_ws_handshake(ngx_http_request_t *r,
 ngx_int_t ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key,
     ngx_uint_t kind, ngx_str_t *sid, ngx_uint_t owner);
 void ngx_noom_ws_exit(void);
+
+#if (NGX_NOOM_TLS13)
+ngx_int_t ngx_noom_tls_conf(ngx_conf_t *cf);
+ngx_int_t ngx_noom_tls_takeover(ngx_noom_ctx_t *ctx);
+void ngx_noom_tls_free(ngx_noom_ctx_t *ctx, ngx_noom_tls_t *t);
+ssize_t ngx_noom_tls_recv(ngx_noom_ctx_t *ctx, u_char *buf, size_t size);
+ssize_t ngx_noom_tls_send(ngx_noom_ctx_t *ctx, u_char *data, size_t len);
+ngx_int_t ngx_noom_tls_flush(ngx_noom_ctx_t *ctx);
+ngx_uint_t ngx_noom_tls_pending(ngx_noom_ctx_t *ctx);
+void ngx_noom_tls_exit(void);
+#endif
 void ngx_noom_keep_handshake(ngx_noom_ctx_t *ctx, ngx_http_request_t *r);
 
 /* ngx_noom_poll.c */

@@ -167,6 +167,16 @@ static ngx_noom_status_counter_t  ngx_noom_status_counters[] = {
       "CONNECTs whose pid was still attached to a socket, waited on.",
       ngx_noom_status_off(recovery_waits) },
 
+    { "noom_tls_takeovers_total", "counter",
+      "WebSockets over TLS 1.3 whose records the module took over from "
+      "OpenSSL after the handshake (noom_tls_takeover).",
+      ngx_noom_status_off(tls_takeovers) },
+
+    { "noom_tls_kept_total", "counter",
+      "WebSockets over TLS that stayed with OpenSSL (TLS 1.2, bytes OpenSSL "
+      "held, an unknown cipher suite).",
+      ngx_noom_status_off(tls_kept) },
+
     { "noom_recovery_expired_total", "counter",
       "Detached sockets whose recovery window ended.",
       ngx_noom_status_off(recovery_expired) },
@@ -332,7 +342,7 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
 
     st = &ngx_noom_shm->stats;
 
-    size = 3072 + ngx_noom_shm->nworkers * (250 + 10 * NGX_ATOMIC_T_LEN);
+    size = 3584 + ngx_noom_shm->nworkers * (250 + 10 * NGX_ATOMIC_T_LEN);
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
@@ -364,6 +374,7 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     "\"recovered\":%uA,\"recovery_failed\":%uA,"
                     "\"recovery_expired\":%uA,\"recovery_refused\":%uA,"
                     "\"recovery_log_drops\":%uA,\"recovery_waits\":%uA,"
+                    "\"tls_takeovers\":%uA,\"tls_kept\":%uA,"
                     "\"admin\":{\"admins\":%uA,\"sockets\":%ui,"
                     "\"admin_sockets\":%ui,\"logins\":%uA,"
                     "\"refused\":%uA,\"actions\":%uA,"
@@ -388,7 +399,7 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     ngx_noom_shm->log_bytes,
                     st->recovered, st->recovery_failed, st->recovery_expired,
                     st->recovery_refused, st->recovery_log_drops,
-                    st->recovery_waits,
+                    st->recovery_waits, st->tls_takeovers, st->tls_kept,
                     ngx_noom_shm->admins, s->sockets, s->admin_sockets,
                     st->admin_logins, st->admin_refused, st->admin_actions,
                     st->admin_throttled);

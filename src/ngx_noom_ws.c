@@ -558,6 +558,24 @@ ngx_noom_ws_takeover(ngx_event_t *ev)
                        "noom: the request is kept for its pool cleanups");
     }
 
+#if (NGX_NOOM_TLS13)
+
+    /*
+     * After the access log's line (its $ssl_ variables read OpenSSL's
+     * object), and before the first byte of the WebSocket: the 101 went
+     * out whole, or OpenSSL would hold the record it is in.
+     */
+
+    if (c->ssl && m == NULL && ctx->conf->tls_takeover
+        && ngx_noom_tls_takeover(ctx) == NGX_ERROR)
+    {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "noom: the TLS takeover failed, the connection stays "
+                      "with OpenSSL");
+    }
+
+#endif
+
     c->data = ctx;
     c->read->handler = ngx_noom_ws_read_event;
     c->write->handler = ngx_noom_ws_write_event;
@@ -798,7 +816,12 @@ ngx_noom_ws_read_handler(ngx_noom_ctx_t *ctx)
             return;
         }
 
+#if (NGX_NOOM_TLS13)
+        n = ctx->tls ? ngx_noom_tls_recv(ctx, ngx_noom_rbuf, NGX_NOOM_RBUF_SIZE)
+                     : c->recv(c, ngx_noom_rbuf, NGX_NOOM_RBUF_SIZE);
+#else
         n = c->recv(c, ngx_noom_rbuf, NGX_NOOM_RBUF_SIZE);
+#endif
 
         if (n == NGX_AGAIN) {
             break;
@@ -863,6 +886,13 @@ ngx_noom_ws_finalize(ngx_noom_ctx_t *ctx)
     r = ctx->request;
 
     ngx_noom_ws_cleanup(ctx);
+
+#if (NGX_NOOM_TLS13)
+    if (ctx->tls) {
+        ngx_noom_tls_free(ctx, ctx->tls);
+    }
+#endif
+
     ngx_free(ctx);
 
     if (r) {
@@ -1382,6 +1412,27 @@ ngx_noom_ws_flush(ngx_noom_ctx_t *ctx)
     c = ctx->connection;
     progress = 0;
 
+#if (NGX_NOOM_TLS13)
+
+    /* the rest of a record, or a KeyUpdate, goes before any other byte */
+
+    if (ctx->tls) {
+        switch (ngx_noom_tls_flush(ctx)) {
+
+        case NGX_OK:
+            break;
+
+        case NGX_AGAIN:
+            return NGX_AGAIN;
+
+        default:
+            c->error = 1;
+            return NGX_ERROR;
+        }
+    }
+
+#endif
+
     while (ctx->out) {
 
         if (!c->write->ready) {
@@ -1404,6 +1455,12 @@ ngx_noom_ws_flush(ngx_noom_ctx_t *ctx)
 
         ngx_noom_ws_sent(ctx, sent);
     }
+
+#if (NGX_NOOM_TLS13)
+    if (ctx->tls && ngx_noom_tls_pending(ctx)) {
+        return progress ? NGX_DONE : NGX_AGAIN;
+    }
+#endif
 
     return NGX_OK;
 }
@@ -1459,7 +1516,7 @@ ngx_noom_ws_send(ngx_noom_ctx_t *ctx)
 
 #if (NGX_SSL)
 
-    if (c->ssl) {
+    if (c->ssl || ctx->tls) {
         return ngx_noom_ws_send_tls(ctx);
     }
 
@@ -1536,6 +1593,12 @@ ngx_noom_ws_send_tls(ngx_noom_ctx_t *ctx)
         p = ngx_cpymem(p, out->msg->pos + out->sent, n);
         size += n;
     }
+
+#if (NGX_NOOM_TLS13)
+    if (ctx->tls) {
+        return ngx_noom_tls_send(ctx, ngx_noom_tls_buf, size);
+    }
+#endif
 
     sent = ngx_ssl_write(c, ngx_noom_tls_buf, size);
 
@@ -1655,6 +1718,10 @@ void
 ngx_noom_ws_exit(void)
 {
     ngx_noom_session_exit();
+
+#if (NGX_NOOM_TLS13)
+    ngx_noom_tls_exit();
+#endif
 
     if (ngx_noom_rbuf) {
         ngx_free(ngx_noom_rbuf);

@@ -291,10 +291,13 @@ sub tls_cert {
     return ($cert, $key);
 }
 
+# TLS 1.3 as well: nginx 1.22 offers only up to 1.2 unless told (Debian's
+# nginx.conf and nginx 1.23.4's default offer 1.3)
 sub tls_conf {
     my ($self) = @_;
     my ($cert, $key) = $self->tls_cert;
-    return "ssl_certificate $cert;\n        ssl_certificate_key $key;";
+    return "ssl_certificate $cert;\n        ssl_certificate_key $key;\n"
+        . "        ssl_protocols TLSv1.2 TLSv1.3;";
 }
 
 sub write_file {
