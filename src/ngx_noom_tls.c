@@ -42,7 +42,8 @@
 #define NGX_NOOM_TLS_HEADER     5
 #define NGX_NOOM_TLS_TAG        16
 #define NGX_NOOM_TLS_PLAIN      16384
-#define NGX_NOOM_TLS_CIPHER     (NGX_NOOM_TLS_PLAIN + 256)
+/* TLSInnerPlaintext is at most 2^14 + 1 bytes, and the tag is 16 */
+#define NGX_NOOM_TLS_CIPHER     (NGX_NOOM_TLS_PLAIN + 1 + NGX_NOOM_TLS_TAG)
 #define NGX_NOOM_TLS_SECRET     48
 
 /* a KeyUpdate record, then a whole record of data */
@@ -760,7 +761,10 @@ ngx_noom_tls_send(ngx_noom_ctx_t *ctx, u_char *data, size_t len)
 }
 
 
-/* NGX_OK: nothing of a record waits (a due KeyUpdate went), NGX_AGAIN */
+/*
+ * NGX_OK: nothing of a record waits and no KeyUpdate is due (it went),
+ * NGX_AGAIN, NGX_ERROR
+ */
 
 ngx_int_t
 ngx_noom_tls_flush(ngx_noom_ctx_t *ctx)
@@ -773,24 +777,29 @@ ngx_noom_tls_flush(ngx_noom_ctx_t *ctx)
     t = ctx->tls;
     c = ctx->connection;
 
-    if (t->out == NULL && t->update_due) {
-        n = ngx_noom_tls_seal_update(t, ngx_noom_tls_obuf);
+    for ( ;; ) {
 
-        if (n == 0) {
-            return NGX_ERROR;
-        }
-
-        t->out = ngx_alloc(n, c->log);
         if (t->out == NULL) {
-            return NGX_ERROR;
+
+            if (!t->update_due) {
+                return NGX_OK;
+            }
+
+            n = ngx_noom_tls_seal_update(t, ngx_noom_tls_obuf);
+
+            if (n == 0) {
+                return NGX_ERROR;
+            }
+
+            t->out = ngx_alloc(n, c->log);
+            if (t->out == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(t->out, ngx_noom_tls_obuf, n);
+            t->out_pos = 0;
+            t->out_len = n;
         }
-
-        ngx_memcpy(t->out, ngx_noom_tls_obuf, n);
-        t->out_pos = 0;
-        t->out_len = n;
-    }
-
-    while (t->out) {
 
         if (!c->write->ready) {
             return NGX_AGAIN;
@@ -813,8 +822,6 @@ ngx_noom_tls_flush(ngx_noom_ctx_t *ctx)
             t->out = NULL;
         }
     }
-
-    return NGX_OK;
 }
 
 
