@@ -415,12 +415,14 @@ ngx_noom_tls_takeover(ngx_noom_ctx_t *ctx)
     const char           *why;
     ngx_noom_tls_t       *t;
     ngx_connection_t     *c;
+    const SSL_CIPHER     *cipher;
     ngx_noom_tls_keys_t  *k;
 
     c = ctx->connection;
     ssl = c->ssl->connection;
     k = SSL_get_ex_data(ssl, ngx_noom_tls_index);
-    id = SSL_CIPHER_get_id(SSL_get_current_cipher(ssl)) & 0xffff;
+    cipher = SSL_get_current_cipher(ssl);
+    id = cipher ? SSL_CIPHER_get_id(cipher) & 0xffff : 0;
 
     if (SSL_version(ssl) != TLS1_3_VERSION || k == NULL) {
         why = "not TLS 1.3";
@@ -527,12 +529,12 @@ ngx_noom_tls_free(ngx_noom_ctx_t *ctx, ngx_noom_tls_t *t)
         ngx_free(t->out);
     }
 
-    OPENSSL_cleanse(t, sizeof(ngx_noom_tls_t));
-    ngx_free(t);
-
     if (ctx->tls == t) {
         ctx->tls = NULL;
     }
+
+    OPENSSL_cleanse(t, sizeof(ngx_noom_tls_t));
+    ngx_free(t);
 }
 
 
