@@ -31,7 +31,9 @@ http {
         listen 127.0.0.1:%%PORT%%;
         location /eio/ {
             noom_protocol_test engine.io;
-            noom_ping_interval 200ms;
+            # the first GET waits for the ping: a ping due before the GET
+            # came (a slow test process) would end the session first
+            noom_ping_interval 2s;
             noom_ping_timeout 1s;
         }
     }
@@ -54,7 +56,7 @@ $t->ka_send($other, 'GET', $q);
 my (undef, undef, $obody) = $t->ka_read($other);
 my ($osid) = $obody =~ /"sid":"([^"]+)"/;
 
-# the GET waits until the ping, 200 ms after the handshake
+# the GET waits until the ping, 2 s after the handshake
 $t->ka_send($s, 'GET', "$q&sid=$sid");
 ($st, undef, $body) = $t->ka_read($s, 10);
 is_deeply([$st, $body], [200, '2'], 'the ping comes on the GET');
