@@ -131,6 +131,8 @@ static ngx_int_t ngx_noom_tls_records(ngx_noom_ctx_t *ctx, u_char *buf,
 static ngx_int_t ngx_noom_tls_update(ngx_noom_tls_t *t,
     ngx_noom_tls_dir_t *d);
 static size_t ngx_noom_tls_seal_update(ngx_noom_tls_t *t, u_char *out);
+static ngx_int_t ngx_noom_tls_keep(ngx_noom_tls_t *t, ngx_connection_t *c,
+    u_char *p, size_t n);
 
 
 static ngx_noom_tls_suite_t  ngx_noom_tls_suites[] = {
@@ -766,14 +768,12 @@ ngx_noom_tls_send(ngx_noom_ctx_t *ctx, u_char *data, size_t len)
     }
 
     if ((size_t) sent < n) {
-        t->out = ngx_alloc(n - sent, c->log);
-        if (t->out == NULL) {
+        if (ngx_noom_tls_keep(t, c, ngx_noom_tls_obuf + sent, n - sent)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
-        ngx_memcpy(t->out, ngx_noom_tls_obuf + sent, n - sent);
-        t->out_pos = 0;
-        t->out_len = n - sent;
         c->write->ready = 0;
     }
 
@@ -811,14 +811,9 @@ ngx_noom_tls_flush(ngx_noom_ctx_t *ctx)
                 return NGX_ERROR;
             }
 
-            t->out = ngx_alloc(n, c->log);
-            if (t->out == NULL) {
+            if (ngx_noom_tls_keep(t, c, ngx_noom_tls_obuf, n) != NGX_OK) {
                 return NGX_ERROR;
             }
-
-            ngx_memcpy(t->out, ngx_noom_tls_obuf, n);
-            t->out_pos = 0;
-            t->out_len = n;
         }
 
         if (!c->write->ready) {
@@ -842,6 +837,25 @@ ngx_noom_tls_flush(ngx_noom_ctx_t *ctx)
             t->out = NULL;
         }
     }
+}
+
+
+/* ciphertext the socket did not take waits in t->out */
+
+static ngx_int_t
+ngx_noom_tls_keep(ngx_noom_tls_t *t, ngx_connection_t *c, u_char *p,
+    size_t n)
+{
+    t->out = ngx_alloc(n, c->log);
+    if (t->out == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(t->out, p, n);
+    t->out_pos = 0;
+    t->out_len = n;
+
+    return NGX_OK;
 }
 
 
