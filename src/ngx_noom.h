@@ -624,6 +624,7 @@ ngx_int_t ngx_noom_eio_error(ngx_http_request_t *r, ngx_uint_t status,
 /* ngx_noom_session.c */
 void ngx_noom_session_init(ngx_noom_ctx_t *ctx, ngx_noom_transport_t *tp,
     ngx_log_t *log, ngx_http_noom_loc_conf_t *lcf, ngx_uint_t kind);
+ngx_int_t ngx_noom_session_may_start(ngx_http_request_t *r);
 size_t ngx_noom_session_size(ngx_http_noom_main_conf_t *mcf,
     ngx_http_request_t *r);
 void ngx_noom_session_cleanup(ngx_noom_ctx_t *ctx);

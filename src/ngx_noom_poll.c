@@ -584,6 +584,7 @@ ngx_noom_poll_handshake(ngx_http_request_t *r, ngx_http_noom_loc_conf_t *lcf,
     ngx_uint_t kind)
 {
     size_t                      size;
+    ngx_int_t                   rc;
     ngx_noom_ctx_t             *ctx;
     ngx_noom_poll_t            *pl;
     ngx_noom_preq_t            *pr;
@@ -591,8 +592,9 @@ ngx_noom_poll_handshake(ngx_http_request_t *r, ngx_http_noom_loc_conf_t *lcf,
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_noom_module);
 
-    if (ngx_noom_shm == NULL) {
-        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    rc = ngx_noom_session_may_start(r);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     (void) ngx_http_discard_request_body(r);

@@ -425,6 +425,34 @@ ngx_noom_session_init(ngx_noom_ctx_t *ctx, ngx_noom_transport_t *tp,
 
 
 /*
+ * Whether a session may start on this worker now: NGX_OK, or the status
+ * that refuses its handshake.  A worker that shuts down told its sessions
+ * 1001 at once (ngx_noom_relay_shutdown()); a handshake it had accepted
+ * before and reads only now must not start one there.  A WebSocket
+ * would never be told, and one without a timer (a proxy) would be left
+ * open when the worker exits.
+ */
+
+ngx_int_t
+ngx_noom_session_may_start(ngx_http_request_t *r)
+{
+    if (ngx_noom_shm == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "noom: zone is not ready");
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    if (ngx_exiting || ngx_terminate) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "noom: a handshake while the worker shuts down");
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * How much a session takes on the heap: the struct, the nickname, and with
  * an admin panel the handshake's URL, user agent and address, each as long
  * as it is (up to its cap), as ngx_noom_keep_handshake() copies them.

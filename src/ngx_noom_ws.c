@@ -325,9 +325,9 @@ ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key, ngx_uint_t kind,
     mcf = ngx_http_get_module_main_conf(r, ngx_http_noom_module);
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
-    if (ngx_noom_shm == NULL) {
-        ngx_log_error(NGX_LOG_ALERT, c->log, 0, "noom: zone is not ready");
-        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    rc = ngx_noom_session_may_start(r);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     /*
