@@ -13,8 +13,6 @@ use warnings;
 
 use lib 't/lib';
 use Test::More;
-use IO::Socket::INET;
-use IO::Select;
 use Noom::Test;
 
 my $t = Noom::Test->new(workers => 1);
@@ -42,25 +40,11 @@ my $ws_headers = "Host: localhost\r\nUpgrade: websocket\r\n"
 # 4-aligned in nginx's buffer: nginx compares the method as a 32-bit word,
 # and UBSan in the sanitizer pass stops a worker at a misaligned one.
 sub held {
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-        PeerPort => $t->port, Proto => 'tcp') or die "connect: $!";
-    binmode $s;
-    $s->autoflush(1);
+    my $s = $t->ka_conn;
     print $s "GET /nothing/x HTTP/1.1\r\nHost: localhost\r\n\r\n"
         . "GET /ws/?EIO=4&transport=";
-    my $resp = '';
-    my $sel = IO::Select->new($s);
-    while ($resp !~ /\r\n\r\n/ && $sel->can_read(10)) {
-        sysread($s, my $buf, 4096) or last;
-        $resp .= $buf;
-    }
-    my ($len) = $resp =~ /^Content-Length: (\d+)/mi;
-    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
-    while (length($body // '') < ($len // 0) && $sel->can_read(10)) {
-        sysread($s, my $buf, 4096) or last;
-        $body .= $buf;
-    }
-    like($resp, qr{^HTTP/1\.1 404}, 'the old worker answered a first request');
+    my ($st) = $t->ka_read($s, 10);
+    is($st, 404, 'the old worker answered a first request');
     return $s;
 }
 
