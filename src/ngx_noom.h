@@ -218,6 +218,7 @@ struct ngx_noom_out_s {
     ngx_noom_out_t            *next;
     ngx_noom_msg_t            *msg;
     size_t                     sent;
+    ngx_uint_t                 chunk;       /* msg is the queue's own copy */
 };
 
 

@@ -16,13 +16,22 @@
 
 
 #define NGX_NOOM_OUT_FREE_MAX      4096
+#define NGX_NOOM_CHUNK             4096
+#define NGX_NOOM_CHUNK_ROOM        (NGX_NOOM_CHUNK                           \
+                                    - offsetof(ngx_noom_msg_t, data))
+#define NGX_NOOM_CHUNK_COPY        1024
+#define NGX_NOOM_CHUNK_FREE_MAX    64
 
 
+static ngx_noom_out_t *ngx_noom_out_get(ngx_noom_ctx_t *ctx);
+static ngx_noom_msg_t *ngx_noom_chunk_get(ngx_noom_ctx_t *ctx);
 static void ngx_noom_ping_handler(ngx_event_t *ev);
 
 
 static ngx_noom_out_t   *ngx_noom_out_free;
 static ngx_uint_t        ngx_noom_out_nfree;
+static ngx_noom_msg_t   *ngx_noom_chunk_free[NGX_NOOM_CHUNK_FREE_MAX];
+static ngx_uint_t        ngx_noom_chunk_nfree;
 static uint64_t          ngx_noom_serial;
 
 
@@ -212,29 +221,67 @@ ngx_noom_send(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
 }
 
 
+/*
+ * A message is queued by reference, shared with every other queue that
+ * sends it.  On a WebSocket, a short one that finds others queued before
+ * it is copied instead, into a chunk of the queue's own at its tail: the
+ * messages a connection gets in one turn go out from one buffer (one
+ * iovec), and each costs a copy, not a queue entry and a reference.
+ * Polling takes its queue apart message by message, and gets no chunks.
+ */
+
 void
 ngx_noom_queue(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
 {
+    ngx_uint_t       chunk;
     ngx_noom_out_t  *out;
+    ngx_noom_msg_t  *c;
 
-    out = ngx_noom_out_free;
+    chunk = 0;
 
-    if (out) {
-        ngx_noom_out_free = out->next;
-        ngx_noom_out_nfree--;
+    if (ctx->out && ctx->connection && m->len <= NGX_NOOM_CHUNK_COPY) {
 
-    } else {
-        out = ngx_alloc(sizeof(ngx_noom_out_t), ngx_cycle->log);
-        if (out == NULL) {
-            ngx_noom_abort(ctx, "out of memory");
+        out = (ngx_noom_out_t *) ((u_char *) ctx->out_last
+                                  - offsetof(ngx_noom_out_t, next));
+
+        if (out->chunk && NGX_NOOM_CHUNK_ROOM - out->msg->len >= m->len) {
+            c = out->msg;
+            ngx_memcpy(c->pos + c->len, m->pos, m->len);
+            c->len += m->len;
+            ctx->out_bytes += m->len;
+
+            ctx->transport->wake(ctx);
             return;
         }
+
+        c = ngx_noom_chunk_get(ctx);
+        if (c == NULL) {
+            return;
+        }
+
+        ngx_memcpy(c->pos, m->pos, m->len);
+        c->len = m->len;
+        m = c;
+        chunk = 1;
+    }
+
+    out = ngx_noom_out_get(ctx);
+    if (out == NULL) {
+        if (chunk) {
+            ngx_free(m);
+        }
+
+        return;
     }
 
     out->next = NULL;
     out->msg = m;
     out->sent = 0;
-    m->refs++;
+    out->chunk = chunk;
+
+    if (!chunk) {
+        m->refs++;
+    }
 
     *ctx->out_last = out;
     ctx->out_last = &out->next;
@@ -244,10 +291,64 @@ ngx_noom_queue(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
 }
 
 
+static ngx_noom_out_t *
+ngx_noom_out_get(ngx_noom_ctx_t *ctx)
+{
+    ngx_noom_out_t  *out;
+
+    out = ngx_noom_out_free;
+
+    if (out) {
+        ngx_noom_out_free = out->next;
+        ngx_noom_out_nfree--;
+        return out;
+    }
+
+    out = ngx_alloc(sizeof(ngx_noom_out_t), ngx_cycle->log);
+    if (out == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+    }
+
+    return out;
+}
+
+
+/* a chunk is only ever in one queue: its refs stay 1 */
+
+static ngx_noom_msg_t *
+ngx_noom_chunk_get(ngx_noom_ctx_t *ctx)
+{
+    ngx_noom_msg_t  *c;
+
+    if (ngx_noom_chunk_nfree) {
+        return ngx_noom_chunk_free[--ngx_noom_chunk_nfree];
+    }
+
+    c = ngx_alloc(NGX_NOOM_CHUNK, ngx_cycle->log);
+    if (c == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return NULL;
+    }
+
+    c->refs = 1;
+    c->pos = c->data;
+    c->seq = 0;
+    c->offset = NULL;
+    c->chat = 0;
+
+    return c;
+}
+
+
 void
 ngx_noom_out_put(ngx_noom_out_t *out)
 {
-    ngx_noom_msg_release(out->msg);
+    if (out->chunk && ngx_noom_chunk_nfree < NGX_NOOM_CHUNK_FREE_MAX) {
+        ngx_noom_chunk_free[ngx_noom_chunk_nfree++] = out->msg;
+
+    } else {
+        ngx_noom_msg_release(out->msg);
+    }
 
     if (ngx_noom_out_nfree >= NGX_NOOM_OUT_FREE_MAX) {
         ngx_free(out);

@@ -1657,6 +1657,7 @@ ngx_noom_ws_send_tls(ngx_noom_ctx_t *ctx)
 
     held->msg = m;
     held->sent = 1;
+    held->chunk = 0;
     held->next = ctx->out;
 
     if (ctx->out == NULL) {
