@@ -538,6 +538,25 @@ struct ngx_noom_ctx_s {
     ngx_http_noom_main_conf_t *mcf;
     ngx_msec_t                 send_timeout;
     size_t                     send_lowat;
+
+    /* what each delivery reads and writes, together */
+
+    ngx_noom_out_t            *out;
+    ngx_noom_out_t           **out_last;
+    size_t                     out_bytes;
+    uint64_t                   last_seq;    /* the last logged event sent */
+    unsigned                   close_sent:1;
+    unsigned                   close_rcvd:1;
+    unsigned                   terminate:1;
+    unsigned                   pong_wait:1;
+    unsigned                   close_now:1;
+    unsigned                   done:1;
+    unsigned                   is_held:1;
+    unsigned                   proxy_closed:1;
+    unsigned                   secure:1;
+    unsigned                   room_change_due:1;
+    unsigned                   recover_tries:3;
+
     ngx_noom_ws_parser_t       parser;
 
     u_char                    *msg;         /* a message in pieces */
@@ -545,10 +564,6 @@ struct ngx_noom_ctx_s {
     size_t                     msg_size;
     size_t                     ctrl_len;
     u_char                     ctrl[125];
-
-    ngx_noom_out_t            *out;
-    ngx_noom_out_t           **out_last;
-    size_t                     out_bytes;
 
     ngx_event_t                ping;        /* heartbeat */
     ngx_event_t                timer;       /* connect or close deadline */
@@ -560,7 +575,6 @@ struct ngx_noom_ctx_s {
     ngx_noom_lroom_t          *lroom;
     ngx_noom_member_t         *member;
     ngx_noom_sess_t           *sess;        /* with noom_recovery */
-    uint64_t                   last_seq;    /* the last logged event sent */
 
     ngx_noom_nsp_t             nsp[NGX_NOOM_NSP_MAX];
     u_char                     eio_sid[NGX_NOOM_ID_LEN];
@@ -592,18 +606,6 @@ struct ngx_noom_ctx_s {
     ngx_uint_t                 skip_att;    /* of a dropped packet */
     ngx_msec_t                 lobby_last;  /* its share of the lobby */
     ngx_uint_t                 lobby_tokens;    /* in thousandths */
-
-    unsigned                   close_sent:1;
-    unsigned                   close_rcvd:1;
-    unsigned                   terminate:1;
-    unsigned                   pong_wait:1;
-    unsigned                   close_now:1;
-    unsigned                   done:1;
-    unsigned                   is_held:1;
-    unsigned                   proxy_closed:1;
-    unsigned                   secure:1;
-    unsigned                   room_change_due:1;
-    unsigned                   recover_tries:3;
 
     ngx_uint_t                 admin_fails; /* failed logins */
 };

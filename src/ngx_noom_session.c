@@ -20,18 +20,23 @@
 #define NGX_NOOM_CHUNK_ROOM        (NGX_NOOM_CHUNK                           \
                                     - offsetof(ngx_noom_msg_t, data))
 #define NGX_NOOM_CHUNK_COPY        1024
-#define NGX_NOOM_CHUNK_FREE_MAX    64
+#define NGX_NOOM_CHUNK_QUEUED      65536
+#define NGX_NOOM_CHUNK_TRIM        10000
 
 
 static ngx_noom_out_t *ngx_noom_out_get(ngx_noom_ctx_t *ctx);
-static ngx_noom_msg_t *ngx_noom_chunk_get(ngx_noom_ctx_t *ctx);
+static ngx_noom_out_t *ngx_noom_chunk_get(ngx_noom_ctx_t *ctx);
+static void ngx_noom_chunk_trim_handler(ngx_event_t *ev);
 static void ngx_noom_ping_handler(ngx_event_t *ev);
 
 
 static ngx_noom_out_t   *ngx_noom_out_free;
 static ngx_uint_t        ngx_noom_out_nfree;
-static ngx_noom_msg_t   *ngx_noom_chunk_free[NGX_NOOM_CHUNK_FREE_MAX];
+static ngx_noom_out_t   *ngx_noom_chunk_free;     /* each with its chunk */
 static ngx_uint_t        ngx_noom_chunk_nfree;
+static ngx_uint_t        ngx_noom_chunk_unused;   /* the fewest free since
+                                                     the last trim */
+static ngx_event_t       ngx_noom_chunk_trim;
 static uint64_t          ngx_noom_serial;
 
 
@@ -227,64 +232,56 @@ ngx_noom_send(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
  * it is copied instead, into a chunk of the queue's own at its tail: the
  * messages a connection gets in one turn go out from one buffer (one
  * iovec), and each costs a copy, not a queue entry and a reference.
- * Polling takes its queue apart message by message, and gets no chunks.
+ * Past 64 KB queued the client is falling behind, and its messages are
+ * shared again: a slow consumer does not hold noom_send_buffer of
+ * copies.  Polling takes its queue apart message by message, and gets no
+ * chunks.
  */
 
 void
 ngx_noom_queue(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
 {
-    ngx_uint_t       chunk;
     ngx_noom_out_t  *out;
     ngx_noom_msg_t  *c;
 
-    chunk = 0;
-
-    if (ctx->out && ctx->connection && m->len <= NGX_NOOM_CHUNK_COPY) {
-
+    if (ctx->out
+        && ctx->connection
+        && m->len <= NGX_NOOM_CHUNK_COPY
+        && ctx->out_bytes < NGX_NOOM_CHUNK_QUEUED)
+    {
         out = (ngx_noom_out_t *) ((u_char *) ctx->out_last
                                   - offsetof(ngx_noom_out_t, next));
 
-        if (out->chunk && NGX_NOOM_CHUNK_ROOM - out->msg->len >= m->len) {
-            c = out->msg;
-            ngx_memcpy(c->pos + c->len, m->pos, m->len);
-            c->len += m->len;
-            ctx->out_bytes += m->len;
+        if (!out->chunk || NGX_NOOM_CHUNK_ROOM - out->msg->len < m->len) {
+            out = ngx_noom_chunk_get(ctx);
+            if (out == NULL) {
+                return;
+            }
 
-            ctx->transport->wake(ctx);
+            *ctx->out_last = out;
+            ctx->out_last = &out->next;
+        }
+
+        c = out->msg;
+        ngx_memcpy(c->pos + c->len, m->pos, m->len);
+        c->len += m->len;
+
+    } else {
+        out = ngx_noom_out_get(ctx);
+        if (out == NULL) {
             return;
         }
 
-        c = ngx_noom_chunk_get(ctx);
-        if (c == NULL) {
-            return;
-        }
-
-        ngx_memcpy(c->pos, m->pos, m->len);
-        c->len = m->len;
-        m = c;
-        chunk = 1;
-    }
-
-    out = ngx_noom_out_get(ctx);
-    if (out == NULL) {
-        if (chunk) {
-            ngx_free(m);
-        }
-
-        return;
-    }
-
-    out->next = NULL;
-    out->msg = m;
-    out->sent = 0;
-    out->chunk = chunk;
-
-    if (!chunk) {
+        out->next = NULL;
+        out->msg = m;
+        out->sent = 0;
+        out->chunk = 0;
         m->refs++;
+
+        *ctx->out_last = out;
+        ctx->out_last = &out->next;
     }
 
-    *ctx->out_last = out;
-    ctx->out_last = &out->next;
     ctx->out_bytes += m->len;
 
     ctx->transport->wake(ctx);
@@ -313,42 +310,80 @@ ngx_noom_out_get(ngx_noom_ctx_t *ctx)
 }
 
 
-/* a chunk is only ever in one queue: its refs stay 1 */
+/*
+ * An empty chunk and its entry.  A chunk is only ever in one queue, and
+ * its refs stay 1.  Chunks come and go by the thousand in every busy turn:
+ * the free ones are kept, so that malloc() does not grow and trim the
+ * heap for them turn after turn, and those that no turn needed for 10 s
+ * are freed.
+ */
 
-static ngx_noom_msg_t *
+static ngx_noom_out_t *
 ngx_noom_chunk_get(ngx_noom_ctx_t *ctx)
 {
+    ngx_noom_out_t  *out;
     ngx_noom_msg_t  *c;
 
-    if (ngx_noom_chunk_nfree) {
-        return ngx_noom_chunk_free[--ngx_noom_chunk_nfree];
+    out = ngx_noom_chunk_free;
+
+    if (out) {
+        ngx_noom_chunk_free = out->next;
+
+        if (--ngx_noom_chunk_nfree < ngx_noom_chunk_unused) {
+            ngx_noom_chunk_unused = ngx_noom_chunk_nfree;
+        }
+
+    } else {
+        c = ngx_alloc(NGX_NOOM_CHUNK, ngx_cycle->log);
+        if (c == NULL) {
+            ngx_noom_abort(ctx, "out of memory");
+            return NULL;
+        }
+
+        out = ngx_noom_out_get(ctx);
+        if (out == NULL) {
+            ngx_free(c);
+            return NULL;
+        }
+
+        c->refs = 1;
+        c->pos = c->data;
+        c->seq = 0;
+        c->offset = NULL;
+        c->chat = 0;
+
+        out->msg = c;
+        out->chunk = 1;
     }
 
-    c = ngx_alloc(NGX_NOOM_CHUNK, ngx_cycle->log);
-    if (c == NULL) {
-        ngx_noom_abort(ctx, "out of memory");
-        return NULL;
-    }
+    out->next = NULL;
+    out->sent = 0;
+    out->msg->len = 0;
 
-    c->refs = 1;
-    c->pos = c->data;
-    c->seq = 0;
-    c->offset = NULL;
-    c->chat = 0;
-
-    return c;
+    return out;
 }
 
 
 void
 ngx_noom_out_put(ngx_noom_out_t *out)
 {
-    if (out->chunk && ngx_noom_chunk_nfree < NGX_NOOM_CHUNK_FREE_MAX) {
-        ngx_noom_chunk_free[ngx_noom_chunk_nfree++] = out->msg;
+    if (out->chunk) {
+        out->next = ngx_noom_chunk_free;
+        ngx_noom_chunk_free = out;
+        ngx_noom_chunk_nfree++;
 
-    } else {
-        ngx_noom_msg_release(out->msg);
+        if (!ngx_noom_chunk_trim.timer_set) {
+            ngx_noom_chunk_trim.handler = ngx_noom_chunk_trim_handler;
+            ngx_noom_chunk_trim.log = ngx_cycle->log;
+            ngx_noom_chunk_trim.cancelable = 1;
+            ngx_noom_chunk_unused = ngx_noom_chunk_nfree;
+            ngx_add_timer(&ngx_noom_chunk_trim, NGX_NOOM_CHUNK_TRIM);
+        }
+
+        return;
     }
+
+    ngx_noom_msg_release(out->msg);
 
     if (ngx_noom_out_nfree >= NGX_NOOM_OUT_FREE_MAX) {
         ngx_free(out);
@@ -358,6 +393,28 @@ ngx_noom_out_put(ngx_noom_out_t *out)
     out->next = ngx_noom_out_free;
     ngx_noom_out_free = out;
     ngx_noom_out_nfree++;
+}
+
+
+static void
+ngx_noom_chunk_trim_handler(ngx_event_t *ev)
+{
+    ngx_noom_out_t  *out;
+
+    while (ngx_noom_chunk_unused) {
+        out = ngx_noom_chunk_free;
+        ngx_noom_chunk_free = out->next;
+        ngx_noom_chunk_nfree--;
+        ngx_noom_chunk_unused--;
+
+        ngx_free(out->msg);
+        ngx_free(out);
+    }
+
+    if (ngx_noom_chunk_nfree) {
+        ngx_noom_chunk_unused = ngx_noom_chunk_nfree;
+        ngx_add_timer(ev, NGX_NOOM_CHUNK_TRIM);
+    }
 }
 
 
