@@ -354,6 +354,12 @@ ngx_noom_chunk_get(ngx_noom_ctx_t *ctx)
 
         out->msg = c;
         out->chunk = 1;
+
+        /* a timer that is not a connection's, as in the relay */
+        ngx_noom_chunk_trim.handler = ngx_noom_chunk_trim_handler;
+        ngx_noom_chunk_trim.data = &ngx_noom_chunk_trim;
+        ngx_noom_chunk_trim.log = ngx_cycle->log;
+        ngx_noom_chunk_trim.cancelable = 1;
     }
 
     out->next = NULL;
@@ -373,9 +379,6 @@ ngx_noom_out_put(ngx_noom_out_t *out)
         ngx_noom_chunk_nfree++;
 
         if (!ngx_noom_chunk_trim.timer_set) {
-            ngx_noom_chunk_trim.handler = ngx_noom_chunk_trim_handler;
-            ngx_noom_chunk_trim.log = ngx_cycle->log;
-            ngx_noom_chunk_trim.cancelable = 1;
             ngx_noom_chunk_unused = ngx_noom_chunk_nfree;
             ngx_add_timer(&ngx_noom_chunk_trim, NGX_NOOM_CHUNK_TRIM);
         }
