@@ -544,6 +544,8 @@ struct ngx_noom_ctx_s {
     ngx_noom_out_t            *out;
     ngx_noom_out_t           **out_last;
     size_t                     out_bytes;
+    ngx_noom_msg_t            *chunk;       /* the tail's, or NULL */
+    u_char                    *chunk_last;  /* its end */
     uint64_t                   last_seq;    /* the last logged event sent */
     unsigned                   close_sent:1;
     unsigned                   close_rcvd:1;

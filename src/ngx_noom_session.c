@@ -17,26 +17,35 @@
 
 #define NGX_NOOM_OUT_FREE_MAX      4096
 #define NGX_NOOM_CHUNK             4096
-#define NGX_NOOM_CHUNK_ROOM        (NGX_NOOM_CHUNK                           \
-                                    - offsetof(ngx_noom_msg_t, data))
 #define NGX_NOOM_CHUNK_COPY        1024
 #define NGX_NOOM_CHUNK_QUEUED      65536
 #define NGX_NOOM_CHUNK_TRIM        10000
 
 
+typedef struct {
+    ngx_noom_out_t          *out;
+    ngx_noom_msg_t          *msg;
+} ngx_noom_spare_t;
+
+
 static ngx_noom_out_t *ngx_noom_out_get(ngx_noom_ctx_t *ctx);
 static ngx_noom_out_t *ngx_noom_chunk_get(ngx_noom_ctx_t *ctx);
+static ngx_int_t ngx_noom_chunk_grow(void);
 static void ngx_noom_chunk_trim_handler(ngx_event_t *ev);
 static void ngx_noom_ping_handler(ngx_event_t *ev);
 
 
 static ngx_noom_out_t   *ngx_noom_out_free;
 static ngx_uint_t        ngx_noom_out_nfree;
-static ngx_noom_out_t   *ngx_noom_chunk_free;     /* each with its chunk */
+
+/* free chunks and their entries: an array, not a list through cold memory */
+static ngx_noom_spare_t *ngx_noom_chunk_free;
 static ngx_uint_t        ngx_noom_chunk_nfree;
+static ngx_uint_t        ngx_noom_chunk_nalloc;
 static ngx_uint_t        ngx_noom_chunk_unused;   /* the fewest free since
                                                      the last trim */
 static ngx_event_t       ngx_noom_chunk_trim;
+
 static uint64_t          ngx_noom_serial;
 
 
@@ -244,15 +253,23 @@ ngx_noom_queue(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
     ngx_noom_out_t  *out;
     ngx_noom_msg_t  *c;
 
+    /*
+     * ctx->chunk and ctx->chunk_last spare a load of the tail's entry and
+     * of the chunk's header, which are not in the cache when a message
+     * goes to 99 queues: the copy only stores into them
+     */
+
     if (ctx->out
         && ctx->connection
         && m->len <= NGX_NOOM_CHUNK_COPY
         && ctx->out_bytes < NGX_NOOM_CHUNK_QUEUED)
     {
-        out = (ngx_noom_out_t *) ((u_char *) ctx->out_last
-                                  - offsetof(ngx_noom_out_t, next));
+        c = ctx->chunk;
 
-        if (!out->chunk || NGX_NOOM_CHUNK_ROOM - out->msg->len < m->len) {
+        if (c == NULL
+            || (size_t) ((u_char *) c + NGX_NOOM_CHUNK - ctx->chunk_last)
+               < m->len)
+        {
             out = ngx_noom_chunk_get(ctx);
             if (out == NULL) {
                 return;
@@ -260,11 +277,14 @@ ngx_noom_queue(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
 
             *ctx->out_last = out;
             ctx->out_last = &out->next;
+
+            c = out->msg;
+            ctx->chunk = c;
+            ctx->chunk_last = c->data;
         }
 
-        c = out->msg;
-        ngx_memcpy(c->pos + c->len, m->pos, m->len);
-        c->len += m->len;
+        ctx->chunk_last = ngx_cpymem(ctx->chunk_last, m->pos, m->len);
+        c->len = ctx->chunk_last - c->data;
 
     } else {
         out = ngx_noom_out_get(ctx);
@@ -280,6 +300,7 @@ ngx_noom_queue(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
 
         *ctx->out_last = out;
         ctx->out_last = &out->next;
+        ctx->chunk = NULL;
     }
 
     ctx->out_bytes += m->len;
@@ -321,16 +342,21 @@ ngx_noom_out_get(ngx_noom_ctx_t *ctx)
 static ngx_noom_out_t *
 ngx_noom_chunk_get(ngx_noom_ctx_t *ctx)
 {
+    ngx_uint_t       n;
     ngx_noom_out_t  *out;
     ngx_noom_msg_t  *c;
 
-    out = ngx_noom_chunk_free;
+    n = ngx_noom_chunk_nfree;
 
-    if (out) {
-        ngx_noom_chunk_free = out->next;
+    if (n) {
+        n--;
+        out = ngx_noom_chunk_free[n].out;
+        c = ngx_noom_chunk_free[n].msg;
 
-        if (--ngx_noom_chunk_nfree < ngx_noom_chunk_unused) {
-            ngx_noom_chunk_unused = ngx_noom_chunk_nfree;
+        ngx_noom_chunk_nfree = n;
+
+        if (n < ngx_noom_chunk_unused) {
+            ngx_noom_chunk_unused = n;
         }
 
     } else {
@@ -352,9 +378,6 @@ ngx_noom_chunk_get(ngx_noom_ctx_t *ctx)
         c->offset = NULL;
         c->chat = 0;
 
-        out->msg = c;
-        out->chunk = 1;
-
         /* a timer that is not a connection's, as in the relay */
         ngx_noom_chunk_trim.handler = ngx_noom_chunk_trim_handler;
         ngx_noom_chunk_trim.data = &ngx_noom_chunk_trim;
@@ -363,8 +386,9 @@ ngx_noom_chunk_get(ngx_noom_ctx_t *ctx)
     }
 
     out->next = NULL;
+    out->msg = c;
     out->sent = 0;
-    out->msg->len = 0;
+    out->chunk = 1;
 
     return out;
 }
@@ -374,8 +398,17 @@ void
 ngx_noom_out_put(ngx_noom_out_t *out)
 {
     if (out->chunk) {
-        out->next = ngx_noom_chunk_free;
-        ngx_noom_chunk_free = out;
+
+        if (ngx_noom_chunk_nfree == ngx_noom_chunk_nalloc
+            && ngx_noom_chunk_grow() != NGX_OK)
+        {
+            ngx_free(out->msg);
+            ngx_free(out);
+            return;
+        }
+
+        ngx_noom_chunk_free[ngx_noom_chunk_nfree].out = out;
+        ngx_noom_chunk_free[ngx_noom_chunk_nfree].msg = out->msg;
         ngx_noom_chunk_nfree++;
 
         if (!ngx_noom_chunk_trim.timer_set) {
@@ -399,19 +432,43 @@ ngx_noom_out_put(ngx_noom_out_t *out)
 }
 
 
+/* as many places as the most chunks that were ever free at once */
+
+static ngx_int_t
+ngx_noom_chunk_grow(void)
+{
+    ngx_uint_t         n;
+    ngx_noom_spare_t  *a;
+
+    n = ngx_noom_chunk_nalloc ? 2 * ngx_noom_chunk_nalloc : 1024;
+
+    a = ngx_alloc(n * sizeof(ngx_noom_spare_t), ngx_cycle->log);
+    if (a == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_noom_chunk_free) {
+        ngx_memcpy(a, ngx_noom_chunk_free,
+                   ngx_noom_chunk_nfree * sizeof(ngx_noom_spare_t));
+        ngx_free(ngx_noom_chunk_free);
+    }
+
+    ngx_noom_chunk_free = a;
+    ngx_noom_chunk_nalloc = n;
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_noom_chunk_trim_handler(ngx_event_t *ev)
 {
-    ngx_noom_out_t  *out;
+    ngx_uint_t  n;
 
-    while (ngx_noom_chunk_unused) {
-        out = ngx_noom_chunk_free;
-        ngx_noom_chunk_free = out->next;
+    for (n = ngx_noom_chunk_unused; n; n--) {
         ngx_noom_chunk_nfree--;
-        ngx_noom_chunk_unused--;
-
-        ngx_free(out->msg);
-        ngx_free(out);
+        ngx_free(ngx_noom_chunk_free[ngx_noom_chunk_nfree].msg);
+        ngx_free(ngx_noom_chunk_free[ngx_noom_chunk_nfree].out);
     }
 
     if (ngx_noom_chunk_nfree) {
@@ -442,6 +499,7 @@ ngx_noom_drop_queue(ngx_noom_ctx_t *ctx)
 
     *keep = NULL;
     ctx->out_last = keep;
+    ctx->chunk = NULL;
 }
 
 
@@ -708,6 +766,7 @@ ngx_noom_session_cleanup(ngx_noom_ctx_t *ctx)
     ctx->out = NULL;
     ctx->out_last = &ctx->out;
     ctx->out_bytes = 0;
+    ctx->chunk = NULL;
 
     if (ctx->kind != NGX_NOOM_KIND_PROXY) {
         ngx_noom_stat(disconnections, 1);

@@ -1490,6 +1490,7 @@ ngx_noom_ws_sent(ngx_noom_ctx_t *ctx, size_t sent)
 
         if (ctx->out == NULL) {
             ctx->out_last = &ctx->out;
+            ctx->chunk = NULL;
         }
 
         ngx_noom_out_put(out);
