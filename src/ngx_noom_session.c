@@ -398,7 +398,6 @@ void
 ngx_noom_out_put(ngx_noom_out_t *out)
 {
     if (out->chunk) {
-
         if (ngx_noom_chunk_nfree == ngx_noom_chunk_nalloc
             && ngx_noom_chunk_grow() != NGX_OK)
         {
