@@ -31,7 +31,11 @@ http {
     server {
         listen 127.0.0.1:%%PORT%% ssl http2 reuseport;
         %%TLS%%
-        location /engine.io/ { noom_protocol_test engine.io; }
+        location /engine.io/ {
+            noom_protocol_test engine.io;
+            # no heartbeat in the answers, however slow the machine
+            noom_ping_interval 600s;
+        }
     }
 }
 EOF
