@@ -634,6 +634,7 @@ size_t ngx_noom_session_size(ngx_http_noom_main_conf_t *mcf,
     ngx_http_request_t *r);
 void ngx_noom_session_cleanup(ngx_noom_ctx_t *ctx);
 void ngx_noom_session_exit(void);
+ngx_noom_msg_t *ngx_noom_msg_alloc(size_t size, ngx_log_t *log);
 ngx_noom_msg_t *ngx_noom_msg_frame(ngx_uint_t opcode, size_t len,
     u_char **payload);
 ngx_noom_msg_t *ngx_noom_msg_copy(u_char *p, size_t len);

@@ -121,25 +121,42 @@ ngx_noom_rate(ngx_noom_ctx_t *ctx)
 
 /* frames: a message with room for its header in front */
 
+/* room for size bytes, none written yet */
+
+ngx_noom_msg_t *
+ngx_noom_msg_alloc(size_t size, ngx_log_t *log)
+{
+    ngx_noom_msg_t  *m;
+
+    m = ngx_alloc(offsetof(ngx_noom_msg_t, data) + size, log);
+    if (m == NULL) {
+        return NULL;
+    }
+
+    m->refs = 1;
+    m->len = 0;
+    m->pos = m->data;
+    m->seq = 0;
+    m->offset = NULL;
+    m->chat = 0;
+
+    return m;
+}
+
+
 ngx_noom_msg_t *
 ngx_noom_msg_frame(ngx_uint_t opcode, size_t len, u_char **payload)
 {
     size_t           h;
     ngx_noom_msg_t  *m;
 
-    m = ngx_alloc(offsetof(ngx_noom_msg_t, data) + NGX_NOOM_WS_MAX_HEADER
-                  + len, ngx_cycle->log);
+    m = ngx_noom_msg_alloc(NGX_NOOM_WS_MAX_HEADER + len, ngx_cycle->log);
     if (m == NULL) {
         return NULL;
     }
 
     h = ngx_noom_ws_header(m->data, opcode, len);
 
-    m->refs = 1;
-    m->pos = m->data;
-    m->seq = 0;
-    m->offset = NULL;
-    m->chat = 0;
     m->len = h + len;
     *payload = m->data + h;
 
@@ -154,18 +171,13 @@ ngx_noom_msg_copy(u_char *p, size_t len)
 {
     ngx_noom_msg_t  *m;
 
-    m = ngx_alloc(offsetof(ngx_noom_msg_t, data) + len, ngx_cycle->log);
+    m = ngx_noom_msg_alloc(len, ngx_cycle->log);
     if (m == NULL) {
         return NULL;
     }
 
-    m->refs = 1;
-    m->pos = m->data;
     m->len = len;
     ngx_memcpy(m->data, p, len);
-    m->seq = 0;
-    m->offset = NULL;
-    m->chat = 0;
 
     return m;
 }
@@ -360,7 +372,9 @@ ngx_noom_chunk_get(ngx_noom_ctx_t *ctx)
         }
 
     } else {
-        c = ngx_alloc(NGX_NOOM_CHUNK, ngx_cycle->log);
+        c = ngx_noom_msg_alloc(NGX_NOOM_CHUNK
+                               - offsetof(ngx_noom_msg_t, data),
+                               ngx_cycle->log);
         if (c == NULL) {
             ngx_noom_abort(ctx, "out of memory");
             return NULL;
@@ -371,12 +385,6 @@ ngx_noom_chunk_get(ngx_noom_ctx_t *ctx)
             ngx_free(c);
             return NULL;
         }
-
-        c->refs = 1;
-        c->pos = c->data;
-        c->seq = 0;
-        c->offset = NULL;
-        c->chat = 0;
 
         /* a timer that is not a connection's, as in the relay */
         ngx_noom_chunk_trim.handler = ngx_noom_chunk_trim_handler;

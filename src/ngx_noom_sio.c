@@ -853,16 +853,10 @@ ngx_noom_sio_message(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
         total += NGX_NOOM_WS_MAX_HEADER + bin->att[i].len;
     }
 
-    m = ngx_alloc(offsetof(ngx_noom_msg_t, data) + total, ngx_cycle->log);
+    m = ngx_noom_msg_alloc(total, ngx_cycle->log);
     if (m == NULL) {
         return NULL;
     }
-
-    m->refs = 1;
-    m->pos = m->data;
-    m->seq = 0;
-    m->offset = NULL;
-    m->chat = 0;
 
     p = m->data + ngx_noom_ws_header(m->data, NGX_NOOM_WS_TEXT, text);
     p = ngx_cpymem(p, prefix, plen);

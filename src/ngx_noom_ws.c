@@ -515,14 +515,12 @@ ngx_noom_ws_takeover(ngx_event_t *ev)
     }
 
     if (len) {
-        m = ngx_alloc(offsetof(ngx_noom_msg_t, data) + len, c->log);
+        m = ngx_noom_msg_alloc(len, c->log);
         if (m == NULL) {
             ngx_noom_ws_close_early(ctx, r);
             return;
         }
 
-        m->refs = 1;
-        m->pos = m->data;
         m->len = len;
         p = m->data;
 
@@ -1628,7 +1626,7 @@ ngx_noom_ws_send_tls(ngx_noom_ctx_t *ctx)
 
     size = n;
 
-    m = ngx_alloc(offsetof(ngx_noom_msg_t, data) + 1 + size, c->log);
+    m = ngx_noom_msg_alloc(1 + size, c->log);
     if (m == NULL) {
         return NGX_ERROR;
     }
@@ -1639,12 +1637,7 @@ ngx_noom_ws_send_tls(ngx_noom_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    m->refs = 1;
-    m->pos = m->data;
     m->len = 1 + size;
-    m->seq = 0;
-    m->offset = NULL;
-    m->chat = 0;
     m->data[0] = '\0';
 
     p = m->data + 1;

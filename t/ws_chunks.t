@@ -74,16 +74,8 @@ for my $tls (0, 1) {
     }
     $c->raw($out);
 
-    my ($got, $whole, $order, $bytes) = (0, 0, 0, 0);
-    while ($got < @msgs) {
-        my $f = $c->recv_frame(10) or last;
-        last if $f->{op} eq 'eof' || $f->{op} eq 'close';
-        $whole++ if $f->{data} eq $msgs[$got]
-            && $f->{op} eq ($got % 3 ? 'text' : 'binary');
-        $order++ if substr($f->{data}, 0, 6) eq sprintf('%05d:', $got);
-        $bytes += length $f->{data};
-        $got++;
-    }
+    my ($got, $order, $whole, $bytes) = $c->recv_echoes(\@msgs,
+        sub { $_[0] % 3 ? 'text' : 'binary' });
 
     is($got, scalar @msgs, "$name: every message is echoed ("
         . scalar(@msgs) . ", $total bytes)");
@@ -117,17 +109,9 @@ for my $tls (0, 1) {
     }
     ok($seen, "$name: the server gives up on it") or diag "after $sent";
 
-    my ($frames, $good, $code) = (0, 0, undef);
-    for (;;) {
-        my $f = eval { $slow->recv_frame(5) };
-        last if !$f || $f->{op} eq 'eof';
-        if ($f->{op} eq 'close') {
-            $code = $f->{code};
-            last;
-        }
-        $good++ if $f->{data} eq sprintf('%06d:', $frames) . ('s' x 93);
-        $frames++;
-    }
+    my ($frames, $good, $code) = $slow->recv_until_close(sub {
+        $_[0]{data} eq sprintf('%06d:', $_[1]) . ('s' x 93);
+    });
     note "$name: $frames echoes were on their way";
     ok($frames > 0, "$name: some echoes were on their way");
     is($good, $frames, "$name: they are whole and in order");

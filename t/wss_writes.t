@@ -69,16 +69,8 @@ $total += length for @msgs;
             data => $msgs[$i]));
     }
 
-    my ($got, $whole, $order, $bytes) = (0, 0, 0, 0);
-    while ($got < @msgs) {
-        my $f = $c->recv_frame(10) or last;
-        last if $f->{op} eq 'eof' || $f->{op} eq 'close';
-        $whole++ if $f->{data} eq $msgs[$got]
-            && $f->{op} eq ($got % 2 ? 'binary' : 'text');
-        $order++ if substr($f->{data}, 0, 6) eq sprintf('%05d:', $got);
-        $bytes += length $f->{data};
-        $got++;
-    }
+    my ($got, $order, $whole, $bytes) = $c->recv_echoes(\@msgs,
+        sub { $_[0] % 2 ? 'binary' : 'text' });
 
     is($got, scalar @msgs, 'every message is echoed ('
         . scalar(@msgs) . ", $total bytes)");
@@ -118,23 +110,12 @@ $total += length for @msgs;
     ok($seen, 'the server gives up on the client that does not read')
         or diag "after $sent messages";
 
-    my ($frames, $good, $code, $reason) = (0, 0, undef, '');
-    for (;;) {
-        my $f = eval { $slow->recv_frame(5) };
-        if (!$f) {
-            diag "no frame: $@" if $@;
-            last;
-        }
-        last if $f->{op} eq 'eof';
-        if ($f->{op} eq 'close') {
-            ($code, $reason) = ($f->{code}, $f->{reason});
-            last;
-        }
-        $good++ if $f->{op} eq 'binary' && length $f->{data} == 16000
-            && substr($f->{data}, 0, 6) eq sprintf('%05d:', $frames % 16)
+    my ($frames, $good, $code, $reason) = $slow->recv_until_close(sub {
+        my ($f, $i) = @_;
+        $f->{op} eq 'binary' && length $f->{data} == 16000
+            && substr($f->{data}, 0, 6) eq sprintf('%05d:', $i % 16)
             && substr($f->{data}, 6) eq 'z' x 15994;
-        $frames++;
-    }
+    });
     note "$frames echoes were on their way";
     is($good, $frames, 'the echoes on their way are whole and in order');
     is($code, 1008, 'then the close frame 1008');

@@ -1009,6 +1009,45 @@ sub _parse {
     return $f;
 }
 
+# the echoes of @$msgs, sent in that order, each starting with its number
+# as '%05d:'; $op->($i) is the opcode message $i went with.  Returns how
+# many came, how many in their place, how many whole, and their bytes.
+sub recv_echoes {
+    my ($self, $msgs, $op, $timeout) = @_;
+    my ($got, $whole, $order, $bytes) = (0, 0, 0, 0);
+    while ($got < @$msgs) {
+        my $f = $self->recv_frame($timeout // 10) or last;
+        last if $f->{op} eq 'eof' || $f->{op} eq 'close';
+        $whole++ if $f->{data} eq $msgs->[$got] && $f->{op} eq $op->($got);
+        $order++ if substr($f->{data}, 0, 6) eq sprintf('%05d:', $got);
+        $bytes += length $f->{data};
+        $got++;
+    }
+    return ($got, $order, $whole, $bytes);
+}
+
+# the frames up to the close frame: how many, how many $good->($frame, $i)
+# says are right, and the close frame's code and reason
+sub recv_until_close {
+    my ($self, $good, $timeout) = @_;
+    my ($frames, $ok, $code, $reason) = (0, 0, undef, '');
+    for (;;) {
+        my $f = eval { $self->recv_frame($timeout // 5) };
+        if (!$f) {
+            Test::More::diag("no frame: $@") if $@;
+            last;
+        }
+        last if $f->{op} eq 'eof';
+        if ($f->{op} eq 'close') {
+            ($code, $reason) = ($f->{code}, $f->{reason});
+            last;
+        }
+        $ok++ if $good->($f, $frames);
+        $frames++;
+    }
+    return ($frames, $ok, $code, $reason);
+}
+
 # the next data frame, answering and skipping pings
 sub recv_message {
     my ($self, $timeout) = @_;
