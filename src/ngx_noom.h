@@ -209,7 +209,8 @@ typedef struct {
     u_char                    *pos;
     uint64_t                   seq;         /* in the zone's order, or 0 */
     u_char                    *offset;      /* its 16 hex digits, or NULL */
-    ngx_uint_t                 chat;        /* a new_message: history */
+    unsigned                   chat:1;      /* a new_message: history */
+    unsigned                   small:1;     /* NGX_NOOM_MSG_SMALL bytes */
     u_char                     data[1];
 } ngx_noom_msg_t;
 
@@ -715,6 +716,7 @@ ngx_noom_msg_t *ngx_noom_sio_message(ngx_uint_t type, ngx_str_t *nsp,
     int64_t ack, u_char *json, size_t len, ngx_noom_bin_t *bin);
 u_char *ngx_noom_sio_scratch_get(size_t size);
 u_char *ngx_noom_sio_offset(u_char *p, uint64_t seq);
+u_char *ngx_noom_sio_decimal(u_char *p, uint64_t n);
 void ngx_noom_sio_emit(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, json_t *args);
 void ngx_noom_sio_ack(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, int64_t ack,
     json_t *args);

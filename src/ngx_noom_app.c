@@ -326,7 +326,10 @@ ngx_noom_app_fast_message(ngx_noom_ctx_t *ctx, int64_t ack,
     p = ngx_cpymem(p, text->data, text->len);
 
     tp = ngx_timeofday();
-    p = ngx_sprintf(p, ",\"ts\":%L}]", (int64_t) tp->sec * 1000 + tp->msec);
+    p = ngx_cpymem(p, ",\"ts\":", sizeof(",\"ts\":") - 1);
+    p = ngx_noom_sio_decimal(p, (uint64_t) tp->sec * 1000 + tp->msec);
+    *p++ = '}';
+    *p++ = ']';
 
     m = ngx_noom_sio_message(NGX_NOOM_APP_EVENT, &ngx_noom_app_root,
                              NGX_NOOM_SIO_NO_ACK, json, p - json, NULL);

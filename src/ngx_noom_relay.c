@@ -824,7 +824,11 @@ ngx_noom_relay_room(ngx_noom_ctx_t *sender, uint64_t uid,
     ngx_noom_zone_lock();
 
     if (m->offset || (m->chat && ngx_noom_relay_mcf->history)) {
-        room = ngx_noom_rooms_by_uid_locked(uid);
+
+        /* a member's room is known without a search of the zone's tree */
+
+        room = (sender && sender->member && sender->member->room->uid == uid)
+               ? sender->member->room : ngx_noom_rooms_by_uid_locked(uid);
 
         if (m->offset) {
             self = ngx_noom_relay_log_locked(room,
@@ -1046,7 +1050,8 @@ ngx_noom_relay_room_local(ngx_noom_ctx_t *sender, uint64_t uid,
     ngx_noom_ctx_t    *ctx;
     ngx_noom_lroom_t  *lr;
 
-    lr = ngx_noom_local_room(uid);
+    lr = (sender && sender->lroom && sender->lroom->node.key == uid)
+         ? sender->lroom : ngx_noom_local_room(uid);
 
     if (lr == NULL) {
         return;

@@ -671,8 +671,12 @@ ngx_noom_rooms_free_logs_locked(ngx_noom_room_t *room)
 void
 ngx_noom_rooms_history_locked(ngx_noom_room_t *room, ngx_noom_msg_t *m)
 {
+    size_t              size, old;
     ngx_queue_t        *q;
     ngx_noom_logent_t  *e;
+
+    e = NULL;
+    size = ngx_noom_logent_size(m->len);
 
     if (room->nhistory >= ngx_noom_mcf->history) {
         q = ngx_queue_head(&room->history);
@@ -680,20 +684,32 @@ ngx_noom_rooms_history_locked(ngx_noom_room_t *room, ngx_noom_msg_t *m)
 
         ngx_queue_remove(q);
         room->nhistory--;
-        ngx_noom_shm->log_bytes -= ngx_noom_logent_size(e->len);
-        ngx_slab_free_locked(ngx_noom_shpool, e);
+
+        old = ngx_noom_logent_size(e->len);
+        ngx_noom_shm->log_bytes -= old;
+
+        /* the oldest line's chunk takes the new one if it is of its size */
+
+        if (old != size) {
+            ngx_slab_free_locked(ngx_noom_shpool, e);
+            e = NULL;
+        }
     }
 
-    if (ngx_noom_shm->log_bytes + ngx_noom_logent_size(m->len)
-        > ngx_noom_zone_share())
-    {
+    if (ngx_noom_shm->log_bytes + size > ngx_noom_zone_share()) {
+        if (e) {
+            ngx_slab_free_locked(ngx_noom_shpool, e);
+        }
+
         return;
     }
 
-    e = ngx_slab_alloc_locked(ngx_noom_shpool,
-                              offsetof(ngx_noom_logent_t, data) + m->len);
     if (e == NULL) {
-        return;
+        e = ngx_slab_alloc_locked(ngx_noom_shpool,
+                                  offsetof(ngx_noom_logent_t, data) + m->len);
+        if (e == NULL) {
+            return;
+        }
     }
 
     e->seq = m->seq;
@@ -705,7 +721,7 @@ ngx_noom_rooms_history_locked(ngx_noom_room_t *room, ngx_noom_msg_t *m)
 
     ngx_queue_insert_tail(&room->history, &e->queue);
     room->nhistory++;
-    ngx_noom_shm->log_bytes += ngx_noom_logent_size(m->len);
+    ngx_noom_shm->log_bytes += size;
 }
 
 
@@ -735,7 +751,7 @@ ngx_noom_zone_share(void)
 size_t
 ngx_noom_logent_size(size_t len)
 {
-    size_t  size, chunk;
+    size_t  size;
 
     size = offsetof(ngx_noom_logent_t, data) + len;
 
@@ -743,9 +759,16 @@ ngx_noom_logent_size(size_t len)
         return ngx_align(size, ngx_pagesize);
     }
 
-    for (chunk = 8; chunk < size; chunk <<= 1) { /* void */ }
+    /* the next power of two: every bit below the highest of size - 1 set */
 
-    return chunk;
+    size--;
+    size |= size >> 1;
+    size |= size >> 2;
+    size |= size >> 4;
+    size |= size >> 8;
+    size |= size >> 16;
+
+    return ngx_max(size + 1, 8);
 }
 
 

@@ -20,6 +20,8 @@
 #define NGX_NOOM_CHUNK_COPY        1024
 #define NGX_NOOM_CHUNK_QUEUED      65536
 #define NGX_NOOM_CHUNK_TRIM        10000
+#define NGX_NOOM_MSG_SMALL         512
+#define NGX_NOOM_MSG_SPARE_MAX     1024
 
 
 typedef struct {
@@ -45,6 +47,10 @@ static ngx_uint_t        ngx_noom_chunk_nalloc;
 static ngx_uint_t        ngx_noom_chunk_unused;   /* the fewest free since
                                                      the last trim */
 static ngx_event_t       ngx_noom_chunk_trim;
+
+/* free small messages, linked through their pos */
+static ngx_noom_msg_t   *ngx_noom_msg_spare;
+static ngx_uint_t        ngx_noom_msg_nspare;
 
 static uint64_t          ngx_noom_serial;
 
@@ -121,18 +127,35 @@ ngx_noom_rate(ngx_noom_ctx_t *ctx)
 
 /* frames: a message with room for its header in front */
 
-/* room for size bytes, none written yet */
+/*
+ * Room for size bytes, none written yet.  An ack, a chat line for one
+ * receiver, a record out of another worker's ring: most messages are
+ * short and live for a turn, and the small ones are kept for the next
+ * instead of a malloc() and a free() each.
+ */
 
 ngx_noom_msg_t *
 ngx_noom_msg_alloc(size_t size, ngx_log_t *log)
 {
+    ngx_uint_t       small;
     ngx_noom_msg_t  *m;
 
-    m = ngx_alloc(offsetof(ngx_noom_msg_t, data) + size, log);
-    if (m == NULL) {
-        return NULL;
+    size += offsetof(ngx_noom_msg_t, data);
+    small = (size <= NGX_NOOM_MSG_SMALL);
+
+    if (small && ngx_noom_msg_spare) {
+        m = ngx_noom_msg_spare;
+        ngx_noom_msg_spare = (ngx_noom_msg_t *) m->pos;
+        ngx_noom_msg_nspare--;
+
+    } else {
+        m = ngx_alloc(small ? NGX_NOOM_MSG_SMALL : size, log);
+        if (m == NULL) {
+            return NULL;
+        }
     }
 
+    m->small = small;
     m->refs = 1;
     m->len = 0;
     m->pos = m->data;
@@ -186,9 +209,18 @@ ngx_noom_msg_copy(u_char *p, size_t len)
 void
 ngx_noom_msg_release(ngx_noom_msg_t *m)
 {
-    if (--m->refs == 0) {
-        ngx_free(m);
+    if (--m->refs) {
+        return;
     }
+
+    if (m->small && ngx_noom_msg_nspare < NGX_NOOM_MSG_SPARE_MAX) {
+        m->pos = (u_char *) ngx_noom_msg_spare;
+        ngx_noom_msg_spare = m;
+        ngx_noom_msg_nspare++;
+        return;
+    }
+
+    ngx_free(m);
 }
 
 

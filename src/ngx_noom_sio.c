@@ -794,6 +794,24 @@ ngx_noom_sio_encode(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
 }
 
 
+/* n in decimal: "%uL" of ngx_sprintf(), without reading a format */
+
+u_char *
+ngx_noom_sio_decimal(u_char *p, uint64_t n)
+{
+    u_char  *d, digits[NGX_INT64_LEN];
+
+    d = digits + NGX_INT64_LEN;
+
+    do {
+        *--d = (u_char) ('0' + n % 10);
+        n /= 10;
+    } while (n);
+
+    return ngx_cpymem(p, d, digits + NGX_INT64_LEN - d);
+}
+
+
 /*
  * One text frame "4<type>[<n>-][<nsp>,][<ack>]<json>", then a binary frame
  * per attachment, all in one message, so a relay carries them together.
@@ -842,7 +860,7 @@ ngx_noom_sio_message(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
     }
 
     if (ack != NGX_NOOM_SIO_NO_ACK) {
-        p = ngx_sprintf(p, "%L", ack);
+        p = ngx_noom_sio_decimal(p, (uint64_t) ack);
     }
 
     plen = p - prefix;

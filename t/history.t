@@ -50,6 +50,15 @@ like($h->[0]{ts}, qr/^\d{13}$/, 'and the time in ms');
 $ack = $b->call('join_room', 'r');
 is(scalar @{ $ack->[2] }, 3, 'join_room of the same room: the same');
 
+# lines of other sizes than the oldest's (whose place the newest takes when
+# it is of the same size in the zone)
+
+my @more = map { ($_ % 3 ? 'x' : 'y' x 2000) . " $_" } 1 .. 10;
+$a->call('new_message', $_, 'r') for @more;
+$ack = $b->call('join_room', 'r');
+is_deeply([map { $_->{text} } @{ $ack->[2] }], [@more[7 .. 9]],
+    'long and short lines: the last three, in order');
+
 # a room emptied and made again starts with no history
 
 $_->call('leave_room') for $a, $b;
