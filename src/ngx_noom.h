@@ -641,6 +641,7 @@ ngx_noom_msg_t *ngx_noom_msg_frame(ngx_uint_t opcode, size_t len,
 ngx_noom_msg_t *ngx_noom_msg_copy(u_char *p, size_t len);
 void ngx_noom_msg_release(ngx_noom_msg_t *m);
 void ngx_noom_send(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m);
+void ngx_noom_send_frame(ngx_noom_ctx_t *ctx, u_char *p, size_t len);
 ngx_int_t ngx_noom_send_text(ngx_noom_ctx_t *ctx, u_char *p, size_t len);
 void ngx_noom_queue(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m);
 void ngx_noom_out_put(ngx_noom_out_t *out);

@@ -82,6 +82,12 @@ static ngx_str_t  ngx_noom_app_root = ngx_string("/");
 
 static ngx_noom_peer_t  *ngx_noom_app_peers;
 static ngx_str_t         ngx_noom_app_history;  /* its buffer */
+
+/* ,"ts":<ms>}] as the fast path last wrote it, and its millisecond */
+static uint64_t          ngx_noom_app_ts_ms;
+static u_char            ngx_noom_app_ts[sizeof(",\"ts\":}]")
+                                         + NGX_INT64_LEN];
+static size_t            ngx_noom_app_ts_len;
 static u_char           *ngx_noom_app_list_buf;
 static size_t            ngx_noom_app_list_size;
 static u_char           *ngx_noom_app_fold_buf;    /* noom_max_room_name */
@@ -284,8 +290,9 @@ static ngx_int_t
 ngx_noom_app_fast_message(ngx_noom_ctx_t *ctx, int64_t ack,
     ngx_noom_json_tok_t *text)
 {
-    u_char          *p, *json, *nick;
+    u_char          *p, *q, *json, *nick;
     size_t           size, nick_len;
+    uint64_t         ms;
     ngx_time_t      *tp;
     ngx_noom_msg_t  *m;
 
@@ -326,10 +333,19 @@ ngx_noom_app_fast_message(ngx_noom_ctx_t *ctx, int64_t ack,
     p = ngx_cpymem(p, text->data, text->len);
 
     tp = ngx_timeofday();
-    p = ngx_cpymem(p, ",\"ts\":", sizeof(",\"ts\":") - 1);
-    p = ngx_noom_sio_decimal(p, (uint64_t) tp->sec * 1000 + tp->msec);
-    *p++ = '}';
-    *p++ = ']';
+    ms = (uint64_t) tp->sec * 1000 + tp->msec;
+
+    if (ms != ngx_noom_app_ts_ms || ngx_noom_app_ts_len == 0) {
+        q = ngx_cpymem(ngx_noom_app_ts, ",\"ts\":", sizeof(",\"ts\":") - 1);
+        q = ngx_noom_sio_decimal(q, ms);
+        *q++ = '}';
+        *q++ = ']';
+
+        ngx_noom_app_ts_ms = ms;
+        ngx_noom_app_ts_len = q - ngx_noom_app_ts;
+    }
+
+    p = ngx_cpymem(p, ngx_noom_app_ts, ngx_noom_app_ts_len);
 
     m = ngx_noom_sio_message(NGX_NOOM_APP_EVENT, &ngx_noom_app_root,
                              NGX_NOOM_SIO_NO_ACK, json, p - json, NULL);

@@ -31,6 +31,8 @@ typedef struct {
 
 
 static ngx_noom_out_t *ngx_noom_out_get(ngx_noom_ctx_t *ctx);
+static void ngx_noom_chunk_append(ngx_noom_ctx_t *ctx, u_char *p,
+    size_t len);
 static ngx_noom_out_t *ngx_noom_chunk_get(ngx_noom_ctx_t *ctx);
 static ngx_int_t ngx_noom_chunk_grow(void);
 static void ngx_noom_chunk_trim_handler(ngx_event_t *ev);
@@ -295,6 +297,75 @@ void
 ngx_noom_queue(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
 {
     ngx_noom_out_t  *out;
+
+    if (ctx->out
+        && ctx->connection
+        && m->len <= NGX_NOOM_CHUNK_COPY
+        && ctx->out_bytes < NGX_NOOM_CHUNK_QUEUED)
+    {
+        ngx_noom_chunk_append(ctx, m->pos, m->len);
+        return;
+    }
+
+    out = ngx_noom_out_get(ctx);
+    if (out == NULL) {
+        return;
+    }
+
+    out->next = NULL;
+    out->msg = m;
+    out->sent = 0;
+    out->chunk = 0;
+    m->refs++;
+
+    *ctx->out_last = out;
+    ctx->out_last = &out->next;
+    ctx->chunk = NULL;
+
+    ctx->out_bytes += m->len;
+
+    ctx->transport->wake(ctx);
+}
+
+
+/*
+ * A short frame of the caller's own (an ack): there is nothing to share,
+ * so on a WebSocket it goes into a chunk even into an empty queue, and
+ * costs no message.
+ */
+
+void
+ngx_noom_send_frame(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
+{
+    ngx_noom_msg_t  *m;
+
+    if (ctx->connection
+        && len <= NGX_NOOM_CHUNK_COPY
+        && ctx->out_bytes < NGX_NOOM_CHUNK_QUEUED
+        && ctx->out_bytes + len <= ctx->conf->send_buffer
+        && !ctx->close_sent
+        && !ctx->done)
+    {
+        ngx_noom_shm->workers[ngx_noom_slot].frames_out++;
+        ngx_noom_chunk_append(ctx, p, len);
+        return;
+    }
+
+    m = ngx_noom_msg_copy(p, len);
+    if (m == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    ngx_noom_send(ctx, m);
+    ngx_noom_msg_release(m);
+}
+
+
+static void
+ngx_noom_chunk_append(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
+{
+    ngx_noom_out_t  *out;
     ngx_noom_msg_t  *c;
 
     /*
@@ -303,51 +374,28 @@ ngx_noom_queue(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
      * goes to 99 queues: the copy only stores into them
      */
 
-    if (ctx->out
-        && ctx->connection
-        && m->len <= NGX_NOOM_CHUNK_COPY
-        && ctx->out_bytes < NGX_NOOM_CHUNK_QUEUED)
+    c = ctx->chunk;
+
+    if (c == NULL
+        || (size_t) ((u_char *) c + NGX_NOOM_CHUNK - ctx->chunk_last) < len)
     {
-        c = ctx->chunk;
-
-        if (c == NULL
-            || (size_t) ((u_char *) c + NGX_NOOM_CHUNK - ctx->chunk_last)
-               < m->len)
-        {
-            out = ngx_noom_chunk_get(ctx);
-            if (out == NULL) {
-                return;
-            }
-
-            *ctx->out_last = out;
-            ctx->out_last = &out->next;
-
-            c = out->msg;
-            ctx->chunk = c;
-            ctx->chunk_last = c->data;
-        }
-
-        ctx->chunk_last = ngx_cpymem(ctx->chunk_last, m->pos, m->len);
-        c->len = ctx->chunk_last - c->data;
-
-    } else {
-        out = ngx_noom_out_get(ctx);
+        out = ngx_noom_chunk_get(ctx);
         if (out == NULL) {
             return;
         }
 
-        out->next = NULL;
-        out->msg = m;
-        out->sent = 0;
-        out->chunk = 0;
-        m->refs++;
-
         *ctx->out_last = out;
         ctx->out_last = &out->next;
-        ctx->chunk = NULL;
+
+        c = out->msg;
+        ctx->chunk = c;
+        ctx->chunk_last = c->data;
     }
 
-    ctx->out_bytes += m->len;
+    ctx->chunk_last = ngx_cpymem(ctx->chunk_last, p, len);
+    c->len = ctx->chunk_last - c->data;
+
+    ctx->out_bytes += len;
 
     ctx->transport->wake(ctx);
 }

@@ -16,6 +16,9 @@
 #define NGX_NOOM_RECOVER_STEP   30      /* ms, doubled each time */
 #define NGX_NOOM_RECOVER_TRIES  6       /* 30 + 60 + ... + 960 ms */
 
+/* "4", the type, attachments, a namespace of up to 63 bytes, an ack id */
+#define NGX_NOOM_SIO_PREFIX     (2 + NGX_INT64_LEN + 1 + 64 + NGX_INT64_LEN)
+
 
 static ngx_int_t ngx_noom_sio_nsp(ngx_noom_ctx_t *ctx, ngx_str_t *name);
 static void ngx_noom_sio_connect(ngx_noom_ctx_t *ctx,
@@ -30,6 +33,8 @@ static void ngx_noom_sio_test_event(ngx_noom_ctx_t *ctx, ngx_uint_t nsp,
 static void ngx_noom_sio_free_bin(ngx_noom_ctx_t *ctx);
 static void ngx_noom_sio_invalid(ngx_noom_ctx_t *ctx, const char *why);
 static ngx_int_t ngx_noom_sio_grow_scratch(size_t size);
+static u_char *ngx_noom_sio_prefix(u_char *p, ngx_uint_t type,
+    ngx_uint_t natt, ngx_str_t *nsp, int64_t ack);
 static void ngx_noom_sio_long_nsp(ngx_noom_ctx_t *ctx, ngx_str_t *nsp);
 
 
@@ -673,6 +678,7 @@ void
 ngx_noom_sio_ack(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, int64_t ack,
     json_t *args)
 {
+    u_char          *p, frame[2 + NGX_NOOM_SIO_PREFIX + 2];
     ngx_str_t       *name;
     ngx_noom_msg_t  *m;
 
@@ -684,9 +690,20 @@ ngx_noom_sio_ack(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, int64_t ack,
 
     /* an ACK always carries an array, "[]" when there is nothing to say */
 
-    m = args ? ngx_noom_sio_encode(NGX_NOOM_SIO_ACK, name, ack, args, NULL)
-             : ngx_noom_sio_message(NGX_NOOM_SIO_ACK, name, ack,
-                                    (u_char *) "[]", 2, NULL);
+    if (args == NULL) {
+        /* a frame shorter than 126 bytes: its header is 2 */
+
+        p = ngx_noom_sio_prefix(frame + 2, NGX_NOOM_SIO_ACK, 0, name, ack);
+        *p++ = '[';
+        *p++ = ']';
+
+        (void) ngx_noom_ws_header(frame, NGX_NOOM_WS_TEXT, p - frame - 2);
+
+        ngx_noom_send_frame(ctx, frame, p - frame);
+        return;
+    }
+
+    m = ngx_noom_sio_encode(NGX_NOOM_SIO_ACK, name, ack, args, NULL);
 
     if (m == NULL) {
         ngx_noom_abort(ctx, "out of memory");
@@ -812,6 +829,33 @@ ngx_noom_sio_decimal(u_char *p, uint64_t n)
 }
 
 
+/* "4<type>[<n>-][<nsp>,][<ack>]": at most NGX_NOOM_SIO_PREFIX bytes */
+
+static u_char *
+ngx_noom_sio_prefix(u_char *p, ngx_uint_t type, ngx_uint_t natt,
+    ngx_str_t *nsp, int64_t ack)
+{
+    *p++ = '4';
+    *p++ = (u_char) ('0' + type);
+
+    if (natt) {
+        p = ngx_noom_sio_decimal(p, natt);
+        *p++ = '-';
+    }
+
+    if (nsp->len > 1 && nsp->len < 64) {
+        p = ngx_cpymem(p, nsp->data, nsp->len);
+        *p++ = ',';
+    }
+
+    if (ack != NGX_NOOM_SIO_NO_ACK) {
+        p = ngx_noom_sio_decimal(p, (uint64_t) ack);
+    }
+
+    return p;
+}
+
+
 /*
  * One text frame "4<type>[<n>-][<nsp>,][<ack>]<json>", then a binary frame
  * per attachment, all in one message, so a relay carries them together.
@@ -821,7 +865,7 @@ ngx_noom_msg_t *
 ngx_noom_sio_message(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
     u_char *json, size_t len, ngx_noom_bin_t *bin)
 {
-    u_char          *p, prefix[64 + NGX_INT64_LEN];
+    u_char          *p, prefix[NGX_NOOM_SIO_PREFIX];
     size_t           plen, total, text, olen;
     ngx_uint_t       i, natt;
     ngx_noom_msg_t  *m;
@@ -846,24 +890,7 @@ ngx_noom_sio_message(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
                                           : NGX_NOOM_SIO_BINARY_EVENT;
     }
 
-    p = prefix;
-    *p++ = '4';
-    *p++ = (u_char) ('0' + type);
-
-    if (natt) {
-        p = ngx_sprintf(p, "%ui-", natt);
-    }
-
-    if (nsp->len > 1 && nsp->len < 64) {
-        p = ngx_cpymem(p, nsp->data, nsp->len);
-        *p++ = ',';
-    }
-
-    if (ack != NGX_NOOM_SIO_NO_ACK) {
-        p = ngx_noom_sio_decimal(p, (uint64_t) ack);
-    }
-
-    plen = p - prefix;
+    plen = ngx_noom_sio_prefix(prefix, type, natt, nsp, ack) - prefix;
     text = plen + len + olen;
     total = NGX_NOOM_WS_MAX_HEADER + text;
 
