@@ -718,6 +718,8 @@ ngx_noom_msg_t *ngx_noom_sio_message(ngx_uint_t type, ngx_str_t *nsp,
 u_char *ngx_noom_sio_scratch_get(size_t size);
 u_char *ngx_noom_sio_offset(u_char *p, uint64_t seq);
 u_char *ngx_noom_sio_decimal(u_char *p, uint64_t n);
+ngx_noom_msg_t *ngx_noom_sio_event_start(size_t size, u_char **json);
+void ngx_noom_sio_event_end(ngx_noom_msg_t *m, u_char *last);
 void ngx_noom_sio_emit(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, json_t *args);
 void ngx_noom_sio_ack(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, int64_t ack,
     json_t *args);
@@ -828,7 +830,8 @@ extern ngx_msec_t  ngx_noom_recovery;
     (NGX_NOOM_SIO_EVENT | (ngx_noom_recovery ? NGX_NOOM_SIO_OFFSET : 0))
 
 /* what an offset adds to an event: ,"<16 hex digits>" */
-#define NGX_NOOM_OFFSET_LEN(m)  ((m)->offset ? 19 : 0)
+#define NGX_NOOM_OFFSET_LEN_MAX  19
+#define NGX_NOOM_OFFSET_LEN(m)   ((m)->offset ? NGX_NOOM_OFFSET_LEN_MAX : 0)
 
 ngx_int_t ngx_noom_recovery_init_process(ngx_cycle_t *cycle);
 void ngx_noom_recovery_exit_process(ngx_cycle_t *cycle);

@@ -307,9 +307,10 @@ ngx_noom_app_fast_message(ngx_noom_ctx_t *ctx, int64_t ack,
            + 2 * 6 * ctx->nick_len + 2 * text->len + NGX_NOOM_ID_LEN
            + NGX_INT64_LEN;
 
-    json = ngx_noom_sio_scratch_get(size);
-    if (json == NULL) {
-        return NGX_DECLINED;
+    m = ngx_noom_sio_event_start(size, &json);
+    if (m == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return NGX_OK;
     }
 
     ngx_noom_stat(events_in, 1);
@@ -347,12 +348,7 @@ ngx_noom_app_fast_message(ngx_noom_ctx_t *ctx, int64_t ack,
 
     p = ngx_cpymem(p, ngx_noom_app_ts, ngx_noom_app_ts_len);
 
-    m = ngx_noom_sio_message(NGX_NOOM_APP_EVENT, &ngx_noom_app_root,
-                             NGX_NOOM_SIO_NO_ACK, json, p - json, NULL);
-    if (m == NULL) {
-        ngx_noom_abort(ctx, "out of memory");
-        return NGX_OK;
-    }
+    ngx_noom_sio_event_end(m, p);
 
     m->chat = 1;
 
@@ -393,9 +389,11 @@ ngx_noom_app_fast_signal(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
 
     /* ["<name>",<payload>,"<fromId>"] */
 
-    json = ngx_noom_sio_scratch_get(len + tok[1].len + NGX_NOOM_ID_LEN + 8);
-    if (json == NULL) {
-        return NGX_DECLINED;
+    m = ngx_noom_sio_event_start(len + tok[1].len + NGX_NOOM_ID_LEN + 8,
+                                 &json);
+    if (m == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return NGX_OK;
     }
 
     p = json;
@@ -411,12 +409,7 @@ ngx_noom_app_fast_signal(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
     *p++ = '"';
     *p++ = ']';
 
-    m = ngx_noom_sio_message(NGX_NOOM_APP_EVENT, &ngx_noom_app_root,
-                             NGX_NOOM_SIO_NO_ACK, json, p - json, NULL);
-    if (m == NULL) {
-        ngx_noom_abort(ctx, "out of memory");
-        return NGX_OK;
-    }
+    ngx_noom_sio_event_end(m, p);
 
     if (m->len > mcf->max_signal + len + 64 + NGX_NOOM_OFFSET_LEN(m)) {
         /* jansson's compact form may be shorter: let it decide */

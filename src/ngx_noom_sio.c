@@ -35,6 +35,7 @@ static void ngx_noom_sio_invalid(ngx_noom_ctx_t *ctx, const char *why);
 static ngx_int_t ngx_noom_sio_grow_scratch(size_t size);
 static u_char *ngx_noom_sio_prefix(u_char *p, ngx_uint_t type,
     ngx_uint_t natt, ngx_str_t *nsp, int64_t ack);
+static u_char *ngx_noom_sio_offset_slot(ngx_noom_msg_t *m, u_char *p);
 static void ngx_noom_sio_long_nsp(ngx_noom_ctx_t *ctx, ngx_str_t *nsp);
 
 
@@ -881,7 +882,7 @@ ngx_noom_sio_message(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
 
         if (len > 2 && json[len - 1] == ']') {
             len--;
-            olen = sizeof(",\"0123456789abcdef\"]") - 1;
+            olen = NGX_NOOM_OFFSET_LEN_MAX + 1;
         }
     }
 
@@ -908,12 +909,7 @@ ngx_noom_sio_message(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
     p = ngx_cpymem(p, json, len);
 
     if (olen) {
-        *p++ = ',';
-        *p++ = '"';
-        m->offset = p;
-        p = ngx_noom_sio_offset(p, 0);
-        *p++ = '"';
-        *p++ = ']';
+        p = ngx_noom_sio_offset_slot(m, p);
     }
 
     for (i = 0; i < natt; i++) {
@@ -924,6 +920,71 @@ ngx_noom_sio_message(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
     m->len = p - m->data;
 
     return m;
+}
+
+
+/*
+ * An app event whose JSON array the caller writes in place, up to size
+ * bytes at *json, instead of into the scratch buffer to be copied; then
+ * ngx_noom_sio_event_end() with where the array ends.
+ */
+
+ngx_noom_msg_t *
+ngx_noom_sio_event_start(size_t size, u_char **json)
+{
+    ngx_noom_msg_t  *m;
+
+    m = ngx_noom_msg_alloc(NGX_NOOM_WS_MAX_HEADER + 2 + size
+                           + NGX_NOOM_OFFSET_LEN_MAX, ngx_cycle->log);
+    if (m == NULL) {
+        return NULL;
+    }
+
+    *json = m->data + NGX_NOOM_WS_MAX_HEADER + 2;
+
+    return m;
+}
+
+
+/* "42" and the frame's header in front, the offset's place at the end */
+
+void
+ngx_noom_sio_event_end(ngx_noom_msg_t *m, u_char *last)
+{
+    u_char  *json, hdr[NGX_NOOM_WS_MAX_HEADER];
+    size_t   h, text;
+
+    json = m->data + NGX_NOOM_WS_MAX_HEADER + 2;
+
+    if (ngx_noom_recovery && last - json > 2 && last[-1] == ']') {
+        last = ngx_noom_sio_offset_slot(m, last - 1);
+    }
+
+    json[-2] = '4';
+    json[-1] = (u_char) ('0' + NGX_NOOM_SIO_EVENT);
+
+    text = last - json + 2;
+    h = ngx_noom_ws_header(hdr, NGX_NOOM_WS_TEXT, text);
+
+    m->pos = json - 2 - h;
+    m->len = h + text;
+    ngx_memcpy(m->pos, hdr, h);
+}
+
+
+/* an array's end with its last string the offset's 16 digits, 0 for now */
+
+static u_char *
+ngx_noom_sio_offset_slot(ngx_noom_msg_t *m, u_char *p)
+{
+    *p++ = ',';
+    *p++ = '"';
+    m->offset = p;
+    p = ngx_noom_sio_offset(p, 0);
+    *p++ = '"';
+    *p++ = ']';
+
+    return p;
 }
 
 
