@@ -673,13 +673,13 @@ ngx_noom_json_plain8(u_char *p)
 static u_char *
 ngx_noom_json_string(u_char *p, u_char *last, ngx_noom_json_tok_t *tok)
 {
-    u_char  *start;
+    u_char  *start, *end;
     size_t   escapes;
 
     start = p++;
     escapes = 0;
 
-    for ( /* void */ ; p < last; p++) {
+    while (p < last) {
 
         /* a chat line is mostly plain bytes: 8 at a time */
 
@@ -687,46 +687,49 @@ ngx_noom_json_string(u_char *p, u_char *last, ngx_noom_json_tok_t *tok)
             p += 8;
         }
 
-        if (p == last) {
-            break;
-        }
+        /* then the word that is not, byte by byte */
 
-        if (*p == '"') {
-            tok->data = start;
-            tok->len = p + 1 - start;
-            tok->slen = tok->len - 2 - escapes;
-            tok->type = NGX_NOOM_JSON_STRING;
-            tok->escaped = (escapes != 0);
+        end = ngx_min(p + 8, last);
 
-            return p + 1;
-        }
+        for ( /* void */ ; p < end; p++) {
 
-        if (*p < 0x20) {
-            return NULL;
-        }
+            if (*p == '"') {
+                tok->data = start;
+                tok->len = p + 1 - start;
+                tok->slen = tok->len - 2 - escapes;
+                tok->type = NGX_NOOM_JSON_STRING;
+                tok->escaped = (escapes != 0);
 
-        if (*p == '\\') {
-            if (last - p < 2) {
+                return p + 1;
+            }
+
+            if (*p < 0x20) {
                 return NULL;
             }
 
-            switch (p[1]) {
-            case '"':
-            case '\\':
-            case '/':
-            case 'b':
-            case 'f':
-            case 'n':
-            case 'r':
-            case 't':
-                break;
-            default:
-                /* \u and anything invalid */
-                return NULL;
-            }
+            if (*p == '\\') {
+                if (last - p < 2) {
+                    return NULL;
+                }
 
-            escapes++;
-            p++;
+                switch (p[1]) {
+                case '"':
+                case '\\':
+                case '/':
+                case 'b':
+                case 'f':
+                case 'n':
+                case 'r':
+                case 't':
+                    break;
+                default:
+                    /* \u and anything invalid */
+                    return NULL;
+                }
+
+                escapes++;
+                p++;
+            }
         }
     }
 

@@ -58,51 +58,65 @@ ngx_noom_ws_parse(ngx_noom_ws_parser_t *p, u_char **pos, u_char *last,
 
         case NGX_NOOM_WS_ST_HEADER:
 
-            while (s < last) {
-                p->hdr[p->hdr_len++] = *s++;
+            if (p->hdr_len == 0 && !p->skip
+                && last - s >= NGX_NOOM_WS_MAX_HEADER)
+            {
+                /* a whole header at hand: its bytes at once */
 
-                if (p->hdr_len == 2 && !p->skip
-                    && ngx_noom_ws_header_start(p) != NGX_OK)
-                {
+                ngx_memcpy(p->hdr, s, NGX_NOOM_WS_MAX_HEADER);
+                p->hdr_len = 2;
+                s += 2;
+
+                if (ngx_noom_ws_header_start(p) != NGX_OK) {
                     *pos = s;
                     return ngx_noom_ws_fail(p);
                 }
 
-                if (p->hdr_len < p->hdr_need) {
-                    continue;
-                }
+                s += p->hdr_need - 2;
+                p->hdr_len = p->hdr_need;
 
-                if (p->skip) {
-                    /* the header of a frame that failed: skip its payload */
-                    p->skip = 0;
+            } else {
 
-                    if (ngx_noom_ws_length(p) != NGX_OK) {
-                        p->dead = 1;
+                while (s < last && p->hdr_len < p->hdr_need) {
+                    p->hdr[p->hdr_len++] = *s++;
+
+                    if (p->hdr_len == 2 && !p->skip
+                        && ngx_noom_ws_header_start(p) != NGX_OK)
+                    {
                         *pos = s;
-                        return NGX_NOOM_WS_ERROR;
+                        return ngx_noom_ws_fail(p);
                     }
-
-                    p->state = NGX_NOOM_WS_ST_SKIP;
-                    break;
                 }
 
-                *pos = s;
-
-                if (ngx_noom_ws_header_end(p) != NGX_OK) {
-                    return ngx_noom_ws_fail(p);
+                if (p->hdr_len < p->hdr_need) {
+                    *pos = s;
+                    return NGX_NOOM_WS_AGAIN;
                 }
-
-                p->state = (p->left == 0) ? NGX_NOOM_WS_ST_END
-                                          : NGX_NOOM_WS_ST_PAYLOAD;
-                return NGX_NOOM_WS_FRAME;
             }
 
-            if (p->state == NGX_NOOM_WS_ST_SKIP) {
+            if (p->skip) {
+                /* the header of a frame that failed: skip its payload */
+                p->skip = 0;
+
+                if (ngx_noom_ws_length(p) != NGX_OK) {
+                    p->dead = 1;
+                    *pos = s;
+                    return NGX_NOOM_WS_ERROR;
+                }
+
+                p->state = NGX_NOOM_WS_ST_SKIP;
                 continue;
             }
 
             *pos = s;
-            return NGX_NOOM_WS_AGAIN;
+
+            if (ngx_noom_ws_header_end(p) != NGX_OK) {
+                return ngx_noom_ws_fail(p);
+            }
+
+            p->state = (p->left == 0) ? NGX_NOOM_WS_ST_END
+                                      : NGX_NOOM_WS_ST_PAYLOAD;
+            return NGX_NOOM_WS_FRAME;
 
         case NGX_NOOM_WS_ST_SKIP:
 
@@ -387,15 +401,17 @@ ngx_noom_ws_header_end(ngx_noom_ws_parser_t *p)
 static void
 ngx_noom_ws_unmask(ngx_noom_ws_parser_t *p, u_char *d, size_t n)
 {
-    size_t      i;
-    uint64_t    m, w;
-    ngx_uint_t  j;
-    u_char      rot[8];
+    size_t     i;
+    u_char    *rot, key[12];
+    uint64_t   m, w;
 
-    for (j = 0; j < 8; j++) {
-        rot[j] = p->mask[(p->mask_pos + j) & 3];
-    }
+    /* the key three times over: from mask_pos on, 8 bytes of it in turn */
 
+    ngx_memcpy(key, p->mask, 4);
+    ngx_memcpy(key + 4, p->mask, 4);
+    ngx_memcpy(key + 8, p->mask, 4);
+
+    rot = key + p->mask_pos;
     ngx_memcpy(&m, rot, 8);
 
     for (i = 0; i + 8 <= n; i += 8) {
