@@ -479,6 +479,59 @@ test_json_scan(void)
 }
 
 
+/*
+ * Every byte value at every place of strings of 1 to 40 bytes: the scan
+ * goes 16, 8 and 1 byte at a time, and each must find a '"', a '\\' or a
+ * control character wherever it is.  A string with one such byte is
+ * declined, or ends there ('"'); any other byte is plain.
+ */
+
+static void
+test_json_scan_bytes(void)
+{
+    u_char               buf[64];
+    size_t               len, at, bad;
+    ngx_int_t            rc, want;
+    ngx_uint_t           n, c;
+    ngx_noom_json_tok_t  tok[4];
+
+    bad = 0;
+
+    for (len = 1; len <= 40; len++) {
+        for (at = 0; at < len; at++) {
+            for (c = 1; c < 256; c++) {
+                buf[0] = '[';
+                buf[1] = '"';
+                memset(buf + 2, 'a', len);
+                buf[2 + at] = (u_char) c;
+                buf[2 + len] = '"';
+                buf[3 + len] = ']';
+
+                /* a '"' ends the string early: what follows is not JSON */
+                want = (c < 0x20 || c == '"' || c == '\\') ? NGX_DECLINED
+                                                           : NGX_OK;
+
+                n = 0;
+                rc = ngx_noom_json_scan(buf, len + 4, tok, 4, &n);
+
+                if (rc != want
+                    || (rc == NGX_OK
+                        && (n != 1 || tok[0].slen != len
+                            || tok[0].escaped)))
+                {
+                    if (bad++ < 5) {
+                        diag("len %zu, byte 0x%02x at %zu: rc %d",
+                             len, (unsigned) c, at, (int) rc);
+                    }
+                }
+            }
+        }
+    }
+
+    ok(bad == 0, "json_scan: every byte at every place of 1 to 40 bytes");
+}
+
+
 static void
 test_json_escape(void)
 {
@@ -612,6 +665,7 @@ main(void)
     test_sio();
     test_valid_name();
     test_json_scan();
+    test_json_scan_bytes();
     test_json_escape();
     test_json_surrogates();
     test_fold_name();
