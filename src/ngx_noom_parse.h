@@ -14,6 +14,12 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+/* where SSE2 is there (every x86-64), plain bytes 16 at a time */
+#if (defined __SSE2__ && defined __GNUC__)
+#include <emmintrin.h>
+#define NGX_NOOM_SSE2              1
+#endif
+
 
 /* RFC 6455 opcodes */
 #define NGX_NOOM_WS_CONT           0x0

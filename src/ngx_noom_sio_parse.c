@@ -13,17 +13,11 @@
 
 #define NGX_NOOM_ONES         0x0101010101010101ULL
 
-/* where SSE2 is there (every x86-64), a string's plain bytes 16 at a time */
-#if (defined __SSE2__ && defined __GNUC__)
-#include <emmintrin.h>
-#define NGX_NOOM_JSON_SSE2    1
-#endif
-
 
 static u_char *ngx_noom_json_value(u_char *p, u_char *last, ngx_uint_t depth,
     ngx_noom_json_tok_t *tok);
 static ngx_inline ngx_uint_t ngx_noom_json_plain8(u_char *p);
-#if (NGX_NOOM_JSON_SSE2)
+#if (NGX_NOOM_SSE2)
 static ngx_inline ngx_int_t ngx_noom_json_plain16(u_char **pos, u_char *last);
 #endif
 static u_char *ngx_noom_json_string(u_char *p, u_char *last,
@@ -679,7 +673,7 @@ ngx_noom_json_plain8(u_char *p)
 }
 
 
-#if (NGX_NOOM_JSON_SSE2)
+#if (NGX_NOOM_SSE2)
 
 /*
  * NGX_OK: *p is moved to the first '"', '\\' or control character found
@@ -733,7 +727,7 @@ ngx_noom_json_string(u_char *p, u_char *last, ngx_noom_json_tok_t *tok)
 
         /* a chat line is mostly plain bytes: 16 or 8 at a time */
 
-#if (NGX_NOOM_JSON_SSE2)
+#if (NGX_NOOM_SSE2)
         if (ngx_noom_json_plain16(&p, last) != NGX_OK)
 #endif
         {

@@ -530,6 +530,14 @@ ngx_noom_utf8(uint32_t state, u_char *p, size_t len)
 
         if (need == 0) {
 
+#if (NGX_NOOM_SSE2)
+            while (last - p >= 16
+                   && _mm_movemask_epi8(_mm_loadu_si128((__m128i *) p)) == 0)
+            {
+                p += 16;
+            }
+#endif
+
             while (last - p >= 8) {
                 ngx_memcpy(&w, p, 8);
 
