@@ -548,15 +548,15 @@ ngx_noom_utf8(uint32_t state, u_char *p, size_t len)
                 p += 8;
             }
 
+            while (p < last && *p < 0x80) {
+                p++;
+            }
+
             if (p == last) {
                 break;
             }
 
             c = *p++;
-
-            if (c < 0x80) {
-                continue;
-            }
 
             lo = 0x80;
             hi = 0xbf;
