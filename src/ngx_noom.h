@@ -289,6 +289,7 @@ typedef struct {
     ngx_atomic_t               plain;
     ngx_atomic_t               admins;
     ngx_atomic_t               frames_out;  /* written by its worker only */
+    ngx_atomic_t               events_in;   /* written by its worker only */
     ngx_atomic_t               bytes_in;    /* written by its worker only */
     ngx_atomic_t               bytes_out;   /* written by its worker only */
     ngx_uint_t                 members;
@@ -302,7 +303,6 @@ typedef struct {
     ngx_atomic_t               connections;
     ngx_atomic_t               disconnections;
     ngx_atomic_t               handshakes_refused;
-    ngx_atomic_t               events_in;
     ngx_atomic_t               relayed;
     ngx_atomic_t               relay_drops;
     ngx_atomic_t               relay_waits;
@@ -788,6 +788,12 @@ ngx_atomic_uint_t ngx_noom_workers_sum(size_t offset);
 
 #define ngx_noom_frames_out()                                                 \
     ngx_noom_workers_sum(offsetof(ngx_noom_worker_t, frames_out))
+#define ngx_noom_events_in()                                                  \
+    ngx_noom_workers_sum(offsetof(ngx_noom_worker_t, events_in))
+
+/* a worker's own counter: one writer, no atomic operation on a hot path */
+#define ngx_noom_worker_stat(name)                                            \
+    ngx_noom_shm->workers[ngx_noom_slot].name++
 #define ngx_noom_bytes_in()                                                   \
     ngx_noom_workers_sum(offsetof(ngx_noom_worker_t, bytes_in))
 #define ngx_noom_bytes_out()                                                  \

@@ -484,7 +484,7 @@ ngx_noom_admin_accept(ngx_noom_ctx_t *ctx, ngx_uint_t new_session)
         /* the first admin of this worker: the charts start from now */
         ngx_noom_admin_last[0] = ngx_noom_shm->stats.connections;
         ngx_noom_admin_last[1] = ngx_noom_shm->stats.disconnections;
-        ngx_noom_admin_last[2] = ngx_noom_shm->stats.events_in;
+        ngx_noom_admin_last[2] = ngx_noom_events_in();
         ngx_noom_admin_last[3] = ngx_noom_frames_out();
         ngx_noom_admin_last[4] = ngx_noom_bytes_in();
         ngx_noom_admin_last[5] = ngx_noom_bytes_out();
@@ -1571,7 +1571,7 @@ ngx_noom_admin_stats(ngx_uint_t with_events)
 
     now[0] = ngx_noom_shm->stats.connections;
     now[1] = ngx_noom_shm->stats.disconnections;
-    now[2] = ngx_noom_shm->stats.events_in;
+    now[2] = ngx_noom_events_in();
     now[3] = ngx_noom_frames_out();
     now[4] = ngx_noom_bytes_in();
     now[5] = ngx_noom_bytes_out();

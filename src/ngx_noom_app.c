@@ -313,7 +313,7 @@ ngx_noom_app_fast_message(ngx_noom_ctx_t *ctx, int64_t ack,
         return NGX_OK;
     }
 
-    ngx_noom_stat(events_in, 1);
+    ngx_noom_worker_stat(events_in);
 
     p = ngx_cpymem(json, "[\"new_message\",\"",
                    sizeof("[\"new_message\",\"") - 1);
@@ -417,7 +417,7 @@ ngx_noom_app_fast_signal(ngx_noom_ctx_t *ctx, int64_t ack, const char *name,
         return NGX_DECLINED;
     }
 
-    ngx_noom_stat(events_in, 1);
+    ngx_noom_worker_stat(events_in);
 
     ngx_noom_app_relay(ctx, ack, name, m, to ? to->data + 1 : NULL, w,
                        serial);
@@ -1497,7 +1497,7 @@ ngx_noom_plain_message(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
         return;
     }
 
-    ngx_noom_stat(events_in, 1);
+    ngx_noom_worker_stat(events_in);
 
     if (ngx_noom_relay_plain_share(ctx) != NGX_OK) {
         json_decref(msg);

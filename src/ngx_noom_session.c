@@ -274,8 +274,7 @@ ngx_noom_send(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
         return;
     }
 
-    /* one writer, no atomic operation: the sum is read by the status */
-    ngx_noom_shm->workers[ngx_noom_slot].frames_out++;
+    ngx_noom_worker_stat(frames_out);
 
     ngx_noom_queue(ctx, m);
 }
@@ -346,7 +345,7 @@ ngx_noom_send_frame(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
         && !ctx->close_sent
         && !ctx->done)
     {
-        ngx_noom_shm->workers[ngx_noom_slot].frames_out++;
+        ngx_noom_worker_stat(frames_out);
         ngx_noom_chunk_append(ctx, p, len);
         return;
     }

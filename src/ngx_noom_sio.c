@@ -268,7 +268,7 @@ ngx_noom_sio_dispatch(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, json_t *args,
         return;
     }
 
-    ngx_noom_stat(events_in, 1);
+    ngx_noom_worker_stat(events_in);
 
     if (ctx->kind == NGX_NOOM_KIND_SIO_TEST) {
         ngx_noom_sio_test_event(ctx, nsp, args, pkt->ack, bin);

@@ -68,10 +68,6 @@ static ngx_noom_status_counter_t  ngx_noom_status_counters[] = {
       "Upgrade and Engine.IO requests refused.",
       ngx_noom_status_off(handshakes_refused) },
 
-    { "noom_events_in_total", "counter",
-      "Socket.IO events and lobby messages received.",
-      ngx_noom_status_off(events_in) },
-
     { "noom_relayed_total", "counter",
       "Records put on the queues of other workers.",
       ngx_noom_status_off(relayed) },
@@ -383,7 +379,7 @@ ngx_noom_status_json(ngx_http_request_t *r, ngx_noom_status_t *s)
                     s->used, s->total, ngx_pagesize,
                     st->connections, st->disconnections,
                     st->handshakes_refused,
-                    st->events_in, ngx_noom_frames_out(),
+                    ngx_noom_events_in(), ngx_noom_frames_out(),
                     ngx_noom_bytes_in(), ngx_noom_bytes_out(),
                     st->relayed, st->relay_drops, st->relay_waits,
                     st->slow_closes,
@@ -482,6 +478,11 @@ ngx_noom_status_prometheus(ngx_http_request_t *r, ngx_noom_status_t *s)
     p = ngx_sprintf(p, "noom_redis_linked_workers %uA\n",
                     ngx_noom_workers_sum(offsetof(ngx_noom_worker_t,
                                                   redis_up)));
+
+    p = ngx_noom_status_metric(p, "noom_events_in_total", "counter",
+                               "Socket.IO events and lobby messages "
+                               "received.");
+    p = ngx_sprintf(p, "noom_events_in_total %uA\n", ngx_noom_events_in());
 
     p = ngx_noom_status_metric(p, "noom_frames_out_total", "counter",
                                "Messages queued for sending to clients.");
