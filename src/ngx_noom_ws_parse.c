@@ -402,17 +402,24 @@ static void
 ngx_noom_ws_unmask(ngx_noom_ws_parser_t *p, u_char *d, size_t n)
 {
     size_t     i;
-    u_char    *rot, key[12];
+    uint32_t   k;
     uint64_t   m, w;
 
-    /* the key three times over: from mask_pos on, 8 bytes of it in turn */
+    /*
+     * m: the key from mask_pos on, twice, as 8 bytes in memory, made in
+     * registers (bytes stored and read back as a word stall the load)
+     */
 
-    ngx_memcpy(key, p->mask, 4);
-    ngx_memcpy(key + 4, p->mask, 4);
-    ngx_memcpy(key + 8, p->mask, 4);
+    ngx_memcpy(&k, p->mask, 4);
+    m = (uint64_t) k << 32 | k;
 
-    rot = key + p->mask_pos;
-    ngx_memcpy(&m, rot, 8);
+#if (NGX_HAVE_LITTLE_ENDIAN)
+    k = (uint32_t) (m >> (8 * p->mask_pos));
+#else
+    k = (uint32_t) (m >> (32 - 8 * p->mask_pos));
+#endif
+
+    m = (uint64_t) k << 32 | k;
 
     for (i = 0; i + 8 <= n; i += 8) {
         ngx_memcpy(&w, d + i, 8);
@@ -421,7 +428,11 @@ ngx_noom_ws_unmask(ngx_noom_ws_parser_t *p, u_char *d, size_t n)
     }
 
     for ( /* void */ ; i < n; i++) {
-        d[i] ^= rot[i & 7];
+#if (NGX_HAVE_LITTLE_ENDIAN)
+        d[i] ^= (u_char) (m >> (8 * (i & 7)));
+#else
+        d[i] ^= (u_char) (m >> (56 - 8 * (i & 7)));
+#endif
     }
 
     p->mask_pos = (p->mask_pos + n) & 3;
