@@ -50,16 +50,17 @@ my ($st, undef, $body) = $t->ka_read($s);
 my ($sid) = $body =~ /"sid":"([^"]+)"/;
 ok($sid, 'a session');
 
-# another session, whose message will hold the worker
-my $other = $t->ka_conn;
-$t->ka_send($other, 'GET', $q);
-my (undef, undef, $obody) = $t->ka_read($other);
-my ($osid) = $obody =~ /"sid":"([^"]+)"/;
-
 # the GET waits until the ping, 2 s after the handshake
 $t->ka_send($s, 'GET', "$q&sid=$sid");
 ($st, undef, $body) = $t->ka_read($s, 10);
 is_deeply([$st, $body], [200, '2'], 'the ping comes on the GET');
+
+# another session, whose message will hold the worker: made only now, so
+# that a loaded machine cannot let its own ping time out before its POST
+my $other = $t->ka_conn;
+$t->ka_send($other, 'GET', $q);
+my (undef, undef, $obody) = $t->ka_read($other);
+my ($osid) = $obody =~ /"sid":"([^"]+)"/;
 
 # nobody answers it: the timeout falls due (1 s) while the other
 # session's message holds the worker (3 s), and the request is in its
