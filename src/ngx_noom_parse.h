@@ -49,6 +49,10 @@
 
 #define NGX_NOOM_WS_MAX_HEADER     14
 
+/* what ngx_noom_ws_header() writes for a payload of len bytes */
+#define NGX_NOOM_WS_HEADER_LEN(len)                                           \
+    ((len) < 126 ? 2 : ((len) < 65536 ? 4 : 10))
+
 
 typedef struct {
     uint64_t                   len;         /* payload of this frame */

@@ -812,21 +812,30 @@ ngx_noom_sio_encode(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
 }
 
 
-/* n in decimal: "%uL" of ngx_sprintf(), without reading a format */
+/*
+ * n in decimal: "%uL" of ngx_sprintf(), without reading a format.  The
+ * digits go straight to their place: written into a buffer and copied,
+ * they were read back as a word before their bytes were stored.
+ */
 
 u_char *
 ngx_noom_sio_decimal(u_char *p, uint64_t n)
 {
-    u_char  *d, digits[NGX_INT64_LEN];
+    u_char    *last;
+    uint64_t   x;
 
-    d = digits + NGX_INT64_LEN;
+    for (last = p + 1, x = n; x >= 10; x /= 10) {
+        last++;
+    }
+
+    p = last;
 
     do {
-        *--d = (u_char) ('0' + n % 10);
+        *--p = (u_char) ('0' + n % 10);
         n /= 10;
     } while (n);
 
-    return ngx_cpymem(p, d, digits + NGX_INT64_LEN - d);
+    return last;
 }
 
 
@@ -951,8 +960,8 @@ ngx_noom_sio_event_start(size_t size, u_char **json)
 void
 ngx_noom_sio_event_end(ngx_noom_msg_t *m, u_char *last)
 {
-    u_char  *json, hdr[NGX_NOOM_WS_MAX_HEADER];
-    size_t   h, text;
+    u_char  *json;
+    size_t   text;
 
     json = m->data + NGX_NOOM_WS_MAX_HEADER + 2;
 
@@ -964,11 +973,9 @@ ngx_noom_sio_event_end(ngx_noom_msg_t *m, u_char *last)
     json[-1] = (u_char) ('0' + NGX_NOOM_SIO_EVENT);
 
     text = last - json + 2;
-    h = ngx_noom_ws_header(hdr, NGX_NOOM_WS_TEXT, text);
 
-    m->pos = json - 2 - h;
-    m->len = h + text;
-    ngx_memcpy(m->pos, hdr, h);
+    m->pos = json - 2 - NGX_NOOM_WS_HEADER_LEN(text);
+    m->len = ngx_noom_ws_header(m->pos, NGX_NOOM_WS_TEXT, text) + text;
 }
 
 
