@@ -2340,11 +2340,9 @@ ngx_noom_wsp_close(ngx_noom_ctx_t *ctx, ngx_uint_t reason, const char *why)
 
         len = why ? ngx_min(ngx_strlen(why), 123) : 0;
 
-        m = ngx_alloc(offsetof(ngx_noom_msg_t, data) + 2 + len, ctx->log);
+        m = ngx_noom_msg_alloc(2 + len, ctx->log);
 
         if (m) {
-            m->refs = 1;
-            m->pos = m->data;
             m->len = 2 + len;
             m->data[0] = (u_char) (reason >> 8);
             m->data[1] = (u_char) reason;

@@ -143,7 +143,13 @@ ngx_noom_msg_alloc(size_t size, ngx_log_t *log)
     ngx_noom_msg_t  *m;
 
     size += offsetof(ngx_noom_msg_t, data);
+
+#if (NGX_DEBUG_PALLOC)
+    /* as nginx's pools: exact sizes, so that the sanitizers see overruns */
+    small = 0;
+#else
     small = (size <= NGX_NOOM_MSG_SMALL);
+#endif
 
     if (small && ngx_noom_msg_spare) {
         m = ngx_noom_msg_spare;
