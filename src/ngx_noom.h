@@ -790,14 +790,14 @@ ngx_atomic_uint_t ngx_noom_workers_sum(size_t offset);
     ngx_noom_workers_sum(offsetof(ngx_noom_worker_t, frames_out))
 #define ngx_noom_events_in()                                                  \
     ngx_noom_workers_sum(offsetof(ngx_noom_worker_t, events_in))
-
-/* a worker's own counter: one writer, no atomic operation on a hot path */
-#define ngx_noom_worker_stat(name)                                            \
-    ngx_noom_shm->workers[ngx_noom_slot].name++
 #define ngx_noom_bytes_in()                                                   \
     ngx_noom_workers_sum(offsetof(ngx_noom_worker_t, bytes_in))
 #define ngx_noom_bytes_out()                                                  \
     ngx_noom_workers_sum(offsetof(ngx_noom_worker_t, bytes_out))
+
+/* a worker's own counter: one writer, no atomic operation on a hot path */
+#define ngx_noom_worker_stat(name)                                            \
+    ngx_noom_shm->workers[ngx_noom_slot].name++
 void ngx_noom_rooms_usage(ngx_uint_t *used, ngx_uint_t *total);
 
 /* ngx_noom_relay.c */

@@ -82,15 +82,18 @@ static ngx_str_t  ngx_noom_app_root = ngx_string("/");
 
 static ngx_noom_peer_t  *ngx_noom_app_peers;
 static ngx_str_t         ngx_noom_app_history;  /* its buffer */
+static u_char           *ngx_noom_app_list_buf;
+static size_t            ngx_noom_app_list_size;
+static u_char           *ngx_noom_app_fold_buf;    /* noom_max_room_name */
 
-/* ,"ts":<ms>}] as the fast path last wrote it, and its millisecond */
+/*
+ * ,"ts":<ms>}] as the fast path last wrote it, and its millisecond (0
+ * at first: the clock is never at 0)
+ */
 static uint64_t          ngx_noom_app_ts_ms;
 static u_char            ngx_noom_app_ts[sizeof(",\"ts\":}]")
                                          + NGX_INT64_LEN];
 static size_t            ngx_noom_app_ts_len;
-static u_char           *ngx_noom_app_list_buf;
-static size_t            ngx_noom_app_list_size;
-static u_char           *ngx_noom_app_fold_buf;    /* noom_max_room_name */
 
 static ngx_noom_log_limit_t  ngx_noom_app_relay_log;
 
@@ -336,7 +339,7 @@ ngx_noom_app_fast_message(ngx_noom_ctx_t *ctx, int64_t ack,
     tp = ngx_timeofday();
     ms = (uint64_t) tp->sec * 1000 + tp->msec;
 
-    if (ms != ngx_noom_app_ts_ms || ngx_noom_app_ts_len == 0) {
+    if (ms != ngx_noom_app_ts_ms) {
         q = ngx_cpymem(ngx_noom_app_ts, ",\"ts\":", sizeof(",\"ts\":") - 1);
         q = ngx_noom_sio_decimal(q, ms);
         *q++ = '}';

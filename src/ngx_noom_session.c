@@ -23,6 +23,12 @@
 #define NGX_NOOM_MSG_SMALL         512
 #define NGX_NOOM_MSG_SPARE_MAX     1024
 
+/* a WebSocket's short frame, while its client keeps up, goes into a chunk */
+#define ngx_noom_chunk_fits(ctx, len)                                         \
+    ((ctx)->connection                                                        \
+     && (len) <= NGX_NOOM_CHUNK_COPY                                          \
+     && (ctx)->out_bytes < NGX_NOOM_CHUNK_QUEUED)
+
 
 typedef struct {
     ngx_noom_out_t          *out;
@@ -30,6 +36,7 @@ typedef struct {
 } ngx_noom_spare_t;
 
 
+static ngx_int_t ngx_noom_send_admit(ngx_noom_ctx_t *ctx, size_t len);
 static ngx_noom_out_t *ngx_noom_out_get(ngx_noom_ctx_t *ctx);
 static void ngx_noom_chunk_append(ngx_noom_ctx_t *ctx, u_char *p,
     size_t len);
@@ -269,7 +276,53 @@ ngx_noom_send(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
         ctx->last_seq = m->seq;
     }
 
-    if (ctx->out_bytes + m->len > ctx->conf->send_buffer) {
+    if (ngx_noom_send_admit(ctx, m->len) != NGX_OK) {
+        return;
+    }
+
+    ngx_noom_queue(ctx, m);
+}
+
+
+/*
+ * A short frame of the caller's own (an ack): there is nothing to share,
+ * so on a WebSocket it goes into a chunk even into an empty queue, and
+ * costs no message.
+ */
+
+void
+ngx_noom_send_frame(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
+{
+    ngx_noom_msg_t  *m;
+
+    if (ctx->close_sent || ctx->done
+        || ngx_noom_send_admit(ctx, len) != NGX_OK)
+    {
+        return;
+    }
+
+    if (ngx_noom_chunk_fits(ctx, len)) {
+        ngx_noom_chunk_append(ctx, p, len);
+        return;
+    }
+
+    m = ngx_noom_msg_copy(p, len);
+    if (m == NULL) {
+        ngx_noom_abort(ctx, "out of memory");
+        return;
+    }
+
+    ngx_noom_queue(ctx, m);
+    ngx_noom_msg_release(m);
+}
+
+
+/* the queue's byte cap: a client over it is closed with 1008 */
+
+static ngx_int_t
+ngx_noom_send_admit(ngx_noom_ctx_t *ctx, size_t len)
+{
+    if (ctx->out_bytes + len > ctx->conf->send_buffer) {
         ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
                       "noom: client does not read, %uz bytes queued, "
                       "closing with 1008", ctx->out_bytes);
@@ -277,12 +330,12 @@ ngx_noom_send(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
         ngx_noom_stat(slow_closes, 1);
         ngx_noom_drop_queue(ctx);
         ngx_noom_close(ctx, NGX_NOOM_WS_POLICY, "slow consumer");
-        return;
+        return NGX_DECLINED;
     }
 
     ngx_noom_worker_stat(frames_out);
 
-    ngx_noom_queue(ctx, m);
+    return NGX_OK;
 }
 
 
@@ -303,11 +356,7 @@ ngx_noom_queue(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
 {
     ngx_noom_out_t  *out;
 
-    if (ctx->out
-        && ctx->connection
-        && m->len <= NGX_NOOM_CHUNK_COPY
-        && ctx->out_bytes < NGX_NOOM_CHUNK_QUEUED)
-    {
+    if (ctx->out && ngx_noom_chunk_fits(ctx, m->len)) {
         ngx_noom_chunk_append(ctx, m->pos, m->len);
         return;
     }
@@ -330,40 +379,6 @@ ngx_noom_queue(ngx_noom_ctx_t *ctx, ngx_noom_msg_t *m)
     ctx->out_bytes += m->len;
 
     ctx->transport->wake(ctx);
-}
-
-
-/*
- * A short frame of the caller's own (an ack): there is nothing to share,
- * so on a WebSocket it goes into a chunk even into an empty queue, and
- * costs no message.
- */
-
-void
-ngx_noom_send_frame(ngx_noom_ctx_t *ctx, u_char *p, size_t len)
-{
-    ngx_noom_msg_t  *m;
-
-    if (ctx->connection
-        && len <= NGX_NOOM_CHUNK_COPY
-        && ctx->out_bytes < NGX_NOOM_CHUNK_QUEUED
-        && ctx->out_bytes + len <= ctx->conf->send_buffer
-        && !ctx->close_sent
-        && !ctx->done)
-    {
-        ngx_noom_worker_stat(frames_out);
-        ngx_noom_chunk_append(ctx, p, len);
-        return;
-    }
-
-    m = ngx_noom_msg_copy(p, len);
-    if (m == NULL) {
-        ngx_noom_abort(ctx, "out of memory");
-        return;
-    }
-
-    ngx_noom_send(ctx, m);
-    ngx_noom_msg_release(m);
 }
 
 
