@@ -24,7 +24,8 @@ static ngx_int_t ngx_noom_ws_header_start(ngx_noom_ws_parser_t *p);
 static ngx_int_t ngx_noom_ws_header_end(ngx_noom_ws_parser_t *p);
 static ngx_int_t ngx_noom_ws_fail(ngx_noom_ws_parser_t *p);
 static ngx_int_t ngx_noom_ws_length(ngx_noom_ws_parser_t *p);
-static void ngx_noom_ws_unmask(ngx_noom_ws_parser_t *p, u_char *d, size_t n);
+static ngx_uint_t ngx_noom_ws_unmask(ngx_noom_ws_parser_t *p, u_char *d,
+    size_t n);
 
 
 void
@@ -43,8 +44,9 @@ ngx_int_t
 ngx_noom_ws_parse(ngx_noom_ws_parser_t *p, u_char **pos, u_char *last,
     u_char **data, size_t *n)
 {
-    u_char  *s;
-    size_t   k;
+    u_char      *s;
+    size_t       k;
+    ngx_uint_t   ascii;
 
     if (p->dead) {
         return NGX_NOOM_WS_ERROR;
@@ -142,9 +144,9 @@ ngx_noom_ws_parse(ngx_noom_ws_parser_t *p, u_char **pos, u_char *last,
 
             k = (size_t) ngx_min((uint64_t) (last - s), p->left);
 
-            if (p->masked) {
-                ngx_noom_ws_unmask(p, s, k);
-            }
+            /* a masked payload is seen as it is unmasked: all ASCII? */
+
+            ascii = p->masked && ngx_noom_ws_unmask(p, s, k) == 0;
 
             p->left -= k;
             *pos = s + k;
@@ -155,7 +157,11 @@ ngx_noom_ws_parse(ngx_noom_ws_parser_t *p, u_char **pos, u_char *last,
                 p->state = NGX_NOOM_WS_ST_END;
             }
 
-            if (p->msg_opcode == NGX_NOOM_WS_TEXT && !(p->opcode & 0x8)) {
+            /* ASCII leaves UTF-8 between two characters where it was */
+
+            if (p->msg_opcode == NGX_NOOM_WS_TEXT && !(p->opcode & 0x8)
+                && !(ascii && p->utf8 == NGX_NOOM_UTF8_ACCEPT))
+            {
                 p->utf8 = ngx_noom_utf8(p->utf8, s, k);
 
                 if (p->utf8 == NGX_NOOM_UTF8_REJECT) {
@@ -398,12 +404,20 @@ ngx_noom_ws_header_end(ngx_noom_ws_parser_t *p)
 }
 
 
-static void
+/*
+ * Unmasks n bytes at d in place, 16 at a time where SSE2 is there, else 8.
+ * Returns 1 if a byte unmasked is not ASCII, 0 if all are.
+ */
+
+static ngx_uint_t
 ngx_noom_ws_unmask(ngx_noom_ws_parser_t *p, u_char *d, size_t n)
 {
     size_t     i;
     uint32_t   k;
-    uint64_t   m, w;
+    uint64_t   m, w, seen;
+#if (NGX_NOOM_SSE2)
+    __m128i    v, mv, sv;
+#endif
 
     /*
      * m: the key from mask_pos on, twice, as 8 bytes in memory, made in
@@ -420,11 +434,29 @@ ngx_noom_ws_unmask(ngx_noom_ws_parser_t *p, u_char *d, size_t n)
 #endif
 
     m = (uint64_t) k << 32 | k;
+    seen = 0;
+    i = 0;
 
-    for (i = 0; i + 8 <= n; i += 8) {
+#if (NGX_NOOM_SSE2)
+    if (n >= 16) {
+        mv = _mm_set1_epi64x((long long) m);
+        sv = _mm_setzero_si128();
+
+        for ( /* void */ ; i + 16 <= n; i += 16) {
+            v = _mm_xor_si128(_mm_loadu_si128((__m128i *) (d + i)), mv);
+            _mm_storeu_si128((__m128i *) (d + i), v);
+            sv = _mm_or_si128(sv, v);
+        }
+
+        seen = _mm_movemask_epi8(sv) ? 0x80 : 0;
+    }
+#endif
+
+    for ( /* void */ ; i + 8 <= n; i += 8) {
         ngx_memcpy(&w, d + i, 8);
         w ^= m;
         ngx_memcpy(d + i, &w, 8);
+        seen |= w;
     }
 
     for ( /* void */ ; i < n; i++) {
@@ -433,9 +465,12 @@ ngx_noom_ws_unmask(ngx_noom_ws_parser_t *p, u_char *d, size_t n)
 #else
         d[i] ^= (u_char) (m >> (56 - 8 * (i & 7)));
 #endif
+        seen |= d[i];
     }
 
     p->mask_pos = (p->mask_pos + n) & 3;
+
+    return (seen & 0x8080808080808080ULL) != 0;
 }
 
 

@@ -1179,6 +1179,87 @@ test_utf8_in_text(void)
 }
 
 
+/*
+ * A masked text frame is unmasked 16 bytes at a time, and when they are all
+ * ASCII the UTF-8 check is skipped: a byte that is not ASCII at every place
+ * of frames of 1 to 48 bytes, invalid (0xff) and valid (a 2-byte character),
+ * with the frame whole, cut anywhere once and byte by byte.
+ */
+
+static void
+test_utf8_every_place(void)
+{
+    char       *q, want[512], why[1024];
+    u_char      text[48];
+    size_t      n, j;
+    ws_log_t    log;
+    ngx_uint_t  good, bad;
+
+    good = 0;
+    bad = 0;
+
+    for (n = 1; n <= sizeof(text); n++) {
+        for (j = 0; j < n; j++) {
+
+            /* 0xff at j: 1007 */
+
+            memset(text, 'a', n);
+            text[j] = 0xff;
+
+            w_reset();
+            w.key = (unsigned) (n + j);
+            w_frame(1, NGX_NOOM_WS_TEXT, text, n);
+            sprintf(want, "text(%zu) error:1007", n);
+
+            ws_log_init(&log);
+
+            if (ws_run_whole(w.b, w.len, MAX_16M, 0, &log) != 0
+                || strcmp(log.s, want) != 0
+                || ws_run_splits(w.b, w.len, MAX_16M, 0, 4096, 0, why,
+                                 sizeof(why)) != 0)
+            {
+                bad++;
+                diag("0xff at %zu of %zu: %s", j, n, log.s);
+            }
+
+            ws_log_free(&log);
+
+            if (j + 1 == n) {
+                continue;
+            }
+
+            /* U+00E9 at j: unmasked as it was */
+
+            text[j] = 0xc3;
+            text[j + 1] = 0xa9;
+
+            w_reset();
+            w.key = (unsigned) (n * j);
+            w_frame(1, NGX_NOOM_WS_TEXT, text, n);
+            q = quote(text, n);
+            sprintf(want, "text(%zu) %s end:text", n, q);
+            free(q);
+
+            ws_log_init(&log);
+
+            if (ws_run_whole(w.b, w.len, MAX_16M, 0, &log) != 0
+                || strcmp(log.s, want) != 0
+                || ws_run_splits(w.b, w.len, MAX_16M, 0, 4096, 0, why,
+                                 sizeof(why)) != 0)
+            {
+                good++;
+                diag("U+00E9 at %zu of %zu: %s", j, n, log.s);
+            }
+
+            ws_log_free(&log);
+        }
+    }
+
+    ok(bad == 0, "0xff at every place of text frames of 1 to 48 bytes: 1007");
+    ok(good == 0, "U+00E9 at every place of text frames of 1 to 48 bytes");
+}
+
+
 static void
 test_header_encoder(void)
 {
@@ -1350,6 +1431,7 @@ main(void)
     test_recovery();
     test_unmask();
     test_utf8_in_text();
+    test_utf8_every_place();
     test_header_encoder();
     test_close_payload();
 
