@@ -717,7 +717,6 @@ ngx_noom_msg_t *ngx_noom_sio_message(ngx_uint_t type, ngx_str_t *nsp,
     int64_t ack, u_char *json, size_t len, ngx_noom_bin_t *bin);
 u_char *ngx_noom_sio_scratch_get(size_t size);
 u_char *ngx_noom_sio_offset(u_char *p, uint64_t seq);
-u_char *ngx_noom_sio_decimal(u_char *p, uint64_t n);
 ngx_noom_msg_t *ngx_noom_sio_event_start(size_t size, u_char **json);
 void ngx_noom_sio_event_end(ngx_noom_msg_t *m, u_char *last);
 void ngx_noom_sio_emit(ngx_noom_ctx_t *ctx, ngx_uint_t nsp, json_t *args);

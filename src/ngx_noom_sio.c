@@ -812,33 +812,6 @@ ngx_noom_sio_encode(ngx_uint_t type, ngx_str_t *nsp, int64_t ack,
 }
 
 
-/*
- * n in decimal: "%uL" of ngx_sprintf(), without reading a format.  The
- * digits go straight to their place: written into a buffer and copied,
- * they were read back as a word before their bytes were stored.
- */
-
-u_char *
-ngx_noom_sio_decimal(u_char *p, uint64_t n)
-{
-    u_char    *last;
-    uint64_t   x;
-
-    for (last = p + 1, x = n; x >= 10; x /= 10) {
-        last++;
-    }
-
-    p = last;
-
-    do {
-        *--p = (u_char) ('0' + n % 10);
-        n /= 10;
-    } while (n);
-
-    return last;
-}
-
-
 /* "4<type>[<n>-][<nsp>,][<ack>]": at most NGX_NOOM_SIO_PREFIX bytes */
 
 static u_char *

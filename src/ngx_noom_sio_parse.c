@@ -832,6 +832,49 @@ ngx_noom_json_escape(u_char *dst, u_char *src, size_t len)
 
 
 /*
+ * n in decimal: "%uL" of ngx_sprintf(), without reading a format.  Its
+ * length first, then the digits straight to their place, two at a time
+ * from a table: written into a buffer and copied, they were read back as
+ * a word before their bytes were stored.
+ */
+
+u_char *
+ngx_noom_sio_decimal(u_char *p, uint64_t n)
+{
+    u_char      *last;
+    uint64_t     x;
+    ngx_uint_t   d;
+
+    static u_char  pairs[] =
+        "00010203040506070809101112131415161718192021222324252627282930313233"
+        "34353637383940414243444546474849505152535455565758596061626364656667"
+        "6869707172737475767778798081828384858687888990919293949596979899";
+
+    for (last = p + 1, x = n; x >= 10000; x /= 10000) {
+        last += 4;
+    }
+
+    last += (x >= 1000) ? 3 : (x >= 100) ? 2 : (x >= 10) ? 1 : 0;
+
+    for (p = last; n >= 100; n /= 100) {
+        d = (ngx_uint_t) (n % 100) * 2;
+        *--p = pairs[d + 1];
+        *--p = pairs[d];
+    }
+
+    if (n >= 10) {
+        *--p = pairs[n * 2 + 1];
+        *--p = pairs[n * 2];
+
+    } else {
+        *--p = (u_char) ('0' + n);
+    }
+
+    return last;
+}
+
+
+/*
  * Lone UTF-16 surrogate escapes in the strings of a JSON text become
  * "\ufffd", in place (six bytes for six bytes): a high surrogate escape not
  * followed by a low one, and a low one not preceded by a high one.

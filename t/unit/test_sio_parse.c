@@ -4,10 +4,10 @@
  *
  * ngx_noom_sio_parse(): the Socket.IO v5 packet prefix
  * <type>[<attachments>-][<nsp>,][<ack id>]<json>, and ngx_noom_valid_name()
- * for nicknames and room names, ngx_noom_json_scan() and
- * ngx_noom_json_escape() for the events that skip jansson.  Every input is
- * parsed from a heap copy of exactly its size, so a read past the end is an
- * ASan error.
+ * for nicknames and room names, ngx_noom_json_scan(), ngx_noom_json_escape()
+ * and ngx_noom_sio_decimal() for the events that skip jansson.  Every input
+ * is parsed from a heap copy of exactly its size, so a read past the end is
+ * an ASan error.
  */
 
 
@@ -550,6 +550,65 @@ test_json_escape(void)
 }
 
 
+/*
+ * ngx_noom_sio_decimal(), for ack ids and timestamps: every number below
+ * a million, the numbers around each power of ten, the largest ones and
+ * pseudo-random ones of every length, against snprintf().
+ */
+
+static void
+test_decimal(void)
+{
+    char        want[32];
+    u_char      out[32], *last;
+    uint64_t    n, x, ten;
+    ngx_uint_t  i, k, bad;
+
+    bad = 0;
+    x = 88172645463325252ULL;
+
+    for (i = 0; i < 1000000 + 19 * 5 + 2 + 64 * 1000; i++) {
+
+        if (i < 1000000) {
+            n = i;
+
+        } else if (i < 1000000 + 19 * 5) {
+            k = (i - 1000000) / 5 + 1;
+
+            for (ten = 1; k; k--) {
+                ten *= 10;
+            }
+
+            n = ten + (i - 1000000) % 5 - 2;
+
+        } else if (i < 1000000 + 19 * 5 + 2) {
+            n = UINT64_MAX - (i - 1000000 - 19 * 5);
+
+        } else {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            n = x >> (i % 64);
+        }
+
+        memset(out, 'x', sizeof(out));
+        last = ngx_noom_sio_decimal(out, n);
+        snprintf(want, sizeof(want), "%llu", (unsigned long long) n);
+
+        if ((size_t) (last - out) != strlen(want)
+            || memcmp(out, want, last - out) != 0
+            || *last != 'x')
+        {
+            if (bad++ < 5) {
+                diag("%s: %.*s", want, (int) (last - out), out);
+            }
+        }
+    }
+
+    ok(bad == 0, "sio_decimal: as snprintf(), no byte past its end");
+}
+
+
 static void
 test_json_surrogates(void)
 {
@@ -667,6 +726,7 @@ main(void)
     test_json_scan();
     test_json_scan_bytes();
     test_json_escape();
+    test_decimal();
     test_json_surrogates();
     test_fold_name();
 
