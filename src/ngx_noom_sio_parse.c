@@ -14,14 +14,18 @@
 #define NGX_NOOM_ONES         0x0101010101010101ULL
 
 
-static u_char *ngx_noom_json_value(u_char *p, u_char *last, ngx_uint_t depth,
-    ngx_noom_json_tok_t *tok);
+static u_char *ngx_noom_json_value(u_char *first, u_char *p, u_char *last,
+    ngx_uint_t depth, ngx_noom_json_tok_t *tok);
 static ngx_inline ngx_uint_t ngx_noom_json_plain8(u_char *p);
 #if (NGX_NOOM_SSE2)
-static ngx_inline ngx_int_t ngx_noom_json_plain16(u_char **pos, u_char *last);
+static ngx_inline int ngx_noom_json_special16(__m128i v);
+static ngx_inline ngx_int_t ngx_noom_json_plain16(u_char *first,
+    u_char **pos, u_char *last);
 #endif
-static u_char *ngx_noom_json_string(u_char *p, u_char *last,
+static u_char *ngx_noom_json_string(u_char *first, u_char *p, u_char *last,
     ngx_noom_json_tok_t *tok);
+static u_char *ngx_noom_json_string_from(u_char *first, u_char *start,
+    u_char *p, u_char *last, ngx_noom_json_tok_t *tok);
 static u_char *ngx_noom_json_space(u_char *p, u_char *last);
 static ngx_int_t ngx_noom_json_hex4(u_char *p);
 static uint32_t ngx_noom_name_decode(u_char **pos, u_char *last);
@@ -454,9 +458,10 @@ ngx_int_t
 ngx_noom_json_scan(u_char *p, size_t len, ngx_noom_json_tok_t *tok,
     ngx_uint_t max, ngx_uint_t *n)
 {
-    u_char      *last;
+    u_char      *first, *last;
     ngx_uint_t   i;
 
+    first = p;
     last = p + len;
     i = 0;
 
@@ -478,7 +483,7 @@ ngx_noom_json_scan(u_char *p, size_t len, ngx_noom_json_tok_t *tok,
             return NGX_DECLINED;
         }
 
-        p = ngx_noom_json_value(p, last, 2, &tok[i]);
+        p = ngx_noom_json_value(first, p, last, 2, &tok[i]);
         if (p == NULL) {
             return NGX_DECLINED;
         }
@@ -516,7 +521,7 @@ done:
 
 
 static u_char *
-ngx_noom_json_value(u_char *p, u_char *last, ngx_uint_t depth,
+ngx_noom_json_value(u_char *first, u_char *p, u_char *last, ngx_uint_t depth,
     ngx_noom_json_tok_t *tok)
 {
     u_char               *start;
@@ -535,7 +540,7 @@ ngx_noom_json_value(u_char *p, u_char *last, ngx_uint_t depth,
     switch (*p) {
 
     case '"':
-        return ngx_noom_json_string(p, last, tok);
+        return ngx_noom_json_string(first, p, last, tok);
 
     case '{':
     case '[':
@@ -557,7 +562,7 @@ ngx_noom_json_value(u_char *p, u_char *last, ngx_uint_t depth,
                     return NULL;
                 }
 
-                p = ngx_noom_json_string(p, last, &key);
+                p = ngx_noom_json_string(first, p, last, &key);
                 if (p == NULL) {
                     return NULL;
                 }
@@ -571,7 +576,7 @@ ngx_noom_json_value(u_char *p, u_char *last, ngx_uint_t depth,
                 p = ngx_noom_json_space(p + 1, last);
             }
 
-            p = ngx_noom_json_value(p, last, depth + 1, &key);
+            p = ngx_noom_json_value(first, p, last, depth + 1, &key);
             if (p == NULL) {
                 return NULL;
             }
@@ -675,35 +680,55 @@ ngx_noom_json_plain8(u_char *p)
 
 #if (NGX_NOOM_SSE2)
 
+/* a bit for each of 16 bytes that is '"', '\\' or a control character */
+
+static ngx_inline int
+ngx_noom_json_special16(__m128i v)
+{
+    /* a byte at most 0x1f is its own unsigned minimum with 0x1f */
+
+    return _mm_movemask_epi8(
+               _mm_or_si128(
+                   _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                   _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v)));
+}
+
+
 /*
  * NGX_OK: *p is moved to the first '"', '\\' or control character found
- * 16 bytes at a time; else to where fewer than 16 are left.
+ * 16 bytes at a time; else to where fewer than 16 are left, or to last
+ * when the buffer, which starts at first, holds 16 bytes before last: the
+ * last ones are then read with those before them.
  */
 
 static ngx_inline ngx_int_t
-ngx_noom_json_plain16(u_char **pos, u_char *last)
+ngx_noom_json_plain16(u_char *first, u_char **pos, u_char *last)
 {
     int       mask;
     u_char   *p;
-    __m128i   v, special;
+    __m128i   v;
 
     for (p = *pos; last - p >= 16; p += 16) {
         v = _mm_loadu_si128((__m128i *) p);
-
-        /* a byte at most 0x1f is its own unsigned minimum with 0x1f */
-
-        special = _mm_or_si128(
-                      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                   _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                      _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)),
-                                     v));
-
-        mask = _mm_movemask_epi8(special);
+        mask = ngx_noom_json_special16(v);
 
         if (mask) {
             *pos = p + __builtin_ctz(mask);
             return NGX_OK;
         }
+    }
+
+    if (p < last && last - first >= 16) {
+        v = _mm_loadu_si128((__m128i *) (last - 16));
+        mask = ngx_noom_json_special16(v) >> (16 - (last - p));
+
+        if (mask) {
+            *pos = p + __builtin_ctz(mask);
+            return NGX_OK;
+        }
+
+        p = last;
     }
 
     *pos = p;
@@ -714,13 +739,47 @@ ngx_noom_json_plain16(u_char **pos, u_char *last)
 #endif
 
 
+/*
+ * A string token from its opening quote at p.  Most are plain to their
+ * closing quote, which 16 bytes at a time find with nothing else to keep;
+ * the rest go on where that stopped.
+ */
+
 static u_char *
-ngx_noom_json_string(u_char *p, u_char *last, ngx_noom_json_tok_t *tok)
+ngx_noom_json_string(u_char *first, u_char *p, u_char *last,
+    ngx_noom_json_tok_t *tok)
 {
-    u_char  *start, *end;
+#if (NGX_NOOM_SSE2)
+    u_char  *q;
+
+    q = p + 1;
+
+    if (ngx_noom_json_plain16(first, &q, last) == NGX_OK && *q == '"') {
+        tok->data = p;
+        tok->len = q + 1 - p;
+        tok->slen = tok->len - 2;
+        tok->type = NGX_NOOM_JSON_STRING;
+        tok->escaped = 0;
+
+        return q + 1;
+    }
+
+    return ngx_noom_json_string_from(first, p, q, last, tok);
+#else
+    return ngx_noom_json_string_from(first, p, p + 1, last, tok);
+#endif
+}
+
+
+/* the rest of a string token that opens at start, plain up to p */
+
+static u_char *
+ngx_noom_json_string_from(u_char *first, u_char *start, u_char *p,
+    u_char *last, ngx_noom_json_tok_t *tok)
+{
+    u_char  *end;
     size_t   escapes;
 
-    start = p++;
     escapes = 0;
 
     while (p < last) {
@@ -728,7 +787,7 @@ ngx_noom_json_string(u_char *p, u_char *last, ngx_noom_json_tok_t *tok)
         /* a chat line is mostly plain bytes: 16 or 8 at a time */
 
 #if (NGX_NOOM_SSE2)
-        if (ngx_noom_json_plain16(&p, last) != NGX_OK)
+        if (ngx_noom_json_plain16(first, &p, last) != NGX_OK)
 #endif
         {
             while (last - p >= 8 && ngx_noom_json_plain8(p)) {
