@@ -759,8 +759,11 @@ ngx_noom_logent_size(size_t len)
         return ngx_align(size, ngx_pagesize);
     }
 
-    /* the next power of two: every bit below the highest of size - 1 set */
+    /* the next power of two (size is past the header, so never 0 or 1) */
 
+#if (defined __GNUC__)
+    return (size_t) 1 << (8 * sizeof(unsigned long) - __builtin_clzl(size - 1));
+#else
     size--;
     size |= size >> 1;
     size |= size >> 2;
@@ -769,6 +772,7 @@ ngx_noom_logent_size(size_t len)
     size |= size >> 16;
 
     return ngx_max(size + 1, 8);
+#endif
 }
 
 
