@@ -252,7 +252,7 @@ ngx_noom_app_fast(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt)
     len = tok[0].slen;
 
     if (len == sizeof("new_message") - 1
-        && ngx_strncmp(name, "new_message", len) == 0)
+        && ngx_memcmp(name, "new_message", sizeof("new_message") - 1) == 0)
     {
         return (n == 3) ? ngx_noom_app_fast_message(ctx, pkt->ack, &tok[1])
                         : NGX_DECLINED;

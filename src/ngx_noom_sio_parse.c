@@ -848,6 +848,12 @@ ngx_noom_json_string_from(u_char *first, u_char *start, u_char *p,
 static u_char *
 ngx_noom_json_space(u_char *p, u_char *last)
 {
+    /* compact JSON, as clients send it: no space at all */
+
+    if (p < last && *p > ' ') {
+        return p;
+    }
+
     while (p < last
            && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
     {
