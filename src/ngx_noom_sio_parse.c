@@ -906,7 +906,7 @@ ngx_noom_json_escape(u_char *dst, u_char *src, size_t len)
 u_char *
 ngx_noom_sio_decimal(u_char *p, uint64_t n)
 {
-    u_char      *last;
+    u_char      *q, *last;
     uint64_t     x;
     ngx_uint_t   d;
 
@@ -921,18 +921,16 @@ ngx_noom_sio_decimal(u_char *p, uint64_t n)
 
     last += (x >= 1000) ? 3 : (x >= 100) ? 2 : (x >= 10) ? 1 : 0;
 
-    for (p = last; n >= 100; n /= 100) {
+    /* an odd count of digits leaves one, a first digit, in n */
+
+    for (q = last; n >= 10; n /= 100) {
         d = (ngx_uint_t) (n % 100) * 2;
-        *--p = pairs[d + 1];
-        *--p = pairs[d];
+        *--q = pairs[d + 1];
+        *--q = pairs[d];
     }
 
-    if (n >= 10) {
-        *--p = pairs[n * 2 + 1];
-        *--p = pairs[n * 2];
-
-    } else {
-        *--p = (u_char) ('0' + n);
+    if (q > p) {
+        *--q = (u_char) ('0' + n);
     }
 
     return last;

@@ -1180,6 +1180,40 @@ test_utf8_in_text(void)
 
 
 /*
+ * A masked text frame of n bytes, with its key, gives the events "want"
+ * whole, cut anywhere once and byte by byte: 0 if so, else 1 and a
+ * diagnostic.
+ */
+
+static ngx_uint_t
+text_frame_is(const u_char *text, size_t n, unsigned key, const char *want)
+{
+    char        why[1024];
+    ws_log_t    log;
+    ngx_uint_t  failed;
+
+    w_reset();
+    w.key = key;
+    w_frame(1, NGX_NOOM_WS_TEXT, text, n);
+
+    ws_log_init(&log);
+
+    failed = ws_run_whole(w.b, w.len, MAX_16M, 0, &log) != 0
+             || strcmp(log.s, want) != 0
+             || ws_run_splits(w.b, w.len, MAX_16M, 0, 4096, 0, why,
+                              sizeof(why)) != 0;
+
+    if (failed) {
+        diag("want %s, got %s", want, log.s);
+    }
+
+    ws_log_free(&log);
+
+    return failed;
+}
+
+
+/*
  * A masked text frame is unmasked 16 bytes at a time, and when they are all
  * ASCII the UTF-8 check is skipped: a byte that is not ASCII at every place
  * of frames of 1 to 48 bytes, invalid (0xff) and valid (a 2-byte character),
@@ -1189,11 +1223,10 @@ test_utf8_in_text(void)
 static void
 test_utf8_every_place(void)
 {
-    char       *q, want[512], why[1024];
-    u_char      text[48];
-    size_t      n, j;
-    ws_log_t    log;
-    ngx_uint_t  good, bad;
+    char        *q, want[512];
+    u_char       text[48];
+    size_t       n, j;
+    ngx_uint_t   good, bad;
 
     good = 0;
     bad = 0;
@@ -1206,23 +1239,8 @@ test_utf8_every_place(void)
             memset(text, 'a', n);
             text[j] = 0xff;
 
-            w_reset();
-            w.key = (unsigned) (n + j);
-            w_frame(1, NGX_NOOM_WS_TEXT, text, n);
             sprintf(want, "text(%zu) error:1007", n);
-
-            ws_log_init(&log);
-
-            if (ws_run_whole(w.b, w.len, MAX_16M, 0, &log) != 0
-                || strcmp(log.s, want) != 0
-                || ws_run_splits(w.b, w.len, MAX_16M, 0, 4096, 0, why,
-                                 sizeof(why)) != 0)
-            {
-                bad++;
-                diag("0xff at %zu of %zu: %s", j, n, log.s);
-            }
-
-            ws_log_free(&log);
+            bad += text_frame_is(text, n, (unsigned) (n + j), want);
 
             if (j + 1 == n) {
                 continue;
@@ -1233,25 +1251,11 @@ test_utf8_every_place(void)
             text[j] = 0xc3;
             text[j + 1] = 0xa9;
 
-            w_reset();
-            w.key = (unsigned) (n * j);
-            w_frame(1, NGX_NOOM_WS_TEXT, text, n);
             q = quote(text, n);
             sprintf(want, "text(%zu) %s end:text", n, q);
             free(q);
 
-            ws_log_init(&log);
-
-            if (ws_run_whole(w.b, w.len, MAX_16M, 0, &log) != 0
-                || strcmp(log.s, want) != 0
-                || ws_run_splits(w.b, w.len, MAX_16M, 0, 4096, 0, why,
-                                 sizeof(why)) != 0)
-            {
-                good++;
-                diag("U+00E9 at %zu of %zu: %s", j, n, log.s);
-            }
-
-            ws_log_free(&log);
+            good += text_frame_is(text, n, (unsigned) (n * j), want);
         }
     }
 
