@@ -2,14 +2,15 @@
 /*
  * Copyright (C) noom authors
  *
- * libFuzzer target for ngx_noom_json_scan() and ngx_noom_json_escape(), the
- * JSON that new_message and the signaling events read and write without
- * jansson, checked against jansson itself on every valid UTF-8 input (the
- * WebSocket layer lets no other text through):
+ * libFuzzer target for ngx_noom_json_scan(), ngx_noom_json_event_for() and
+ * ngx_noom_json_escape(), the JSON that new_message and the signaling
+ * events read and write without jansson, checked against jansson itself on
+ * every valid UTF-8 input (the WebSocket layer lets no other text through):
  *
  *   - when the scan accepts the input, jansson reads it as an array with
  *     the same number of elements, each element's text alone is that
  *     element, and a string's unescaped length and escape flag are right;
+ *   - ngx_noom_json_event_for() agrees with the scan (below);
  *   - the line new_message builds, "<escaped nick>: <string's text>", is a
  *     string of the nickname, ": " and the string;
  *   - the escape of the input, between quotes, reads back as the input;
@@ -76,6 +77,65 @@ surrogates(const uint8_t *data, size_t size, u_char *fixed)
 }
 
 
+/*
+ * ngx_noom_json_event_for() takes ["<name>",<string>,"<room>"] written
+ * compactly, and nothing else: with the scan's first and third elements as
+ * name and room, it takes the input if and only if no byte lies between
+ * the elements, and its string is the scan's second; with "new_message"
+ * and "r1", whatever it takes the scan reads as those three.
+ */
+
+static void
+event_for(u_char *copy, size_t size, ngx_int_t scan, ngx_noom_json_tok_t *tok,
+    ngx_uint_t n)
+{
+    ngx_int_t             rc, compact;
+    ngx_str_t             name;
+    ngx_noom_json_tok_t   one;
+
+    ngx_str_set(&name, "new_message");
+
+    rc = ngx_noom_json_event_for(copy, size, &name, (u_char *) "r1", 2,
+                                 &one);
+
+    check(rc == NGX_DECLINED
+          || (scan == NGX_OK && n == 3 && tok[0].len == 13
+              && memcmp(tok[0].data, "\"new_message\"", 13) == 0
+              && tok[2].len == 4 && memcmp(tok[2].data, "\"r1\"", 4) == 0
+              && tok[1].data == one.data && tok[1].len == one.len),
+          "event_for took '%.*s', which the scan reads otherwise",
+          (int) size, copy);
+
+    if (scan != NGX_OK || n != 3
+        || tok[0].type != NGX_NOOM_JSON_STRING || tok[0].escaped
+        || tok[2].type != NGX_NOOM_JSON_STRING || tok[2].escaped)
+    {
+        return;
+    }
+
+    compact = tok[0].data == copy + 1
+              && tok[1].type == NGX_NOOM_JSON_STRING
+              && tok[1].data == tok[0].data + tok[0].len + 1
+              && tok[2].data == tok[1].data + tok[1].len + 1
+              && tok[2].data + tok[2].len == copy + size - 1;
+
+    name.data = tok[0].data + 1;
+    name.len = tok[0].slen;
+
+    rc = ngx_noom_json_event_for(copy, size, &name, tok[2].data + 1,
+                                 tok[2].slen, &one);
+
+    check(rc == (compact ? NGX_OK : NGX_DECLINED),
+          "event_for of '%.*s': %d, compact %d", (int) size, copy, (int) rc,
+          (int) compact);
+
+    check(rc != NGX_OK
+          || (one.data == tok[1].data && one.len == tok[1].len
+              && one.slen == tok[1].slen && one.escaped == tok[1].escaped),
+          "event_for of '%.*s' read another string", (int) size, copy);
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -117,6 +177,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = ngx_noom_json_scan(copy, size, tok, 4, &n);
 
     check(rc == NGX_OK || rc == NGX_DECLINED, "returned %d", (int) rc);
+
+    event_for(copy, size, rc, tok, n);
 
     if (rc == NGX_DECLINED) {
         goto done;

@@ -231,16 +231,30 @@ ngx_noom_app_fast(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt)
     ngx_noom_json_tok_t         tok[4];
     ngx_http_noom_main_conf_t  *mcf;
 
-    if (ctx->member == NULL
-        || ngx_noom_json_scan(pkt->data, pkt->len, tok, 4, &n) != NGX_OK
+    static ngx_str_t  message = ngx_string("new_message");
+
+    if (ctx->member == NULL) {
+        return NGX_DECLINED;
+    }
+
+    room = ctx->member->room;
+
+    /* as socket.io-client sends it, only the text is read */
+
+    if (ngx_noom_json_event_for(pkt->data, pkt->len, &message, room->name,
+                                room->len, &tok[1])
+        == NGX_OK)
+    {
+        return ngx_noom_app_fast_message(ctx, pkt->ack, &tok[1]);
+    }
+
+    if (ngx_noom_json_scan(pkt->data, pkt->len, tok, 4, &n) != NGX_OK
         || n < 3
         || tok[0].type != NGX_NOOM_JSON_STRING || tok[0].escaped
         || tok[2].type != NGX_NOOM_JSON_STRING || tok[2].escaped)
     {
         return NGX_DECLINED;
     }
-
-    room = ctx->member->room;
 
     if (tok[2].slen != room->len
         || ngx_noom_app_room_is(ctx, tok[2].data + 1, tok[2].slen) != NGX_OK)

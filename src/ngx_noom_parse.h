@@ -157,6 +157,8 @@ typedef struct {
 
 ngx_int_t ngx_noom_json_scan(u_char *p, size_t len, ngx_noom_json_tok_t *tok,
     ngx_uint_t max, ngx_uint_t *n);
+ngx_int_t ngx_noom_json_event_for(u_char *p, size_t len, ngx_str_t *name,
+    u_char *room, size_t room_len, ngx_noom_json_tok_t *tok);
 u_char *ngx_noom_json_escape(u_char *dst, u_char *src, size_t len);
 u_char *ngx_noom_sio_decimal(u_char *p, uint64_t n);
 ngx_uint_t ngx_noom_json_surrogates(u_char *p, size_t len);

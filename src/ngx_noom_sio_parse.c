@@ -445,6 +445,66 @@ ngx_noom_fold_name(u_char *dst, u_char *src, size_t len)
 
 
 /*
+ * ["<name>",<string>,"<room>"] as JSON.stringify() writes an event of a
+ * string for a room, nothing between the tokens: name and room are
+ * compared whole, and only the string is scanned.  Neither name nor room
+ * may hold '"', '\\' or a control character.  NGX_OK: ngx_noom_json_scan()
+ * would read these three elements, and *tok is the second; NGX_DECLINED:
+ * anything else, which is then ngx_noom_json_scan()'s to read.
+ */
+
+ngx_int_t
+ngx_noom_json_event_for(u_char *p, size_t len, ngx_str_t *name,
+    u_char *room, size_t room_len, ngx_noom_json_tok_t *tok)
+{
+    u_char  *last, *q, *r, *s;
+
+    /* ["<name>","<string>","<room>"]: 10 bytes and the two names */
+
+    if (len < name->len + room_len + 10) {
+        return NGX_DECLINED;
+    }
+
+    last = p + len;
+    s = p + name->len + 4;
+    q = last - room_len - 5;
+
+    if (p[0] != '[' || p[1] != '"' || s[-2] != '"' || s[-1] != ','
+        || s[0] != '"' || q[0] != '"' || q[1] != ',' || q[2] != '"'
+        || last[-2] != '"' || last[-1] != ']'
+        || ngx_memcmp(p + 2, name->data, name->len) != 0
+        || ngx_memcmp(q + 3, room, room_len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    /* the room as it is in the text: a string with nothing to escape */
+
+    r = q + 3;
+
+#if (NGX_NOOM_SSE2)
+    if (ngx_noom_json_plain16(p, &r, last - 2) == NGX_OK) {
+        return NGX_DECLINED;
+    }
+#endif
+
+    for ( /* void */ ; r < last - 2; r++) {
+        if (*r == '"' || *r == '\\' || *r < 0x20) {
+            return NGX_DECLINED;
+        }
+    }
+
+    /* the string must close at q: a quote before it would end it early */
+
+    if (ngx_noom_json_string(p, s, last, tok) != q + 1) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * An event's JSON when it is an array of at most max elements in a subset
  * of JSON: strings without \u escapes, integers of at most 18 digits, true,
  * false, null, and objects and arrays of those at most

@@ -4,8 +4,9 @@
  *
  * ngx_noom_sio_parse(): the Socket.IO v5 packet prefix
  * <type>[<attachments>-][<nsp>,][<ack id>]<json>, and ngx_noom_valid_name()
- * for nicknames and room names, ngx_noom_json_scan(), ngx_noom_json_escape()
- * and ngx_noom_sio_decimal() for the events that skip jansson.  Every input
+ * for nicknames and room names, ngx_noom_json_scan(),
+ * ngx_noom_json_event_for(), ngx_noom_json_escape() and
+ * ngx_noom_sio_decimal() for the events that skip jansson.  Every input
  * is parsed from a heap copy of exactly its size, so a read past the end is
  * an ASan error.
  */
@@ -540,6 +541,189 @@ test_json_scan_bytes(void)
 }
 
 
+/*
+ * ngx_noom_json_event_for(): ["<name>",<string>,"<room>"] written compactly.
+ * Whatever it takes, ngx_noom_json_scan() reads as the same three elements;
+ * whatever is not exactly that shape it leaves to the scan.
+ */
+
+typedef struct {
+    const char  *in;
+    const char  *room;
+    const char  *want;                      /* the string's text, or NULL */
+} event_case_t;
+
+
+static const event_case_t  event_cases[] = {
+
+    { "[\"new_message\",\"hi\",\"r1\"]", "r1", "\"hi\"" },
+    { "[\"new_message\",\"\",\"r1\"]", "r1", "\"\"" },
+    { "[\"new_message\",\"a\\\"b\\\\\",\"r1\"]", "r1", "\"a\\\"b\\\\\"" },
+    { "[\"new_message\",\"\\\",\\\"r1\",\"r1\"]", "r1",
+      "\"\\\",\\\"r1\"" },
+    { "[\"new_message\",\"d\xc3\xa9j\xc3\xa0\",\"caf\xc3\xa9\"]",
+      "caf\xc3\xa9", "\"d\xc3\xa9j\xc3\xa0\"" },
+    { "[\"new_message\",\"0123456789abcdef0123456789\",\"room-x\"]",
+      "room-x", "\"0123456789abcdef0123456789\"" },
+
+    /* the text ends before the room: it is the scan's (and not JSON) */
+    { "[\"new_message\",\"a\",\"r1\",\"r1\"]", "r1", NULL },
+    { "[\"new_message\",\"a\"b\",\"r1\"]", "r1", NULL },
+
+    /* another room, name or shape */
+    { "[\"new_message\",\"hi\",\"r2\"]", "r1", NULL },
+    { "[\"new_message\",\"hi\",\"R1\"]", "r1", NULL },
+    { "[\"new_messagf\",\"hi\",\"r1\"]", "r1", NULL },
+    { "[\"offer\",\"hi\",\"r1\"]", "r1", NULL },
+    { "[\"new_message\", \"hi\",\"r1\"]", "r1", NULL },
+    { "[\"new_message\",\"hi\" ,\"r1\"]", "r1", NULL },
+    { "[\"new_message\",\"hi\",\"r1\"] ", "r1", NULL },
+    { "[\"new_message\",\"hi\",\"r1\",null]", "r1", NULL },
+    { "[\"new_message\",1,\"r1\"]", "r1", NULL },
+    { "[\"new_message\",\"hi\",\"r1\"}", "r1", NULL },
+    { "{\"new_message\",\"hi\",\"r1\"]", "r1", NULL },
+    { "[\"new_message\",\"hi\"]", "r1", NULL },
+    { "[\"new_message\"]", "r1", NULL },
+    { "", "r1", NULL },
+
+    /* strings outside the scan's subset */
+    { "[\"new_message\",\"caf\\u00e9\",\"r1\"]", "r1", NULL },
+    { "[\"new_message\",\"a\\q\",\"r1\"]", "r1", NULL },
+    { "[\"new_message\",\"a\tb\",\"r1\"]", "r1", NULL },
+    { "[\"new_message\",\"a\\\",\"r1\"]", "r1", NULL },
+
+    /* a room that would need escapes is never compared as it is */
+    { "[\"new_message\",\"hi\",\"a\\b\"]", "a\\b", NULL },
+    { "[\"new_message\",\"hi\",\"a\"b\"]", "a\"b", NULL },
+};
+
+
+static ngx_int_t
+event_for(const char *in, size_t len, const char *room,
+    ngx_noom_json_tok_t *tok)
+{
+    u_char               *copy;
+    ngx_int_t             rc;
+    ngx_str_t             name;
+    ngx_uint_t            n;
+    ngx_noom_json_tok_t   all[4];
+
+    ngx_str_set(&name, "new_message");
+
+    copy = malloc(len ? len : 1);
+    if (copy == NULL) {
+        abort();
+    }
+
+    memcpy(copy, in, len);
+
+    rc = ngx_noom_json_event_for(copy, len, &name, (u_char *) room,
+                                 strlen(room), tok);
+
+    /* what it takes, the scan reads as the same elements */
+
+    if (rc == NGX_OK
+        && (ngx_noom_json_scan(copy, len, all, 4, &n) != NGX_OK
+            || n != 3
+            || all[0].type != NGX_NOOM_JSON_STRING
+            || all[0].len != name.len + 2
+            || all[2].type != NGX_NOOM_JSON_STRING
+            || all[2].escaped || all[2].slen != strlen(room)
+            || memcmp(all[2].data + 1, room, all[2].slen) != 0
+            || all[1].data != tok->data || all[1].len != tok->len
+            || all[1].slen != tok->slen || all[1].type != tok->type
+            || all[1].escaped != tok->escaped))
+    {
+        rc = NGX_ERROR;
+    }
+
+    if (rc == NGX_OK) {
+        tok->data = (u_char *) in + (tok->data - copy);
+    }
+
+    free(copy);
+
+    return rc;
+}
+
+
+static void
+test_json_event_for(void)
+{
+    u_char               buf[96], room[24];
+    size_t               i, len, at, bad;
+    ngx_int_t            rc, want;
+    ngx_uint_t           c;
+    ngx_noom_json_tok_t  tok;
+    const event_case_t  *e;
+
+    for (i = 0; i < sizeof(event_cases) / sizeof(event_cases[0]); i++) {
+        e = &event_cases[i];
+
+        rc = event_for(e->in, strlen(e->in), e->room, &tok);
+
+        if (e->want == NULL) {
+            is_int(rc, NGX_DECLINED, "event_for declines %s", e->in);
+
+        } else {
+            ok(rc == NGX_OK && tok.len == strlen(e->want)
+               && memcmp(tok.data, e->want, tok.len) == 0,
+               "event_for %s", e->in);
+        }
+    }
+
+    /* every byte at every place of the room and of the text */
+
+    bad = 0;
+
+    for (len = 1; len <= 20; len++) {
+        for (at = 0; at < len; at++) {
+            for (c = 1; c < 256; c++) {
+                want = (c < 0x20 || c == '"' || c == '\\') ? NGX_DECLINED
+                                                           : NGX_OK;
+
+                /* the room: the text as it is in the event */
+
+                memset(room, 'r', len);
+                room[at] = (u_char) c;
+                room[len] = '\0';
+
+                i = sprintf((char *) buf, "[\"new_message\",\"hi\",\"%s\"]",
+                            room);
+
+                rc = event_for((char *) buf, i, (char *) room, &tok);
+
+                if (rc != want && bad++ < 5) {
+                    diag("room of %zu, byte 0x%02x at %zu: rc %d", len,
+                         (unsigned) c, at, (int) rc);
+                }
+
+                /* the text */
+
+                memset(room, 'a', len);
+                room[at] = (u_char) c;
+                room[len] = '\0';
+
+                i = sprintf((char *) buf, "[\"new_message\",\"%s\",\"r\"]",
+                            room);
+
+                rc = event_for((char *) buf, i, "r", &tok);
+
+                if ((rc != want || (rc == NGX_OK && tok.slen != len))
+                    && bad++ < 5)
+                {
+                    diag("text of %zu, byte 0x%02x at %zu: rc %d", len,
+                         (unsigned) c, at, (int) rc);
+                }
+            }
+        }
+    }
+
+    ok(bad == 0, "event_for: every byte at every place of the room and "
+       "the text");
+}
+
+
 static void
 test_json_escape(void)
 {
@@ -733,6 +917,7 @@ main(void)
     test_valid_name();
     test_json_scan();
     test_json_scan_bytes();
+    test_json_event_for();
     test_json_escape();
     test_decimal();
     test_json_surrogates();
