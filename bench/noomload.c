@@ -2595,6 +2595,10 @@ nl_message(nl_conn_t *c, int op, uint8_t *p, size_t len)
         if (conf.proto == NL_PROTO_SIO) {
             nl_sio(c, p, len);
 
+        } else if (len == 1 && p[0] == 'a') {
+            /* a raw server's ack (ceiling -a) */
+            res->acks++;
+
         } else if (c->state == NL_JOINED || c->state == NL_READY) {
             nl_token(c, p, len);
 

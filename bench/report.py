@@ -22,6 +22,7 @@ NAMES = {
     "sio": "Socket.IO 4.8 (Node.js)",
     "nchan": "nchan 1.3.6",
     "ceiling": "ceiling (C, epoll)",
+    "ceilack": "ceiling, acks (C, epoll)",
     "noom-tls": "noom, wss://",
     "noom2-tls": "noom (2 workers), wss://",
     "sio-tls": "Socket.IO 4.8, https",

@@ -8,8 +8,10 @@
  * frame a member sends goes, as one unmasked frame built once, to every
  * other member of the room.  Pings are answered, a close is echoed; no
  * subprotocol, no extension, no fragmentation, no JSON, no heartbeat.
+ * With -a, the sender of each frame also gets a 1-byte text frame "a":
+ * the ack that a Socket.IO emit with a callback gets, and its write.
  *
- *     ceiling [-l 127.0.0.1] [-p 8090]
+ *     ceiling [-a] [-l 127.0.0.1] [-p 8090]
  */
 
 
@@ -72,6 +74,7 @@ static uint8_t      *rbuf;
 static uint8_t      *fbuf;
 static size_t        fbuf_cap;
 static int           ep;
+static int           cl_ack;          /* -a */
 static cl_conn_t   **dirtyq;
 static size_t        dirtyq_len;
 static size_t        dirtyq_cap;
@@ -657,6 +660,14 @@ cl_frames(cl_conn_t *c, uint8_t *p, size_t len, size_t *used)
         case 1:
         case 2:
             cl_broadcast(c, op, d, plen);
+
+            if (cl_ack) {
+                /* "a": the sender's ack, as an emit with a callback gets */
+                h = cl_frame_head(hd, 1, 1);
+                hd[h] = 'a';
+                (void) cl_send(c, hd, h + 1);
+            }
+
             break;
 
         case 8:
@@ -791,8 +802,11 @@ main(int argc, char **argv)
     addr = "127.0.0.1";
     port = 8090;
 
-    while ((o = getopt(argc, argv, "l:p:")) != -1) {
+    while ((o = getopt(argc, argv, "al:p:")) != -1) {
         switch (o) {
+        case 'a':
+            cl_ack = 1;
+            break;
         case 'l':
             addr = optarg;
             break;
@@ -800,7 +814,8 @@ main(int argc, char **argv)
             port = atoi(optarg);
             break;
         default:
-            fprintf(stderr, "usage: ceiling [-l 127.0.0.1] [-p 8090]\n");
+            fprintf(stderr,
+                    "usage: ceiling [-a] [-l 127.0.0.1] [-p 8090]\n");
             return 2;
         }
     }
