@@ -9,11 +9,13 @@
  * count the chunk sizes that follow (a byte each), then the frame bytes.
  *
  * The frame bytes are fed whole, in the chunks the input asks for and (up
- * to 64 bytes) one byte at a time; t/unit/ws_run.c checks the parser's invariants on every
- * call (consumed <= input, DATA inside the chunk, no payload beyond the
- * declared length, msg_len <= limit, unmasking, fail-fast UTF-8, progress),
- * and all three runs must give the same events as fuzz/ws_ref.c, a simple
- * reading of RFC 6455.  Any difference aborts.
+ * to 64 bytes) one byte at a time, each with and without whole messages
+ * (NGX_NOOM_WS_MESSAGE); t/unit/ws_run.c checks the parser's invariants on
+ * every call (consumed <= input, DATA inside the chunk, no payload beyond
+ * the declared length, msg_len <= limit, unmasking, fail-fast UTF-8,
+ * progress, a MESSAGE only for a whole valid message), and all runs must
+ * give the same events as fuzz/ws_ref.c, a simple reading of RFC 6455.
+ * Any difference aborts.
  */
 
 
@@ -52,20 +54,26 @@ run_cuts(const u_char *in, size_t len, uint64_t max, int unmasked,
     const size_t *cuts, size_t ncuts, const ws_log_t *want, const char *what)
 {
     ws_log_t              log;
+    ngx_uint_t            whole;
     ngx_noom_ws_parser_t  p;
 
-    ngx_noom_ws_parser_init(&p, max, unmasked);
-    ws_log_init(&log);
+    /* as it is, and with NGX_NOOM_WS_MESSAGE for whole messages */
 
-    if (ws_run(&p, in, len, cuts, ncuts, &log) != 0) {
-        fail(what, &log, want);
+    for (whole = 0; whole < 2; whole++) {
+        ngx_noom_ws_parser_init(&p, max, unmasked);
+        p.whole = whole;
+        ws_log_init(&log);
+
+        if (ws_run(&p, in, len, cuts, ncuts, &log) != 0
+            || strcmp(log.s, want->s) != 0)
+        {
+            fprintf(stderr, "ws_frame: whole messages %s\n",
+                    whole ? "on" : "off");
+            fail(what, &log, want);
+        }
+
+        ws_log_free(&log);
     }
-
-    if (strcmp(log.s, want->s) != 0) {
-        fail(what, &log, want);
-    }
-
-    ws_log_free(&log);
 }
 
 
@@ -120,6 +128,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fail("whole run differs from the reference", &whole, &ref);
     }
 
+    run_cuts(in, len, max, unmasked, NULL, 0, &ref, "whole");
     run_cuts(in, len, max, unmasked, cuts, n, &ref, "cut by the input");
 
     if (len > 1 && len <= 64) {

@@ -45,6 +45,7 @@
 #define NGX_NOOM_WS_FRAME          1
 #define NGX_NOOM_WS_DATA           2
 #define NGX_NOOM_WS_END            3
+#define NGX_NOOM_WS_MESSAGE        4        /* with whole: all of it */
 #define NGX_NOOM_WS_ERROR         -1
 
 #define NGX_NOOM_WS_MAX_HEADER     14
@@ -76,6 +77,8 @@ typedef struct {
     unsigned                   unmasked:1;  /* accept server frames */
     unsigned                   skip:1;      /* skipping a failed frame */
     unsigned                   dead:1;      /* no way to find the next */
+    unsigned                   whole:1;     /* NGX_NOOM_WS_MESSAGE wanted */
+    unsigned                   clear:1;     /* the payload is unmasked */
 } ngx_noom_ws_parser_t;
 
 

@@ -425,6 +425,7 @@ ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key, ngx_uint_t kind,
 
     ngx_noom_session_init(ctx, &ngx_noom_ws_transport, c->log, lcf, kind);
     ngx_noom_ws_parser_init(&ctx->parser, lcf->max_payload, 0);
+    ctx->parser.whole = 1;
 
     ctx->timer.handler = ngx_noom_ws_takeover;
 
@@ -990,6 +991,22 @@ ngx_noom_ws_input(ngx_noom_ctx_t *ctx, u_char *pos, u_char *last)
 
             ngx_memcpy(ctx->msg + ctx->msg_len, data, n);
             ctx->msg_len += n;
+            break;
+
+        case NGX_NOOM_WS_MESSAGE:
+
+            /* a message in one frame, all here: FRAME, DATA and END at once */
+
+            if (ctx->close_sent || ctx->terminate) {
+                break;
+            }
+
+            ngx_noom_ws_message(ctx, p->complete, data, n);
+
+            if (ctx->terminate) {
+                return;
+            }
+
             break;
 
         case NGX_NOOM_WS_END:

@@ -22,6 +22,8 @@
 
 static ngx_int_t ngx_noom_ws_header_start(ngx_noom_ws_parser_t *p);
 static ngx_int_t ngx_noom_ws_header_end(ngx_noom_ws_parser_t *p);
+static ngx_int_t ngx_noom_ws_message(ngx_noom_ws_parser_t *p, u_char **pos,
+    u_char **data, size_t *n);
 static ngx_int_t ngx_noom_ws_fail(ngx_noom_ws_parser_t *p);
 static ngx_int_t ngx_noom_ws_length(ngx_noom_ws_parser_t *p);
 static ngx_uint_t ngx_noom_ws_unmask(ngx_noom_ws_parser_t *p, u_char *d,
@@ -118,6 +120,13 @@ ngx_noom_ws_parse(ngx_noom_ws_parser_t *p, u_char **pos, u_char *last,
 
             p->state = (p->left == 0) ? NGX_NOOM_WS_ST_END
                                       : NGX_NOOM_WS_ST_PAYLOAD;
+
+            if (p->whole && p->fin && p->opcode != NGX_NOOM_WS_CONT
+                && !(p->opcode & 0x8) && p->left <= (uint64_t) (last - s))
+            {
+                return ngx_noom_ws_message(p, pos, data, n);
+            }
+
             return NGX_NOOM_WS_FRAME;
 
         case NGX_NOOM_WS_ST_SKIP:
@@ -146,7 +155,9 @@ ngx_noom_ws_parse(ngx_noom_ws_parser_t *p, u_char **pos, u_char *last,
 
             /* a masked payload is seen as it is unmasked: all ASCII? */
 
-            ascii = p->masked && ngx_noom_ws_unmask(p, s, k) == 0;
+            ascii = p->masked && !p->clear
+                    && ngx_noom_ws_unmask(p, s, k) == 0;
+            p->clear = 0;
 
             p->left -= k;
             *pos = s + k;
@@ -204,6 +215,51 @@ ngx_noom_ws_parse(ngx_noom_ws_parser_t *p, u_char **pos, u_char *last,
 
 
 /*
+ * A final text or binary frame that is a whole message, all of it in the
+ * buffer: unmasked, checked, and returned at once as NGX_NOOM_WS_MESSAGE,
+ * instead of a FRAME, its DATA and an END, three calls.  A text that is
+ * not valid UTF-8 goes on as a FRAME like any other (its payload already
+ * unmasked), to fail where other frames fail.
+ */
+
+static ngx_int_t
+ngx_noom_ws_message(ngx_noom_ws_parser_t *p, u_char **pos, u_char **data,
+    size_t *n)
+{
+    u_char      *s;
+    size_t       k;
+    ngx_uint_t   plain;
+
+    s = *pos;
+    k = (size_t) p->left;
+
+    plain = (p->masked && ngx_noom_ws_unmask(p, s, k) == 0)
+            || p->msg_opcode != NGX_NOOM_WS_TEXT
+            || ngx_noom_utf8(NGX_NOOM_UTF8_ACCEPT, s, k)
+               == NGX_NOOM_UTF8_ACCEPT;
+
+    if (!plain) {
+        p->clear = p->masked;
+        return NGX_NOOM_WS_FRAME;
+    }
+
+    *pos = s + k;
+    *data = s;
+    *n = k;
+
+    p->left = 0;
+    p->state = NGX_NOOM_WS_ST_HEADER;
+    p->hdr_len = 0;
+    p->hdr_need = 2;
+    p->complete = p->msg_opcode;
+    p->msg_opcode = 0;
+    p->msg_len = 0;
+
+    return NGX_NOOM_WS_MESSAGE;
+}
+
+
+/*
  * A frame broke a rule.  The message it belonged to is lost, but the rest
  * of the frame can usually be skipped, so that the frames that follow (the
  * client's answer to our close above all) are still understood.  Only a
@@ -213,6 +269,7 @@ ngx_noom_ws_parse(ngx_noom_ws_parser_t *p, u_char **pos, u_char *last,
 static ngx_int_t
 ngx_noom_ws_fail(ngx_noom_ws_parser_t *p)
 {
+    p->clear = 0;
     p->msg_opcode = 0;
     p->msg_len = 0;
     p->utf8 = NGX_NOOM_UTF8_ACCEPT;

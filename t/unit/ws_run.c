@@ -13,6 +13,9 @@
  *   declared length, and equals the input XOR the frame's mask at the
  *   right mask offset;
  * - END consumed nothing and came after all of the frame's payload;
+ * - MESSAGE (with p->whole) is a final text or binary frame that opens its
+ *   message, all of it consumed in this call, unmasked, and valid UTF-8
+ *   for text; it is logged as FRAME, DATA and END would be;
  * - an invalid UTF-8 error in a payload fails fast: the text before the
  *   chunk is still a valid prefix, the chunk makes it invalid;
  * - the number of calls is bounded (no loop without progress).
@@ -35,6 +38,9 @@ typedef struct {
 
 
 static void ws_buf_add(ws_buf_t *b, const void *p, size_t n);
+static void ws_message(ngx_noom_ws_parser_t *p, const u_char *in, size_t len,
+    size_t hdr_at, size_t at, u_char *data, size_t n, u_char *pos,
+    ws_log_t *log);
 static void ws_fail(ws_log_t *log, const char *fmt, ...);
 static size_t ws_header_len(const u_char *in, size_t len, size_t at);
 static uint64_t ws_payload_len(const u_char *in, size_t at);
@@ -246,6 +252,18 @@ ws_run(ngx_noom_ws_parser_t *p, const u_char *in, size_t len,
                 continue;
             }
 
+            if (rc == NGX_NOOM_WS_MESSAGE) {
+                ws_message(p, in, len, hdr_at, at, data, n, pos, log);
+
+                if (log->failed) {
+                    break;
+                }
+
+                msg.len = 0;
+                hdr_at = at;
+                continue;
+            }
+
             if (rc == NGX_NOOM_WS_END) {
                 if (!in_frame || got != flen || pos != old) {
                     ws_fail(log, "END at %zu: %llu of %llu bytes", at,
@@ -400,19 +418,32 @@ ws_run_compare(const u_char *in, size_t len, uint64_t max,
     int                    rc;
     size_t                 i, k;
     ws_log_t               log;
+    ngx_uint_t             w;
     ngx_noom_ws_parser_t   p;
 
-    ngx_noom_ws_parser_init(&p, max, unmasked);
-    ws_log_init(&log);
+    for (w = 0; w < 2; w++) {
 
-    rc = ws_run(&p, in, len, cuts, ncuts, &log);
+        /* as it is, and with NGX_NOOM_WS_MESSAGE for whole messages */
 
-    if (rc == 0 && strcmp(log.s, whole->s) == 0) {
+        ngx_noom_ws_parser_init(&p, max, unmasked);
+        p.whole = w;
+        ws_log_init(&log);
+
+        rc = ws_run(&p, in, len, cuts, ncuts, &log);
+
+        if (rc != 0 || strcmp(log.s, whole->s) != 0) {
+            break;
+        }
+
         ws_log_free(&log);
+    }
+
+    if (w == 2) {
         return 0;
     }
 
-    k = (size_t) snprintf(why, why_size, "cut at");
+    k = (size_t) snprintf(why, why_size, "%scut at",
+                          w ? "whole messages, " : "");
 
     for (i = 0; i < ncuts && i < 8 && k < why_size; i++) {
         k += (size_t) snprintf(why + k, why_size - k, " %zu", cuts[i]);
@@ -499,6 +530,79 @@ ws_run_splits(const u_char *in, size_t len, uint64_t max, ngx_uint_t unmasked,
     ws_log_free(&whole);
 
     return rc;
+}
+
+
+/*
+ * MESSAGE, a whole message at once: only when asked for, outside a frame,
+ * for the final text or binary frame at hdr_at that opens a message, all
+ * of its payload just consumed, unmasked, and for text valid UTF-8.  It
+ * is logged as FRAME, DATA and END would have been.
+ */
+
+static void
+ws_message(ngx_noom_ws_parser_t *p, const u_char *in, size_t len,
+    size_t hdr_at, size_t at, u_char *data, size_t n, u_char *pos,
+    ws_log_t *log)
+{
+    size_t      hdr, i;
+    u_char      want;
+    uint64_t    flen;
+    ngx_uint_t  op;
+
+    if (!p->whole) {
+        ws_fail(log, "MESSAGE at %zu, not asked for", at);
+        return;
+    }
+
+    hdr = ws_header_len(in, len, hdr_at);
+    flen = hdr ? ws_payload_len(in, hdr_at) : 0;
+    op = in[hdr_at] & 0x0f;
+
+    if (hdr == 0 || at != hdr_at + hdr + flen || n != flen
+        || data != pos - n || flen > p->max)
+    {
+        ws_fail(log, "MESSAGE at %zu is not the frame at %zu", at, hdr_at);
+        return;
+    }
+
+    if (!(in[hdr_at] & 0x80) || (op != NGX_NOOM_WS_TEXT
+                                 && op != NGX_NOOM_WS_BINARY)
+        || p->complete != op || p->msg_opcode != 0 || p->msg_len != 0)
+    {
+        ws_fail(log, "MESSAGE at %zu for a frame that is no whole message",
+                hdr_at);
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        want = in[hdr_at + hdr + i];
+
+        if (in[hdr_at + 1] & 0x80) {
+            want ^= in[hdr_at + hdr - 4 + (i & 3)];
+        }
+
+        if (data[i] != want) {
+            ws_fail(log, "MESSAGE at %zu: byte %zu unmasked to %02x, not "
+                    "%02x", hdr_at, i, data[i], want);
+            return;
+        }
+    }
+
+    if (op == NGX_NOOM_WS_TEXT && !utf8_ref(data, n).complete) {
+        ws_fail(log, "MESSAGE at %zu: not UTF-8", hdr_at);
+        return;
+    }
+
+    log->frames++;
+
+    ws_log_add(log, "%s(%llu)", ws_names[op], (unsigned long long) flen);
+
+    if (n) {
+        ws_log_data(log, data, n);
+    }
+
+    ws_log_add(log, "end:%s", ws_names[op]);
 }
 
 

@@ -72,8 +72,9 @@ int ws_run_whole(const u_char *in, size_t len, uint64_t max,
 /*
  * Compares the whole run against cuts at every single position (when len
  * <= every_limit, else the first and last 64 and 128 between), one byte
- * at a time, and at every pair of positions when len <= pair_limit.  Returns 0 when all
- * runs agree and keep the invariants; else -1 and a description in why.
+ * at a time, and at every pair of positions when len <= pair_limit, each
+ * with and without whole messages (p->whole).  Returns 0 when all runs
+ * agree and keep the invariants; else -1 and a description in why.
  */
 int ws_run_splits(const u_char *in, size_t len, uint64_t max,
     ngx_uint_t unmasked, size_t every_limit, size_t pair_limit,
