@@ -228,17 +228,17 @@ ngx_noom_ws_message(ngx_noom_ws_parser_t *p, u_char **pos, u_char **data,
 {
     u_char      *s;
     size_t       k;
-    ngx_uint_t   plain;
+    ngx_uint_t   valid;
 
     s = *pos;
     k = (size_t) p->left;
 
-    plain = (p->masked && ngx_noom_ws_unmask(p, s, k) == 0)
+    valid = (p->masked && ngx_noom_ws_unmask(p, s, k) == 0)
             || p->msg_opcode != NGX_NOOM_WS_TEXT
             || ngx_noom_utf8(NGX_NOOM_UTF8_ACCEPT, s, k)
                == NGX_NOOM_UTF8_ACCEPT;
 
-    if (!plain) {
+    if (!valid) {
         p->clear = p->masked;
         return NGX_NOOM_WS_FRAME;
     }
