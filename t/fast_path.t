@@ -64,6 +64,8 @@ sub raw_call {
 my @messages = (
     # raw JSON text,                         the text it means, path
     [ '"hi"',                                'hi',             'plain' ],
+    [ '"hi"',                                'hi',             'compact' ],
+    [ '"x\\",\\"r1"',                        'x","r1',         'the room inside' ],
     [ '"a\"b\\\\c\/d\n\t"',                  "a\"b\\c/d\n\t",  'escapes' ],
     [ '"déjà ⚡"',                           'déjà ⚡',        'UTF-8' ],
     [ '"caf\u00e9 \ud83d\ude00"',            "café 😀",        '\u: jansson' ],
@@ -94,6 +96,9 @@ is(raw_call($alice, q{["new_message","hello","r2"]})->[0]{error},
 is_deeply(raw_call($alice, q{["new_message","one","r\u0031"]}), [],
     'a room name written with \u is the same room');
 is($bob->event('new_message')->[1]{text}, 'one', '... and it arrives');
+is_deeply(raw_call($alice, q{["new_message","one+","R1"]}), [],
+    'a room name in other case is the same room');
+is($bob->event('new_message')->[1]{text}, 'one+', '... and it arrives');
 is_deeply(raw_call($alice, q{["new_message","two","r1",{"x":1}]}), [],
     'an extra trailing argument is allowed');
 is($bob->event('new_message')->[1]{text}, 'two', '... and it arrives');
