@@ -265,9 +265,7 @@ ngx_noom_app_fast(ngx_noom_ctx_t *ctx, ngx_noom_sio_packet_t *pkt)
     name = tok[0].data + 1;
     len = tok[0].slen;
 
-    if (len == sizeof("new_message") - 1
-        && ngx_memcmp(name, "new_message", sizeof("new_message") - 1) == 0)
-    {
+    if (len == message.len && ngx_memcmp(name, message.data, len) == 0) {
         return (n == 3) ? ngx_noom_app_fast_message(ctx, pkt->ack, &tok[1])
                         : NGX_DECLINED;
     }

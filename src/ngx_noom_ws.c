@@ -995,19 +995,12 @@ ngx_noom_ws_input(ngx_noom_ctx_t *ctx, u_char *pos, u_char *last)
 
         case NGX_NOOM_WS_MESSAGE:
 
-            /* a message in one frame, all here: FRAME, DATA and END at once */
+            /* a message in one frame, all here: its DATA, then its END */
 
-            if (ctx->close_sent || ctx->terminate) {
-                break;
-            }
+            whole = data;
+            whole_len = n;
 
-            ngx_noom_ws_message(ctx, p->complete, data, n);
-
-            if (ctx->terminate) {
-                return;
-            }
-
-            break;
+            /* fall through */
 
         case NGX_NOOM_WS_END:
 

@@ -24,6 +24,8 @@ static ngx_int_t ngx_noom_ws_header_start(ngx_noom_ws_parser_t *p);
 static ngx_int_t ngx_noom_ws_header_end(ngx_noom_ws_parser_t *p);
 static ngx_int_t ngx_noom_ws_message(ngx_noom_ws_parser_t *p, u_char **pos,
     u_char **data, size_t *n);
+static ngx_inline void ngx_noom_ws_next_frame(ngx_noom_ws_parser_t *p);
+static ngx_inline void ngx_noom_ws_message_end(ngx_noom_ws_parser_t *p);
 static ngx_int_t ngx_noom_ws_fail(ngx_noom_ws_parser_t *p);
 static ngx_int_t ngx_noom_ws_length(ngx_noom_ws_parser_t *p);
 static ngx_uint_t ngx_noom_ws_unmask(ngx_noom_ws_parser_t *p, u_char *d,
@@ -140,9 +142,7 @@ ngx_noom_ws_parse(ngx_noom_ws_parser_t *p, u_char **pos, u_char *last,
                 return NGX_NOOM_WS_AGAIN;
             }
 
-            p->state = NGX_NOOM_WS_ST_HEADER;
-            p->hdr_len = 0;
-            p->hdr_need = 2;
+            ngx_noom_ws_next_frame(p);
             continue;
 
         case NGX_NOOM_WS_ST_PAYLOAD:
@@ -186,9 +186,7 @@ ngx_noom_ws_parse(ngx_noom_ws_parser_t *p, u_char **pos, u_char *last,
 
         default: /* NGX_NOOM_WS_ST_END */
 
-            p->state = NGX_NOOM_WS_ST_HEADER;
-            p->hdr_len = 0;
-            p->hdr_need = 2;
+            ngx_noom_ws_next_frame(p);
             p->complete = 0;
 
             if ((p->opcode & 0x8) || !p->fin) {
@@ -203,10 +201,7 @@ ngx_noom_ws_parse(ngx_noom_ws_parser_t *p, u_char **pos, u_char *last,
                 return ngx_noom_ws_fail(p);
             }
 
-            p->complete = p->msg_opcode;
-            p->msg_opcode = 0;
-            p->msg_len = 0;
-            p->utf8 = NGX_NOOM_UTF8_ACCEPT;
+            ngx_noom_ws_message_end(p);
 
             return NGX_NOOM_WS_END;
         }
@@ -248,14 +243,32 @@ ngx_noom_ws_message(ngx_noom_ws_parser_t *p, u_char **pos, u_char **data,
     *n = k;
 
     p->left = 0;
+
+    ngx_noom_ws_next_frame(p);
+    ngx_noom_ws_message_end(p);
+
+    return NGX_NOOM_WS_MESSAGE;
+}
+
+
+static ngx_inline void
+ngx_noom_ws_next_frame(ngx_noom_ws_parser_t *p)
+{
     p->state = NGX_NOOM_WS_ST_HEADER;
     p->hdr_len = 0;
     p->hdr_need = 2;
+}
+
+
+/* a data message ended well: its opcode in complete, none open */
+
+static ngx_inline void
+ngx_noom_ws_message_end(ngx_noom_ws_parser_t *p)
+{
     p->complete = p->msg_opcode;
     p->msg_opcode = 0;
     p->msg_len = 0;
-
-    return NGX_NOOM_WS_MESSAGE;
+    p->utf8 = NGX_NOOM_UTF8_ACCEPT;
 }
 
 
@@ -305,9 +318,7 @@ ngx_noom_ws_fail(ngx_noom_ws_parser_t *p)
     }
 
     if (p->state == NGX_NOOM_WS_ST_SKIP && p->left == 0) {
-        p->state = NGX_NOOM_WS_ST_HEADER;
-        p->hdr_len = 0;
-        p->hdr_need = 2;
+        ngx_noom_ws_next_frame(p);
     }
 
     return NGX_NOOM_WS_ERROR;
