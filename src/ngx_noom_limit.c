@@ -105,7 +105,7 @@ ngx_noom_login_start(ngx_http_noom_main_conf_t *mcf, u_char *key,
         return NGX_OK;
     }
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
 
     a = ngx_noom_login_find_locked(mcf, key, len);
 
@@ -120,7 +120,7 @@ ngx_noom_login_start(ngx_http_noom_main_conf_t *mcf, u_char *key,
         rc = NGX_OK;
     }
 
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 
     return rc;
 }
@@ -138,7 +138,7 @@ ngx_noom_login_done(ngx_http_noom_main_conf_t *mcf, u_char *key, size_t len,
         return;
     }
 
-    ngx_shmtx_lock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_lock();
 
     a = ngx_noom_login_find_locked(mcf, key, len);
 
@@ -146,7 +146,7 @@ ngx_noom_login_done(ngx_http_noom_main_conf_t *mcf, u_char *key, size_t len,
         a->excess = (a->excess > 1000) ? a->excess - 1000 : 0;
     }
 
-    ngx_shmtx_unlock(&ngx_noom_shpool->mutex);
+    ngx_noom_zone_unlock();
 }
 
 
