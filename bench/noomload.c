@@ -162,6 +162,7 @@ typedef struct {
     uint64_t                 other_events;
     uint64_t                 frames_in;
     uint64_t                 bytes_in;
+    uint64_t                 delivery_bytes;  /* payloads of deliveries */
     uint64_t                 proto_errors;
     uint64_t                 cycles;
     uint64_t                 cycles_window;
@@ -289,6 +290,7 @@ typedef struct {
 
 static nl_conf_t     conf;
 static nl_result_t  *res;
+static size_t        msg_len;       /* the message nl_token() reads in */
 
 /* this process's share: global connections [base, base + n) */
 static uint32_t      base;
@@ -1370,7 +1372,7 @@ nl_parent(pid_t *pids, int *in, int *out)
             "\"self\":%llu,\"deliveries_window\":%llu,"
             "\"deliveries_per_s\":%.1f,\"room_changes\":%llu,"
             "\"other_events\":%llu,\"frames_in\":%llu,\"bytes_in\":%llu,"
-            "\"protocol_errors\":%llu",
+            "\"bytes_per_delivery\":%.1f,\"protocol_errors\":%llu",
             (unsigned long long) sum->sent,
             sum->sent_window / dur,
             (unsigned long long) sum->acks,
@@ -1391,6 +1393,8 @@ nl_parent(pid_t *pids, int *in, int *out)
             (unsigned long long) sum->other_events,
             (unsigned long long) sum->frames_in,
             (unsigned long long) sum->bytes_in,
+            sum->delivered ? (double) sum->delivery_bytes / sum->delivered
+                           : 0.0,
             (unsigned long long) sum->proto_errors);
 
     fprintf(f, ",\"cycles\":%llu,\"cycles_per_s\":%.1f,"
@@ -2589,6 +2593,8 @@ nl_message(nl_conn_t *c, int op, uint8_t *p, size_t len)
 {
     unsigned  code;
 
+    msg_len = len;
+
     switch (op) {
 
     case 1:
@@ -3020,6 +3026,7 @@ nl_token(nl_conn_t *c, uint8_t *p, size_t len)
     slot = s->slot;
 
     res->delivered++;
+    res->delivery_bytes += msg_len;
 
     if (now >= t_m0 && now < t_m1) {
         res->delivered_window++;

@@ -23,6 +23,7 @@ NAMES = {
     "nchan": "nchan 1.3.6",
     "ceiling": "ceiling (C, epoll)",
     "ceilack": "ceiling, acks (C, epoll)",
+    "ceilsize": "ceiling, noom's frame sizes (C, epoll)",
     "noom-tls": "noom, wss://",
     "noom2-tls": "noom (2 workers), wss://",
     "sio-tls": "Socket.IO 4.8, https",

@@ -10,8 +10,11 @@
  * subprotocol, no extension, no fragmentation, no JSON, no heartbeat.
  * With -a, the sender of each frame also gets a 1-byte text frame "a":
  * the ack that a Socket.IO emit with a callback gets, and its write.
+ * With -g N, a relayed frame shorter than N bytes is grown to N with
+ * spaces after the sender's bytes: as long as the frame noom builds for
+ * the same message, while reading only what the sender wrote.
  *
- *     ceiling [-a] [-l 127.0.0.1] [-p 8090]
+ *     ceiling [-a] [-g bytes] [-l 127.0.0.1] [-p 8090]
  */
 
 
@@ -75,6 +78,7 @@ static uint8_t      *fbuf;
 static size_t        fbuf_cap;
 static int           ep;
 static int           cl_ack;          /* -a */
+static size_t        cl_grow;         /* -g */
 static cl_conn_t   **dirtyq;
 static size_t        dirtyq_len;
 static size_t        dirtyq_cap;
@@ -496,19 +500,23 @@ cl_frame_head(uint8_t *h, int op, size_t len)
 static void
 cl_broadcast(cl_conn_t *from, int op, const uint8_t *p, size_t len)
 {
-    size_t      h;
+    size_t      h, n;
     uint32_t    i;
     cl_room_t  *r;
     cl_conn_t  *c;
 
-    if (len + 10 > fbuf_cap) {
+    n = len < cl_grow ? cl_grow : len;
+
+    if (n + 10 > fbuf_cap) {
         free(fbuf);
-        fbuf_cap = len + 10;
+        fbuf_cap = n + 10;
         fbuf = cl_alloc(fbuf_cap);
     }
 
-    h = cl_frame_head(fbuf, op, len);
+    h = cl_frame_head(fbuf, op, n);
     memcpy(fbuf + h, p, len);
+    memset(fbuf + h + len, ' ', n - len);
+    len = n;
 
     r = from->room;
 
@@ -802,10 +810,17 @@ main(int argc, char **argv)
     addr = "127.0.0.1";
     port = 8090;
 
-    while ((o = getopt(argc, argv, "al:p:")) != -1) {
+    while ((o = getopt(argc, argv, "ag:l:p:")) != -1) {
         switch (o) {
         case 'a':
             cl_ack = 1;
+            break;
+        case 'g':
+            cl_grow = (size_t) atol(optarg);
+            if (cl_grow > CL_MAX_FRAME) {
+                fprintf(stderr, "ceiling: -g is at most %d\n", CL_MAX_FRAME);
+                return 2;
+            }
             break;
         case 'l':
             addr = optarg;
@@ -815,7 +830,8 @@ main(int argc, char **argv)
             break;
         default:
             fprintf(stderr,
-                    "usage: ceiling [-a] [-l 127.0.0.1] [-p 8090]\n");
+                    "usage: ceiling [-a] [-g bytes] [-l 127.0.0.1] "
+                    "[-p 8090]\n");
             return 2;
         }
     }
