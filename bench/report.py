@@ -17,6 +17,7 @@ PEERS = ["sio", "nchan", "ceiling"]
 NAMES = {
     "noom": "noom (1 worker)",
     "noom2": "noom (2 workers, 1 CPU)",
+    "noomnohist": "noom, noom_room_history 0 (1 worker)",
     "noomrec": "noom, noom_recovery on (1 worker)",
     "noom2rec": "noom, noom_recovery on (2 workers, 1 CPU)",
     "sio": "Socket.IO 4.8 (Node.js)",
