@@ -3663,6 +3663,7 @@ nl_rec_event(nl_conn_t *c, uint8_t *p, size_t len)
     }
 
     res->delivered++;
+    res->delivery_bytes += msg_len;
 
     if (r->got_len == r->got_cap) {
         r->got_cap = r->got_cap ? 2 * r->got_cap : 16;
