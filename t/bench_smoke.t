@@ -69,6 +69,8 @@ is($r->{errors}, 0, 'fanout: no error ack or error event');
 is($r->{acks}, $r->{sent}, 'fanout: every message was acked');
 is($r->{unexpected_closes}, 0, 'fanout: no connection closed');
 is($r->{protocol_errors}, 0, 'fanout: no protocol error');
+cmp_ok($r->{bytes_per_delivery} // 0, '>', 2 * 64,
+    'fanout: bytes_per_delivery counts the event, which holds the text twice');
 
 # 10 pairs: offer and ice to toId, answers back
 $r = load('-m', 'signal', '-c', 20, '--rate', 20, '-d', 1, '--warmup', 0.3,
