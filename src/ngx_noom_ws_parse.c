@@ -22,7 +22,7 @@
 
 static ngx_int_t ngx_noom_ws_header_start(ngx_noom_ws_parser_t *p);
 static ngx_int_t ngx_noom_ws_header_end(ngx_noom_ws_parser_t *p);
-static ngx_int_t ngx_noom_ws_message(ngx_noom_ws_parser_t *p, u_char **pos,
+static ngx_int_t ngx_noom_ws_whole(ngx_noom_ws_parser_t *p, u_char **pos,
     u_char **data, size_t *n);
 static ngx_inline void ngx_noom_ws_next_frame(ngx_noom_ws_parser_t *p);
 static ngx_inline void ngx_noom_ws_message_end(ngx_noom_ws_parser_t *p);
@@ -126,7 +126,7 @@ ngx_noom_ws_parse(ngx_noom_ws_parser_t *p, u_char **pos, u_char *last,
             if (p->whole && p->fin && p->opcode != NGX_NOOM_WS_CONT
                 && !(p->opcode & 0x8) && p->left <= (uint64_t) (last - s))
             {
-                return ngx_noom_ws_message(p, pos, data, n);
+                return ngx_noom_ws_whole(p, pos, data, n);
             }
 
             return NGX_NOOM_WS_FRAME;
@@ -218,7 +218,7 @@ ngx_noom_ws_parse(ngx_noom_ws_parser_t *p, u_char **pos, u_char *last,
  */
 
 static ngx_int_t
-ngx_noom_ws_message(ngx_noom_ws_parser_t *p, u_char **pos, u_char **data,
+ngx_noom_ws_whole(ngx_noom_ws_parser_t *p, u_char **pos, u_char **data,
     size_t *n)
 {
     u_char      *s;
