@@ -558,6 +558,7 @@ struct ngx_noom_ctx_s {
     unsigned                   proxy_closed:1;
     unsigned                   secure:1;
     unsigned                   room_change_due:1;
+    unsigned                   plain_early:1;  /* counted before its 101 */
     unsigned                   recover_tries:3;
 
     ngx_noom_ws_parser_t       parser;
@@ -617,6 +618,7 @@ struct ngx_noom_ctx_s {
 extern ngx_module_t  ngx_http_noom_module;
 
 extern ngx_noom_shm_t  *ngx_noom_shm;
+extern ngx_uint_t       ngx_noom_takeovers;  /* posted, in this worker */
 extern ngx_uint_t       ngx_noom_slot;   /* this worker's, in the zone */
 extern ngx_slab_pool_t *ngx_noom_shpool;
 
@@ -818,6 +820,10 @@ void ngx_noom_relay_room_local(ngx_noom_ctx_t *sender, uint64_t uid,
 ngx_int_t ngx_noom_relay_unicast(ngx_uint_t w, uint64_t uid,
     uint64_t serial, u_char *to, ngx_noom_msg_t *m);
 ngx_int_t ngx_noom_relay_plain(ngx_noom_msg_t *m);
+void ngx_noom_relay_plain_early(ngx_noom_ctx_t *ctx, ngx_int_t n);
+#if (NGX_NOOM_HOOKS)
+void ngx_noom_relay_hook_upgraded(ngx_str_t *uri);
+#endif
 ngx_int_t ngx_noom_relay_plain_share(ngx_noom_ctx_t *ctx);
 void ngx_noom_relay_rooms_changed(void);
 void ngx_noom_relay_rooms_changed_local(void);

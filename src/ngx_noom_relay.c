@@ -85,6 +85,9 @@ static ngx_queue_t                 ngx_noom_later;      /* ngx_noom_later_t */
 static ngx_queue_t                 ngx_noom_later_free;
 static ngx_http_noom_main_conf_t  *ngx_noom_relay_mcf;
 static ngx_noom_log_limit_t        ngx_noom_lobby_log;
+static ngx_uint_t                  ngx_noom_bell_deferred;
+
+ngx_uint_t                         ngx_noom_takeovers;
 
 
 /*
@@ -261,6 +264,19 @@ ngx_noom_relay_bell_handler(ngx_event_t *ev)
         ngx_noom_relay_shutdown();
         return;
     }
+
+    if (ngx_noom_takeovers && !ngx_noom_bell_deferred) {
+        /*
+         * A 101 went out in this turn of the loop and its takeover is
+         * posted: the records for its socket, which another worker may
+         * have sent once the client had the 101, wait behind it.
+         */
+        ngx_noom_bell_deferred = 1;
+        ngx_post_event(ev, &ngx_posted_events);
+        return;
+    }
+
+    ngx_noom_bell_deferred = 0;
 
     if (read(c->fd, &v, sizeof(v)) == -1 && ngx_errno != NGX_EAGAIN) {
         ngx_log_error(NGX_LOG_ALERT, ev->log, ngx_errno,
@@ -1195,6 +1211,68 @@ ngx_noom_relay_plain(ngx_noom_msg_t *m)
 
 
 /*
+ * A lobby socket is counted in its worker's "plain" (n = 1) before its 101
+ * goes out, so that a line that another worker relays as soon as the client
+ * has the 101 does not skip this worker; ngx_noom_local_add() puts it in
+ * the list at the takeover.  A request gone before that takes the count
+ * back (n = -1), as ngx_noom_local_del() does later.
+ */
+
+void
+ngx_noom_relay_plain_early(ngx_noom_ctx_t *ctx, ngx_int_t n)
+{
+    (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_noom_slot].plain,
+                                n);
+
+    ctx->plain_early = (n > 0);
+}
+
+
+#if (NGX_NOOM_HOOKS)
+
+/*
+ * A test's worker stalled between a lobby socket's 101 and its takeover
+ * (NOOM_HOOK=upgraded:<worker><uri>): it waits for a record in its ring
+ * (up to 10 s), then rings its own bell as if the record's wakeup had come
+ * in the same turn of the loop.
+ */
+
+void
+ngx_noom_relay_hook_upgraded(ngx_str_t *uri)
+{
+    u_char           *p, hook[NGX_INT_T_LEN + 64];
+    size_t            head, tail;
+    ngx_uint_t        i;
+    ngx_noom_ring_t  *ring;
+
+    p = ngx_snprintf(hook, sizeof(hook), "%ui%V", ngx_worker, uri);
+
+    if (!ngx_noom_hook("upgraded", hook, p - hook)) {
+        return;
+    }
+
+    ring = &ngx_noom_shm->workers[ngx_noom_slot].ring;
+
+    for (i = 0; i < 1000; i++) {
+        ngx_noom_zone_lock();
+        head = ring->head;
+        tail = ring->tail;
+        ngx_noom_zone_unlock();
+
+        if (head != tail) {
+            break;
+        }
+
+        ngx_msleep(10);
+    }
+
+    ngx_noom_bell->read->handler(ngx_noom_bell->read);
+}
+
+#endif
+
+
+/*
  * A lobby line costs one frame per lobby socket.  Each sender has a bucket
  * of frames, filled at noom_lobby_rate a second (up to 5 s of it, and
  * always room for one line), and a line takes as many as the lobby has
@@ -1424,8 +1502,12 @@ ngx_noom_local_add(ngx_noom_ctx_t *ctx, ngx_uint_t list)
     }
 
     if (list == NGX_NOOM_LIST_PLAIN) {
-        (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_noom_slot].plain,
-                                    1);
+        if (!ctx->plain_early) {
+            ngx_noom_relay_plain_early(ctx, 1);
+        }
+
+        /* in the list now: ngx_noom_local_del() takes the count back */
+        ctx->plain_early = 0;
     }
 }
 
@@ -1441,8 +1523,7 @@ ngx_noom_local_del(ngx_noom_ctx_t *ctx, ngx_uint_t list)
     ctx->lists[list].next = NULL;
 
     if (list == NGX_NOOM_LIST_PLAIN) {
-        (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_noom_slot].plain,
-                                    -1);
+        ngx_noom_relay_plain_early(ctx, -1);
     }
 }
 

@@ -434,6 +434,10 @@ ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key, ngx_uint_t kind,
         ctx->owner = owner;
     }
 
+    if (kind == NGX_NOOM_KIND_PLAIN) {
+        ngx_noom_relay_plain_early(ctx, 1);
+    }
+
     rc = ngx_http_send_header(r);
 
     if (rc == NGX_ERROR || rc > NGX_OK) {
@@ -458,6 +462,13 @@ ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key, ngx_uint_t kind,
     r->main->count++;
 
     ngx_post_event(&ctx->timer, &ngx_posted_events);
+    ngx_noom_takeovers++;
+
+#if (NGX_NOOM_HOOKS)
+    if (kind == NGX_NOOM_KIND_PLAIN) {
+        ngx_noom_relay_hook_upgraded(&r->uri);
+    }
+#endif
 
     return NGX_DONE;
 }
@@ -472,6 +483,11 @@ ngx_noom_ws_abandon(void *data)
 
     if (ctx->timer.posted) {
         ngx_delete_posted_event(&ctx->timer);
+        ngx_noom_takeovers--;
+    }
+
+    if (ctx->plain_early) {
+        ngx_noom_relay_plain_early(ctx, -1);
     }
 
     ngx_free(ctx);
@@ -505,6 +521,7 @@ ngx_noom_ws_takeover(ngx_event_t *ev)
     hc = r->http_connection;
 
     ev->handler = ngx_noom_ws_timer_handler;
+    ngx_noom_takeovers--;
 
     /* what the 101 left unsent goes out first */
 
