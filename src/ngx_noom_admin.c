@@ -1610,7 +1610,8 @@ ngx_noom_admin_stats(ngx_uint_t with_events)
 
     for (i = 0; i < ngx_noom_shm->nworkers; i++) {
         w = &ngx_noom_shm->workers[i];
-        clients += w->conns - w->plain;
+        /* a lobby socket is counted in plain a moment before in conns */
+        clients += w->conns - ngx_min(w->plain, w->conns);
         polling += w->polling;
     }
 
