@@ -1559,7 +1559,7 @@ ngx_noom_admin_stats(ngx_uint_t with_events)
     ngx_uint_t          i, clients, polling, sockets, admins;
     ngx_time_t         *tp;
     ngx_noom_msg_t     *m;
-    ngx_atomic_uint_t   now[NGX_NOOM_ADMIN_COUNTERS];
+    ngx_atomic_uint_t   now[NGX_NOOM_ADMIN_COUNTERS], conns, plain;
     ngx_noom_worker_t  *w;
 
     events = json_array();
@@ -1611,7 +1611,9 @@ ngx_noom_admin_stats(ngx_uint_t with_events)
     for (i = 0; i < ngx_noom_shm->nworkers; i++) {
         w = &ngx_noom_shm->workers[i];
         /* a lobby socket is counted in plain a moment before in conns */
-        clients += w->conns - ngx_min(w->plain, w->conns);
+        conns = w->conns;
+        plain = w->plain;
+        clients += conns - ngx_min(plain, conns);
         polling += w->polling;
     }
 
