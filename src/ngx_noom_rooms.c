@@ -1201,13 +1201,8 @@ ngx_noom_rooms_worker_exit(ngx_cycle_t *cycle)
 
 
 /*
- * nginx's master frees the lock of a worker that died holding it, but only
- * for the zones of its current configuration: after a reload, an old
- * worker that dies holding the old zone's lock would leave the other old
- * workers waiting for ever, out of reach of worker_shutdown_timeout.  So
- * noom takes the lock itself: spinning, then yielding, and now and then
- * looking whether the holder is still alive; a dead holder's lock is
- * forced open, and its half-done change repaired.
+ * The zone's lock, taken through ngx_noom_shmtx_lock(); a change that a
+ * dead holder left half done (the zone marked dirty) is repaired first.
  */
 
 void
@@ -1231,9 +1226,15 @@ ngx_noom_zone_unlock(void)
 
 
 /*
- * Every taker of the zone's lock, the master's included, spins here and
- * never sleeps on the lock's semaphore, as ngx_shmtx_lock() may: so its
- * release need not wake anybody (ngx_noom_shmtx_unlock()).
+ * nginx's master frees the lock of a worker that died holding it, but only
+ * for the zones of its current configuration: after a reload, an old
+ * worker that dies holding the old zone's lock would leave the other old
+ * workers waiting for ever, out of reach of worker_shutdown_timeout.  So
+ * noom takes the lock itself: spinning, then yielding, and now and then
+ * looking whether the holder is still alive; a dead holder's lock is
+ * forced open.  Every taker of the zone's lock, the master's included,
+ * spins here and never sleeps on the lock's semaphore, as ngx_shmtx_lock()
+ * may: so its release need not wake anybody (ngx_noom_shmtx_unlock()).
  */
 
 static void
