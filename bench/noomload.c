@@ -290,7 +290,6 @@ typedef struct {
 
 static nl_conf_t     conf;
 static nl_result_t  *res;
-static size_t        msg_len;       /* the message nl_token() reads in */
 
 /* this process's share: global connections [base, base + n) */
 static uint32_t      base;
@@ -2592,12 +2591,13 @@ static void
 nl_message(nl_conn_t *c, int op, uint8_t *p, size_t len)
 {
     unsigned  code;
-
-    msg_len = len;
+    uint64_t  delivered;
 
     switch (op) {
 
     case 1:
+        delivered = res->delivered;
+
         if (conf.proto == NL_PROTO_SIO) {
             nl_sio(c, p, len);
 
@@ -2611,6 +2611,9 @@ nl_message(nl_conn_t *c, int op, uint8_t *p, size_t len)
         } else {
             res->other_events++;
         }
+
+        /* a frame is one delivery at most: its whole payload counts */
+        res->delivery_bytes += (res->delivered - delivered) * len;
         return;
 
     case 2:
@@ -3026,7 +3029,6 @@ nl_token(nl_conn_t *c, uint8_t *p, size_t len)
     slot = s->slot;
 
     res->delivered++;
-    res->delivery_bytes += msg_len;
 
     if (now >= t_m0 && now < t_m1) {
         res->delivered_window++;
@@ -3663,7 +3665,6 @@ nl_rec_event(nl_conn_t *c, uint8_t *p, size_t len)
     }
 
     res->delivered++;
-    res->delivery_bytes += msg_len;
 
     if (r->got_len == r->got_cap) {
         r->got_cap = r->got_cap ? 2 * r->got_cap : 16;

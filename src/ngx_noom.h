@@ -618,7 +618,6 @@ struct ngx_noom_ctx_s {
 extern ngx_module_t  ngx_http_noom_module;
 
 extern ngx_noom_shm_t  *ngx_noom_shm;
-extern ngx_uint_t       ngx_noom_takeovers;  /* posted, in this worker */
 extern ngx_uint_t       ngx_noom_slot;   /* this worker's, in the zone */
 extern ngx_slab_pool_t *ngx_noom_shpool;
 
@@ -802,6 +801,8 @@ ngx_atomic_uint_t ngx_noom_workers_sum(size_t offset);
 void ngx_noom_rooms_usage(ngx_uint_t *used, ngx_uint_t *total);
 
 /* ngx_noom_relay.c */
+extern ngx_uint_t  ngx_noom_takeovers;  /* posted by ngx_noom_ws_upgrade() */
+
 ngx_int_t ngx_noom_relay_init_module(ngx_cycle_t *cycle);
 ngx_int_t ngx_noom_relay_init_process(ngx_cycle_t *cycle);
 void ngx_noom_relay_exit_process(ngx_cycle_t *cycle);
