@@ -15,6 +15,15 @@
 
 #include "ngx_noom_parse.h"
 
+/*
+ * The module's own symbols are hidden: its files call each other directly,
+ * not through the PLT, and the compiler may assume no other definition.
+ * A dynamic module exports only what ngx_modules.c defines.
+ */
+#if (defined __GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
 
 /* noom_tls_takeover: OpenSSL 1.1.1 or later (ngx_noom_tls.c) */
 
@@ -955,6 +964,11 @@ ngx_int_t ngx_noom_hook(const char *point, u_char *arg, size_t len);
     if (ngx_noom_shm) {                                                      \
         (void) ngx_atomic_fetch_add(&ngx_noom_shm->stats.name, n);           \
     }
+
+
+#if (defined __GNUC__)
+#pragma GCC visibility pop
+#endif
 
 
 #endif /* _NGX_NOOM_H_INCLUDED_ */

@@ -12,6 +12,9 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 
+#if (defined __GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
 
 
 /* channels in one SUBSCRIBE or UNSUBSCRIBE */
@@ -33,6 +36,12 @@ typedef struct {
 } ngx_noom_redis_handler_t;
 
 
+/*
+ * ngx_noom_cluster.c: one script holds every operation on the shared rooms,
+ * each atomic
+ */
+extern const char  *ngx_noom_cluster_lua;
+
 /* ngx_noom_redis.c */
 ngx_int_t ngx_noom_redis_init_process(ngx_cycle_t *cycle,
     ngx_noom_redis_conf_t *rcf, ngx_noom_redis_handler_t *h);
@@ -44,6 +53,11 @@ ngx_int_t ngx_noom_redis_script(ngx_noom_redis_reply_pt handler,
     void *data, int argc, const char **argv, const size_t *argvlen);
 ngx_int_t ngx_noom_redis_subscribe(const char *cmd, int argc,
     const char **argv, const size_t *argvlen);
+
+
+#if (defined __GNUC__)
+#pragma GCC visibility pop
+#endif
 
 
 #endif /* _NGX_NOOM_CLUSTER_H_INCLUDED_ */

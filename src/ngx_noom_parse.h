@@ -20,6 +20,10 @@
 #define NGX_NOOM_SSE2              1
 #endif
 
+#if (defined __GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
 
 /* RFC 6455 opcodes */
 #define NGX_NOOM_WS_CONT           0x0
@@ -189,6 +193,11 @@ ngx_int_t ngx_noom_node_msg_parse(u_char *p, size_t len,
     ngx_noom_node_msg_t *msg);
 ngx_int_t ngx_noom_node_count_parse(u_char *p, size_t len, uint64_t *ver,
     ngx_uint_t *count, ngx_str_t *room);
+
+
+#if (defined __GNUC__)
+#pragma GCC visibility pop
+#endif
 
 
 #endif /* _NGX_NOOM_PARSE_H_INCLUDED_ */

@@ -179,7 +179,7 @@ ngx_noom_transport_t  ngx_noom_poll_transport = {
 
 /* an upgraded polling session: its frames go to the proxy WebSocket */
 
-ngx_noom_transport_t  ngx_noom_wsp_transport = {
+static ngx_noom_transport_t  ngx_noom_wsp_transport = {
     "websocket",
     ngx_noom_wsp_wake,
     ngx_noom_wsp_close,

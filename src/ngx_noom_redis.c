@@ -90,14 +90,6 @@ static void ngx_noom_redis_sub_reply(redisAsyncContext *ac, void *r,
     void *data);
 
 
-/*
- * One script holds every operation on the shared rooms, each atomic;
- * ngx_noom_cluster.c says what they do.
- */
-
-extern const char  *ngx_noom_cluster_lua;
-
-
 static ngx_noom_redis_conn_t      ngx_noom_redis_conns[2];
 static ngx_noom_redis_conf_t     *ngx_noom_redis_rcf;
 static ngx_noom_redis_handler_t  *ngx_noom_redis_h;
