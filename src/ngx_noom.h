@@ -585,16 +585,9 @@ struct ngx_noom_ctx_s {
     ngx_queue_t                lists[NGX_NOOM_LISTS];
     ngx_queue_t                room_queue;
     ngx_queue_t                held;        /* input waits: backpressure */
-    ngx_noom_lroom_t          *lroom;
-    ngx_noom_member_t         *member;
     ngx_noom_sess_t           *sess;        /* with noom_recovery */
 
-    ngx_noom_nsp_t             nsp[NGX_NOOM_NSP_MAX];
     u_char                     eio_sid[NGX_NOOM_ID_LEN];
-    ngx_noom_bin_t            *bin;
-
-    u_char                    *nick;
-    size_t                     nick_len;
 
     ngx_str_t                  url;         /* for the admin panel */
     ngx_str_t                  ua;
@@ -607,20 +600,32 @@ struct ngx_noom_ctx_s {
                                                pid is still attached */
     const char                *reason;      /* for socket_disconnected */
 
-    ngx_uint_t                 kind;
     ngx_uint_t                 close_code;
 
     void                      *poll;        /* a polling session's */
     ngx_uint_t                 owner;       /* a proxy's session's worker */
 
-    ngx_msec_t                 rate_last;   /* token bucket */
-    ngx_uint_t                 tokens;      /* in thousandths */
-    ngx_uint_t                 dropped;     /* in a row */
-    ngx_uint_t                 skip_att;    /* of a dropped packet */
     ngx_msec_t                 lobby_last;  /* its share of the lobby */
     ngx_uint_t                 lobby_tokens;    /* in thousandths */
 
     ngx_uint_t                 admin_fails; /* failed logins */
+
+    /*
+     * what reading each message touches, together, and last: the nickname's
+     * bytes follow the struct
+     */
+
+    ngx_uint_t                 kind;
+    ngx_noom_member_t         *member;
+    ngx_noom_lroom_t          *lroom;
+    ngx_noom_bin_t            *bin;
+    u_char                    *nick;
+    size_t                     nick_len;
+    ngx_uint_t                 dropped;     /* in a row */
+    ngx_uint_t                 skip_att;    /* of a dropped packet */
+    ngx_noom_nsp_t             nsp[NGX_NOOM_NSP_MAX];
+    ngx_msec_t                 rate_last;   /* token bucket */
+    ngx_uint_t                 tokens;      /* in thousandths */
 };
 
 
