@@ -10,6 +10,7 @@ for latency, memory and CPU lower is better: the tables say which.
 
 import json
 import os
+import random
 import sys
 
 ROOMS = [2, 10, 100]
@@ -318,6 +319,70 @@ def tls_markdown(fig, servers):
     return "\n".join(lines)
 
 
+def interval(stat, samples, n=2000):
+    """stat(samples) and a 90% bootstrap interval: stat of n resamples
+    (with replacement, of each list alike), seeded, so a run's summary is
+    the same each time it is made"""
+    rnd = random.Random(1)
+    vals = sorted(stat([[rnd.choice(xs) for _ in xs] for xs in samples])
+                  for _ in range(n))
+    return stat(samples), vals[n // 20], vals[n - 1 - n // 20]
+
+
+def intervals(runs, servers):
+    """How sure the repeated figures are: noom ÷ each peer run as often.
+    Deliveries per CPU-second pair noom's round i with the peer's round i
+    (interleaved, so they share the machine's state) and take the median
+    of the ratios; a latency percentile is the ratio of the two servers'
+    medians over their runs."""
+    others = [s for s in servers if s != "noom"]
+    rows = []
+
+    def per_core(s, label):
+        d = runs.get(f"{s}/{label}")
+        if d and d.get("ok") and d.get("server_cpu_util", 0) > 0.05:
+            return d["deliveries_per_s"] / d["server_cpu_util"]
+        return None
+
+    for p in others:
+        for m in ROOMS:
+            pairs = []
+            for l in reps(runs, "noom", f"sat/{m}"):
+                a, b = per_core("noom", l), per_core(p, l)
+                if a and b:
+                    pairs.append(a / b)
+            if len(pairs) >= 5:
+                e, lo, hi = interval(lambda x: median(x[0]), [pairs])
+                rows.append((p, f"rooms of {m}, deliveries per CPU-second",
+                             len(pairs), e, lo, hi))
+
+            for q in ("p99", "p999"):
+                a = [get(runs, "noom", l, "lat_us", q)
+                     for l in reps(runs, "noom", f"lat/{m}")]
+                b = [get(runs, p, l, "lat_us", q)
+                     for l in reps(runs, p, f"lat/{m}")]
+                a = [v for v in a if v]
+                b = [v for v in b if v]
+                if len(a) >= 5 and len(b) >= 5:
+                    e, lo, hi = interval(
+                        lambda x: median(x[0]) / median(x[1]), [a, b])
+                    rows.append((p, f"rooms of {m}, "
+                                 f"{q.replace('p999', 'p99.9')} at the "
+                                 "latency load", min(len(a), len(b)),
+                                 e, lo, hi))
+
+    if not rows:
+        return ""
+
+    md = ("\n**How sure** (noom ÷ peer, with a 90% bootstrap interval "
+          "over the runs)\n\n| peer | figure | runs | noom ÷ peer | "
+          "90% interval |\n|---|---|---|---|---|\n")
+    for p, name, n, e, lo, hi in rows:
+        md += (f"| {NAMES.get(p, p)} | {name} | {n} | {fmt_ratio(e)} | "
+               f"{fmt_ratio(lo)} to {fmt_ratio(hi)} |\n")
+    return md
+
+
 def plot_data(out, fig, servers):
     def write(name, key, rows=ROOMS):
         with open(os.path.join(out, name), "w") as f:
@@ -358,6 +423,8 @@ def main():
         for t in tg:
             md += (f"| {t['target']} | {fmt_ratio(t['ratio'])} | "
                    f"{'yes' if t['met'] else 'no'} |\n")
+
+    md += intervals(runs, servers)
 
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write(md)
