@@ -835,7 +835,7 @@ void ngx_noom_relay_room_local(ngx_noom_ctx_t *sender, uint64_t uid,
 ngx_int_t ngx_noom_relay_unicast(ngx_uint_t w, uint64_t uid,
     uint64_t serial, u_char *to, ngx_noom_msg_t *m);
 ngx_int_t ngx_noom_relay_plain(ngx_noom_msg_t *m);
-void ngx_noom_relay_plain_count(ngx_noom_ctx_t *ctx, ngx_int_t n);
+void ngx_noom_relay_plain_count(ngx_int_t n);
 #if (NGX_NOOM_HOOKS)
 void ngx_noom_relay_hook_upgraded(ngx_str_t *uri);
 #endif

@@ -1212,20 +1212,18 @@ ngx_noom_relay_plain(ngx_noom_msg_t *m)
 
 /*
  * This worker's count of lobby sockets ("plain"), by n.  A lobby socket is
- * counted before its 101 goes out (plain_early), so that a line that
+ * counted before its 101 goes out (ctx->plain_early), so that a line that
  * another worker relays as soon as the client has the 101 does not skip
  * this worker; ngx_noom_local_add() puts it in the list at the takeover
  * without counting it again.  A request gone before that takes the count
- * back, as ngx_noom_local_del() does later.
+ * back (ngx_noom_ws_abandon()), as ngx_noom_local_del() does later.
  */
 
 void
-ngx_noom_relay_plain_count(ngx_noom_ctx_t *ctx, ngx_int_t n)
+ngx_noom_relay_plain_count(ngx_int_t n)
 {
     (void) ngx_atomic_fetch_add(&ngx_noom_shm->workers[ngx_noom_slot].plain,
                                 n);
-
-    ctx->plain_early = (n > 0);
 }
 
 
@@ -1503,12 +1501,14 @@ ngx_noom_local_add(ngx_noom_ctx_t *ctx, ngx_uint_t list)
     }
 
     if (list == NGX_NOOM_LIST_PLAIN) {
-        if (!ctx->plain_early) {
-            ngx_noom_relay_plain_count(ctx, 1);
-        }
-
         /* in the list now: ngx_noom_local_del() takes the count back */
-        ctx->plain_early = 0;
+
+        if (ctx->plain_early) {
+            ctx->plain_early = 0;
+
+        } else {
+            ngx_noom_relay_plain_count(1);
+        }
     }
 }
 
@@ -1524,7 +1524,7 @@ ngx_noom_local_del(ngx_noom_ctx_t *ctx, ngx_uint_t list)
     ctx->lists[list].next = NULL;
 
     if (list == NGX_NOOM_LIST_PLAIN) {
-        ngx_noom_relay_plain_count(ctx, -1);
+        ngx_noom_relay_plain_count(-1);
     }
 }
 

@@ -435,7 +435,8 @@ ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key, ngx_uint_t kind,
     }
 
     if (kind == NGX_NOOM_KIND_PLAIN) {
-        ngx_noom_relay_plain_count(ctx, 1);
+        ngx_noom_relay_plain_count(1);
+        ctx->plain_early = 1;
     }
 
     rc = ngx_http_send_header(r);
@@ -487,7 +488,7 @@ ngx_noom_ws_abandon(void *data)
     }
 
     if (ctx->plain_early) {
-        ngx_noom_relay_plain_count(ctx, -1);
+        ngx_noom_relay_plain_count(-1);
     }
 
     ngx_free(ctx);
