@@ -55,7 +55,9 @@ test: deps all
 	@t/run-all
 
 # the t/ suite on nginx and the module built with ASan + UBSan; not the
-# browser tests (slow, and the browser is not what is checked), not the
+# browser tests, the files that call need_browser (slow, and the browser
+# is not what is checked: t/lobby.t and the others drive the same paths
+# without one), not the
 # package test (it needs Debian's nginx), nor HTTP/2 polling: UBSan stops
 # nginx's own HTTP/2 code at a misaligned store (ngx_http_v2_write_uint16
 # in ngx_http_v2_send_settings), not noom's;
@@ -69,8 +71,8 @@ test-asan: deps
 	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	    LSAN_OPTIONS=suppressions=$(TOP)/t/asan.supp \
 	    UBSAN_OPTIONS=print_stacktrace=1 \
-	    prove -I t/lib -j2 $$(ls t/*.t | grep -v -e browser -e bench_smoke \
-	        -e polling_h2 -e deb\.t -e wss_memory)
+	    prove -I t/lib -j2 $$(grep -L need_browser t/*.t \
+	        | grep -v -e bench_smoke -e polling_h2 -e deb\.t -e wss_memory)
 
 # a reduced suite with nginx (master and workers) under valgrind's memcheck
 test-valgrind: deps all
