@@ -803,7 +803,10 @@ my %OP = (cont => 0, text => 1, binary => 2, close => 8, ping => 9,
 my %NAME = reverse %OP;
 
 # tls => 1: over TLS (a server with %%TLS%%, its certificate not checked);
-# rcvbuf => bytes: the socket's receive buffer; nodelay => 1: TCP_NODELAY
+# rcvbuf => bytes: the socket's receive buffer; nodelay => 0: Nagle's
+# algorithm on (browsers and Node's ws turn it off, and so does this
+# client by default: with it, a second small write waits for the server's
+# delayed ACK of the first, 40 ms here)
 sub connect {
     my ($class, $t, %o) = @_;
 
@@ -814,7 +817,7 @@ sub connect {
         PeerPort => $o{port} // $t->port, Proto => 'tcp',
         ($o{local} ? (LocalAddr => $o{local}) : ())) or die "connect: $!";
     setsockopt($s, SOL_SOCKET, SO_RCVBUF, $o{rcvbuf}) if $o{rcvbuf};
-    setsockopt($s, IPPROTO_TCP, TCP_NODELAY, 1) if $o{nodelay};
+    setsockopt($s, IPPROTO_TCP, TCP_NODELAY, 1) if $o{nodelay} // 1;
     if ($o{tls}) {
         require IO::Socket::SSL;
         IO::Socket::SSL->start_SSL($s, SSL_verify_mode => 0,
