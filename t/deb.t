@@ -144,8 +144,8 @@ my %explained = map { $_ => 1 } ($why // '') =~ /^- `([a-z0-9-]+)`/mg;
 is(join(' ', sort keys %overridden), join(' ', sort keys %explained),
     'the overridden tags are the ones docs/install.md explains');
 
-# a newer version, for the upgrade: the same packages as $next (a second
-# dpkg-buildpackage of the same sources would only cost the suite a minute)
+# a newer version, for the upgrade: the same packages repacked as $next (a
+# second dpkg-buildpackage of the same sources would cost the suite a minute)
 
 my %newer = map { $_ => repack($deb{$_}, $next) } keys %deb;
 is(field($newer{mod}, 'Version'), $next, "$MOD is repacked as $next");

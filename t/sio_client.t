@@ -62,8 +62,7 @@ node_client('socket.io-client over TLS', $tls_port, 'https');
 
 # a Perl client over TLS: nothing waits in nginx's TLS buffer
 
-my $c = Noom::WS::connect('Noom::SIO', $t, port => $tls_port, tls => 1,
-    nodelay => 1);
+my $c = Noom::WS::connect('Noom::SIO', $t, port => $tls_port, tls => 1);
 is($c->status, 101, 'a Perl client gets 101 over TLS');
 my $t0 = time;
 my $f = $c->recv_frame(5);
@@ -105,7 +104,7 @@ node_client('socket.io-client', $t->port, 'http', $t->master_pid);
 # socket fills, OpenSSL takes bytes it cannot send yet, and when the client
 # reads at last, every offer arrives once, whole and in order.
 
-my $d = Noom::SIO->connect($t, port => $tls_port, tls => 1, nodelay => 1);
+my $d = Noom::SIO->connect($t, port => $tls_port, tls => 1);
 $d->call('enter_room', 'bulk');
 
 my $sender = Noom::SIO->connect($t);
