@@ -118,9 +118,11 @@ def figures(runs, servers):
             f[f"sat{m}_gen_cpu"] = get(runs, s, f"sat/{m}", "gen_cpu_util")
             f[f"sat{m}_other_cpu"] = get(runs, s, f"sat/{m}",
                                          "other_cpu_util")
-            # deliveries per second per core: per CPU-second of the server
-            f[f"sat{m}_per_core"] = (sat / util if sat and util
-                                     and util > 0.05 else None)
+            f[f"sat{m}_per_core"] = per_core(sat, util)
+            f[f"sat{m}_per_core_runs"] = [
+                per_core(get(runs, s, l, "deliveries_per_s"),
+                         get(runs, s, l, "server_cpu_util"))
+                for l in reps(runs, s, f"sat/{m}")]
             f[f"sat{m}_cpu100k"] = get(runs, s, f"sat/{m}",
                                        "server_cpu_s_per_100k")
 
@@ -152,6 +154,11 @@ def figures(runs, servers):
         f["hs_p99"] = get(runs, s, "idle", "handshake_us", "p99")
 
     return fig
+
+
+def per_core(sat, util):
+    """deliveries per second per core: per CPU-second of the server"""
+    return sat / util if sat and util and util > 0.05 else None
 
 
 def ratio(a, b):
@@ -329,40 +336,34 @@ def interval(stat, samples, n=2000):
     return stat(samples), vals[n // 20], vals[n - 1 - n // 20]
 
 
-def intervals(runs, servers):
+def intervals(fig, servers):
     """How sure the repeated figures are: noom ÷ each peer run as often.
     Deliveries per CPU-second pair noom's round i with the peer's round i
     (interleaved, so they share the machine's state) and take the median
     of the ratios; a latency percentile is the ratio of the two servers'
     medians over their runs."""
-    others = [s for s in servers if s != "noom"]
+    if "noom" not in fig:
+        return ""
+
+    noom = fig["noom"]
     rows = []
 
-    def per_core(s, label):
-        d = runs.get(f"{s}/{label}")
-        if d and d.get("ok") and d.get("server_cpu_util", 0) > 0.05:
-            return d["deliveries_per_s"] / d["server_cpu_util"]
-        return None
+    for p in servers:
+        if p == "noom":
+            continue
 
-    for p in others:
         for m in ROOMS:
-            pairs = []
-            for l in reps(runs, "noom", f"sat/{m}"):
-                a, b = per_core("noom", l), per_core(p, l)
-                if a and b:
-                    pairs.append(a / b)
+            pairs = [a / b for a, b in zip(noom[f"sat{m}_per_core_runs"],
+                                           fig[p][f"sat{m}_per_core_runs"])
+                     if a and b]
             if len(pairs) >= 5:
                 e, lo, hi = interval(lambda x: median(x[0]), [pairs])
                 rows.append((p, f"rooms of {m}, deliveries per CPU-second",
                              len(pairs), e, lo, hi))
 
             for q in ("p99", "p999"):
-                a = [get(runs, "noom", l, "lat_us", q)
-                     for l in reps(runs, "noom", f"lat/{m}")]
-                b = [get(runs, p, l, "lat_us", q)
-                     for l in reps(runs, p, f"lat/{m}")]
-                a = [v for v in a if v]
-                b = [v for v in b if v]
+                a = [v for v in noom[f"lat{m}_{q}_runs"] if v]
+                b = [v for v in fig[p][f"lat{m}_{q}_runs"] if v]
                 if len(a) >= 5 and len(b) >= 5:
                     e, lo, hi = interval(
                         lambda x: median(x[0]) / median(x[1]), [a, b])
@@ -424,7 +425,7 @@ def main():
             md += (f"| {t['target']} | {fmt_ratio(t['ratio'])} | "
                    f"{'yes' if t['met'] else 'no'} |\n")
 
-    md += intervals(runs, servers)
+    md += intervals(fig, servers)
 
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write(md)
