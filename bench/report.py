@@ -24,6 +24,7 @@ NAMES = {
     "sio": "Socket.IO 4.8 (Node.js)",
     "nchan": "nchan 1.3.6",
     "ceiling": "ceiling (C, epoll)",
+    "ceiling2": "ceiling, a second instance (A/A control)",
     "ceilack": "ceiling, acks (C, epoll)",
     "ceilsize": "ceiling, noom's frame sizes (C, epoll)",
     "noom-tls": "noom, wss://",
@@ -336,24 +337,26 @@ def interval(stat, samples, n=2000):
     return stat(samples), vals[n // 20], vals[n - 1 - n // 20]
 
 
-def intervals(fig, servers):
-    """How sure the repeated figures are: noom ÷ each peer run as often.
-    Deliveries per CPU-second pair noom's round i with the peer's round i
+def intervals(fig, servers, top="noom"):
+    """How sure the repeated figures are: top ÷ each peer run as often.
+    Deliveries per CPU-second pair top's round i with the peer's round i
     (interleaved, so they share the machine's state) and take the median
     of the ratios; a latency percentile is the ratio of the two servers'
-    medians over their runs."""
-    if "noom" not in fig:
+    medians over their runs.  With top "ceiling2" the peer is the ceiling
+    alone: one program against itself, what the machine's noise gives."""
+    if top not in fig:
         return ""
 
-    noom = fig["noom"]
+    a_fig = fig[top]
+    peers = ["ceiling"] if top == "ceiling2" else servers
     rows = []
 
-    for p in servers:
-        if p == "noom":
+    for p in peers:
+        if p == top or p not in fig:
             continue
 
         for m in ROOMS:
-            pairs = [a / b for a, b in zip(noom[f"sat{m}_per_core_runs"],
+            pairs = [a / b for a, b in zip(a_fig[f"sat{m}_per_core_runs"],
                                            fig[p][f"sat{m}_per_core_runs"])
                      if a and b]
             if len(pairs) >= 5:
@@ -362,7 +365,7 @@ def intervals(fig, servers):
                              len(pairs), e, lo, hi))
 
             for q in ("p99", "p999"):
-                a = [v for v in noom[f"lat{m}_{q}_runs"] if v]
+                a = [v for v in a_fig[f"lat{m}_{q}_runs"] if v]
                 b = [v for v in fig[p][f"lat{m}_{q}_runs"] if v]
                 if len(a) >= 5 and len(b) >= 5:
                     e, lo, hi = interval(
@@ -375,8 +378,8 @@ def intervals(fig, servers):
     if not rows:
         return ""
 
-    md = ("\n**How sure** (noom ÷ peer, with a 90% bootstrap interval "
-          "over the runs)\n\n| peer | figure | runs | noom ÷ peer | "
+    md = (f"\n**How sure** ({top} ÷ peer, with a 90% bootstrap interval "
+          f"over the runs)\n\n| peer | figure | runs | {top} ÷ peer | "
           "90% interval |\n|---|---|---|---|---|\n")
     for p, name, n, e, lo, hi in rows:
         md += (f"| {NAMES.get(p, p)} | {name} | {n} | {fmt_ratio(e)} | "
@@ -426,6 +429,7 @@ def main():
                    f"{'yes' if t['met'] else 'no'} |\n")
 
     md += intervals(fig, servers)
+    md += intervals(fig, servers, "ceiling2")
 
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write(md)
