@@ -347,7 +347,7 @@ def intervals(fig, servers, top="noom"):
     if top not in fig:
         return ""
 
-    a_fig = fig[top]
+    top_fig = fig[top]
     peers = ["ceiling"] if top == "ceiling2" else servers
     rows = []
 
@@ -356,7 +356,7 @@ def intervals(fig, servers, top="noom"):
             continue
 
         for m in ROOMS:
-            pairs = [a / b for a, b in zip(a_fig[f"sat{m}_per_core_runs"],
+            pairs = [a / b for a, b in zip(top_fig[f"sat{m}_per_core_runs"],
                                            fig[p][f"sat{m}_per_core_runs"])
                      if a and b]
             if len(pairs) >= 5:
@@ -365,7 +365,7 @@ def intervals(fig, servers, top="noom"):
                              len(pairs), e, lo, hi))
 
             for q in ("p99", "p999"):
-                a = [v for v in a_fig[f"lat{m}_{q}_runs"] if v]
+                a = [v for v in top_fig[f"lat{m}_{q}_runs"] if v]
                 b = [v for v in fig[p][f"lat{m}_{q}_runs"] if v]
                 if len(a) >= 5 and len(b) >= 5:
                     e, lo, hi = interval(
