@@ -57,13 +57,12 @@ test: deps all
 # the t/ suite on nginx and the module built with ASan + UBSan; not the
 # browser tests, the files that call need_browser (slow, and the browser
 # is not what is checked: t/lobby.t and the others drive the same paths
-# without one), not the
-# package test (it needs Debian's nginx), nor HTTP/2 polling: UBSan stops
-# nginx's own HTTP/2 code at a misaligned store (ngx_http_v2_write_uint16
-# in ngx_http_v2_send_settings), not noom's;
-# nor the TLS memory figure (wss_memory.t compares with nginx's own https
-# connections, through modules the ASan build leaves out, and ASan's
-# allocator would make any figure meaningless)
+# without one), not the package test (it needs Debian's nginx), nor
+# HTTP/2 polling: UBSan stops nginx's own HTTP/2 code at a misaligned
+# store (ngx_http_v2_write_uint16 in ngx_http_v2_send_settings), not
+# noom's; nor the TLS memory figure (wss_memory.t compares with nginx's
+# own https connections, through modules the ASan build leaves out, and
+# ASan's allocator would make any figure meaningless)
 test-asan: deps
 	@.ci/asan-nginx
 	@TEST_NGINX_BINARY=$(BUILD)/asan/objs/nginx TEST_NOOM_MODULE=static \
