@@ -525,6 +525,9 @@ typedef struct {
 } ngx_noom_peer_t;
 
 
+#define NGX_NOOM_CTX_ALIGN  128
+
+
 struct ngx_noom_lroom_s {
     ngx_rbtree_node_t          node;        /* key: room uid */
     ngx_queue_t                members;     /* ngx_noom_ctx_t.room_queue */
@@ -539,24 +542,22 @@ struct ngx_noom_lroom_s {
  */
 
 struct ngx_noom_ctx_s {
+
+    /*
+     * What a delivery to this session reads and writes, its local room's
+     * link included, in the first 128 bytes: a WebSocket's ctx is
+     * allocated on that boundary (NGX_NOOM_CTX_ALIGN), and the CPU's
+     * prefetcher brings such a pair of cache lines in together.  A message
+     * to a room of 100 so finds each receiver in one miss, not three.
+     */
+
     ngx_noom_transport_t      *transport;
-    ngx_log_t                 *log;
-    ngx_http_request_t        *request;     /* until the takeover */
     ngx_connection_t          *connection;  /* NULL: polling */
-    ngx_noom_tls_t            *tls;         /* records of our own */
     ngx_http_noom_loc_conf_t  *conf;
-    ngx_http_noom_main_conf_t *mcf;
-    ngx_msec_t                 send_timeout;
-    size_t                     send_lowat;
-
-    /* what each delivery reads and writes, together */
-
     ngx_noom_out_t            *out;
-    ngx_noom_out_t           **out_last;
     size_t                     out_bytes;
     ngx_noom_msg_t            *chunk;       /* the tail's, or NULL */
     u_char                    *chunk_last;  /* its end */
-    uint64_t                   last_seq;    /* the last logged event sent */
     unsigned                   close_sent:1;
     unsigned                   close_rcvd:1;
     unsigned                   terminate:1;
@@ -569,6 +570,16 @@ struct ngx_noom_ctx_s {
     unsigned                   room_change_due:1;
     unsigned                   plain_early:1;  /* counted before its 101 */
     unsigned                   recover_tries:3;
+
+    ngx_queue_t                room_queue;  /* in its local room */
+    ngx_noom_out_t           **out_last;
+    uint64_t                   last_seq;    /* the last logged event sent */
+    ngx_log_t                 *log;
+    ngx_http_request_t        *request;     /* until the takeover */
+    ngx_noom_tls_t            *tls;         /* records of our own */
+    ngx_http_noom_main_conf_t *mcf;
+    ngx_msec_t                 send_timeout;
+    size_t                     send_lowat;
 
     ngx_noom_ws_parser_t       parser;
 
@@ -583,7 +594,6 @@ struct ngx_noom_ctx_s {
 
     uint64_t                   serial;
     ngx_queue_t                lists[NGX_NOOM_LISTS];
-    ngx_queue_t                room_queue;
     ngx_queue_t                held;        /* input waits: backpressure */
     ngx_noom_sess_t           *sess;        /* with noom_recovery */
 
