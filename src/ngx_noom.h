@@ -545,8 +545,8 @@ struct ngx_noom_ctx_s {
 
     /*
      * What a delivery to this session reads and writes, its local room's
-     * link included, in the first 128 bytes: a WebSocket's ctx is
-     * allocated on that boundary (NGX_NOOM_CTX_ALIGN), and the CPU's
+     * link included, in the first 128 bytes: ngx_noom_session_alloc()
+     * puts every session on that boundary (NGX_NOOM_CTX_ALIGN), and the CPU's
      * prefetcher fetches such a pair of cache lines together.  A message
      * to a room of 100 touches these two lines of each receiver's session
      * where it touched three, 700 bytes apart.
@@ -657,6 +657,7 @@ ngx_int_t ngx_noom_eio_error(ngx_http_request_t *r, ngx_uint_t status,
 void ngx_noom_session_init(ngx_noom_ctx_t *ctx, ngx_noom_transport_t *tp,
     ngx_log_t *log, ngx_http_noom_loc_conf_t *lcf, ngx_uint_t kind);
 ngx_int_t ngx_noom_session_may_start(ngx_http_request_t *r);
+void *ngx_noom_session_alloc(size_t size, ngx_log_t *log);
 size_t ngx_noom_session_size(ngx_http_noom_main_conf_t *mcf,
     ngx_http_request_t *r);
 void ngx_noom_session_cleanup(ngx_noom_ctx_t *ctx);

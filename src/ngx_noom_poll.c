@@ -603,7 +603,8 @@ ngx_noom_poll_handshake(ngx_http_request_t *r, ngx_http_noom_loc_conf_t *lcf,
 
     size = ngx_align(size, 8);
 
-    ctx = ngx_calloc(size + sizeof(ngx_noom_poll_t), r->connection->log);
+    ctx = ngx_noom_session_alloc(size + sizeof(ngx_noom_poll_t),
+                                 r->connection->log);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

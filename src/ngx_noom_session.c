@@ -779,6 +779,27 @@ ngx_noom_session_may_start(ngx_http_request_t *r)
 
 
 /*
+ * A zeroed session of size bytes (the struct and what follows it), on the
+ * boundary that puts the fields of a delivery in one pair of cache lines.
+ */
+
+void *
+ngx_noom_session_alloc(size_t size, ngx_log_t *log)
+{
+    void  *p;
+
+    p = ngx_memalign(NGX_NOOM_CTX_ALIGN, size, log);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(p, size);
+
+    return p;
+}
+
+
+/*
  * How much a session takes on the heap: the struct, the nickname, and with
  * an admin panel the handshake's URL, user agent and address, each as long
  * as it is (up to its cap), as ngx_noom_keep_handshake() copies them.

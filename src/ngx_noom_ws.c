@@ -309,7 +309,6 @@ ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key, ngx_uint_t kind,
     ngx_str_t *sid, ngx_uint_t owner)
 {
     u_char                     hash[20];
-    size_t                     size;
     ngx_int_t                  rc;
     ngx_str_t                  src, accept;
     ngx_sha1_t                 sha1;
@@ -336,14 +335,10 @@ ngx_noom_ws_upgrade(ngx_http_request_t *r, ngx_str_t *key, ngx_uint_t kind,
      * after it, and the admin panel's copy of the handshake if it has one.
      */
 
-    size = ngx_noom_session_size(mcf, r);
-
-    ctx = ngx_memalign(NGX_NOOM_CTX_ALIGN, size, c->log);
+    ctx = ngx_noom_session_alloc(ngx_noom_session_size(mcf, r), c->log);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ngx_memzero(ctx, size);
 
     cln = ngx_http_cleanup_add(r, 0);
     if (cln == NULL) {
